@@ -1,0 +1,45 @@
+# martops: every target sets up .venv from the lock first, from nothing but Python 3.11 and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PY     := $(BIN)/python
+DEMO   := demo-out
+
+.PHONY: demo test bench setup lock clean help
+
+help:
+	@echo "make demo   - set up and run the attribution pipeline on generated demo data"
+	@echo "make test   - set up and run the test suite"
+	@echo "make bench  - set up and run the benchmarks (1M and 10M sessions; takes minutes)"
+
+setup: $(STAMP)
+
+$(STAMP): requirements/lock.txt pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "martops needs Python 3.11, found " + sys.version' 
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/martops attribution generate --out $(DEMO)/challenge.db --conversions 2000 --seed 7 --force
+	$(BIN)/martops attribution run --db $(DEMO)/challenge.db --since 2023-09-01 --until 2023-09-07 \
+		--model ihc --warehouse $(DEMO)/warehouse.duckdb --export $(DEMO)/channel_reporting.csv --write-back
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_attribution.py $(BENCH_ARGS)
+
+# Regenerate the lock after changing a pin in pyproject.toml.
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/pip install --quiet -e '.[dev]'
+	{ echo "# Full transitive lock for Python 3.11 (base + dev). Regenerate: make lock"; \
+	  .lockenv/bin/pip freeze --exclude-editable | grep -v '^martops'; echo "setuptools==80.9.0"; } > requirements/lock.txt
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Attribution: journeys from sessions and conversions, credit per model, channel reporting."""

@@ -1,0 +1,141 @@
+"""The attribution steps as library functions: each takes a range, returns a StepResult.
+
+`run` chains ingest -> journeys -> attribute -> report -> export (-> write-back). Each step is
+also a CLI command, so an orchestrator can run them separately.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Callable
+
+from martops.attribution import credit, ingest as ingest_mod, journeys as journeys_mod, reporting, writeback
+from martops.config import AttributionConfig
+from martops.engine import Warehouse
+from martops.errors import ConfigError
+from martops.reports import csv_export
+from martops.results import StepResult
+
+
+@dataclasses.dataclass
+class RunOptions:
+    """What one invocation of the pipeline was asked to do."""
+
+    since: dt.date
+    until: dt.date
+    model: str = "ihc"
+    db: Path | None = None
+    export: Path | None = None
+    write_back: bool = False
+    ddl: Path | None = None
+    config: AttributionConfig = dataclasses.field(default_factory=AttributionConfig)
+
+    def __post_init__(self) -> None:
+        if self.since > self.until:
+            raise ConfigError(f"--since {self.since} is after --until {self.until}")
+
+
+def _timed(step: str, opts: RunOptions, fn: Callable[[], dict], rows_in: str | None, rows_out: str) -> StepResult:
+    """Run `fn`, and file its counts: `rows_in`/`rows_out` name keys of the dict it returns."""
+    t0 = time.perf_counter()
+    details = fn()
+    return StepResult(
+        step, opts.since, opts.until,
+        rows_in=int(details.pop(rows_in)) if rows_in else 0,
+        rows_out=int(details.pop(rows_out)),
+        seconds=time.perf_counter() - t0,
+        details=details,
+    )
+
+
+def _require_db(opts: RunOptions) -> Path:
+    if opts.db is None:
+        raise ConfigError("--db is required: the challenge SQLite database to read")
+    return opts.db
+
+
+def step_ingest(wh: Warehouse, opts: RunOptions) -> StepResult:
+    db = _require_db(opts)
+
+    def go() -> dict:
+        d = ingest_mod.ingest(wh, db, opts.since, opts.until, opts.config.lookback_days)
+        # every row read in the range is typed and loaded (a bad value fails the step instead)
+        d["read"] = d["loaded"] = d["sessions"] + d["conversions"]
+        return d
+
+    return _timed("ingest", opts, go, "read", "loaded")
+
+
+def step_journeys(wh: Warehouse, opts: RunOptions) -> StepResult:
+    def go() -> dict:
+        return journeys_mod.build_journeys(wh, opts.since, opts.until, opts.config.lookback_days)
+
+    return _timed("journeys", opts, go, "conversions", "journey_rows")
+
+
+def step_attribute(wh: Warehouse, opts: RunOptions) -> StepResult:
+    def go() -> dict:
+        return {"model": opts.model, **credit.attribute(wh, opts.since, opts.until, opts.model, opts.config)}
+
+    return _timed("attribute", opts, go, None, "rows")
+
+
+def step_report(wh: Warehouse, opts: RunOptions) -> StepResult:
+    return _timed("report", opts, lambda: reporting.build_channel_reporting(wh, opts.model), None, "rows")
+
+
+def step_export(wh: Warehouse, opts: RunOptions) -> StepResult:
+    if opts.export is None:
+        raise ConfigError("--export is required: the CSV file to write")
+    out = opts.export
+
+    def go() -> dict:
+        return {"rows": csv_export.export_channel_reporting(wh, opts.model, out), "file": str(out)}
+
+    return _timed("export", opts, go, None, "rows")
+
+
+def step_write_back(wh: Warehouse, opts: RunOptions) -> StepResult:
+    db = _require_db(opts)
+
+    def go() -> dict:
+        return writeback.write_back(wh, db, opts.model, opts.since, opts.until, opts.ddl)
+
+    return _timed("write-back", opts, go, None, "attribution_customer_journey")
+
+
+STEPS: dict[str, Callable[[Warehouse, RunOptions], StepResult]] = {
+    "ingest": step_ingest,
+    "journeys": step_journeys,
+    "attribute": step_attribute,
+    "report": step_report,
+    "export": step_export,
+    "write-back": step_write_back,
+}
+
+
+def plan(opts: RunOptions) -> list[str]:
+    names = ["ingest", "journeys", "attribute", "report"]
+    if opts.export is not None:
+        names.append("export")
+    if opts.write_back:
+        names.append("write-back")
+    return names
+
+
+def run(
+    wh: Warehouse, opts: RunOptions, on_step: Callable[[str, StepResult | None], None] | None = None,
+) -> list[StepResult]:
+    """Run the whole chain; `on_step(name, None)` before and `on_step(name, result)` after each."""
+    results = []
+    for name in plan(opts):
+        if on_step:
+            on_step(name, None)
+        result = STEPS[name](wh, opts)
+        results.append(result)
+        if on_step:
+            on_step(name, result)
+    return results

@@ -1,0 +1,10 @@
+"""Names of the warehouse tables the attribution steps read and write, in one place."""
+
+SESSIONS = "staging.sessions"
+CONVERSIONS = "staging.conversions"
+JOURNEYS = "attribution.journeys"
+UNATTRIBUTED = "attribution.unattributed_conversions"
+NON_CONVERTING = "attribution.non_converting_sessions"
+CUSTOMER_JOURNEY = "marts.attribution_customer_journey"
+CHANNEL_REPORTING = "marts.channel_reporting"
+RANGES = "ops.attribution_ranges"

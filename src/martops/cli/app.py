@@ -1,0 +1,42 @@
+"""The root `martops` command and its sub-command groups."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from martops import __version__
+from martops.cli.attribution import attribution_app
+
+app = typer.Typer(
+    name="martops",
+    help=(
+        "martops: marketing-operations data platform.\n\n"
+        "Ingest, test, attribute and report marketing data on a DuckDB file (default).\n\n"
+        "Example:\n\n"
+        "  martops attribution generate --out challenge.db --conversions 2000 --seed 7\n\n"
+        "  martops attribution run --db challenge.db --since 2023-09-01 --until 2023-09-07 --model ihc"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(attribution_app, name="attribution")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"martops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="-v for INFO logs, -vv for DEBUG (SQL)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """martops: marketing-operations data platform."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

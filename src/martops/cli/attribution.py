@@ -1,0 +1,220 @@
+"""`martops attribution ...`: generate demo data and run the attribution steps."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from martops.attribution import pipeline
+from martops.attribution.models import MODELS
+from martops.cli.render import console, console_err, step_progress, summary_table
+from martops.config import ProjectConfig, load_config
+from martops.engine import Warehouse, connect
+from martops.errors import ConfigError
+from martops.results import StepResult
+
+attribution_app = typer.Typer(
+    help="Attribution pipeline: sessions + conversions + costs -> credit per channel, CPO, ROAS.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+MODEL_HELP = f"Attribution model: {', '.join(MODELS)}."
+
+
+def _date(value: Optional[str], flag: str) -> Optional[dt.date]:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{flag} {value!r} is not a date; use YYYY-MM-DD, e.g. 2023-09-01") from None
+
+
+def _open(config: Optional[Path], warehouse: Optional[Path]) -> tuple[ProjectConfig, Warehouse]:
+    cfg = load_config(config)
+    wh = connect(cfg.warehouse, path=warehouse) if warehouse else connect(cfg.warehouse)
+    return cfg, wh
+
+
+def _options(cfg: ProjectConfig, since: Optional[str], until: Optional[str], model: str = "ihc",
+             lookback_days: Optional[int] = None, **kw) -> pipeline.RunOptions:
+    s, u = _date(since, "--since"), _date(until, "--until")
+    if s is None or u is None:
+        raise ConfigError("--since and --until are required (YYYY-MM-DD)")
+    acfg = cfg.attribution
+    if lookback_days is not None:
+        acfg = acfg.model_copy(update={"lookback_days": lookback_days})
+    if model not in MODELS:
+        raise ConfigError(f"--model {model!r} is not a model; choose one of {', '.join(MODELS)}")
+    return pipeline.RunOptions(since=s, until=u, model=model, config=acfg, **kw)
+
+
+def _report(results: list[StepResult]) -> None:
+    console.print(summary_table(results))
+    for r in results:
+        lost = r.details.get("without_sessions")
+        if lost:
+            console.print(f"[yellow]note:[/] {lost:,} conversion(s) had no earlier session and were not "
+                          "attributed; see attribution.unattributed_conversions")
+        orphans = r.details.get("orphan_costs")
+        if orphans:
+            console.print(f"[yellow]note:[/] {orphans:,} session_costs row(s) name no known session; "
+                          "their cost cannot reach channel_reporting")
+
+
+def _run_steps(names: list[str], wh: Warehouse, opts: pipeline.RunOptions) -> list[StepResult]:
+    results: list[StepResult] = []
+    with step_progress(len(names), "attribution") as (progress, task):
+        for name in names:
+            progress.update(task, description=f"{name}")
+            results.append(pipeline.STEPS[name](wh, opts))
+            progress.advance(task)
+    return results
+
+
+# Options shared by the commands
+DB = typer.Option(..., "--db", help="The challenge SQLite database (session_sources, conversions, session_costs).")
+SINCE = typer.Option(..., "--since", help="First conversion date of the range (YYYY-MM-DD), inclusive.")
+UNTIL = typer.Option(..., "--until", help="Last conversion date of the range (YYYY-MM-DD), inclusive.")
+MODEL = typer.Option("ihc", "--model", "-m", help=MODEL_HELP)
+WAREHOUSE = typer.Option(None, "--warehouse", "-w", help="DuckDB warehouse file (default: martops.yml's, else ./warehouse.duckdb).")
+CONFIG = typer.Option(None, "--config", "-c", help="Project file (default: ./martops.yml if present).")
+LOOKBACK = typer.Option(None, "--lookback-days", help="Only sessions at most N days before a conversion count.")
+
+
+@attribution_app.command()
+def generate(
+    out: Path = typer.Option(..., "--out", "-o", help="SQLite file to write."),
+    conversions: int = typer.Option(2000, "--conversions", min=1, help="Number of conversions."),
+    seed: int = typer.Option(7, "--seed", help="Random seed: same seed, same database."),
+    sessions: Optional[int] = typer.Option(None, "--sessions", min=1, help="Number of sessions (default: 225 per conversion)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Write a synthetic challenge database that looks like the real data.
+
+    Example:
+
+      martops attribution generate --out challenge.db --conversions 2000 --seed 7
+    """
+    from martops.demo.attribution import generate_challenge_db
+
+    with step_progress(100, "generate") as (progress, task):
+        def tick(phase: str, fraction: float) -> None:
+            progress.update(task, description=phase, completed=round(fraction * 100))
+
+        result = generate_challenge_db(out, conversions=conversions, seed=seed, sessions=sessions,
+                                       force=force, progress=tick)
+    console.print(str(result))
+
+
+@attribution_app.command()
+def ingest(db: Path = DB, since: str = SINCE, until: str = UNTIL, warehouse: Optional[Path] = WAREHOUSE,
+           config: Optional[Path] = CONFIG, lookback_days: Optional[int] = LOOKBACK) -> None:
+    """Load sessions, costs and conversions of a range from SQLite into the warehouse.
+
+    Example:
+
+      martops attribution ingest --db challenge.db --since 2023-09-01 --until 2023-09-07
+    """
+    cfg, wh = _open(config, warehouse)
+    with wh:
+        _report(_run_steps(["ingest"], wh, _options(cfg, since, until, lookback_days=lookback_days, db=db)))
+
+
+@attribution_app.command()
+def journeys(since: str = SINCE, until: str = UNTIL, warehouse: Optional[Path] = WAREHOUSE,
+             config: Optional[Path] = CONFIG, lookback_days: Optional[int] = LOOKBACK) -> None:
+    """Build the customer journeys of the conversions in a range.
+
+    Example:
+
+      martops attribution journeys --since 2023-09-01 --until 2023-09-07
+    """
+    cfg, wh = _open(config, warehouse)
+    with wh:
+        _report(_run_steps(["journeys"], wh, _options(cfg, since, until, lookback_days=lookback_days)))
+
+
+@attribution_app.command()
+def attribute(since: str = SINCE, until: str = UNTIL, model: str = MODEL,
+              warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG) -> None:
+    """Credit the sessions of each journey in a range with one model (checked: sums to 1).
+
+    Example:
+
+      martops attribution attribute --since 2023-09-01 --until 2023-09-07 --model position_based
+    """
+    cfg, wh = _open(config, warehouse)
+    with wh:
+        _report(_run_steps(["attribute"], wh, _options(cfg, since, until, model)))
+
+
+@attribution_app.command()
+def report(since: str = SINCE, until: str = UNTIL, model: str = MODEL,
+           warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG) -> None:
+    """Rebuild channel_reporting (cost, credit, credited revenue per channel and day) for a model.
+
+    The table always spans everything attributed with the model so far, so ranges may be run in
+    any order; --since/--until label the run.
+
+    Example:
+
+      martops attribution report --since 2023-09-01 --until 2023-09-07 --model ihc
+    """
+    cfg, wh = _open(config, warehouse)
+    with wh:
+        _report(_run_steps(["report"], wh, _options(cfg, since, until, model)))
+
+
+@attribution_app.command()
+def export(since: str = SINCE, until: str = UNTIL, model: str = MODEL,
+           out: Path = typer.Option(..., "--export", "--out", "-o", help="CSV file to write."),
+           warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG) -> None:
+    """Export channel_reporting with CPO (cost / ihc) and ROAS (ihc_revenue / cost) as CSV.
+
+    Example:
+
+      martops attribution export --since 2023-09-01 --until 2023-09-07 --model ihc --export channel_reporting.csv
+    """
+    cfg, wh = _open(config, warehouse)
+    with wh:
+        _report(_run_steps(["export"], wh, _options(cfg, since, until, model, export=out)))
+
+
+@attribution_app.command("write-back")
+def write_back(db: Path = DB, since: str = SINCE, until: str = UNTIL, model: str = MODEL,
+               ddl: Optional[Path] = typer.Option(None, "--ddl", help="DDL file for the output tables (the challenge's own works)."),
+               warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG) -> None:
+    """Fill attribution_customer_journey and channel_reporting in the source SQLite file.
+
+    Example:
+
+      martops attribution write-back --db challenge.db --since 2023-09-01 --until 2023-09-07 --ddl challenge_db_create.sql
+    """
+    cfg, wh = _open(config, warehouse)
+    with wh:
+        _report(_run_steps(["write-back"], wh, _options(cfg, since, until, model, db=db, ddl=ddl)))
+
+
+@attribution_app.command()
+def run(db: Path = DB, since: str = SINCE, until: str = UNTIL, model: str = MODEL,
+        warehouse: Optional[Path] = WAREHOUSE,
+        export_to: Optional[Path] = typer.Option(None, "--export", help="Also write channel_reporting as CSV here."),
+        write_back: bool = typer.Option(False, "--write-back", help="Also write the results into the SQLite file."),
+        ddl: Optional[Path] = typer.Option(None, "--ddl", help="DDL file for --write-back's output tables."),
+        config: Optional[Path] = CONFIG, lookback_days: Optional[int] = LOOKBACK) -> None:
+    """Run ingest, journeys, attribute, report (and export, write-back) for a range.
+
+    Example:
+
+      martops attribution run --db challenge.db --since 2023-09-01 --until 2023-09-07 --model ihc --warehouse out/warehouse.duckdb --export out/channel_reporting.csv --write-back
+    """
+    cfg, wh = _open(config, warehouse)
+    opts = _options(cfg, since, until, model, lookback_days=lookback_days, db=db, export=export_to,
+                    write_back=write_back, ddl=ddl)
+    with wh:
+        _report(_run_steps(pipeline.plan(opts), wh, opts))

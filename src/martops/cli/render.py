@@ -1,0 +1,42 @@
+"""Rich output shared by commands: the summary table and the step progress bar."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from martops.results import StepResult
+
+# Wider than rich's 80-column default when output is a pipe or a CI log.
+console = Console(width=None if Console().is_terminal else 140)
+console_err = Console(stderr=True)
+
+
+def summary_table(results: list[StepResult], title: str = "Summary") -> Table:
+    table = Table(title=title, title_justify="left")
+    for col, justify in [("step", "left"), ("range", "left"), ("rows in", "right"),
+                         ("rows out", "right"), ("seconds", "right")]:
+        table.add_column(col, justify=justify, no_wrap=True)
+    table.add_column("details", ratio=1)
+    for r in results:
+        span = f"{r.since}..{r.until}" if r.since else ""
+        details = ", ".join(f"{k}={v}" for k, v in r.details.items())
+        table.add_row(r.step, span, f"{r.rows_in:,}", f"{r.rows_out:,}", f"{r.seconds:.2f}", details)
+    return table
+
+
+@contextlib.contextmanager
+def step_progress(total: int, description: str = "steps") -> Iterator[tuple[Progress, int]]:
+    """A bar over the steps of a run; `transient` so the summary table is what stays on screen."""
+    progress = Progress(
+        SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+        console=console_err, transient=True, disable=not console_err.is_terminal,
+    )
+    with progress:
+        task = progress.add_task(description, total=total)
+        yield progress, task

@@ -1,0 +1,103 @@
+"""The project file (`martops.yml`) as typed, validated models.
+
+Every field has a default, so martops runs with no project file at all; a file only overrides.
+Validation errors name the key and what is allowed. Secrets never live here: they come from the
+environment (see `secret()`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from martops.errors import ConfigError
+
+DEFAULT_PROJECT_FILE = "martops.yml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WarehouseConfig(_Strict):
+    engine: Literal["duckdb"] = "duckdb"
+    """Only DuckDB ships with this release; postgres and spark arrive with their extras."""
+    path: str = "warehouse.duckdb"
+    """The DuckDB file. One file holds every schema (staging, attribution, marts, ops)."""
+    memory_limit: str = "3GB"
+    """DuckDB spills to disk past this, which keeps a 10M-session run under 4 GB of RSS."""
+    threads: int | None = None
+    """None lets DuckDB use every core."""
+
+
+class IhcWeights(_Strict):
+    """Share of each IHC phase in a conversion's credit; normalised to sum to 1."""
+
+    initializer: float = Field(1.0, ge=0)
+    holder: float = Field(1.0, ge=0)
+    closer: float = Field(1.0, ge=0)
+
+    def normalised(self) -> tuple[float, float, float]:
+        total = self.initializer + self.holder + self.closer
+        if total <= 0:
+            raise ConfigError("attribution.ihc_weights: at least one phase weight must be > 0")
+        return self.initializer / total, self.holder / total, self.closer / total
+
+
+class AttributionConfig(_Strict):
+    direct_channel: str = "Direct Traffic"
+    """Channel that `last_non_direct` skips over."""
+    half_life_days: float = Field(7.0, gt=0)
+    """`time_decay`: a session this many days before the conversion gets half the weight."""
+    position_weights: tuple[float, float, float] = (0.4, 0.2, 0.4)
+    """`position_based`: first, middle (shared), last."""
+    ihc_weights: IhcWeights = IhcWeights()
+    lookback_days: int | None = Field(None, gt=0)
+    """Only sessions at most this many days before a conversion join its journey (None: all)."""
+
+    @field_validator("position_weights")
+    @classmethod
+    def _sums_to_one(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if min(v) < 0 or abs(sum(v) - 1) > 1e-9:
+            raise ValueError(f"must be three non-negative numbers that sum to 1, got {list(v)}")
+        return v
+
+
+class ProjectConfig(_Strict):
+    warehouse: WarehouseConfig = WarehouseConfig()
+    attribution: AttributionConfig = AttributionConfig()
+
+
+def load_config(path: str | Path | None = None) -> ProjectConfig:
+    """Read the project file; with no path, `./martops.yml` if it exists, else the defaults."""
+    if path is None:
+        path = Path(DEFAULT_PROJECT_FILE)
+        if not path.exists():
+            return ProjectConfig()
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"project file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(data).__name__}")
+    try:
+        return ProjectConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{path}: invalid project file"]
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError("\n".join(lines)) from exc
+
+
+def secret(name: str) -> str | None:
+    """Secrets come from the environment only, so they never land in a file or the repo."""
+    value = os.environ.get(name)
+    return value or None

@@ -1,0 +1,212 @@
+"""The engine layer: `connect()` gives a `Warehouse` around an Ibis backend.
+
+Business logic builds Ibis expressions and hands them here to be written; this module owns the
+SQL of writing (atomic replace of a range, create-or-replace) so that engine differences stay in
+one place and are expressed as capabilities (`supports_schemas`, ...), never as isinstance checks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+import ibis
+import ibis.expr.types as ir
+import sqlglot as sg
+
+from martops.config import WarehouseConfig
+from martops.errors import MartopsError, SourceError
+
+log = logging.getLogger(__name__)
+
+SCHEMAS = ("staging", "attribution", "marts", "ops")
+
+
+def _extension_file(name: str) -> Path:
+    """DuckDB cannot download extensions offline; the pinned wheel carries the binary."""
+    import importlib
+
+    module = importlib.import_module(f"duckdb_extension_{name}")
+    path = Path(module.__file__).parent / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
+    if not path.exists():
+        raise MartopsError(
+            f"DuckDB extension {name} for DuckDB {duckdb.__version__} not found at {path}; "
+            f"reinstall from the lock (make setup) so duckdb-extension-{name.replace('_', '-')} "
+            f"matches duckdb=={duckdb.__version__}"
+        )
+    return path
+
+
+class Warehouse:
+    """An open warehouse: the Ibis backend plus the few write primitives the steps need."""
+
+    supports_schemas = True
+    supports_transactions = True
+    dialect = "duckdb"
+
+    def __init__(self, backend: ibis.BaseBackend, location: str):
+        self.backend = backend
+        self.location = location
+        self._raw = backend.con  # the DuckDB connection, for transactions and ATTACH
+        self._loaded: set[str] = set()
+        self._in_tx = False
+        for schema in SCHEMAS:
+            self.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+
+    # -- naming -----------------------------------------------------------------------------
+    @staticmethod
+    def _split(name: str) -> tuple[str | None, str]:
+        schema, _, table = name.rpartition(".")
+        return (schema or None), table
+
+    def quoted(self, name: str) -> str:
+        schema, table = self._split(name)
+        return sg.table(table, db=schema, quoted=True).sql(self.dialect)
+
+    # -- reading ----------------------------------------------------------------------------
+    def table(self, name: str) -> ir.Table:
+        schema, table = self._split(name)
+        return self.backend.table(table, database=schema)
+
+    def exists(self, name: str) -> bool:
+        schema, table = self._split(name)
+        return table in self.backend.list_tables(database=schema)
+
+    def compile(self, expr: ir.Expr) -> str:
+        """SQL for `expr`; registers any in-memory tables it uses so the SQL can run."""
+        self.backend._run_pre_execute_hooks(expr)
+        return str(self.backend.compile(expr))
+
+    def execute(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
+        log.debug("SQL: %s %s", sql, params or "")
+        cur = self._raw.execute(sql, params or [])
+        try:
+            return cur.fetchall()
+        except duckdb.InvalidInputError:  # statements without a result set
+            return []
+
+    def scalar(self, expr: ir.Expr) -> Any:
+        return self.backend.execute(expr)
+
+    def to_pyarrow(self, expr: ir.Table):
+        return self.backend.to_pyarrow(expr)
+
+    # -- writing ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all (a failed step leaves no trace)."""
+        if self._in_tx:
+            yield
+            return
+        self._raw.execute("BEGIN TRANSACTION")
+        self._in_tx = True
+        try:
+            yield
+        except BaseException:
+            self._raw.execute("ROLLBACK")
+            raise
+        else:
+            self._raw.execute("COMMIT")
+        finally:
+            self._in_tx = False
+
+    def ensure_table(self, name: str, schema: ibis.Schema) -> None:
+        if not self.exists(name):
+            sch, table = self._split(name)
+            self.backend.create_table(table, schema=schema, database=sch)
+
+    def insert(self, name: str, expr: ir.Table) -> int:
+        cols = ", ".join(sg.to_identifier(c, quoted=True).sql(self.dialect) for c in expr.columns)
+        sql = f"INSERT INTO {self.quoted(name)} ({cols}) SELECT {cols} FROM ({self.compile(expr)})"
+        rows = self.execute(sql)
+        return int(rows[0][0]) if rows else 0
+
+    def delete_where(self, name: str, where: str, params: list[Any] | None = None) -> int:
+        rows = self.execute(f"DELETE FROM {self.quoted(name)} WHERE {where}", params)
+        return int(rows[0][0]) if rows else 0
+
+    def replace_where(self, name: str, expr: ir.Table, where: str, params: list[Any] | None = None) -> tuple[int, int]:
+        """Delete the rows `where` selects, insert `expr`, atomically: re-running a range replaces it."""
+        self.ensure_table(name, expr.schema())
+        with self.transaction():
+            deleted = self.delete_where(name, where, params)
+            inserted = self.insert(name, expr)
+        return deleted, inserted
+
+    def create_or_replace(self, name: str, expr: ir.Table) -> int:
+        self.execute(f"CREATE OR REPLACE TABLE {self.quoted(name)} AS {self.compile(expr)}")
+        return self.count(name)
+
+    def count(self, name: str) -> int:
+        return int(self.execute(f"SELECT count(*) FROM {self.quoted(name)}")[0][0])
+
+    # -- sources ----------------------------------------------------------------------------
+    def load_extension(self, name: str) -> None:
+        if name not in self._loaded:
+            self._raw.execute(f"LOAD '{_extension_file(name)}'")
+            self._loaded.add(name)
+
+    def attach_sqlite(self, path: str | Path, alias: str, *, read_only: bool = True) -> None:
+        """Attach a SQLite file as catalog `alias`; all columns read as text so we type them."""
+        path = Path(path)
+        if not path.exists():
+            raise SourceError(f"SQLite database {path} does not exist")
+        self.load_extension("sqlite_scanner")
+        self.detach(alias)
+        mode = ", READ_ONLY" if read_only else ""
+        lit = str(path).replace("'", "''")
+        try:
+            self._raw.execute(f"ATTACH '{lit}' AS {alias} (TYPE sqlite{mode})")
+            self._raw.execute("SET sqlite_all_varchar = true")
+            self.attached_tables(alias)  # forces a read: a corrupt or non-SQLite file fails here
+        except duckdb.Error as exc:
+            self.detach(alias)
+            raise SourceError(f"{path} is not a readable SQLite database: {exc}") from exc
+
+    def attached_tables(self, alias: str) -> list[str]:
+        rows = self._raw.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = ? ORDER BY 1", [alias]
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def detach(self, alias: str) -> None:
+        with contextlib.suppress(duckdb.Error):
+            self._raw.execute(f"DETACH DATABASE IF EXISTS {alias}")
+
+    def close(self) -> None:
+        self.backend.disconnect()
+
+    def __enter__(self) -> "Warehouse":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(config: WarehouseConfig | None = None, *, path: str | Path | None = None) -> Warehouse:
+    """Open (creating if needed) the warehouse the config names; `path=':memory:'` for tests."""
+    config = config or WarehouseConfig()
+    location = str(path if path is not None else config.path)
+    if location != ":memory:":
+        Path(location).parent.mkdir(parents=True, exist_ok=True)
+    settings: dict[str, Any] = {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "memory_limit": config.memory_limit,
+        "preserve_insertion_order": False,
+    }
+    if config.threads:
+        settings["threads"] = config.threads
+    try:
+        backend = ibis.duckdb.connect(location, **settings)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise MartopsError(
+                f"warehouse {location} is in use by another martops process; wait for it to "
+                f"finish (or point --warehouse elsewhere). DuckDB said: {exc}"
+            ) from exc
+        raise
+    return Warehouse(backend, location)

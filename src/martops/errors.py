@@ -1,0 +1,28 @@
+"""One root error; every subclass says what went wrong, where, and what to do about it.
+
+The CLI prints `str(error)` without a traceback for these, so the message has to stand alone.
+"""
+
+
+class MartopsError(Exception):
+    """Root of every error martops raises on purpose."""
+
+
+class ConfigError(MartopsError):
+    """The project file or a flag has a value that is not allowed."""
+
+
+class SourceError(MartopsError):
+    """A source file or table is missing, unreadable or holds values of the wrong shape."""
+
+
+class CheckFailed(MartopsError):
+    """An error-severity data check found failing rows; downstream steps must not run."""
+
+    def __init__(self, message: str, results: list | None = None):
+        super().__init__(message)
+        self.results = results or []
+
+
+class StepError(MartopsError):
+    """A step cannot run as asked (e.g. its inputs were never produced for this range)."""

@@ -1,0 +1,1 @@
+"""Outputs people read: CSV exports now; the weekly HTML report later."""
