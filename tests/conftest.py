@@ -1,0 +1,72 @@
+"""Shared fixtures: tiny challenge databases built by hand, real datasets when present."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from martops.attribution.writeback import clean_ddl, default_ddl, split_statements
+from martops.engine import connect
+
+REPO = Path(__file__).resolve().parents[1]
+DATASETS = REPO.parent / "shared" / "datasets"
+
+
+def make_challenge_db(path: Path, sessions: list[tuple], conversions: list[tuple], costs: list[tuple]) -> Path:
+    """A challenge-schema SQLite file holding exactly the given rows (source tables only)."""
+    con = sqlite3.connect(path)
+    for stmt in split_statements(clean_ddl(default_ddl())):
+        if "attribution_customer_journey" not in stmt and "channel_reporting" not in stmt:
+            con.execute(stmt)
+    con.executemany("INSERT INTO session_sources VALUES (?,?,?,?,?,?,?,?)", sessions)
+    con.executemany("INSERT INTO conversions VALUES (?,?,?,?,?)", conversions)
+    con.executemany("INSERT INTO session_costs VALUES (?,?)", costs)
+    con.commit()
+    con.close()
+    return path
+
+
+# user u1: three sessions then a conversion c1 (Sep 2), then one more session and c2 (Sep 4):
+#   c1's journey = s1, s2, s3; c2's journey = s1..s4 (a session may sit in two journeys).
+# user u2: s5 and s6 share a timestamp; c3 on Sep 3. user u3: c4 with no earlier session.
+# user u4: a session after its conversion (must not count), and s8 on the conversion's second.
+TINY_SESSIONS = [
+    ("s1", "u1", "2023-08-30", "10:00:00", "Paid Search Brand", 1, 0, 0),
+    ("s2", "u1", "2023-09-01", "09:00:00", "Direct Traffic", 0, 0, 0),
+    ("s3", "u1", "2023-09-02", "08:00:00", "Newsletter & Email", 1, 1, 0),
+    ("s4", "u1", "2023-09-03", "12:00:00", "FB & IG Ads", 1, 1, 0),
+    ("s5", "u2", "2023-09-03", "07:00:00", "Performance Max", 1, 1, 0),
+    ("s6", "u2", "2023-09-03", "07:00:00", "Organic Traffic", 1, 0, 0),
+    ("s7", "u4", "2023-09-05", "11:00:00", "Referral", 1, 1, 0),
+    ("s8", "u4", "2023-09-04", "09:30:00", "Direct Traffic", 1, 1, 0),
+    ("s9", "u5", "2023-09-02", "09:30:00", "Paid Search Brand", 1, 1, 0),
+]
+TINY_CONVERSIONS = [
+    ("c1", "u1", "2023-09-02", "09:00:00", 100.0),
+    ("c2", "u1", "2023-09-04", "10:00:00", 50.0),
+    ("c3", "u2", "2023-09-03", "18:00:00", 40.0),
+    ("c4", "u3", "2023-09-03", "18:00:00", 30.0),
+    ("c5", "u4", "2023-09-04", "09:30:00", 20.0),
+]
+TINY_COSTS = [("s1", 2.0), ("s4", 1.5), ("s5", 0.5), ("s9", None), ("ghost", 9.0)]
+
+
+@pytest.fixture
+def tiny_db(tmp_path: Path) -> Path:
+    return make_challenge_db(tmp_path / "tiny.db", TINY_SESSIONS, TINY_CONVERSIONS, TINY_COSTS)
+
+
+@pytest.fixture
+def wh(tmp_path: Path):
+    with connect(path=tmp_path / "wh.duckdb") as w:
+        yield w
+
+
+@pytest.fixture(scope="session")
+def ihc_dataset() -> Path:
+    path = DATASETS / "ihc-challenge"
+    if not path.exists():
+        pytest.skip(f"real dataset folder {path} is absent (it lives in ../shared/datasets)")
+    return path
