@@ -53,6 +53,7 @@ class Warehouse:
         self._raw = backend.con  # the DuckDB connection, for transactions and ATTACH
         self._loaded: set[str] = set()
         self._in_tx = False
+        self._raw.execute("SET enable_progress_bar = false")  # rich draws ours; DuckDB's would garble it
         for schema in SCHEMAS:
             self.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
 
