@@ -41,4 +41,5 @@ def attribute(wh: Warehouse, since: dt.date, until: dt.date, model: str, cfg: At
         wh.delete_where(T.RANGES, "model = ? AND since = ? AND until = ?", params)
         wh.insert(T.RANGES, ibis.memtable({"model": [model], "since": [since], "until": [until]}, schema=RANGES_SCHEMA))
     n_conv = int(wh.scalar(stored.conv_id.nunique()))
-    return {"rows": rows, "conversions": n_conv, "checks": len(results)}
+    # one credit per journey row: rows in (journey rows read) == rows out
+    return {"journey_rows": rows, "rows": rows, "conversions": n_conv, "checks": len(results)}

@@ -80,11 +80,11 @@ def step_attribute(wh: Warehouse, opts: RunOptions) -> StepResult:
     def go() -> dict:
         return {"model": opts.model, **credit.attribute(wh, opts.since, opts.until, opts.model, opts.config)}
 
-    return _timed("attribute", opts, go, None, "rows")
+    return _timed("attribute", opts, go, "journey_rows", "rows")
 
 
 def step_report(wh: Warehouse, opts: RunOptions) -> StepResult:
-    return _timed("report", opts, lambda: reporting.build_channel_reporting(wh, opts.model), None, "rows")
+    return _timed("report", opts, lambda: reporting.build_channel_reporting(wh, opts.model), "credits", "rows")
 
 
 def step_export(wh: Warehouse, opts: RunOptions) -> StepResult:
@@ -93,9 +93,10 @@ def step_export(wh: Warehouse, opts: RunOptions) -> StepResult:
     out = opts.export
 
     def go() -> dict:
-        return {"rows": csv_export.export_channel_reporting(wh, opts.model, out), "file": str(out)}
+        n = csv_export.export_channel_reporting(wh, opts.model, out)
+        return {"read": n, "rows": n, "file": str(out)}
 
-    return _timed("export", opts, go, None, "rows")
+    return _timed("export", opts, go, "read", "rows")
 
 
 def step_write_back(wh: Warehouse, opts: RunOptions) -> StepResult:

@@ -31,8 +31,11 @@ def _credited(wh: Warehouse, model: str) -> ibis.Table:
     return cj.select(cj.channel_name, cj.event_date, cj.ihc, cj.revenue)
 
 
-def report_span(wh: Warehouse, model: str) -> tuple[dt.date, dt.date]:
-    """From the earliest session of any attributed journey through the latest --until run."""
+def report_span(wh: Warehouse, model: str) -> tuple[dt.date, dt.date, int]:
+    """From the earliest session of any attributed journey through the latest --until run.
+
+    Also returns the number of credits the report reads.
+    """
     missing = StepError(f"nothing attributed with model {model!r} yet; run `martops attribution attribute` first")
     if not wh.exists(T.RANGES) or not wh.exists(T.CUSTOMER_JOURNEY):
         raise missing
@@ -53,7 +56,7 @@ def report_span(wh: Warehouse, model: str) -> tuple[dt.date, dt.date]:
     start = stats["start"]
     if start is None:  # every conversion in range lacked sessions: an empty but valid report
         start = end
-    return _as_date(start), _as_date(end)
+    return _as_date(start), _as_date(end), n_credits
 
 
 def _as_date(value) -> dt.date:
@@ -83,7 +86,7 @@ def channel_reporting_expr(wh: Warehouse, model: str, start: dt.date, end: dt.da
 
 
 def build_channel_reporting(wh: Warehouse, model: str) -> dict:
-    start, end = report_span(wh, model)
+    start, end, credits = report_span(wh, model)
     expr = channel_reporting_expr(wh, model, start, end)
     _, rows = wh.replace_where(T.CHANNEL_REPORTING, expr, "model = ?", [model])
-    return {"rows": rows, "start": start, "end": end}
+    return {"credits": credits, "rows": rows, "start": start, "end": end}

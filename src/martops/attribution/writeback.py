@@ -84,7 +84,7 @@ def write_back(
         raise StepError("no channel_reporting in the warehouse; run `martops attribution report` first")
     ddl_text = Path(ddl).read_text("utf-8") if ddl else default_ddl()
     apply_ddl(db, ddl_text, str(ddl) if ddl else "built-in challenge DDL")
-    start, end = report_span(wh, model)
+    start, end, _ = report_span(wh, model)
     wh.attach_sqlite(db, ALIAS, read_only=False)
     acj, cr = f"{ALIAS}.attribution_customer_journey", f"{ALIAS}.channel_reporting"
     try:
