@@ -73,3 +73,15 @@ def test_local_ihc_against_the_real_api(real, ihc_dataset, record_property):
         assert ours["sessions"] == 100
         # no target yet; the local IHC-style model must at least beat spreading credit evenly
         assert ours["mae"] < base["mae"]
+
+
+def test_from_journeys_command_then_run(capsys, ihc_dataset, tmp_path):
+    from ..cli_runner import run_cli
+
+    db = tmp_path / "real.db"
+    res = run_cli(capsys, "attribution", "from-journeys", "--dataset", ihc_dataset, "--out", db)
+    assert res.code == 0 and "3,682 sessions, 1,946 conversions" in res.out
+    res = run_cli(capsys, "attribution", "run", "--db", db, "--since", "2023-08-29", "--until", "2023-09-07",
+                  "--warehouse", tmp_path / "w.duckdb", "--export", tmp_path / "out.csv", "--write-back")
+    assert res.code == 0, res.err
+    assert "6 conversion(s) had no earlier session" in res.out

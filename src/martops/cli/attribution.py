@@ -111,6 +111,25 @@ def generate(
     console.print(str(result))
 
 
+@attribution_app.command("from-journeys")
+def from_journeys(
+    dataset: Path = typer.Option(Path("../shared/datasets/ihc-challenge"), "--dataset",
+                                 help="Folder with journeys.json and sessions_by_conversion.json."),
+    out: Path = typer.Option(..., "--out", "-o", help="SQLite file to write (replaced if present)."),
+) -> None:
+    """Rebuild a challenge database from the real public IHC journeys, to run the pipeline on real data.
+
+    Example:
+
+      martops attribution from-journeys --dataset ../shared/datasets/ihc-challenge --out real.db
+    """
+    from martops.sources.ihc_sample import build_sample_db
+
+    counts = build_sample_db(dataset, out)
+    console.print(f"{out}: {counts['sessions']:,} sessions, {counts['conversions']:,} conversions; "
+                  f"{counts['skipped_conversions']:,} conversion(s) with no session anywhere were skipped")
+
+
 @attribution_app.command()
 def ingest(db: Path = DB, since: str = SINCE, until: str = UNTIL, warehouse: Optional[Path] = WAREHOUSE,
            config: Optional[Path] = CONFIG, lookback_days: Optional[int] = LOOKBACK) -> None:
