@@ -116,3 +116,22 @@ def test_write_back_with_the_real_shipped_ddl(capsys, tiny_db, tmp_path, ihc_dat
     run_pipeline(capsys, tiny_db, tmp_path, *RANGE, "--write-back", "--ddl", ddl)
     con = sqlite3.connect(tiny_db)
     assert con.execute("SELECT count(*) FROM attribution_customer_journey").fetchone()[0] == 9
+
+
+def test_a_failed_write_back_leaves_the_sqlite_file_as_it_was(capsys, tiny_db, tmp_path):
+    con = sqlite3.connect(tiny_db)
+    # a user's own channel_reporting that rejects every row: the second insert of write-back fails
+    con.executescript(
+        "CREATE TABLE attribution_customer_journey (conv_id text NOT NULL, session_id text NOT NULL,"
+        " ihc real NOT NULL, PRIMARY KEY(conv_id, session_id));"
+        "INSERT INTO attribution_customer_journey VALUES ('c1', 'old', 1.0);"
+        "CREATE TABLE channel_reporting (channel_name text NOT NULL, date text NOT NULL, cost real NOT NULL,"
+        " ihc real NOT NULL, ihc_revenue real NOT NULL CHECK (ihc_revenue < 0), PRIMARY KEY(channel_name, date));")
+    con.close()
+    res = run_cli(capsys, "attribution", "run", "--db", tiny_db, *RANGE, "--model", "linear",
+                  "--warehouse", tmp_path / "w.duckdb", "--write-back")
+    assert res.code == 1 and "rolled back (the file is as it was)" in " ".join(res.err.split())
+    assert "Traceback" not in res.err
+    con = sqlite3.connect(tiny_db)
+    assert con.execute("SELECT * FROM attribution_customer_journey").fetchall() == [("c1", "old", 1.0)]
+    assert con.execute("SELECT count(*) FROM channel_reporting").fetchone() == (0,)

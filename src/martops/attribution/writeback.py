@@ -13,6 +13,8 @@ import sqlite3
 from importlib import resources
 from pathlib import Path
 
+import duckdb
+
 from martops.attribution import tables as T
 from martops.attribution.reporting import report_span
 from martops.engine import Warehouse
@@ -88,32 +90,43 @@ def write_back(
     wh.attach_sqlite(db, ALIAS, read_only=False)
     acj, cr = f"{ALIAS}.attribution_customer_journey", f"{ALIAS}.channel_reporting"
     try:
-        with wh.transaction():
-            wh.execute(
-                f"DELETE FROM {acj} WHERE conv_id IN "
-                f"(SELECT conv_id FROM {ALIAS}.conversions WHERE conv_date BETWEEN ? AND ?)",
-                [since.isoformat(), until.isoformat()],
-            )
-            wh.execute(
-                f"INSERT INTO {acj} (conv_id, session_id, ihc) SELECT conv_id, session_id, ihc "
-                f"FROM {wh.quoted(T.CUSTOMER_JOURNEY)} WHERE model = ? AND conv_date BETWEEN ? AND ?",
-                [model, since, until],
-            )
-            n_acj = int(wh.execute(
-                f"SELECT count(*) FROM {acj} WHERE conv_id IN "
-                f"(SELECT conv_id FROM {ALIAS}.conversions WHERE conv_date BETWEEN ? AND ?)",
-                [since.isoformat(), until.isoformat()],
-            )[0][0])
-            wh.execute(f"DELETE FROM {cr} WHERE date BETWEEN ? AND ?", [start.isoformat(), end.isoformat()])
-            wh.execute(
-                f"INSERT INTO {cr} (channel_name, date, cost, ihc, ihc_revenue) "
-                f"SELECT channel_name, strftime(date, '%Y-%m-%d'), cost, ihc, ihc_revenue "
-                f"FROM {wh.quoted(T.CHANNEL_REPORTING)} WHERE model = ?",
-                [model],
-            )
-            n_cr = int(wh.execute(
-                f"SELECT count(*) FROM {cr} WHERE date BETWEEN ? AND ?", [start.isoformat(), end.isoformat()]
-            )[0][0])
+        n_acj, n_cr = _replace_outputs(wh, acj, cr, model, since, until, start, end)
+    except duckdb.Error as exc:
+        raise SourceError(
+            f"write-back into {db} failed and was rolled back (the file is as it was): {exc}"
+        ) from exc
     finally:
         wh.detach(ALIAS)
     return {"attribution_customer_journey": n_acj, "channel_reporting": n_cr}
+
+
+def _replace_outputs(wh: Warehouse, acj: str, cr: str, model: str, since: dt.date, until: dt.date,
+                     start: dt.date, end: dt.date) -> tuple[int, int]:
+    """One transaction on the attached SQLite file: both tables change, or neither does."""
+    with wh.transaction():
+        wh.execute(
+            f"DELETE FROM {acj} WHERE conv_id IN "
+            f"(SELECT conv_id FROM {ALIAS}.conversions WHERE conv_date BETWEEN ? AND ?)",
+            [since.isoformat(), until.isoformat()],
+        )
+        wh.execute(
+            f"INSERT INTO {acj} (conv_id, session_id, ihc) SELECT conv_id, session_id, ihc "
+            f"FROM {wh.quoted(T.CUSTOMER_JOURNEY)} WHERE model = ? AND conv_date BETWEEN ? AND ?",
+            [model, since, until],
+        )
+        n_acj = int(wh.execute(
+            f"SELECT count(*) FROM {acj} WHERE conv_id IN "
+            f"(SELECT conv_id FROM {ALIAS}.conversions WHERE conv_date BETWEEN ? AND ?)",
+            [since.isoformat(), until.isoformat()],
+        )[0][0])
+        wh.execute(f"DELETE FROM {cr} WHERE date BETWEEN ? AND ?", [start.isoformat(), end.isoformat()])
+        wh.execute(
+            f"INSERT INTO {cr} (channel_name, date, cost, ihc, ihc_revenue) "
+            f"SELECT channel_name, strftime(date, '%Y-%m-%d'), cost, ihc, ihc_revenue "
+            f"FROM {wh.quoted(T.CHANNEL_REPORTING)} WHERE model = ?",
+            [model],
+        )
+        n_cr = int(wh.execute(
+            f"SELECT count(*) FROM {cr} WHERE date BETWEEN ? AND ?", [start.isoformat(), end.isoformat()]
+        )[0][0])
+    return n_acj, n_cr
