@@ -67,9 +67,47 @@ class AttributionConfig(_Strict):
         return v
 
 
+class RedistributionPhase(_Strict):
+    """How the IHC API redistributes one phase's credit (its `redistribution_parameter`)."""
+
+    direction: Literal["earlier_sessions_only", "any_session", "later_sessions_only"]
+    receive_threshold: float = Field(0.0, ge=0)
+    redistribution_channel_labels: list[str] = []
+
+
+class IhcApiConfig(_Strict):
+    """The IHC attribution API (`--model ihc_api`). The key is never here: env IHC_API_KEY."""
+
+    url: str = "https://api.ihc-attribution.com/v1/compute_ihc"
+    """Overridden by the environment variable IHC_API_URL."""
+    conv_type_id: str | None = None
+    """The account's conversion type; `--conv-type-id` overrides it."""
+    max_journeys_per_request: int = Field(100, ge=1)
+    max_sessions_per_request: int = Field(3000, ge=1)
+    """3000 for paid accounts; free test accounts allow only 200."""
+    long_journeys: Literal["fail", "keep_recent"] = "fail"
+    """A journey longer than max_sessions_per_request: fail naming it, or send its most recent sessions."""
+    keep_recent_sessions: int | None = Field(None, ge=1)
+    """With keep_recent: how many sessions to keep (default: max_sessions_per_request)."""
+    timeout_seconds: float = Field(60.0, gt=0)
+    max_attempts: int = Field(6, ge=1)
+    """Attempts per request, first one included, on 429, 5xx, timeouts and dropped connections."""
+    backoff_seconds: float = Field(1.0, ge=0)
+    """First retry waits about this long, doubling each time (with jitter), up to max_backoff_seconds."""
+    max_backoff_seconds: float = Field(60.0, ge=0)
+    max_retry_after_seconds: float = Field(300.0, ge=0)
+    """A Retry-After longer than this stops the run (answers so far are kept) instead of waiting."""
+    requests_per_second: float = Field(2.0, gt=0)
+    redistribution_parameter: dict[Literal["initializer", "holder", "closer"], RedistributionPhase] | None = None
+
+    def effective_url(self) -> str:
+        return os.environ.get("IHC_API_URL") or self.url
+
+
 class ProjectConfig(_Strict):
     warehouse: WarehouseConfig = WarehouseConfig()
     attribution: AttributionConfig = AttributionConfig()
+    ihc_api: IhcApiConfig = IhcApiConfig()
 
 
 def load_config(path: str | Path | None = None) -> ProjectConfig:

@@ -7,26 +7,42 @@ import datetime as dt
 import ibis
 
 from martops.attribution import tables as T
-from martops.attribution.models import credits_expr
+from martops.attribution.ihc_api import runner as api_runner
+from martops.attribution.ihc_api.answers import SUM_TOLERANCE as API_TOLERANCE
+from martops.attribution.models import API_MODEL, credits_expr
 from martops.checks import attribution_checks, enforce, run_checks
 from martops.config import AttributionConfig
 from martops.engine import Warehouse
-from martops.errors import StepError
+from martops.errors import MartopsError, StepError
+
+
+class PartialFailure(MartopsError):
+    """Some conversions could not be attributed by the API; the others are stored."""
 
 RANGES_SCHEMA = ibis.schema({"model": "string", "since": "date", "until": "date"})
 
 
-def attribute(wh: Warehouse, since: dt.date, until: dt.date, model: str, cfg: AttributionConfig) -> dict:
+def attribute(wh: Warehouse, since: dt.date, until: dt.date, model: str, cfg: AttributionConfig,
+              api: api_runner.ApiOptions | None = None) -> dict:
     """Replace the model's credits for conversions dated [since, until].
 
     The sums-to-1 check runs on the rows just written, inside the same transaction: a model that
-    breaks the invariant leaves the previous credits in place and fails the step.
+    breaks the invariant leaves the previous credits in place and fails the step. For `ihc_api`
+    the answers come from the API (sent only where missing) and the tolerance is the API's 1e-3.
     """
     if not wh.exists(T.JOURNEYS):
         raise StepError("no journeys in the warehouse yet; run `martops attribution journeys` first")
-    j = wh.table(T.JOURNEYS)
-    j = j.filter(j.conv_date.between(since, until))
-    credits = credits_expr(j, model, cfg)
+    summary: dict = {}
+    tolerance = 1e-9
+    if model == API_MODEL:
+        api = api or api_runner.ApiOptions()
+        summary, current = api_runner.exchange(wh, since, until, api)
+        credits = api_runner.credits_expr(wh, current)
+        tolerance = API_TOLERANCE
+    else:
+        j = wh.table(T.JOURNEYS)
+        j = j.filter(j.conv_date.between(since, until))
+        credits = credits_expr(j, model, cfg)
     where = "model = ? AND conv_date BETWEEN ? AND ?"
     params = [model, since, until]
     with wh.transaction():
@@ -35,11 +51,19 @@ def attribute(wh: Warehouse, since: dt.date, until: dt.date, model: str, cfg: At
         rows = wh.insert(T.CUSTOMER_JOURNEY, credits)
         stored = wh.table(T.CUSTOMER_JOURNEY)
         stored = stored.filter((stored.model == model) & stored.conv_date.between(since, until))
-        results = run_checks(wh, attribution_checks(stored, T.CUSTOMER_JOURNEY))
+        results = run_checks(wh, attribution_checks(stored, T.CUSTOMER_JOURNEY, tolerance))
         enforce(results)
         wh.ensure_table(T.RANGES, RANGES_SCHEMA)
         wh.delete_where(T.RANGES, "model = ? AND since = ? AND until = ?", params)
         wh.insert(T.RANGES, ibis.memtable({"model": [model], "since": [since], "until": [until]}, schema=RANGES_SCHEMA))
     n_conv = int(wh.scalar(stored.conv_id.nunique()))
     # one credit per journey row: rows in (journey rows read) == rows out
-    return {"journey_rows": rows, "rows": rows, "conversions": n_conv, "checks": len(results)}
+    out = {"journey_rows": rows, "rows": rows, "conversions": n_conv, "checks": len(results), **summary}
+    if summary.get("failed") and not (api and api.allow_partial):
+        raise PartialFailure(
+            f"IHC API: {summary['failed']:,} of {summary['journeys']:,} conversion(s) could not be attributed "
+            f"(listed in ops.ihc_api_failures, run {summary['api_run_id']}); the other {n_conv:,} are stored. "
+            "Re-run the same command to retry only those, or pass --allow-partial to accept the gap. "
+            f"Requests: {summary['requests']}, retries: {summary['retries']}."
+        )
+    return out

@@ -116,6 +116,11 @@ MODELS: dict[str, ModelFn] = {
 }
 
 
+API_MODEL = "ihc_api"
+"""Not an expression: credits come from the IHC attribution API (see attribution/ihc_api)."""
+ALL_MODELS = [*MODELS, API_MODEL]
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
     name: str

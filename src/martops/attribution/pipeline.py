@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from martops.attribution import credit, ingest as ingest_mod, journeys as journeys_mod, reporting, writeback
+from martops.attribution.ihc_api.runner import ApiOptions
 from martops.config import AttributionConfig
 from martops.engine import Warehouse
 from martops.errors import ConfigError
@@ -32,6 +33,8 @@ class RunOptions:
     write_back: bool = False
     ddl: Path | None = None
     config: AttributionConfig = dataclasses.field(default_factory=AttributionConfig)
+    api: ApiOptions = dataclasses.field(default_factory=ApiOptions)
+    """Only for --model ihc_api."""
 
     def __post_init__(self) -> None:
         if self.since > self.until:
@@ -78,7 +81,7 @@ def step_journeys(wh: Warehouse, opts: RunOptions) -> StepResult:
 
 def step_attribute(wh: Warehouse, opts: RunOptions) -> StepResult:
     def go() -> dict:
-        return {"model": opts.model, **credit.attribute(wh, opts.since, opts.until, opts.model, opts.config)}
+        return {"model": opts.model, **credit.attribute(wh, opts.since, opts.until, opts.model, opts.config, opts.api)}
 
     return _timed("attribute", opts, go, "journey_rows", "rows")
 

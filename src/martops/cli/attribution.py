@@ -9,11 +9,12 @@ from typing import Optional
 import typer
 
 from martops.attribution import pipeline
-from martops.attribution.models import MODELS
+from martops.attribution.ihc_api.runner import ApiOptions
+from martops.attribution.models import ALL_MODELS
 from martops.cli.render import console, console_err, step_progress, summary_table
 from martops.config import ProjectConfig, load_config
 from martops.engine import Warehouse, connect
-from martops.errors import ConfigError
+from martops.errors import ConfigError, MartopsError
 from martops.results import StepResult
 
 attribution_app = typer.Typer(
@@ -22,7 +23,7 @@ attribution_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-MODEL_HELP = f"Attribution model: {', '.join(MODELS)}."
+MODEL_HELP = f"Attribution model: {', '.join(ALL_MODELS)} (ihc_api: the IHC API, key from env IHC_API_KEY)."
 
 
 def _date(value: Optional[str], flag: str) -> Optional[dt.date]:
@@ -41,16 +42,18 @@ def _open(config: Optional[Path], warehouse: Optional[Path]) -> tuple[ProjectCon
 
 
 def _options(cfg: ProjectConfig, since: Optional[str], until: Optional[str], model: str = "ihc",
-             lookback_days: Optional[int] = None, **kw) -> pipeline.RunOptions:
+             lookback_days: Optional[int] = None, conv_type_id: Optional[str] = None,
+             refresh: bool = False, allow_partial: bool = False, **kw) -> pipeline.RunOptions:
     s, u = _date(since, "--since"), _date(until, "--until")
     if s is None or u is None:
         raise ConfigError("--since and --until are required (YYYY-MM-DD)")
     acfg = cfg.attribution
     if lookback_days is not None:
         acfg = acfg.model_copy(update={"lookback_days": lookback_days})
-    if model not in MODELS:
-        raise ConfigError(f"--model {model!r} is not a model; choose one of {', '.join(MODELS)}")
-    return pipeline.RunOptions(since=s, until=u, model=model, config=acfg, **kw)
+    if model not in ALL_MODELS:
+        raise ConfigError(f"--model {model!r} is not a model; choose one of {', '.join(ALL_MODELS)}")
+    api = ApiOptions(config=cfg.ihc_api, conv_type_id=conv_type_id, refresh=refresh, allow_partial=allow_partial)
+    return pipeline.RunOptions(since=s, until=u, model=model, config=acfg, api=api, **kw)
 
 
 def _report(results: list[StepResult]) -> None:
@@ -67,12 +70,26 @@ def _report(results: list[StepResult]) -> None:
 
 
 def _run_steps(names: list[str], wh: Warehouse, opts: pipeline.RunOptions) -> list[StepResult]:
+    """Run the steps under a progress bar; on failure, show what finished before the error."""
     results: list[StepResult] = []
     with step_progress(len(names), "attribution") as (progress, task):
-        for name in names:
-            progress.update(task, description=f"{name}")
-            results.append(pipeline.STEPS[name](wh, opts))
-            progress.advance(task)
+        bars: dict[str, object] = {}
+
+        def api_progress(label: str, done: int, total: int) -> None:
+            if label not in bars:
+                bars[label] = progress.add_task(f"ihc_api {label}", total=total)
+            progress.update(bars[label], completed=done, total=total)
+
+        opts.api.progress = api_progress
+        try:
+            for name in names:
+                progress.update(task, description=f"{name}")
+                results.append(pipeline.STEPS[name](wh, opts))
+                progress.advance(task)
+        except MartopsError:
+            if results:
+                console.print(summary_table(results, title="Finished before the error"))
+            raise
     return results
 
 
@@ -84,6 +101,9 @@ MODEL = typer.Option("ihc", "--model", "-m", help=MODEL_HELP)
 WAREHOUSE = typer.Option(None, "--warehouse", "-w", help="DuckDB warehouse file (default: martops.yml's, else ./warehouse.duckdb).")
 CONFIG = typer.Option(None, "--config", "-c", help="Project file (default: ./martops.yml if present).")
 LOOKBACK = typer.Option(None, "--lookback-days", help="Only sessions at most N days before a conversion count.")
+CONV_TYPE = typer.Option(None, "--conv-type-id", help="ihc_api: the account's conversion type id (or ihc_api.conv_type_id).")
+REFRESH = typer.Option(False, "--refresh", help="ihc_api: send every journey again, even those already answered.")
+ALLOW_PARTIAL = typer.Option(False, "--allow-partial", help="ihc_api: exit 0 even if the API failed some journeys (HTTP 206).")
 
 
 @attribution_app.command()
@@ -160,16 +180,25 @@ def journeys(since: str = SINCE, until: str = UNTIL, warehouse: Optional[Path] =
 
 @attribution_app.command()
 def attribute(since: str = SINCE, until: str = UNTIL, model: str = MODEL,
-              warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG) -> None:
+              warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+              conv_type_id: Optional[str] = CONV_TYPE, refresh: bool = REFRESH,
+              allow_partial: bool = ALLOW_PARTIAL) -> None:
     """Credit the sessions of each journey in a range with one model (checked: sums to 1).
+
+    With --model ihc_api the journeys go to the IHC attribution API in chunks (key from the
+    environment variable IHC_API_KEY); answers are saved per chunk, so re-running after a crash
+    sends only the journeys not yet answered.
 
     Example:
 
       martops attribution attribute --since 2023-09-01 --until 2023-09-07 --model position_based
+
+      IHC_API_KEY=... martops attribution attribute --since 2023-09-01 --until 2023-09-07 --model ihc_api --conv-type-id all_markets
     """
     cfg, wh = _open(config, warehouse)
     with wh:
-        _report(_run_steps(["attribute"], wh, _options(cfg, since, until, model)))
+        _report(_run_steps(["attribute"], wh, _options(cfg, since, until, model, conv_type_id=conv_type_id,
+                                                       refresh=refresh, allow_partial=allow_partial)))
 
 
 @attribution_app.command()
@@ -225,7 +254,9 @@ def run(db: Path = DB, since: str = SINCE, until: str = UNTIL, model: str = MODE
         export_to: Optional[Path] = typer.Option(None, "--export", help="Also write channel_reporting as CSV here."),
         write_back: bool = typer.Option(False, "--write-back", help="Also write the results into the SQLite file."),
         ddl: Optional[Path] = typer.Option(None, "--ddl", help="DDL file for --write-back's output tables."),
-        config: Optional[Path] = CONFIG, lookback_days: Optional[int] = LOOKBACK) -> None:
+        config: Optional[Path] = CONFIG, lookback_days: Optional[int] = LOOKBACK,
+        conv_type_id: Optional[str] = CONV_TYPE, refresh: bool = REFRESH,
+        allow_partial: bool = ALLOW_PARTIAL) -> None:
     """Run ingest, journeys, attribute, report (and export, write-back) for a range.
 
     Example:
@@ -234,6 +265,7 @@ def run(db: Path = DB, since: str = SINCE, until: str = UNTIL, model: str = MODE
     """
     cfg, wh = _open(config, warehouse)
     opts = _options(cfg, since, until, model, lookback_days=lookback_days, db=db, export=export_to,
-                    write_back=write_back, ddl=ddl)
+                    write_back=write_back, ddl=ddl, conv_type_id=conv_type_id, refresh=refresh,
+                    allow_partial=allow_partial)
     with wh:
         _report(_run_steps(pipeline.plan(opts), wh, opts))
