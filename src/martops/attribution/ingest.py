@@ -33,8 +33,9 @@ def ingest(
             wh.ensure_table(T.CONVERSIONS, conversions.schema())
             wh.delete_where(T.CONVERSIONS, "conv_date BETWEEN ? AND ?", [since, until])
             n_conv = wh.insert(T.CONVERSIONS, conversions)
+        orphans = src.orphan_costs()
     except duckdb.ConversionException as exc:
         raise src.explain_bad_value(exc) from exc
-    orphans = src.orphan_costs()
-    src.close()
+    finally:
+        src.close()
     return {"sessions": n_sessions, "conversions": n_conv, "orphan_costs": orphans}
