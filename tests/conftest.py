@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from martops.attribution.writeback import clean_ddl, default_ddl, split_statements
+from martops.attribution.challenge_schema import SOURCE_TABLES, create_tables
 from martops.engine import connect
 
 REPO = Path(__file__).resolve().parents[1]
@@ -17,9 +17,7 @@ DATASETS = REPO.parent / "shared" / "datasets"
 def make_challenge_db(path: Path, sessions: list[tuple], conversions: list[tuple], costs: list[tuple]) -> Path:
     """A challenge-schema SQLite file holding exactly the given rows (source tables only)."""
     con = sqlite3.connect(path)
-    for stmt in split_statements(clean_ddl(default_ddl())):
-        if "attribution_customer_journey" not in stmt and "channel_reporting" not in stmt:
-            con.execute(stmt)
+    create_tables(con, SOURCE_TABLES)
     con.executemany("INSERT INTO session_sources VALUES (?,?,?,?,?,?,?,?)", sessions)
     con.executemany("INSERT INTO conversions VALUES (?,?,?,?,?)", conversions)
     con.executemany("INSERT INTO session_costs VALUES (?,?)", costs)

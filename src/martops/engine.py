@@ -83,11 +83,7 @@ class Warehouse:
 
     def execute(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
         log.debug("SQL: %s %s", sql, params or "")
-        cur = self._raw.execute(sql, params or [])
-        try:
-            return cur.fetchall()
-        except duckdb.InvalidInputError:  # statements without a result set
-            return []
+        return self._raw.execute(sql, params or []).fetchall()
 
     def scalar(self, expr: ir.Expr) -> Any:
         return self.backend.execute(expr)

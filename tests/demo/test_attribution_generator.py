@@ -12,6 +12,7 @@ from datetime import date
 import numpy as np
 import pytest
 
+from martops.attribution.challenge_schema import default_ddl
 from martops.demo import attribution
 from martops.demo.attribution import GenerateResult, generate_challenge_db
 
@@ -81,7 +82,7 @@ def test_exact_schema_source_tables_only(db):
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables == set(SCHEMA)  # the output tables are the pipeline's write-back, not ours
     reference = sqlite3.connect(":memory:")
-    reference.executescript(attribution.SCHEMA_SQL.read_text())
+    reference.executescript(default_ddl())
     for table, columns in SCHEMA.items():
         info = con.execute(f"PRAGMA table_info({table})").fetchall()
         assert info == reference.execute(f"PRAGMA table_info({table})").fetchall(), table

@@ -1,21 +1,20 @@
 """Write attribution results back into the source SQLite file, in the challenge's own schema.
 
 Only the range that was run is replaced: the credits of conversions dated [since, until], and
-channel_reporting for the dates the warehouse report spans. The challenge's DDL file ships with
-a Python-style header (coding line, docstring) that sqlite3 rejects; `clean_ddl` strips it.
+channel_reporting for the dates the warehouse report spans. A user's DDL file (the challenge's
+own, Python header and all) may create the output tables; see `challenge_schema`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import sqlite3
-from importlib import resources
 from pathlib import Path
 
 import duckdb
 
 from martops.attribution import tables as T
+from martops.attribution.challenge_schema import clean_ddl, default_ddl, split_statements
 from martops.attribution.reporting import report_span
 from martops.engine import Warehouse
 from martops.errors import SourceError, StepError
@@ -25,32 +24,6 @@ OUTPUT_COLUMNS = {
     "attribution_customer_journey": ["conv_id", "session_id", "ihc"],
     "channel_reporting": ["channel_name", "date", "cost", "ihc", "ihc_revenue"],
 }
-_DOCSTRING = re.compile(r'("""|\'\'\').*?\1', re.S)
-
-
-def default_ddl() -> str:
-    return resources.files("martops.attribution").joinpath("sql/challenge_schema.sql").read_text("utf-8")
-
-
-def clean_ddl(text: str) -> str:
-    """Drop Python comment lines and triple-quoted blocks; keep the SQL statements."""
-    text = _DOCSTRING.sub("", text)
-    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
-
-
-def split_statements(sql: str) -> list[str]:
-    statements, buf = [], ""
-    for line in sql.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            if buf.strip():
-                statements.append(buf.strip())
-            buf = ""
-    if buf.strip() and not buf.strip().startswith("--"):
-        raise SourceError(f"DDL ends with an incomplete statement: {buf.strip()[:80]!r}")
-    return statements
-
-
 def apply_ddl(db: Path, ddl_text: str, ddl_name: str) -> None:
     """Create the output tables if absent; a table that already exists is left as it is."""
     statements = split_statements(clean_ddl(ddl_text))

@@ -11,7 +11,7 @@ import typer
 from martops.attribution import pipeline
 from martops.attribution.ihc_api.runner import ApiOptions
 from martops.attribution.models import ALL_MODELS
-from martops.cli.render import console, console_err, step_progress, summary_table
+from martops.cli.render import console, step_progress, summary_table
 from martops.config import ProjectConfig, load_config
 from martops.engine import Warehouse, connect
 from martops.errors import ConfigError, MartopsError

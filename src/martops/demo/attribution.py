@@ -14,7 +14,6 @@ chunk while the next is formatted.
 from __future__ import annotations
 
 import os
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -27,8 +26,8 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 
-SCHEMA_SQL = Path(__file__).parents[1] / "attribution" / "sql" / "challenge_schema.sql"
-SOURCE_TABLES = ("conversions", "session_costs", "session_sources")
+from martops.attribution.challenge_schema import SOURCE_TABLES, create_tables
+
 
 # Channel mix: the session counts of the real converting journeys, plus three rare channels
 # the real sample happens not to show (real accounts have them; code must not assume 13).
@@ -283,10 +282,7 @@ class _Writer:
 
         # Only the source tables: the two output tables belong to the pipeline's write-back.
         with closing(sqlite3.connect(self.file)) as con, con:
-            for m in re.finditer(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\(.*?\);",
-                                 SCHEMA_SQL.read_text(), re.S):
-                if m[1] in SOURCE_TABLES:
-                    con.execute(m[0])
+            create_tables(con, SOURCE_TABLES)
         # The pinned scanner from its wheel: no network, no extension cache. One thread: the
         # insert is serial anyway and more threads slowed it ~30% by fighting the generator.
         ext = (Path(wheel.__file__).parent / "extensions" / f"v{duckdb.__version__}"

@@ -20,10 +20,8 @@ import json
 import sqlite3
 from pathlib import Path
 
-from martops.attribution.writeback import clean_ddl, default_ddl, split_statements
+from martops.attribution.challenge_schema import SOURCE_TABLES, create_tables
 from martops.errors import SourceError
-
-SOURCE_TABLES = ("conversions", "session_costs", "session_sources")
 
 
 def _ts(text: str) -> dt.datetime:
@@ -78,9 +76,7 @@ def build_sample_db(dataset_dir: str | Path, out: str | Path) -> dict:
         out.unlink()
     con = sqlite3.connect(out)
     try:
-        for stmt in split_statements(clean_ddl(default_ddl())):
-            if any(f"EXISTS {t} " in stmt for t in SOURCE_TABLES):
-                con.execute(stmt)
+        create_tables(con, SOURCE_TABLES)
         con.executemany("INSERT INTO session_sources VALUES (?,?,?,?,?,?,?,?)", sorted(sessions.values()))
         con.executemany("INSERT INTO conversions VALUES (?,?,?,?,?)", conversions)
         con.commit()

@@ -10,7 +10,6 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
-import ibis
 import ibis.expr.types as ir
 
 from martops.engine import Warehouse
