@@ -14,10 +14,26 @@ REPO = Path(__file__).resolve().parents[1]
 DATASETS = REPO.parent / "shared" / "datasets"
 
 
-def make_challenge_db(path: Path, sessions: list[tuple], conversions: list[tuple], costs: list[tuple]) -> Path:
-    """A challenge-schema SQLite file holding exactly the given rows (source tables only)."""
+LOOSE_DDL = """
+CREATE TABLE session_sources (session_id, user_id, event_date, event_time, channel_name,
+                              holder_engagement, closer_engagement, impression_interaction);
+CREATE TABLE conversions (conv_id, user_id, conv_date, conv_time, revenue);
+CREATE TABLE session_costs (session_id, cost);
+"""
+
+
+def make_challenge_db(path: Path, sessions: list[tuple], conversions: list[tuple], costs: list[tuple],
+                      *, constraints: bool = True) -> Path:
+    """A challenge-schema SQLite file holding exactly the given rows (source tables only).
+
+    `constraints=False` drops the primary keys and NOT NULLs, as an export often does, so NULL
+    keys and duplicate ids can reach martops.
+    """
     con = sqlite3.connect(path)
-    create_tables(con, SOURCE_TABLES)
+    if constraints:
+        create_tables(con, SOURCE_TABLES)
+    else:
+        con.executescript(LOOSE_DDL)
     con.executemany("INSERT INTO session_sources VALUES (?,?,?,?,?,?,?,?)", sessions)
     con.executemany("INSERT INTO conversions VALUES (?,?,?,?,?)", conversions)
     con.executemany("INSERT INTO session_costs VALUES (?,?)", costs)

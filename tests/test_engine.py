@@ -8,23 +8,43 @@ from martops.engine import connect
 from martops.errors import MartopsError, SourceError
 
 
-def test_a_warehouse_held_by_another_process_gives_a_clear_error(tmp_path):
-    path = tmp_path / "busy.duckdb"
+def _hold(path, seconds):
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('ready', flush=True); time.sleep(30)"],
+         f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('ready', flush=True); time.sleep({seconds})"],
         stdout=subprocess.PIPE, text=True,
     )
+    assert holder.stdout.readline().strip() == "ready"
+    return holder
+
+
+def test_a_warehouse_held_by_another_process_gives_a_clear_error_after_the_timeout(tmp_path):
+    path = tmp_path / "busy.duckdb"
+    holder = _hold(path, 30)
     try:
-        assert holder.stdout.readline().strip() == "ready"
-        with pytest.raises(MartopsError, match="in use by another martops process"):
-            connect(path=path)
+        t0 = time.monotonic()
+        with pytest.raises(MartopsError, match=r"in use by another martops process \(waited 0.5 s\)"):
+            connect(path=path, lock_timeout=0.5)
+        assert time.monotonic() - t0 >= 0.5
     finally:
         holder.kill()
         holder.wait()
     time.sleep(0.1)
     with connect(path=path) as wh:  # free again once the other process is gone
         assert wh.exists("staging.nothing") is False
+
+
+def test_a_second_process_waits_for_the_lock_then_proceeds(tmp_path):
+    path = tmp_path / "busy.duckdb"
+    holder = _hold(path, 1.5)
+    try:
+        t0 = time.monotonic()
+        with connect(path=path, lock_timeout=30) as wh:
+            assert wh.count("ops.runs") == 0 if wh.exists("ops.runs") else True
+        assert time.monotonic() - t0 >= 0.5  # it did wait for the holder
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_attaching_a_missing_sqlite_file(tmp_path):

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from martops.checks.specs import CheckSpec, normalise
 from martops.errors import ConfigError
 
 DEFAULT_PROJECT_FILE = "martops.yml"
@@ -32,6 +33,8 @@ class WarehouseConfig(_Strict):
     """DuckDB spills to disk past this, which keeps a 10M-session run under 4 GB of RSS."""
     threads: int | None = None
     """None lets DuckDB use every core."""
+    lock_timeout_seconds: float = Field(60.0, ge=0)
+    """Another martops process holds the warehouse: wait this long for it, then fail saying so."""
 
 
 class IhcWeights(_Strict):
@@ -104,10 +107,26 @@ class IhcApiConfig(_Strict):
         return os.environ.get("IHC_API_URL") or self.url
 
 
+class QualityConfig(_Strict):
+    """Row-level quarantine and the built-in checks' thresholds."""
+
+    max_quarantined_fraction: float = Field(0.05, ge=0, le=1)
+    """A load quarantining more than this share of a table's rows fails (a format change, not dirt)."""
+    fraction_applies_from_rows: int = Field(1000, ge=0)
+    """...but only for tables of at least this many rows: 1 bad row in 5 says nothing about the format."""
+    freshness_warn_after_hours: float = Field(12, gt=0)
+    freshness_error_after_hours: float = Field(24, gt=0)
+    row_count_max_drop_pct: float | None = Field(50, gt=0, le=100)
+    """A staging table shrinking by more than this since the last check fails it (None: off)."""
+
+
 class ProjectConfig(_Strict):
     warehouse: WarehouseConfig = WarehouseConfig()
     attribution: AttributionConfig = AttributionConfig()
     ihc_api: IhcApiConfig = IhcApiConfig()
+    quality: QualityConfig = QualityConfig()
+    checks: dict[str, list[Annotated[CheckSpec, BeforeValidator(normalise)]]] = {}
+    """Declared checks per warehouse table (`schema.table`), on top of the built-in ones."""
 
 
 def load_config(path: str | Path | None = None) -> ProjectConfig:

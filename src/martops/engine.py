@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -16,6 +17,7 @@ import duckdb
 import ibis
 import ibis.expr.types as ir
 import sqlglot as sg
+from ibis.backends.sql.datatypes import DuckDBType
 
 from martops.config import WarehouseConfig
 from martops.errors import MartopsError, SourceError
@@ -111,9 +113,17 @@ class Warehouse:
             self._in_tx = False
 
     def ensure_table(self, name: str, schema: ibis.Schema) -> None:
+        """Create the table, or add the columns a newer martops writes (additive migration)."""
         if not self.exists(name):
             sch, table = self._split(name)
             self.backend.create_table(table, schema=schema, database=sch)
+            return
+        have = set(self.table(name).columns)
+        for column, dtype in schema.items():
+            if column not in have:
+                log.info("adding column %s to %s", column, name)
+                ident = sg.to_identifier(column, quoted=True).sql(self.dialect)
+                self.execute(f"ALTER TABLE {self.quoted(name)} ADD COLUMN {ident} {DuckDBType.to_string(dtype)}")
 
     def insert(self, name: str, expr: ir.Table) -> int:
         cols = ", ".join(sg.to_identifier(c, quoted=True).sql(self.dialect) for c in expr.columns)
@@ -183,8 +193,13 @@ class Warehouse:
         self.close()
 
 
-def connect(config: WarehouseConfig | None = None, *, path: str | Path | None = None) -> Warehouse:
-    """Open (creating if needed) the warehouse the config names; `path=':memory:'` for tests."""
+def connect(config: WarehouseConfig | None = None, *, path: str | Path | None = None,
+            lock_timeout: float | None = None) -> Warehouse:
+    """Open (creating if needed) the warehouse the config names; `path=':memory:'` for tests.
+
+    DuckDB lets one process write a file at a time. A second martops process waits for the lock
+    (`lock_timeout_seconds`), then fails with a message; it never touches the first one's data.
+    """
     config = config or WarehouseConfig()
     location = str(path if path is not None else config.path)
     if location != ":memory:":
@@ -197,13 +212,24 @@ def connect(config: WarehouseConfig | None = None, *, path: str | Path | None = 
     }
     if config.threads:
         settings["threads"] = config.threads
-    try:
-        backend = ibis.duckdb.connect(location, **settings)
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise MartopsError(
-                f"warehouse {location} is in use by another martops process; wait for it to "
-                f"finish (or point --warehouse elsewhere). DuckDB said: {exc}"
-            ) from exc
-        raise
+    timeout = config.lock_timeout_seconds if lock_timeout is None else lock_timeout
+    deadline = time.monotonic() + timeout
+    warned = False
+    while True:
+        try:
+            backend = ibis.duckdb.connect(location, **settings)
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise MartopsError(f"cannot open warehouse {location}: {exc}") from exc
+            if time.monotonic() >= deadline:
+                raise MartopsError(
+                    f"warehouse {location} is in use by another martops process (waited {timeout:g} s); "
+                    f"wait for it to finish, raise warehouse.lock_timeout_seconds, or point --warehouse "
+                    f"elsewhere. DuckDB said: {str(exc).splitlines()[0]}"
+                ) from exc
+            if not warned:
+                log.warning("warehouse %s is in use by another martops process; waiting up to %g s", location, timeout)
+                warned = True
+            time.sleep(min(0.25, max(deadline - time.monotonic(), 0.01)))
     return Warehouse(backend, location)

@@ -10,10 +10,14 @@ from martops.attribution import tables as T
 from martops.attribution.ihc_api import runner as api_runner
 from martops.attribution.ihc_api.answers import SUM_TOLERANCE as API_TOLERANCE
 from martops.attribution.models import API_MODEL, credits_expr
-from martops.checks import attribution_checks, enforce, run_checks
-from martops.config import AttributionConfig
+from martops.checks.builders import attribution_checks
+from martops.checks.core import enforce, run_checks
+from martops.checks import catalog
+from martops.checks.store import recorded
+from martops.config import AttributionConfig, ProjectConfig
 from martops.engine import Warehouse
 from martops.errors import MartopsError, StepError
+from martops.ops.runlog import current_run_id
 
 
 class PartialFailure(MartopsError):
@@ -23,7 +27,7 @@ RANGES_SCHEMA = ibis.schema({"model": "string", "since": "date", "until": "date"
 
 
 def attribute(wh: Warehouse, since: dt.date, until: dt.date, model: str, cfg: AttributionConfig,
-              api: api_runner.ApiOptions | None = None) -> dict:
+              api: api_runner.ApiOptions | None = None, project: ProjectConfig | None = None) -> dict:
     """Replace the model's credits for conversions dated [since, until].
 
     The sums-to-1 check runs on the rows just written, inside the same transaction: a model that
@@ -45,14 +49,18 @@ def attribute(wh: Warehouse, since: dt.date, until: dt.date, model: str, cfg: At
         credits = credits_expr(j, model, cfg)
     where = "model = ? AND conv_date BETWEEN ? AND ?"
     params = [model, since, until]
-    with wh.transaction():
+    with recorded(wh, current_run_id()) as results, wh.transaction():
         wh.ensure_table(T.CUSTOMER_JOURNEY, credits.schema())
         wh.delete_where(T.CUSTOMER_JOURNEY, where, params)
         rows = wh.insert(T.CUSTOMER_JOURNEY, credits)
         stored = wh.table(T.CUSTOMER_JOURNEY)
         stored = stored.filter((stored.model == model) & stored.conv_date.between(since, until))
-        results = run_checks(wh, attribution_checks(stored, T.CUSTOMER_JOURNEY, tolerance))
+        results += run_checks(wh, attribution_checks(stored, T.CUSTOMER_JOURNEY, tolerance))
         enforce(results)
+        declared = (project or ProjectConfig()).checks.get(T.CUSTOMER_JOURNEY, [])
+        if declared:
+            results += run_checks(wh, [c for spec in declared for c in catalog.from_spec(wh, T.CUSTOMER_JOURNEY, wh.table(T.CUSTOMER_JOURNEY), spec, dt.datetime.now())])
+            enforce(results)
         wh.ensure_table(T.RANGES, RANGES_SCHEMA)
         wh.delete_where(T.RANGES, "model = ? AND since = ? AND until = ?", params)
         wh.insert(T.RANGES, ibis.memtable({"model": [model], "since": [since], "until": [until]}, schema=RANGES_SCHEMA))

@@ -1,41 +1,115 @@
-"""The ingest step: challenge SQLite -> typed staging tables, replacing the range it covers."""
+"""The ingest step: challenge source -> typed staging tables plus quarantine, for one range.
+
+Every row read is accounted for: rows read = rows loaded + rows quarantined, per source table,
+asserted before commit. Staging, quarantine and the staging checks commit together or not at all,
+so a failure (or a SIGKILL) leaves the warehouse exactly as the previous run left it.
+"""
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 from pathlib import Path
 
-import duckdb
+import ibis
+import ibis.expr.types as ir
 
 from martops.attribution import tables as T
+from martops.attribution.source import SPECS, ChallengeSource
+from martops.checks import catalog
+from martops.checks.store import recorded
+from martops.config import ProjectConfig
 from martops.engine import Warehouse
-from martops.sources.sqlite import ChallengeSource
+from martops.errors import MartopsError, SourceError
+from martops.ops import faults, quarantine
+from martops.ops.runlog import current_run_id
+from martops.sources.typed import quarantine_rows, reasons
 
 
-def ingest(
-    wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookback_days: int | None = None,
-) -> dict:
+def _sessions(sess: ir.Table, costs: ir.Table, now: dt.datetime) -> ir.Table:
+    s = sess.filter(sess._ok)
+    c = costs.filter(costs._ok).select(_cost_sid=costs.session_id, cost=costs.t_cost)
+    j = s.left_join(c, s.session_id == c._cost_sid)
+    ts = (j.t_event_date.cast("string") + " " + j.t_event_time.cast("string")).cast("timestamp")
+    return j.select(
+        session_id=j.session_id, user_id=j.user_id, event_date=j.t_event_date, session_ts=ts,
+        channel_name=j.channel_name, holder_engagement=j.t_holder_engagement,
+        closer_engagement=j.t_closer_engagement, impression_interaction=j.t_impression_interaction,
+        cost=j.cost, _loaded_at=ibis.literal(now, type="timestamp"),
+    )
+
+
+def _conversions(conv: ir.Table, now: dt.datetime) -> ir.Table:
+    c = conv.filter(conv._ok)
+    ts = (c.t_conv_date.cast("string") + " " + c.t_conv_time.cast("string")).cast("timestamp")
+    return c.select(conv_id=c.conv_id, user_id=c.user_id, conv_date=c.t_conv_date, conv_ts=ts,
+                    revenue=c.t_revenue, _loaded_at=ibis.literal(now, type="timestamp"))
+
+
+def _too_dirty(wh: Warehouse, table: str, source: str, read: int, bad: int, limit: float) -> SourceError:
+    q = wh.table(quarantine.QUARANTINE)
+    q = q.filter((q.source == source) & (q.table_name == table))
+    reasons = collections.Counter(r["column_name"] for r in wh.to_pyarrow(q.select("column_name")).to_pylist())
+    example = wh.to_pyarrow(q.select("row_number", "reason").limit(1)).to_pylist()
+    return SourceError(
+        f"{source}: {bad:,} of {read:,} {table} rows ({bad / read:.1%}) could not be loaded, more than "
+        f"quality.max_quarantined_fraction ({limit:.1%}); that looks like a format change, not a few dirty "
+        f"rows, so nothing was loaded. Bad columns: {dict(reasons.most_common(5))}; first: row "
+        f"{example[0]['row_number']}: {example[0]['reason']}. Raise the limit in martops.yml to load anyway."
+    )
+
+
+def ingest(wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookback_days: int | None = None,
+           project: ProjectConfig | None = None) -> dict:
     """Load conversions dated [since, until] and the sessions a journey of theirs can use.
 
     Sessions: every session up to `until` (from `since - lookback_days` when a lookback is set),
-    with its cost. Re-running replaces exactly those date ranges in staging, so ranges can be
-    loaded in any order and any number of times.
+    with its cost. Re-running replaces exactly those date ranges in staging and quarantine, so
+    ranges can be loaded in any order and any number of times.
     """
+    project = project or ProjectConfig()
+    run_id, now = current_run_id(), dt.datetime.now()
     src = ChallengeSource(wh, db)
     lo = since - dt.timedelta(days=lookback_days) if lookback_days else None
-    sessions, conversions = src.sessions(lo, until), src.conversions(since, until)
-    s_where, s_params = ("event_date <= ?", [until]) if lo is None else ("event_date BETWEEN ? AND ?", [lo, until])
     try:
-        with wh.transaction():
-            wh.ensure_table(T.SESSIONS, sessions.schema())
-            wh.delete_where(T.SESSIONS, s_where, s_params)
-            n_sessions = wh.insert(T.SESSIONS, sessions)
-            wh.ensure_table(T.CONVERSIONS, conversions.schema())
-            wh.delete_where(T.CONVERSIONS, "conv_date BETWEEN ? AND ?", [since, until])
-            n_conv = wh.insert(T.CONVERSIONS, conversions)
-        orphans = src.orphan_costs()
-    except duckdb.ConversionException as exc:
-        raise src.explain_bad_value(exc) from exc
+        sess, conv, costs = src.annotated("session_sources", lo, until), src.annotated("conversions", since, until), src.costs()
+        parts = {  # source table -> (annotated rows, staging table, loadable rows, range)
+            "session_sources": (sess, T.SESSIONS, _sessions(sess, costs, now), (lo, until)),
+            "conversions": (conv, T.CONVERSIONS, _conversions(conv, now), (since, until)),
+        }
+        counts: dict[str, dict[str, int]] = {}
+        with recorded(wh, run_id) as results, wh.transaction():
+            for table, (annotated, target, good, (a, b)) in parts.items():
+                wh.ensure_table(target, good.schema())
+                part = SPECS[table].partition
+                col = "event_date" if part == "event_date" else "conv_date"
+                where, params = (f"{col} <= ?", [b]) if a is None else (f"{col} BETWEEN ? AND ?", [a, b])
+                wh.delete_where(target, where, params)
+                loaded = wh.insert(target, good)
+                bad = quarantine.replace(wh, src.name, table, quarantine_rows(reasons(annotated, SPECS[table]), SPECS[table], src.name, run_id, now), a, b)
+                counts[table] = {"read": int(wh.scalar(annotated.count())), "loaded": loaded, "quarantined": bad}
+            bad_costs = quarantine.replace(wh, src.name, "session_costs",
+                                           quarantine_rows(src.cost_reasons(costs), SPECS["session_costs"], src.name, run_id, now), None, None)
+            n_costs = int(wh.scalar(costs.count()))
+            counts["session_costs"] = {"read": n_costs, "loaded": n_costs - bad_costs, "quarantined": bad_costs}
+            faults.pause_point("ingest.before_commit")
+            for table, c in counts.items():
+                if c["read"] != c["loaded"] + c["quarantined"]:
+                    raise MartopsError(f"row accounting broke for {table}: read {c['read']:,} != loaded "
+                                       f"{c['loaded']:,} + quarantined {c['quarantined']:,} (a martops bug; please report)")
+                limit = project.quality.max_quarantined_fraction
+                big = c["read"] >= max(project.quality.fraction_applies_from_rows, 1)
+                if big and c["quarantined"] / c["read"] > limit:
+                    raise _too_dirty(wh, table, src.name, c["read"], c["quarantined"], limit)
+            catalog.gate(wh, project, (T.SESSIONS, T.CONVERSIONS), results)
     finally:
         src.close()
-    return {"sessions": n_sessions, "conversions": n_conv, "orphan_costs": orphans}
+    s, c, k = counts["session_sources"], counts["conversions"], counts["session_costs"]
+    return {
+        "read": s["read"] + c["read"], "loaded": s["loaded"] + c["loaded"],
+        "quarantined": s["quarantined"] + c["quarantined"] + k["quarantined"],
+        "sessions": s["loaded"], "conversions": c["loaded"],
+        "cost_rows_quarantined": k["quarantined"],
+        "checks": len(results), "warnings": sum(r.status == "warn" for r in results),
+        "accounting": ", ".join(f"{t} {c['read']:,}={c['loaded']:,}+{c['quarantined']:,}" for t, c in counts.items()),
+    }

@@ -12,7 +12,11 @@ import ibis
 import ibis.expr.types as ir
 
 from martops.attribution import tables as T
+from martops.checks import catalog
+from martops.checks.store import recorded
+from martops.config import ProjectConfig
 from martops.engine import Warehouse
+from martops.ops.runlog import current_run_id
 
 
 def journeys_expr(sessions: ir.Table, conversions: ir.Table, lookback_days: int | None) -> ir.Table:
@@ -42,13 +46,14 @@ def unattributed_expr(conversions: ir.Table, journeys: ir.Table) -> ir.Table:
     )
 
 
-def build_journeys(wh: Warehouse, since: dt.date, until: dt.date, lookback_days: int | None) -> dict[str, int]:
+def build_journeys(wh: Warehouse, since: dt.date, until: dt.date, lookback_days: int | None,
+                   project: ProjectConfig | None = None) -> dict[str, int]:
     """Replace the journeys of conversions dated [since, until]; returns counts for the result."""
     conv = wh.table(T.CONVERSIONS)
     conv = conv.filter(conv.conv_date.between(since, until))
     expr = journeys_expr(wh.table(T.SESSIONS), conv, lookback_days)
     where, params = "conv_date BETWEEN ? AND ?", [since, until]
-    with wh.transaction():
+    with recorded(wh, current_run_id()) as results, wh.transaction():
         wh.ensure_table(T.JOURNEYS, expr.schema())
         wh.delete_where(T.JOURNEYS, where, params)
         rows = wh.insert(T.JOURNEYS, expr)
@@ -59,6 +64,7 @@ def build_journeys(wh: Warehouse, since: dt.date, until: dt.date, lookback_days:
         wh.delete_where(T.UNATTRIBUTED, where, params)
         n_lost = wh.insert(T.UNATTRIBUTED, lost)
         _ensure_non_converting_view(wh)
+        catalog.gate(wh, project or ProjectConfig(), [T.JOURNEYS], results)
     n_conv = int(wh.scalar(conv.count()))
     return {"conversions": n_conv, "journey_rows": rows, "without_sessions": n_lost}
 

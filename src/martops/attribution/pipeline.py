@@ -14,9 +14,10 @@ from typing import Callable
 
 from martops.attribution import credit, ingest as ingest_mod, journeys as journeys_mod, reporting, writeback
 from martops.attribution.ihc_api.runner import ApiOptions
-from martops.config import AttributionConfig
+from martops.config import AttributionConfig, ProjectConfig
 from martops.engine import Warehouse
 from martops.errors import ConfigError
+from martops.ops import runlog
 from martops.reports import csv_export
 from martops.results import StepResult
 
@@ -33,6 +34,8 @@ class RunOptions:
     write_back: bool = False
     ddl: Path | None = None
     config: AttributionConfig = dataclasses.field(default_factory=AttributionConfig)
+    project: ProjectConfig = dataclasses.field(default_factory=ProjectConfig)
+    """Quality thresholds and declared checks; `config` is its attribution section with flag overrides."""
     api: ApiOptions = dataclasses.field(default_factory=ApiOptions)
     """Only for --model ihc_api."""
 
@@ -41,17 +44,21 @@ class RunOptions:
             raise ConfigError(f"--since {self.since} is after --until {self.until}")
 
 
-def _timed(step: str, opts: RunOptions, fn: Callable[[], dict], rows_in: str | None, rows_out: str) -> StepResult:
-    """Run `fn`, and file its counts: `rows_in`/`rows_out` name keys of the dict it returns."""
+def _params(opts: RunOptions) -> dict:
+    return {"model": opts.model, "db": opts.db, "export": opts.export, "write_back": opts.write_back or None,
+            "lookback_days": opts.config.lookback_days}
+
+
+def _timed(wh: Warehouse, step: str, opts: RunOptions, fn: Callable[[], dict], rows_in: str | None,
+           rows_out: str) -> StepResult:
+    """Run `fn` logged in ops.runs, and file its counts: `rows_in`/`rows_out` name keys of its dict."""
     t0 = time.perf_counter()
-    details = fn()
-    return StepResult(
-        step, opts.since, opts.until,
-        rows_in=int(details.pop(rows_in)) if rows_in else 0,
-        rows_out=int(details.pop(rows_out)),
-        seconds=time.perf_counter() - t0,
-        details=details,
-    )
+    with runlog.logged(wh, f"attribution.{step}", _params(opts), opts.since, opts.until) as run:
+        details = fn()
+        run.rows_in = int(details.pop(rows_in)) if rows_in else 0
+        run.rows_out = int(details.pop(rows_out))
+    return StepResult(step, opts.since, opts.until, rows_in=run.rows_in, rows_out=run.rows_out,
+                      seconds=time.perf_counter() - t0, details=details)
 
 
 def _require_db(opts: RunOptions) -> Path:
@@ -64,30 +71,27 @@ def step_ingest(wh: Warehouse, opts: RunOptions) -> StepResult:
     db = _require_db(opts)
 
     def go() -> dict:
-        d = ingest_mod.ingest(wh, db, opts.since, opts.until, opts.config.lookback_days)
-        # every row read in the range is typed and loaded (a bad value fails the step instead)
-        d["read"] = d["loaded"] = d["sessions"] + d["conversions"]
-        return d
+        return ingest_mod.ingest(wh, db, opts.since, opts.until, opts.config.lookback_days, opts.project)
 
-    return _timed("ingest", opts, go, "read", "loaded")
+    return _timed(wh, "ingest", opts, go, "read", "loaded")
 
 
 def step_journeys(wh: Warehouse, opts: RunOptions) -> StepResult:
     def go() -> dict:
-        return journeys_mod.build_journeys(wh, opts.since, opts.until, opts.config.lookback_days)
+        return journeys_mod.build_journeys(wh, opts.since, opts.until, opts.config.lookback_days, opts.project)
 
-    return _timed("journeys", opts, go, "conversions", "journey_rows")
+    return _timed(wh, "journeys", opts, go, "conversions", "journey_rows")
 
 
 def step_attribute(wh: Warehouse, opts: RunOptions) -> StepResult:
     def go() -> dict:
-        return {"model": opts.model, **credit.attribute(wh, opts.since, opts.until, opts.model, opts.config, opts.api)}
+        return {"model": opts.model, **credit.attribute(wh, opts.since, opts.until, opts.model, opts.config, opts.api, opts.project)}
 
-    return _timed("attribute", opts, go, "journey_rows", "rows")
+    return _timed(wh, "attribute", opts, go, "journey_rows", "rows")
 
 
 def step_report(wh: Warehouse, opts: RunOptions) -> StepResult:
-    return _timed("report", opts, lambda: reporting.build_channel_reporting(wh, opts.model), "credits", "rows")
+    return _timed(wh, "report", opts, lambda: reporting.build_channel_reporting(wh, opts.model, opts.project), "credits", "rows")
 
 
 def step_export(wh: Warehouse, opts: RunOptions) -> StepResult:
@@ -99,7 +103,7 @@ def step_export(wh: Warehouse, opts: RunOptions) -> StepResult:
         n = csv_export.export_channel_reporting(wh, opts.model, out)
         return {"read": n, "rows": n, "file": str(out)}
 
-    return _timed("export", opts, go, "read", "rows")
+    return _timed(wh, "export", opts, go, "read", "rows")
 
 
 def step_write_back(wh: Warehouse, opts: RunOptions) -> StepResult:
@@ -108,7 +112,7 @@ def step_write_back(wh: Warehouse, opts: RunOptions) -> StepResult:
     def go() -> dict:
         return writeback.write_back(wh, db, opts.model, opts.since, opts.until, opts.ddl)
 
-    return _timed("write-back", opts, go, None, "attribution_customer_journey")
+    return _timed(wh, "write-back", opts, go, None, "attribution_customer_journey")
 
 
 STEPS: dict[str, Callable[[Warehouse, RunOptions], StepResult]] = {

@@ -12,7 +12,11 @@ import datetime as dt
 import ibis
 
 from martops.attribution import tables as T
+from martops.checks import catalog
+from martops.checks.store import recorded
+from martops.config import ProjectConfig
 from martops.engine import Warehouse
+from martops.ops.runlog import current_run_id
 from martops.errors import StepError
 
 EXACT = "decimal(38, 12)"
@@ -85,8 +89,10 @@ def channel_reporting_expr(wh: Warehouse, model: str, start: dt.date, end: dt.da
     )
 
 
-def build_channel_reporting(wh: Warehouse, model: str) -> dict:
+def build_channel_reporting(wh: Warehouse, model: str, project: ProjectConfig | None = None) -> dict:
     start, end, credits = report_span(wh, model)
     expr = channel_reporting_expr(wh, model, start, end)
-    _, rows = wh.replace_where(T.CHANNEL_REPORTING, expr, "model = ?", [model])
+    with recorded(wh, current_run_id()) as results, wh.transaction():
+        _, rows = wh.replace_where(T.CHANNEL_REPORTING, expr, "model = ?", [model])
+        catalog.gate(wh, project or ProjectConfig(), [T.CHANNEL_REPORTING], results)
     return {"credits": credits, "rows": rows, "start": start, "end": end}

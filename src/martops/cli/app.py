@@ -7,6 +7,7 @@ import logging
 import typer
 
 from martops import __version__
+from martops.cli import ops as ops_cli
 from martops.cli.attribution import attribution_app
 
 app = typer.Typer(
@@ -24,6 +25,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(attribution_app, name="attribution")
+for _command in (ops_cli.check, ops_cli.runs, ops_cli.status, ops_cli.quarantine):
+    app.command()(_command)
 
 
 def _version(value: bool) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Optional
 
@@ -11,10 +10,13 @@ import typer
 from martops.attribution import pipeline
 from martops.attribution.ihc_api.runner import ApiOptions
 from martops.attribution.models import ALL_MODELS
-from martops.cli.render import console, step_progress, summary_table
-from martops.config import ProjectConfig, load_config
-from martops.engine import Warehouse, connect
+from martops.checks.store import results_of_run
+from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse, parse_date
+from martops.cli.render import check_table, console, step_progress, summary_table
+from martops.config import ProjectConfig
+from martops.engine import Warehouse
 from martops.errors import ConfigError, MartopsError
+from martops.ops import runlog
 from martops.results import StepResult
 
 attribution_app = typer.Typer(
@@ -26,25 +28,10 @@ attribution_app = typer.Typer(
 MODEL_HELP = f"Attribution model: {', '.join(ALL_MODELS)} (ihc_api: the IHC API, key from env IHC_API_KEY)."
 
 
-def _date(value: Optional[str], flag: str) -> Optional[dt.date]:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"{flag} {value!r} is not a date; use YYYY-MM-DD, e.g. 2023-09-01") from None
-
-
-def _open(config: Optional[Path], warehouse: Optional[Path]) -> tuple[ProjectConfig, Warehouse]:
-    cfg = load_config(config)
-    wh = connect(cfg.warehouse, path=warehouse) if warehouse else connect(cfg.warehouse)
-    return cfg, wh
-
-
 def _options(cfg: ProjectConfig, since: Optional[str], until: Optional[str], model: str = "ihc",
              lookback_days: Optional[int] = None, conv_type_id: Optional[str] = None,
              refresh: bool = False, allow_partial: bool = False, **kw) -> pipeline.RunOptions:
-    s, u = _date(since, "--since"), _date(until, "--until")
+    s, u = parse_date(since, "--since"), parse_date(until, "--until")
     if s is None or u is None:
         raise ConfigError("--since and --until are required (YYYY-MM-DD)")
     acfg = cfg.attribution
@@ -53,7 +40,7 @@ def _options(cfg: ProjectConfig, since: Optional[str], until: Optional[str], mod
     if model not in ALL_MODELS:
         raise ConfigError(f"--model {model!r} is not a model; choose one of {', '.join(ALL_MODELS)}")
     api = ApiOptions(config=cfg.ihc_api, conv_type_id=conv_type_id, refresh=refresh, allow_partial=allow_partial)
-    return pipeline.RunOptions(since=s, until=u, model=model, config=acfg, api=api, **kw)
+    return pipeline.RunOptions(since=s, until=u, model=model, config=acfg, project=cfg, api=api, **kw)
 
 
 def _report(results: list[StepResult]) -> None:
@@ -63,16 +50,16 @@ def _report(results: list[StepResult]) -> None:
         if lost:
             console.print(f"[yellow]note:[/] {lost:,} conversion(s) had no earlier session and were not "
                           "attributed; see attribution.unattributed_conversions")
-        orphans = r.details.get("orphan_costs")
-        if orphans:
-            console.print(f"[yellow]note:[/] {orphans:,} session_costs row(s) name no known session; "
-                          "their cost cannot reach channel_reporting")
+        bad = r.details.get("quarantined")
+        if bad:
+            console.print(f"[yellow]note:[/] {bad:,} source row(s) could not be loaded and were quarantined "
+                          "with their reasons; see `martops quarantine` (table ops.quarantine)")
 
 
 def _run_steps(names: list[str], wh: Warehouse, opts: pipeline.RunOptions) -> list[StepResult]:
     """Run the steps under a progress bar; on failure, show what finished before the error."""
     results: list[StepResult] = []
-    with step_progress(len(names), "attribution") as (progress, task):
+    with runlog.invocation() as run_id, step_progress(len(names), "attribution") as (progress, task):
         bars: dict[str, object] = {}
 
         def api_progress(label: str, done: int, total: int) -> None:
@@ -90,6 +77,10 @@ def _run_steps(names: list[str], wh: Warehouse, opts: pipeline.RunOptions) -> li
             if results:
                 console.print(summary_table(results, title="Finished before the error"))
             raise
+        finally:
+            flagged = [r for r in results_of_run(wh, run_id) if r["status"] != "pass"]
+            if flagged:
+                console.print(check_table(flagged, title=f"Checks that did not pass (run {run_id})"))
     return results
 
 
@@ -98,8 +89,6 @@ DB = typer.Option(..., "--db", help="The challenge SQLite database (session_sour
 SINCE = typer.Option(..., "--since", help="First conversion date of the range (YYYY-MM-DD), inclusive.")
 UNTIL = typer.Option(..., "--until", help="Last conversion date of the range (YYYY-MM-DD), inclusive.")
 MODEL = typer.Option("ihc", "--model", "-m", help=MODEL_HELP)
-WAREHOUSE = typer.Option(None, "--warehouse", "-w", help="DuckDB warehouse file (default: martops.yml's, else ./warehouse.duckdb).")
-CONFIG = typer.Option(None, "--config", "-c", help="Project file (default: ./martops.yml if present).")
 LOOKBACK = typer.Option(None, "--lookback-days", help="Only sessions at most N days before a conversion count.")
 CONV_TYPE = typer.Option(None, "--conv-type-id", help="ihc_api: the account's conversion type id (or ihc_api.conv_type_id).")
 REFRESH = typer.Option(False, "--refresh", help="ihc_api: send every journey again, even those already answered.")
@@ -159,7 +148,7 @@ def ingest(db: Path = DB, since: str = SINCE, until: str = UNTIL, warehouse: Opt
 
       martops attribution ingest --db challenge.db --since 2023-09-01 --until 2023-09-07
     """
-    cfg, wh = _open(config, warehouse)
+    cfg, wh = open_warehouse(config, warehouse)
     with wh:
         _report(_run_steps(["ingest"], wh, _options(cfg, since, until, lookback_days=lookback_days, db=db)))
 
@@ -173,7 +162,7 @@ def journeys(since: str = SINCE, until: str = UNTIL, warehouse: Optional[Path] =
 
       martops attribution journeys --since 2023-09-01 --until 2023-09-07
     """
-    cfg, wh = _open(config, warehouse)
+    cfg, wh = open_warehouse(config, warehouse)
     with wh:
         _report(_run_steps(["journeys"], wh, _options(cfg, since, until, lookback_days=lookback_days)))
 
@@ -195,7 +184,7 @@ def attribute(since: str = SINCE, until: str = UNTIL, model: str = MODEL,
 
       IHC_API_KEY=... martops attribution attribute --since 2023-09-01 --until 2023-09-07 --model ihc_api --conv-type-id all_markets
     """
-    cfg, wh = _open(config, warehouse)
+    cfg, wh = open_warehouse(config, warehouse)
     with wh:
         _report(_run_steps(["attribute"], wh, _options(cfg, since, until, model, conv_type_id=conv_type_id,
                                                        refresh=refresh, allow_partial=allow_partial)))
@@ -213,7 +202,7 @@ def report(since: str = SINCE, until: str = UNTIL, model: str = MODEL,
 
       martops attribution report --since 2023-09-01 --until 2023-09-07 --model ihc
     """
-    cfg, wh = _open(config, warehouse)
+    cfg, wh = open_warehouse(config, warehouse)
     with wh:
         _report(_run_steps(["report"], wh, _options(cfg, since, until, model)))
 
@@ -228,7 +217,7 @@ def export(since: str = SINCE, until: str = UNTIL, model: str = MODEL,
 
       martops attribution export --since 2023-09-01 --until 2023-09-07 --model ihc --export channel_reporting.csv
     """
-    cfg, wh = _open(config, warehouse)
+    cfg, wh = open_warehouse(config, warehouse)
     with wh:
         _report(_run_steps(["export"], wh, _options(cfg, since, until, model, export=out)))
 
@@ -243,7 +232,7 @@ def write_back(db: Path = DB, since: str = SINCE, until: str = UNTIL, model: str
 
       martops attribution write-back --db challenge.db --since 2023-09-01 --until 2023-09-07 --ddl challenge_db_create.sql
     """
-    cfg, wh = _open(config, warehouse)
+    cfg, wh = open_warehouse(config, warehouse)
     with wh:
         _report(_run_steps(["write-back"], wh, _options(cfg, since, until, model, db=db, ddl=ddl)))
 
@@ -263,7 +252,7 @@ def run(db: Path = DB, since: str = SINCE, until: str = UNTIL, model: str = MODE
 
       martops attribution run --db challenge.db --since 2023-09-01 --until 2023-09-07 --model ihc --warehouse out/warehouse.duckdb --export out/channel_reporting.csv --write-back
     """
-    cfg, wh = _open(config, warehouse)
+    cfg, wh = open_warehouse(config, warehouse)
     opts = _options(cfg, since, until, model, lookback_days=lookback_days, db=db, export=export_to,
                     write_back=write_back, ddl=ddl, conv_type_id=conv_type_id, refresh=refresh,
                     allow_partial=allow_partial)

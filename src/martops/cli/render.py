@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Iterator
 
 from rich.console import Console
@@ -40,3 +41,27 @@ def step_progress(total: int, description: str = "steps") -> Iterator[tuple[Prog
     with progress:
         task = progress.add_task(description, total=total)
         yield progress, task
+
+
+STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "error": "bold red"}
+
+
+def check_table(rows: list[dict], title: str = "Checks") -> Table:
+    """Check results (dicts shaped like ops.check_results rows): status, counts, first example."""
+    table = Table(title=title, title_justify="left")
+    for col, justify in [("status", "left"), ("table", "left"), ("check", "left"), ("failing", "right")]:
+        table.add_column(col, justify=justify, no_wrap=col != "check")
+    table.add_column("example / message", ratio=1)
+    for r in rows:
+        style = STATUS_STYLE.get(r["status"], "")
+        sample = r.get("sample")
+        if r["status"] == "error":
+            detail = r.get("message") or ""
+        elif sample:
+            detail = json.loads(sample)[0] if isinstance(sample, str) else sample[0]
+            detail = json.dumps(detail, default=str)
+        else:
+            detail = ""
+        table.add_row(f"[{style}]{r['status']}[/]", r["table_name"], r["check_name"], f"{r['failing_count']:,}",
+                      detail[:300])
+    return table

@@ -1,0 +1,119 @@
+"""Which checks a table gets: its domain's built-in checks plus those `martops.yml` declares.
+
+Domains list their built-ins in a `quality` module (`attribution/quality.py`, ...); this module
+joins them with the project file, so `martops check` and the pipeline steps see the same set.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from typing import Callable, Iterable
+
+import ibis.expr.types as ir
+
+from martops.checks import builders as B
+from martops.checks.core import Check
+from martops.checks.specs import (AcceptedValues, CheckSpec, Expression, Freshness, MonotonicFunnel, NotNull,
+                                  Range, Relationships, RowCount, SumsTo, Unique)
+from martops.checks.store import previous_observation
+from martops.config import ProjectConfig, QualityConfig
+from martops.engine import Warehouse
+
+BuiltIn = Callable[[ir.Table, str, QualityConfig], list[Check]]
+
+
+def _domains() -> dict[str, BuiltIn]:
+    from martops.attribution import quality as attribution_quality
+
+    return dict(attribution_quality.TABLE_CHECKS)
+
+
+def from_spec(wh: Warehouse, name: str, table: ir.Table, spec: CheckSpec, now: dt.datetime) -> list[Check]:
+    sev = spec.severity
+    if isinstance(spec, NotNull):
+        return [B.not_null(table, name, spec.columns, sev)]
+    if isinstance(spec, Unique):
+        return [B.unique(table, name, spec.columns, sev)]
+    if isinstance(spec, AcceptedValues):
+        return [B.accepted_values(table, name, spec.column, spec.values, sev)]
+    if isinstance(spec, Relationships):
+        if not wh.exists(spec.to):
+            return [Check(f"relationships({spec.column} -> {spec.to}.{spec.field})", name, None, sev,
+                          problem=f"table {spec.to} does not exist in the warehouse")]
+        return [B.relationships(table, name, spec.column, wh.table(spec.to), spec.to, spec.field, sev)]
+    if isinstance(spec, Range):
+        return [B.value_range(table, name, spec.column, spec.min, spec.max, sev)]
+    if isinstance(spec, Expression):
+        def sql(cond: str) -> ir.Table:
+            return wh.backend.sql(f"SELECT * FROM {wh.quoted(name)} WHERE {cond}", dialect=wh.dialect)
+        return [B.expression(table, name, spec.expr, sql, spec.name, sev)]
+    if isinstance(spec, RowCount):
+        prev = previous_observation(wh, name, "row_count(") if spec.max_drop_pct else None
+        return [B.row_count(table, name, spec.min, spec.max_drop_pct, None if prev is None else int(prev), sev)]
+    if isinstance(spec, Freshness):
+        out = []
+        if spec.warn_after_hours:
+            out.append(B.freshness(table, name, spec.column, spec.warn_after_hours, now, "warn"))
+        if spec.error_after_hours:
+            out.append(B.freshness(table, name, spec.column, spec.error_after_hours, now, "error"))
+        return out
+    if isinstance(spec, MonotonicFunnel):
+        return [B.monotonic_funnel(table, name, spec.columns, sev)]
+    if isinstance(spec, SumsTo):
+        return [B.sums_to(table, name, group_by=spec.group_by, column=spec.column, value=spec.value,
+                          tolerance=spec.tolerance, severity=sev)]
+    raise TypeError(f"unhandled check spec {spec!r}")  # pragma: no cover - specs.KINDS is exhaustive
+
+
+def quality_specs(quality: QualityConfig) -> list[CheckSpec]:
+    """Checks every staging table gets from `quality:` (freshness of the load, no sudden shrink)."""
+    return [
+        Freshness(warn_after_hours=quality.freshness_warn_after_hours,
+                  error_after_hours=quality.freshness_error_after_hours),
+        RowCount(min=1, max_drop_pct=quality.row_count_max_drop_pct),
+    ]
+
+
+def for_table(wh: Warehouse, cfg: ProjectConfig, name: str, *, in_step: bool = False,
+              now: dt.datetime | None = None) -> list[Check]:
+    """Built-in + declared checks for one table. `in_step`: leave out freshness (just loaded)."""
+    now = now or dt.datetime.now()
+    table = wh.table(name)
+    checks: list[Check] = []
+    builtin = _domains().get(name)
+    if builtin is not None:
+        checks += builtin(table, name, cfg.quality)
+        if name.startswith("staging."):
+            for spec in quality_specs(cfg.quality):
+                checks += from_spec(wh, name, table, spec, now)
+    for spec in cfg.checks.get(name, []):
+        checks += from_spec(wh, name, table, spec, now)
+    if in_step:
+        checks = [c for c in checks if not c.name.startswith("freshness(")]
+    return checks
+
+
+def tables(wh: Warehouse, cfg: ProjectConfig) -> list[str]:
+    """Every table that has checks (built-in or declared), in a stable order."""
+    return sorted(set(_domains()) | set(cfg.checks))
+
+
+def select(checks: Iterable[Check], pattern: str | None) -> list[Check]:
+    """`--select`: a glob on the table (`staging.*`), the check (`unique*`) or `table:check`."""
+    if not pattern:
+        return list(checks)
+    return [c for c in checks if fnmatch.fnmatch(c.table, pattern) or fnmatch.fnmatch(c.name, pattern)
+            or fnmatch.fnmatch(f"{c.table}:{c.name}", pattern)]
+
+
+def gate(wh: Warehouse, project: ProjectConfig, names: Iterable[str], results: list[Check] | list) -> None:
+    """Inside a step's transaction: run the tables' checks into `results`; a blocking failure raises.
+
+    Pair with `store.recorded` outside the transaction so the results survive the rollback.
+    """
+    from martops.checks.core import enforce, run_checks
+
+    for name in names:
+        results += run_checks(wh, for_table(wh, project, name, in_step=True))
+    enforce(results)

@@ -1,0 +1,139 @@
+"""`martops check`, `runs`, `status`, `quarantine`: is the data right, what ran, what was rejected."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from martops.checks import catalog
+from martops.checks.core import run_checks
+from martops.checks.store import record
+from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse
+from martops.cli.render import check_table, console
+from martops.ops import runlog, status as status_mod
+from rich.table import Table
+
+
+def check(
+    select: Optional[str] = typer.Option(None, "--select", "-s",
+                                         help="Glob on table, check or table:check, e.g. 'staging.*' or 'unique*'."),
+    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+) -> None:
+    """Run the data checks (built-in and martops.yml's) on the warehouse; exit 1 if an error-severity check fails.
+
+    Results are kept in ops.check_results with a sample of failing rows and the query to rerun.
+
+    Example:
+
+      martops check --select 'staging.*'
+    """
+    cfg, wh = open_warehouse(config, warehouse)
+    with wh, runlog.invocation() as run_id:
+        with runlog.logged(wh, "check", {"select": select}) as run:
+            checks = []
+            for name in catalog.tables(wh, cfg):
+                if wh.exists(name):
+                    checks += catalog.for_table(wh, cfg, name)
+            checks = catalog.select(checks, select)
+            results = run_checks(wh, checks)
+            record(wh, run_id, results)
+            run.rows_in, run.rows_out = len(results), sum(r.blocking for r in results)
+        if not results:
+            console.print(f"no checks matched{' --select ' + select if select else ''} (tables with checks: "
+                          f"{', '.join(catalog.tables(wh, cfg))}; only existing tables are checked)")
+            raise typer.Exit(0)
+        rows = [{"status": r.status, "table_name": r.table, "check_name": r.check, "failing_count": r.failing_count,
+                 "sample": r.sample, "message": r.message} for r in results]
+        console.print(check_table(rows, title=f"Checks (run {run_id})"))
+        counts = {s: sum(r.status == s for r in results) for s in ("pass", "warn", "fail", "error")}
+        console.print(", ".join(f"{n} {s}" for s, n in counts.items()))
+        failed = [r for r in results if r.blocking]
+        for r in failed:
+            console.print(f"[bold red]{r.status}:[/] {r}", soft_wrap=True, highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+def runs(
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs to list, newest first."),
+    step: Optional[str] = typer.Option(None, "--step", help="Only steps starting with this, e.g. attribution.ingest."),
+    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+) -> None:
+    """List recent step runs from ops.runs: step, range, status, rows, duration and error.
+
+    Example:
+
+      martops runs --limit 10 --step attribution
+    """
+    _, wh = open_warehouse(config, warehouse)
+    with wh:
+        rows = runlog.recent(wh, limit, step)
+    if not rows:
+        console.print("no runs recorded yet")
+        return
+    table = Table(title="Recent runs", title_justify="left")
+    for col in ("run id", "step", "range", "started", "status", "rows in", "rows out", "seconds"):
+        table.add_column(col, no_wrap=True, justify="right" if col.startswith(("rows", "sec")) else "left")
+    table.add_column("error", ratio=1)
+    style = {"success": "green", "failed": "bold red", "abandoned": "yellow", "running": "cyan"}
+    for r in rows:
+        span = f"{r['since']}..{r['until']}" if r["since"] else ""
+        secs = (r["ended_at"] - r["started_at"]).total_seconds() if r["ended_at"] else None
+        table.add_row(r["run_id"], r["step"], span, r["started_at"].strftime("%Y-%m-%d %H:%M:%S"),
+                      f"[{style.get(r['status'], '')}]{r['status']}[/]",
+                      "" if r["rows_in"] is None else f"{r['rows_in']:,}",
+                      "" if r["rows_out"] is None else f"{r['rows_out']:,}",
+                      "" if secs is None else f"{secs:.2f}", (r["error"] or "")[:300])
+    console.print(table)
+
+
+def status(warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG) -> None:
+    """Per source: rows, when it was last loaded, freshness (warn after 12 h, stale after 24 h), quarantined rows.
+
+    Example:
+
+      martops status --warehouse out/warehouse.duckdb
+    """
+    cfg, wh = open_warehouse(config, warehouse)
+    with wh:
+        rows = status_mod.source_status(wh, cfg)
+    table = Table(title=f"Sources in {wh.location}", title_justify="left")
+    for col in ("table", "rows", "last loaded", "age (h)", "freshness", "last ingest", "quarantined"):
+        table.add_column(col, no_wrap=True, justify="right" if col in ("rows", "age (h)", "quarantined") else "left")
+    style = {"fresh": "green", "warn": "yellow", "stale": "bold red", "empty": "bold red", "missing": "dim"}
+    for s in rows:
+        last = s.last_run
+        last_txt = f"{last['status']} {last['started_at']:%Y-%m-%d %H:%M} ({last['since']}..{last['until']})" if last else "never"
+        table.add_row(s.table, f"{s.rows:,}", f"{s.loaded_at:%Y-%m-%d %H:%M:%S}" if s.loaded_at else "",
+                      "" if s.age_hours is None else f"{s.age_hours:.1f}", f"[{style[s.freshness]}]{s.freshness}[/]",
+                      last_txt, f"{s.quarantined:,}")
+    console.print(table)
+
+
+def quarantine(
+    table: Optional[str] = typer.Option(None, "--table", "-t", help="Only rows of this source table, e.g. session_sources."),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, help="How many rows to show."),
+    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+) -> None:
+    """Show quarantined source rows: table, row number, column, raw value and reason.
+
+    Example:
+
+      martops quarantine --table session_sources --limit 20
+    """
+    _, wh = open_warehouse(config, warehouse)
+    with wh:
+        rows = status_mod.quarantined_rows(wh, table, limit)
+    if not rows:
+        console.print("nothing quarantined")
+        return
+    out = Table(title="Quarantined rows (ops.quarantine)", title_justify="left")
+    for col in ("table", "row", "key", "column", "raw value", "reason", "source"):
+        out.add_column(col, overflow="fold")
+    for r in rows:
+        out.add_row(r["table_name"], str(r["row_number"]), r["row_key"] or "", r["column_name"] or "",
+                    json.dumps(r["raw_value"]), r["reason"], r["source"])
+    console.print(out)

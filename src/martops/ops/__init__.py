@@ -1,0 +1,1 @@
+"""Operational tables: the run log (`ops.runs`), quarantine (`ops.quarantine`) and status views."""

@@ -1,0 +1,115 @@
+"""`ops.runs`: one row per step run, written before the step starts and updated when it ends.
+
+The 'running' row is committed before the step's own transaction begins, so a run killed with
+SIGKILL leaves a row that says so; the next run (which holds the warehouse lock, so it knows the
+other process is gone) marks it `abandoned`. Steps of one invocation share a run id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import dataclasses
+import datetime as dt
+import json
+import os
+import socket
+import uuid
+from typing import Any, Iterator
+
+import ibis
+
+from martops.engine import Warehouse
+
+RUNS = "ops.runs"
+
+SCHEMA = ibis.schema({
+    "run_id": "string", "step": "string", "params": "string", "since": "date", "until": "date",
+    "started_at": "timestamp", "ended_at": "timestamp", "status": "string", "rows_in": "int64",
+    "rows_out": "int64", "error": "string", "pid": "int64", "host": "string",
+})
+
+_current: contextvars.ContextVar[str | None] = contextvars.ContextVar("martops_run_id", default=None)
+
+
+def new_run_id() -> str:
+    return dt.datetime.now().strftime("%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:8]
+
+
+def current_run_id() -> str:
+    """The run id of the invocation in progress (one is made if none was started)."""
+    run_id = _current.get()
+    if run_id is None:
+        run_id = new_run_id()
+        _current.set(run_id)
+    return run_id
+
+
+@contextlib.contextmanager
+def invocation(run_id: str | None = None) -> Iterator[str]:
+    """Give every step run inside the block the same run id (one CLI command = one run id)."""
+    token = _current.set(run_id or new_run_id())
+    try:
+        yield _current.get()  # type: ignore[misc]
+    finally:
+        _current.reset(token)
+
+
+@dataclasses.dataclass
+class StepRun:
+    run_id: str
+    step: str
+    rows_in: int = 0
+    rows_out: int = 0
+
+
+def _ensure(wh: Warehouse) -> None:
+    wh.ensure_table(RUNS, SCHEMA)
+
+
+def mark_abandoned(wh: Warehouse) -> int:
+    """Runs left 'running' by a process that died: we hold the lock now, so they cannot be alive."""
+    _ensure(wh)
+    rows = wh.execute(
+        f"UPDATE {wh.quoted(RUNS)} SET status = 'abandoned', ended_at = NULL, "
+        "error = 'the process ended before the step finished (killed or crashed); its changes were "
+        "rolled back' WHERE status = 'running'"
+    )
+    return int(rows[0][0]) if rows else 0
+
+
+def _jsonable(params: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in params.items() if v is not None}, default=str, sort_keys=True)
+
+
+@contextlib.contextmanager
+def logged(wh: Warehouse, step: str, params: dict[str, Any] | None = None,
+           since: dt.date | None = None, until: dt.date | None = None) -> Iterator[StepRun]:
+    """Record the step in ops.runs around the block; the block fills in rows_in/rows_out."""
+    run = StepRun(current_run_id(), step)
+    mark_abandoned(wh)
+    wh.insert(RUNS, ibis.memtable({
+        "run_id": [run.run_id], "step": [step], "params": [_jsonable(params or {})], "since": [since],
+        "until": [until], "started_at": [dt.datetime.now()], "ended_at": [None], "status": ["running"],
+        "rows_in": [None], "rows_out": [None], "error": [None], "pid": [os.getpid()], "host": [socket.gethostname()],
+    }, schema=SCHEMA))
+    where = "run_id = ? AND step = ? AND status = 'running'"
+    try:
+        yield run
+    except BaseException as exc:
+        message = str(exc) or type(exc).__name__
+        wh.execute(f"UPDATE {wh.quoted(RUNS)} SET status = 'failed', ended_at = ?, error = ? WHERE {where}",
+                   [dt.datetime.now(), message[:4000], run.run_id, step])
+        raise
+    wh.execute(f"UPDATE {wh.quoted(RUNS)} SET status = 'success', ended_at = ?, rows_in = ?, rows_out = ? "
+               f"WHERE {where}", [dt.datetime.now(), run.rows_in, run.rows_out, run.run_id, step])
+
+
+def recent(wh: Warehouse, limit: int = 20, step: str | None = None) -> list[dict[str, Any]]:
+    if not wh.exists(RUNS):
+        return []
+    t = wh.table(RUNS)
+    if step:
+        t = t.filter(t.step.startswith(step))
+    t = t.order_by([ibis.desc("started_at")]).limit(limit)
+    return wh.to_pyarrow(t).to_pylist()

@@ -1,0 +1,76 @@
+"""`martops status`: per staging table, how fresh it is, its last load and what was quarantined."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import ibis
+
+from martops.config import ProjectConfig
+from martops.engine import Warehouse
+from martops.ops import quarantine, runlog
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceStatus:
+    table: str
+    rows: int
+    loaded_at: dt.datetime | None
+    age_hours: float | None
+    freshness: str
+    """fresh, warn (older than the warn threshold), stale (older than the error one), empty, missing."""
+    last_run: dict | None
+    quarantined: int
+
+
+def _domains() -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
+    from martops.attribution import quality
+
+    tables = dict(quality.STAGING_SOURCES)
+    return tables, {t: quality.INGEST_STEP for t in tables}
+
+
+def freshness_label(age_hours: float | None, cfg: ProjectConfig) -> str:
+    if age_hours is None:
+        return "empty"
+    if age_hours > cfg.quality.freshness_error_after_hours:
+        return "stale"
+    if age_hours > cfg.quality.freshness_warn_after_hours:
+        return "warn"
+    return "fresh"
+
+
+def source_status(wh: Warehouse, cfg: ProjectConfig, now: dt.datetime | None = None) -> list[SourceStatus]:
+    now = now or dt.datetime.now()
+    tables, steps = _domains()
+    out = []
+    last_runs = {}
+    for run in reversed(runlog.recent(wh, limit=1000)):
+        last_runs[run["step"]] = run  # oldest first, so the newest wins
+    for table, source_tables in tables.items():
+        if not wh.exists(table):
+            out.append(SourceStatus(table, 0, None, None, "missing", last_runs.get(steps[table]), 0))
+            continue
+        t = wh.table(table)
+        loaded = t._loaded_at.max() if "_loaded_at" in t.columns else ibis.null("timestamp")
+        stats = wh.to_pyarrow(t.aggregate(rows=t.count(), loaded_at=loaded)).to_pylist()[0]
+        loaded_at = stats["loaded_at"]
+        age = None if loaded_at is None else (now - loaded_at).total_seconds() / 3600
+        n_bad = 0
+        if wh.exists(quarantine.QUARANTINE):
+            q = wh.table(quarantine.QUARANTINE)
+            n_bad = int(wh.scalar(q.filter(q.table_name.isin(list(source_tables))).count()))
+        out.append(SourceStatus(table, int(stats["rows"]), loaded_at, age, freshness_label(age, cfg),
+                                last_runs.get(steps[table]), n_bad))
+    return out
+
+
+def quarantined_rows(wh: Warehouse, table: str | None = None, limit: int = 50) -> list[dict]:
+    if not wh.exists(quarantine.QUARANTINE):
+        return []
+    q = wh.table(quarantine.QUARANTINE)
+    if table:
+        q = q.filter(q.table_name == table)
+    q = q.order_by([ibis.desc("quarantined_at"), "table_name", "row_number"]).limit(limit)
+    return wh.to_pyarrow(q).to_pylist()

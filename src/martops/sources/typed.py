@@ -1,0 +1,157 @@
+"""Typing raw text rows, splitting them into loadable rows and quarantined rows with reasons.
+
+A source hands over every column as text plus `_row` (its row number: SQLite rowid, CSV line).
+Each field declares its type, whether it is required and which values it accepts. A row loads
+only if every field parses, no required field is NULL and its key is neither NULL nor duplicated;
+otherwise it goes to `ops.quarantine` with the first bad column, its raw value, every reason and
+the whole raw row as JSON. All of it is Ibis, so it runs where the warehouse runs.
+
+Duplicate keys: exact copies collapse onto the first row (the others are quarantined as copies
+of it); copies that differ are all quarantined, because no rule can tell which one is right.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+ROW = "_row"
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    name: str
+    dtype: str = "string"
+    """Ibis type the text must parse as."""
+    expected: str = "text"
+    """What a good value looks like, for the reason: 'a date YYYY-MM-DD'."""
+    required: bool = False
+    accepted: tuple[Any, ...] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class RawSpec:
+    table: str
+    fields: tuple[Field, ...]
+    key: tuple[str, ...]
+    partition: str | None = None
+    """Date field that scopes a range load; rows whose date does not parse belong to every range."""
+
+    def field(self, name: str) -> Field:
+        return next(f for f in self.fields if f.name == name)
+
+
+def _null() -> ir.StringValue:
+    return ibis.null("string")
+
+
+def _quote(v: ir.StringValue) -> ir.StringValue:
+    return ibis.literal("'") + v + ibis.literal("'")
+
+
+def duplicate_keys(raw: ir.Table, spec: RawSpec) -> ir.Table:
+    """Keys held by several rows: how many, how many distinct rows, the first row number."""
+    whole = ibis.struct({f.name: raw[f.name] for f in spec.fields}).cast("json").cast("string")
+    r = raw.mutate(_whole=whole)
+    g = r.group_by(list(spec.key)).aggregate(
+        _dup_n=r.count(), _dup_variants=r._whole.nunique(), _dup_first=r[ROW].min(),
+    )
+    return g.filter(g._dup_n > 1)
+
+
+def _problems(t: ir.Table, spec: RawSpec, typed: dict[str, ir.Value],
+              duplicates: bool) -> list[tuple[str, ir.BooleanValue, ir.StringValue]]:
+    """(column, condition, reason text) for every way a row can fail to load."""
+    out: list[tuple[str, ir.BooleanValue, ir.StringValue]] = []
+    for f in spec.fields:
+        text, value = t[f.name], typed[f"t_{f.name}"]
+        empty = text.isnull() | (text == "")
+        if f.required or f.name in spec.key:
+            why = "is NULL or empty (a key)" if f.name in spec.key else "is NULL or empty (required)"
+            out.append((f.name, empty, ibis.literal(f"{f.name} {why}")))
+        if f.dtype != "string":
+            out.append((f.name, ~empty & value.isnull(),
+                        ibis.literal(f"{f.name} ") + _quote(text) + f" is not {f.expected}"))
+        if f.accepted is not None:
+            off = value.notnull() & value.notin(list(f.accepted))
+            out.append((f.name, off, ibis.literal(f"{f.name} ") + _quote(text) + f" is not {f.expected}"))
+    if duplicates:
+        key_text = ibis.literal(", ".join(spec.key))
+        conflicting = t._dup_n.notnull() & (t._dup_variants > 1)
+        copy = t._dup_n.notnull() & (t._dup_variants == 1) & (t[ROW] != t._dup_first)
+        out.append((spec.key[0], conflicting, ibis.literal("conflicting duplicates: ") + t._dup_n.cast("string")
+                    + " rows share " + key_text + " " + _quote(t[spec.key[0]].cast("string"))
+                    + " with different values"))
+        out.append((spec.key[0], copy, ibis.literal("exact duplicate of row ") + t._dup_first.cast("string")))
+    return out
+
+
+def annotate(raw: ir.Table, spec: RawSpec, *, check_duplicates: bool) -> ir.Table:
+    """`raw` plus typed fields (`t_<name>`) and `_ok` (the row can load).
+
+    Reasons are strings, costly to build for millions of good rows, so `reasons()` adds them
+    only to rows already known to be bad.
+    """
+    t = raw
+    duplicates = check_duplicates and bool(spec.key)
+    if duplicates:
+        dups = duplicate_keys(raw, spec)
+        t = raw.left_join(dups, [raw[k] == dups[k] for k in spec.key]).drop(*[f"{k}_right" for k in spec.key])
+    typed = {f"t_{f.name}": (t[f.name] if f.dtype == "string" else t[f.name].try_cast(f.dtype)) for f in spec.fields}
+    return t.mutate(**typed, _ok=_loadable(t, spec, typed, duplicates))
+
+
+def _loadable(t: ir.Table, spec: RawSpec, typed: dict[str, ir.Value], duplicates: bool) -> ir.BooleanValue:
+    """The negation of every `_problems` condition, written to be cheap on millions of good rows."""
+    conds = []
+    for f in spec.fields:
+        text, value = t[f.name], typed[f"t_{f.name}"]
+        required = f.required or f.name in spec.key
+        if f.dtype == "string":
+            if required:
+                conds.append(text.notnull() & (text != ""))
+        else:
+            conds.append(value.notnull() if required else value.notnull() | text.isnull() | (text == ""))
+        if f.accepted is not None:
+            conds.append(value.isnull() | value.isin(list(f.accepted)))
+    if duplicates:
+        conds.append(t._dup_n.isnull() | ((t._dup_variants == 1) & (t[ROW] == t._dup_first)))
+    return ibis.and_(*conds) if conds else ibis.literal(True)
+
+
+def reasons(t: ir.Table, spec: RawSpec) -> ir.Table:
+    """Bad rows of an annotated table with `_reason` (every problem) and `_bad_column` (the first)."""
+    bad = t.filter(~t._ok)
+    typed = {f"t_{f.name}": bad[f"t_{f.name}"] for f in spec.fields}
+    problems = _problems(bad, spec, typed, "_dup_n" in bad.columns)
+    reason = ibis.literal("; ").join([ibis.ifelse(cond, text, _null()) for _, cond, text in problems])
+    first_col = ibis.cases(*[(cond, col) for col, cond, _ in problems], else_=_null())
+    return bad.mutate(_reason=reason, _bad_column=first_col)
+
+
+def in_scope(t: ir.Table, spec: RawSpec, lo: dt.date | None, hi: dt.date | None) -> ir.Table:
+    """Rows a load of [lo, hi] owns: partition date in range, or unreadable (owned by every range)."""
+    if spec.partition is None or hi is None:
+        return t
+    d = t[f"t_{spec.partition}"]
+    inside = d <= hi if lo is None else d.between(lo, hi)
+    return t.filter(inside | d.isnull())
+
+
+def quarantine_rows(t: ir.Table, spec: RawSpec, source: str, run_id: str, now: dt.datetime) -> ir.Table:
+    """The rejected rows of an annotated table (after `reasons`), in `ops.quarantine`'s shape."""
+    bad = t
+    whole = ibis.struct({f.name: bad[f.name] for f in spec.fields}).cast("json").cast("string")
+    raw_value = ibis.cases(*[(bad._bad_column == f.name, bad[f.name]) for f in spec.fields], else_=_null())
+    key = bad[spec.key[0]] if len(spec.key) == 1 else ibis.literal("|").join([bad[k] for k in spec.key])
+    return bad.select(
+        run_id=ibis.literal(run_id), quarantined_at=ibis.literal(now, type="timestamp"),
+        source=ibis.literal(source), table_name=ibis.literal(spec.table),
+        row_number=bad[ROW].cast("int64"), row_key=key.cast("string"), column_name=bad._bad_column,
+        raw_value=raw_value, reason=bad._reason, raw_row=whole,
+        partition_date=bad[f"t_{spec.partition}"] if spec.partition else ibis.null("date"),
+    )
