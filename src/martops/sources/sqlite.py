@@ -6,6 +6,7 @@ column as text, so typing happens in `sources.typed`, under our control, with re
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import duckdb
@@ -16,12 +17,44 @@ from martops.errors import SourceError
 from martops.sources.typed import ROW
 
 
+def hold_read_lock(path: Path, timeout: float) -> sqlite3.Connection:
+    """Take SQLite's shared lock and keep it while we read, so no writer commits halfway through.
+
+    DuckDB's scanner reads without SQLite's locking, so a file locked by a writer would be read
+    as whatever is on disk; this makes a locked file an error with a clear message instead.
+    """
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    con = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+    try:
+        con.execute("BEGIN")
+        con.execute("SELECT count(*) FROM sqlite_master").fetchall()
+    except sqlite3.OperationalError as exc:
+        con.close()
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise SourceError(
+                f"{path} is locked by another program writing to it (SQLite: {exc}, after waiting {timeout:g} s); "
+                "let that write finish (or copy the file) and re-run; nothing was loaded"
+            ) from exc
+        raise SourceError(f"{path} is not a readable SQLite database: {exc}") from exc
+    except sqlite3.DatabaseError as exc:
+        con.close()
+        raise SourceError(f"{path} is not a readable SQLite database: {exc}") from exc
+    return con
+
+
 class SqliteFile:
     kind = "SQLite database"
 
-    def __init__(self, wh: Warehouse, path: str | Path, alias: str = "src_sqlite"):
+    def __init__(self, wh: Warehouse, path: str | Path, alias: str = "src_sqlite", lock_timeout: float = 5.0):
         self.wh, self.path, self.alias = wh, Path(path), alias
-        wh.attach_sqlite(self.path, alias)
+        if not self.path.exists():
+            raise SourceError(f"SQLite database {self.path} does not exist")
+        self._lock = hold_read_lock(self.path, lock_timeout)
+        try:
+            wh.attach_sqlite(self.path, alias)
+        except BaseException:
+            self._lock.close()
+            raise
 
     def tables(self) -> list[str]:
         return self.wh.attached_tables(self.alias)
@@ -49,3 +82,4 @@ class SqliteFile:
 
     def close(self) -> None:
         self.wh.detach(self.alias)
+        self._lock.close()
