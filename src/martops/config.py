@@ -116,6 +116,8 @@ class QualityConfig(_Strict):
     """...but only for tables of at least this many rows: 1 bad row in 5 says nothing about the format."""
     freshness_warn_after_hours: float = Field(12, gt=0)
     freshness_error_after_hours: float = Field(24, gt=0)
+    row_count_min: int = Field(1, ge=0)
+    """A staging table with fewer rows fails its row_count check (an empty load is an error)."""
     row_count_max_drop_pct: float | None = Field(50, gt=0, le=100)
     """A staging table shrinking by more than this since the last check fails it (None: off)."""
 

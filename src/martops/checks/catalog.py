@@ -71,7 +71,7 @@ def quality_specs(quality: QualityConfig) -> list[CheckSpec]:
     return [
         Freshness(warn_after_hours=quality.freshness_warn_after_hours,
                   error_after_hours=quality.freshness_error_after_hours),
-        RowCount(min=1, max_drop_pct=quality.row_count_max_drop_pct),
+        RowCount(min=quality.row_count_min, max_drop_pct=quality.row_count_max_drop_pct),
     ]
 
 
