@@ -6,7 +6,7 @@ import collections
 import datetime as dt
 import json
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from martops.attribution import tables as T
 from martops.attribution.ingest import ingest
@@ -86,6 +86,11 @@ def _kinds(kinds):
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sessions=session_rows, conversions=conversion_rows, costs=cost_rows)
+@example(  # found by hypothesis: a NULL session id made `cost.session_id IN (ids)` NULL, losing the orphan cost
+    sessions=[("a", "u1", "2023-09-01", "00:00:00", "Referral", "0", "0", "0"),
+              (None, "u1", "2023-09-01", "00:00:00", "Referral", "0", "0", "0")],
+    conversions=[("a", "u1", "2023-09-01", "00:00:00", "0")], costs=[("b", "0")],
+)
 def test_rows_read_equal_rows_loaded_plus_rows_quarantined(tmp_path_factory, sessions, conversions, costs):
     folder = tmp_path_factory.mktemp("acct")
     db = make_challenge_db(folder / "dirty.db", sessions, conversions, costs, constraints=False)

@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from martops.attribution import tables as T
 from martops.engine import connect

@@ -27,10 +27,12 @@ from martops.sources.typed import quarantine_rows, reasons
 
 
 def _sessions(sess: ir.Table, costs: ir.Table, now: dt.datetime) -> ir.Table:
+    """Loadable sessions with their cost. A cost row naming no session joins nothing, so the
+    (expensive) orphan test is left to the cost accounting."""
     s = sess.filter(sess._ok)
     c = costs.filter(costs._ok).select(_cost_sid=costs.session_id, cost=costs.t_cost)
     j = s.left_join(c, s.session_id == c._cost_sid)
-    ts = (j.t_event_date.cast("string") + " " + j.t_event_time.cast("string")).cast("timestamp")
+    ts = (j.event_date.strip() + " " + j.event_time.strip()).cast("timestamp")  # both parsed, so this does
     return j.select(
         session_id=j.session_id, user_id=j.user_id, event_date=j.t_event_date, session_ts=ts,
         channel_name=j.channel_name, holder_engagement=j.t_holder_engagement,
@@ -41,7 +43,7 @@ def _sessions(sess: ir.Table, costs: ir.Table, now: dt.datetime) -> ir.Table:
 
 def _conversions(conv: ir.Table, now: dt.datetime) -> ir.Table:
     c = conv.filter(conv._ok)
-    ts = (c.t_conv_date.cast("string") + " " + c.t_conv_time.cast("string")).cast("timestamp")
+    ts = (c.conv_date.strip() + " " + c.conv_time.strip()).cast("timestamp")
     return c.select(conv_id=c.conv_id, user_id=c.user_id, conv_date=c.t_conv_date, conv_ts=ts,
                     revenue=c.t_revenue, _loaded_at=ibis.literal(now, type="timestamp"))
 
@@ -74,24 +76,27 @@ def ingest(wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookba
     try:
         sess, conv, costs = src.annotated("session_sources", lo, until), src.annotated("conversions", since, until), src.costs()
         parts = {  # source table -> (annotated rows, staging table, loadable rows, range)
-            "session_sources": (sess, T.SESSIONS, _sessions(sess, costs, now), (lo, until)),
+            "session_sources": (sess, T.SESSIONS, _sessions(sess, src.annotated("session_costs"), now), (lo, until)),
             "conversions": (conv, T.CONVERSIONS, _conversions(conv, now), (since, until)),
         }
         counts: dict[str, dict[str, int]] = {}
         with recorded(wh, run_id) as results, wh.transaction():
             for table, (annotated, target, good, (a, b)) in parts.items():
                 wh.ensure_table(target, good.schema())
-                part = SPECS[table].partition
-                col = "event_date" if part == "event_date" else "conv_date"
+                col = SPECS[table].partition
                 where, params = (f"{col} <= ?", [b]) if a is None else (f"{col} BETWEEN ? AND ?", [a, b])
                 wh.delete_where(target, where, params)
                 loaded = wh.insert(target, good)
-                bad = quarantine.replace(wh, src.name, table, quarantine_rows(reasons(annotated, SPECS[table]), SPECS[table], src.name, run_id, now), a, b)
-                counts[table] = {"read": int(wh.scalar(annotated.count())), "loaded": loaded, "quarantined": bad}
-            bad_costs = quarantine.replace(wh, src.name, "session_costs",
-                                           quarantine_rows(src.cost_reasons(costs), SPECS["session_costs"], src.name, run_id, now), None, None)
-            n_costs = int(wh.scalar(costs.count()))
-            counts["session_costs"] = {"read": n_costs, "loaded": n_costs - bad_costs, "quarantined": bad_costs}
+                read = int(wh.scalar(annotated.count()))  # cheap: only the partition column is read
+                # the bad-row query re-reads every column, so it runs only when some rows did not load
+                bad_rows = quarantine_rows(reasons(annotated, SPECS[table]), SPECS[table], src.name, run_id, now)
+                bad = quarantine.replace(wh, src.name, table, bad_rows if read != loaded else None, a, b)
+                counts[table] = {"read": read, "loaded": loaded, "quarantined": bad}
+            stats = wh.to_pyarrow(costs.aggregate(read=costs.count(), usable=costs._ok.sum())).to_pylist()[0]
+            read, usable = int(stats["read"]), int(stats["usable"] or 0)
+            bad_rows = quarantine_rows(src.cost_reasons(costs), SPECS["session_costs"], src.name, run_id, now)
+            bad = quarantine.replace(wh, src.name, "session_costs", bad_rows if read != usable else None, None, None)
+            counts["session_costs"] = {"read": read, "loaded": usable, "quarantined": bad}
             faults.pause_point("ingest.before_commit")
             for table, c in counts.items():
                 if c["read"] != c["loaded"] + c["quarantined"]:

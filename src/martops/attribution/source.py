@@ -103,10 +103,15 @@ class ChallengeSource:
         return in_scope(annotate(raw, spec, check_duplicates=not dup_free), spec, lo, hi)
 
     def costs(self) -> ir.Table:
-        """Cost rows, annotated; a row naming no session anywhere in the source cannot load either."""
+        """Cost rows, annotated; a row naming no session anywhere in the source cannot load either.
+
+        The sessions join uses `annotated("session_costs")` instead: the orphan test scans every
+        session id, and a cost row naming no session joins nothing anyway.
+        """
         c = self.annotated("session_costs")
-        ids = self.reader.raw("session_sources", ["session_id"]).select("session_id").distinct()
-        return c.mutate(_ok=c._ok & c.session_id.isin(ids.session_id))
+        ids = self.reader.raw("session_sources", ["session_id"]).select("session_id")
+        ids = ids.filter(ids.session_id.notnull()).distinct()  # one NULL id would make IN answer NULL
+        return c.mutate(_ok=(c._ok & c.session_id.isin(ids.session_id)).fill_null(False))
 
     @staticmethod
     def cost_reasons(costs: ir.Table) -> ir.Table:

@@ -120,7 +120,7 @@ def _loadable(t: ir.Table, spec: RawSpec, typed: dict[str, ir.Value], duplicates
             conds.append(value.isnull() | value.isin(list(f.accepted)))
     if duplicates:
         conds.append(t._dup_n.isnull() | ((t._dup_variants == 1) & (t[ROW] == t._dup_first)))
-    return ibis.and_(*conds) if conds else ibis.literal(True)
+    return ibis.and_(*conds).fill_null(False) if conds else ibis.literal(True)
 
 
 def reasons(t: ir.Table, spec: RawSpec) -> ir.Table:
