@@ -1,0 +1,59 @@
+"""`martops status`, `runs` and `quarantine` on a real warehouse, and a locked SQLite source."""
+
+import datetime as dt
+import sqlite3
+
+from martops.config import ProjectConfig
+from martops.engine import connect
+from martops.ops.status import source_status
+
+from ..cli_runner import run_cli
+
+RANGE = ["--since", "2023-09-01", "--until", "2023-09-07"]
+
+
+def test_status_shows_freshness_last_load_and_quarantine(capsys, tiny_db, tmp_path):
+    wh = tmp_path / "wh.duckdb"
+    res = run_cli(capsys, "status", "--warehouse", wh)
+    assert res.code == 0 and "missing" in res.out and "never" in res.out
+    assert run_cli(capsys, "attribution", "ingest", "--db", tiny_db, *RANGE, "--warehouse", wh).code == 0
+    res = run_cli(capsys, "status", "--warehouse", wh)
+    out = " ".join(res.out.split())
+    assert res.code == 0 and "staging.sessions" in out and "fresh" in out and "success" in out
+    with connect(path=wh) as w:
+        now = dt.datetime.now()
+        by_table = {s.table: s for s in source_status(w, ProjectConfig(), now=now + dt.timedelta(hours=13))}
+        assert by_table["staging.sessions"].freshness == "warn" and by_table["staging.sessions"].rows == 9
+        assert by_table["staging.sessions"].quarantined == 1  # the 'ghost' cost row
+        stale = source_status(w, ProjectConfig(), now=now + dt.timedelta(hours=25))
+        assert {s.freshness for s in stale} == {"stale"}
+
+
+def test_runs_lists_steps_with_status_and_errors(capsys, tiny_db, tmp_path):
+    wh = tmp_path / "wh.duckdb"
+    assert run_cli(capsys, "attribution", "run", "--db", tiny_db, *RANGE, "--warehouse", wh).code == 0
+    assert run_cli(capsys, "attribution", "attribute", *RANGE, "--model", "ihc_api", "--warehouse", wh).code == 1
+    res = run_cli(capsys, "runs", "--warehouse", wh, "--limit", "10")
+    out = " ".join(res.out.split())
+    assert res.code == 0
+    for step in ("attribution.ingest", "attribution.journeys", "attribution.attribute", "attribution.report"):
+        assert step in out
+    assert "failed" in out and "success" in out
+    with connect(path=wh) as w:
+        runs = w.to_pyarrow(w.table("ops.runs").order_by("started_at")).to_pylist()
+    assert len({r["run_id"] for r in runs[:4]}) == 1  # one command, one run id
+    assert runs[-1]["status"] == "failed" and runs[-1]["error"] and '"model": "ihc_api"' in runs[-1]["params"]
+    assert runs[0]["rows_in"] == 14 and runs[0]["rows_out"] == 14
+
+
+def test_a_sqlite_file_locked_by_a_writer_is_an_error(capsys, tiny_db, tmp_path):
+    writer = sqlite3.connect(tiny_db, isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    writer.execute("DELETE FROM conversions WHERE conv_id = 'c1'")
+    try:
+        res = run_cli(capsys, "attribution", "ingest", "--db", tiny_db, *RANGE, "--warehouse", tmp_path / "w.duckdb")
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    msg = " ".join(res.err.split())
+    assert res.code == 1 and "is locked by another program writing to it" in msg and "nothing was loaded" in msg
