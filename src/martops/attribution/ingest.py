@@ -92,8 +92,7 @@ def ingest(wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookba
                 bad_rows = quarantine_rows(reasons(annotated, SPECS[table]), SPECS[table], src.name, run_id, now)
                 bad = quarantine.replace(wh, src.name, table, bad_rows if read != loaded else None, a, b)
                 counts[table] = {"read": read, "loaded": loaded, "quarantined": bad}
-            stats = wh.to_pyarrow(costs.aggregate(read=costs.count(), usable=costs._ok.sum())).to_pylist()[0]
-            read, usable = int(stats["read"]), int(stats["usable"] or 0)
+            read, usable = int(wh.scalar(src.annotated("session_costs").count())), int(wh.scalar(src.usable_costs()))
             bad_rows = quarantine_rows(src.cost_reasons(costs), SPECS["session_costs"], src.name, run_id, now)
             bad = quarantine.replace(wh, src.name, "session_costs", bad_rows if read != usable else None, None, None)
             counts["session_costs"] = {"read": read, "loaded": usable, "quarantined": bad}
