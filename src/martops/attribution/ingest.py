@@ -61,6 +61,42 @@ def _too_dirty(wh: Warehouse, table: str, source: str, read: int, bad: int, limi
     )
 
 
+def _load(wh: Warehouse, src: ChallengeSource, table: str, target: str, annotated: ir.Table, good: ir.Table,
+          lo: dt.date | None, hi: dt.date, run_id: str, now: dt.datetime) -> dict[str, int]:
+    """Replace one staging range and its quarantine; returns read/loaded/quarantined counts."""
+    spec = SPECS[table]
+    wh.ensure_table(target, good.schema())
+    col = spec.partition
+    where, params = (f"{col} <= ?", [hi]) if lo is None else (f"{col} BETWEEN ? AND ?", [lo, hi])
+    wh.delete_where(target, where, params)
+    loaded = wh.insert(target, good)
+    read = int(wh.scalar(annotated.count()))  # cheap: only the partition column is read
+    # the bad-row query re-reads every column, so it runs only when some rows did not load
+    bad_rows = quarantine_rows(reasons(annotated, spec), spec, src.name, run_id, now) if read != loaded else None
+    return {"read": read, "loaded": loaded, "quarantined": quarantine.replace(wh, src.name, table, bad_rows, lo, hi)}
+
+
+def _load_costs(wh: Warehouse, src: ChallengeSource, run_id: str, now: dt.datetime) -> dict[str, int]:
+    """Cost rows have no date: each run accounts for all of them (usable = parse and name a session)."""
+    read, usable = int(wh.scalar(src.annotated("session_costs").count())), int(wh.scalar(src.usable_costs()))
+    bad_rows = None
+    if read != usable:
+        bad_rows = quarantine_rows(src.cost_reasons(src.costs()), SPECS["session_costs"], src.name, run_id, now)
+    return {"read": read, "loaded": usable, "quarantined": quarantine.replace(wh, src.name, "session_costs", bad_rows, None, None)}
+
+
+def _account(wh: Warehouse, src: ChallengeSource, counts: dict[str, dict[str, int]], project: ProjectConfig) -> None:
+    """read = loaded + quarantined per table, and not so many bad rows that the format must have changed."""
+    for table, c in counts.items():
+        if c["read"] != c["loaded"] + c["quarantined"]:
+            raise MartopsError(f"row accounting broke for {table}: read {c['read']:,} != loaded "
+                               f"{c['loaded']:,} + quarantined {c['quarantined']:,} (a martops bug; please report)")
+        limit = project.quality.max_quarantined_fraction
+        big = c["read"] >= max(project.quality.fraction_applies_from_rows, 1)
+        if big and c["quarantined"] / c["read"] > limit:
+            raise _too_dirty(wh, table, src.name, c["read"], c["quarantined"], limit)
+
+
 def ingest(wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookback_days: int | None = None,
            project: ProjectConfig | None = None) -> dict:
     """Load conversions dated [since, until] and the sessions a journey of theirs can use.
@@ -74,37 +110,17 @@ def ingest(wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookba
     src = ChallengeSource(wh, db)
     lo = since - dt.timedelta(days=lookback_days) if lookback_days else None
     try:
-        sess, conv, costs = src.annotated("session_sources", lo, until), src.annotated("conversions", since, until), src.costs()
-        parts = {  # source table -> (annotated rows, staging table, loadable rows, range)
-            "session_sources": (sess, T.SESSIONS, _sessions(sess, src.annotated("session_costs"), now), (lo, until)),
-            "conversions": (conv, T.CONVERSIONS, _conversions(conv, now), (since, until)),
-        }
-        counts: dict[str, dict[str, int]] = {}
+        sess, conv = src.annotated("session_sources", lo, until), src.annotated("conversions", since, until)
         with recorded(wh, run_id) as results, wh.transaction():
-            for table, (annotated, target, good, (a, b)) in parts.items():
-                wh.ensure_table(target, good.schema())
-                col = SPECS[table].partition
-                where, params = (f"{col} <= ?", [b]) if a is None else (f"{col} BETWEEN ? AND ?", [a, b])
-                wh.delete_where(target, where, params)
-                loaded = wh.insert(target, good)
-                read = int(wh.scalar(annotated.count()))  # cheap: only the partition column is read
-                # the bad-row query re-reads every column, so it runs only when some rows did not load
-                bad_rows = quarantine_rows(reasons(annotated, SPECS[table]), SPECS[table], src.name, run_id, now)
-                bad = quarantine.replace(wh, src.name, table, bad_rows if read != loaded else None, a, b)
-                counts[table] = {"read": read, "loaded": loaded, "quarantined": bad}
-            read, usable = int(wh.scalar(src.annotated("session_costs").count())), int(wh.scalar(src.usable_costs()))
-            bad_rows = quarantine_rows(src.cost_reasons(costs), SPECS["session_costs"], src.name, run_id, now)
-            bad = quarantine.replace(wh, src.name, "session_costs", bad_rows if read != usable else None, None, None)
-            counts["session_costs"] = {"read": read, "loaded": usable, "quarantined": bad}
+            counts = {
+                "session_sources": _load(wh, src, "session_sources", T.SESSIONS, sess,
+                                         _sessions(sess, src.annotated("session_costs"), now), lo, until, run_id, now),
+                "conversions": _load(wh, src, "conversions", T.CONVERSIONS, conv, _conversions(conv, now),
+                                     since, until, run_id, now),
+                "session_costs": _load_costs(wh, src, run_id, now),
+            }
             faults.pause_point("ingest.before_commit")
-            for table, c in counts.items():
-                if c["read"] != c["loaded"] + c["quarantined"]:
-                    raise MartopsError(f"row accounting broke for {table}: read {c['read']:,} != loaded "
-                                       f"{c['loaded']:,} + quarantined {c['quarantined']:,} (a martops bug; please report)")
-                limit = project.quality.max_quarantined_fraction
-                big = c["read"] >= max(project.quality.fraction_applies_from_rows, 1)
-                if big and c["quarantined"] / c["read"] > limit:
-                    raise _too_dirty(wh, table, src.name, c["read"], c["quarantined"], limit)
+            _account(wh, src, counts, project)
             catalog.gate(wh, project, (T.SESSIONS, T.CONVERSIONS), results)
     finally:
         src.close()
@@ -115,5 +131,5 @@ def ingest(wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookba
         "sessions": s["loaded"], "conversions": c["loaded"],
         "cost_rows_quarantined": k["quarantined"],
         "checks": len(results), "warnings": sum(r.status == "warn" for r in results),
-        "accounting": ", ".join(f"{t} {c['read']:,}={c['loaded']:,}+{c['quarantined']:,}" for t, c in counts.items()),
+        "accounting": ", ".join(f"{t} {n['read']:,}={n['loaded']:,}+{n['quarantined']:,}" for t, n in counts.items()),
     }

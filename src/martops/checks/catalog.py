@@ -13,7 +13,7 @@ from typing import Callable, Iterable
 import ibis.expr.types as ir
 
 from martops.checks import builders as B
-from martops.checks.core import Check
+from martops.checks.core import Check, CheckResult, enforce, run_checks
 from martops.checks.specs import (AcceptedValues, CheckSpec, Expression, Freshness, MonotonicFunnel, NotNull,
                                   Range, Relationships, RowCount, SumsTo, Unique)
 from martops.checks.store import previous_observation
@@ -107,13 +107,11 @@ def select(checks: Iterable[Check], pattern: str | None) -> list[Check]:
             or fnmatch.fnmatch(f"{c.table}:{c.name}", pattern)]
 
 
-def gate(wh: Warehouse, project: ProjectConfig, names: Iterable[str], results: list[Check] | list) -> None:
+def gate(wh: Warehouse, project: ProjectConfig, names: Iterable[str], results: list[CheckResult]) -> None:
     """Inside a step's transaction: run the tables' checks into `results`; a blocking failure raises.
 
     Pair with `store.recorded` outside the transaction so the results survive the rollback.
     """
-    from martops.checks.core import enforce, run_checks
-
     for name in names:
         results += run_checks(wh, for_table(wh, project, name, in_step=True))
     enforce(results)
