@@ -57,10 +57,8 @@ def attribute(wh: Warehouse, since: dt.date, until: dt.date, model: str, cfg: At
         stored = stored.filter((stored.model == model) & stored.conv_date.between(since, until))
         results += run_checks(wh, attribution_checks(stored, T.CUSTOMER_JOURNEY, tolerance))
         enforce(results)
-        declared = (project or ProjectConfig()).checks.get(T.CUSTOMER_JOURNEY, [])
-        if declared:
-            results += run_checks(wh, [c for spec in declared for c in catalog.from_spec(wh, T.CUSTOMER_JOURNEY, wh.table(T.CUSTOMER_JOURNEY), spec, dt.datetime.now())])
-            enforce(results)
+        results += run_checks(wh, catalog.declared(wh, project or ProjectConfig(), T.CUSTOMER_JOURNEY))
+        enforce(results)
         wh.ensure_table(T.RANGES, RANGES_SCHEMA)
         wh.delete_where(T.RANGES, "model = ? AND since = ? AND until = ?", params)
         wh.insert(T.RANGES, ibis.memtable({"model": [model], "since": [since], "until": [until]}, schema=RANGES_SCHEMA))

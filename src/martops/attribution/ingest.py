@@ -7,7 +7,6 @@ so a failure (or a SIGKILL) leaves the warehouse exactly as the previous run lef
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 from pathlib import Path
 
@@ -51,12 +50,12 @@ def _conversions(conv: ir.Table, now: dt.datetime) -> ir.Table:
 def _too_dirty(wh: Warehouse, table: str, source: str, read: int, bad: int, limit: float) -> SourceError:
     q = wh.table(quarantine.QUARANTINE)
     q = q.filter((q.source == source) & (q.table_name == table))
-    reasons = collections.Counter(r["column_name"] for r in wh.to_pyarrow(q.select("column_name")).to_pylist())
-    example = wh.to_pyarrow(q.select("row_number", "reason").limit(1)).to_pylist()
+    columns = quarantine.bad_columns(wh, source, table)
+    example = wh.to_pyarrow(q.order_by("row_number").select("row_number", "reason").limit(1)).to_pylist()
     return SourceError(
         f"{source}: {bad:,} of {read:,} {table} rows ({bad / read:.1%}) could not be loaded, more than "
         f"quality.max_quarantined_fraction ({limit:.1%}); that looks like a format change, not a few dirty "
-        f"rows, so nothing was loaded. Bad columns: {dict(reasons.most_common(5))}; first: row "
+        f"rows, so nothing was loaded. Bad columns: {columns}; first: row "
         f"{example[0]['row_number']}: {example[0]['reason']}. Raise the limit in martops.yml to load anyway."
     )
 

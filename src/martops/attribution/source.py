@@ -92,7 +92,7 @@ class ChallengeSource:
                 raise SourceError(f"{self.path}: table {table!r} lacks column(s) {missing}; it has {have}. "
                                   f"Expected {wanted}.")
         for table in REQUIRE_ROWS:
-            if self.reader.count(table) == 0:
+            if not self.reader.has_rows(table):
                 raise SourceError(f"{self.path}: table {table!r} is empty; expected at least one row")
 
     def annotated(self, table: str, lo: dt.date | None = None, hi: dt.date | None = None) -> ir.Table:

@@ -87,14 +87,19 @@ def for_table(wh: Warehouse, cfg: ProjectConfig, name: str, *, in_step: bool = F
         if name.startswith("staging."):
             for spec in quality_specs(cfg.quality):
                 checks += from_spec(wh, name, table, spec, now)
-    for spec in cfg.checks.get(name, []):
-        checks += from_spec(wh, name, table, spec, now)
+    checks += declared(wh, cfg, name, now)
     if in_step:
         checks = [c for c in checks if not c.name.startswith("freshness(")]
     return checks
 
 
-def tables(wh: Warehouse, cfg: ProjectConfig) -> list[str]:
+def declared(wh: Warehouse, cfg: ProjectConfig, name: str, now: dt.datetime | None = None) -> list[Check]:
+    """The checks `martops.yml` declares for one table."""
+    table, now = wh.table(name), now or dt.datetime.now()
+    return [c for spec in cfg.checks.get(name, []) for c in from_spec(wh, name, table, spec, now)]
+
+
+def tables(cfg: ProjectConfig) -> list[str]:
     """Every table that has checks (built-in or declared), in a stable order."""
     return sorted(set(_domains()) | set(cfg.checks))
 

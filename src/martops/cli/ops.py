@@ -34,7 +34,7 @@ def check(
     with wh, runlog.invocation() as run_id:
         with runlog.logged(wh, "check", {"select": select}) as run:
             checks = []
-            for name in catalog.tables(wh, cfg):
+            for name in catalog.tables(cfg):
                 if wh.exists(name):
                     checks += catalog.for_table(wh, cfg, name)
             checks = catalog.select(checks, select)
@@ -43,7 +43,7 @@ def check(
             run.rows_in, run.rows_out = len(results), sum(r.blocking for r in results)
         if not results:
             console.print(f"no checks matched{' --select ' + select if select else ''} (tables with checks: "
-                          f"{', '.join(catalog.tables(wh, cfg))}; only existing tables are checked)")
+                          f"{', '.join(catalog.tables(cfg))}; only existing tables are checked)")
             raise typer.Exit(0)
         rows = [{"status": r.status, "table_name": r.table, "check_name": r.check, "failing_count": r.failing_count,
                  "sample": r.sample, "message": r.message} for r in results]

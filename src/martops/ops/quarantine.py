@@ -35,12 +35,9 @@ def replace(wh: Warehouse, source: str, table: str, rows: ir.Table | None,
     return wh.insert(QUARANTINE, rows) if rows is not None else 0
 
 
-def summary(wh: Warehouse, source: str | None = None) -> list[dict]:
-    """Quarantined rows per source table and reason, largest first."""
-    if not wh.exists(QUARANTINE):
-        return []
+def bad_columns(wh: Warehouse, source: str, table: str, top: int = 5) -> dict[str, int]:
+    """Quarantined rows of one source table per first bad column, largest first (counted in SQL)."""
     q = wh.table(QUARANTINE)
-    if source:
-        q = q.filter(q.source == source)
-    g = q.group_by(["source", "table_name", "column_name"]).aggregate(rows=q.count(), example=q.reason.arbitrary())
-    return wh.to_pyarrow(g.order_by([ibis.desc("rows"), "table_name"])).to_pylist()
+    q = q.filter((q.source == source) & (q.table_name == table))
+    g = q.group_by("column_name").aggregate(rows=q.count()).order_by([ibis.desc("rows"), "column_name"]).limit(top)
+    return {r["column_name"]: r["rows"] for r in wh.to_pyarrow(g).to_pylist()}

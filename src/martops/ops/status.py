@@ -24,11 +24,10 @@ class SourceStatus:
     quarantined: int
 
 
-def _domains() -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
+def _domains() -> tuple[dict[str, tuple[str, ...]], str]:
     from martops.attribution import quality
 
-    tables = dict(quality.STAGING_SOURCES)
-    return tables, {t: quality.INGEST_STEP for t in tables}
+    return dict(quality.STAGING_SOURCES), quality.INGEST_STEP
 
 
 def freshness_label(age_hours: float | None, cfg: ProjectConfig) -> str:
@@ -43,14 +42,13 @@ def freshness_label(age_hours: float | None, cfg: ProjectConfig) -> str:
 
 def source_status(wh: Warehouse, cfg: ProjectConfig, now: dt.datetime | None = None) -> list[SourceStatus]:
     now = now or dt.datetime.now()
-    tables, steps = _domains()
+    tables, step = _domains()
+    last = runlog.recent(wh, limit=1, step=step)
+    last_run = last[0] if last else None
     out = []
-    last_runs = {}
-    for run in reversed(runlog.recent(wh, limit=1000)):
-        last_runs[run["step"]] = run  # oldest first, so the newest wins
     for table, source_tables in tables.items():
         if not wh.exists(table):
-            out.append(SourceStatus(table, 0, None, None, "missing", last_runs.get(steps[table]), 0))
+            out.append(SourceStatus(table, 0, None, None, "missing", last_run, 0))
             continue
         t = wh.table(table)
         loaded = t._loaded_at.max() if "_loaded_at" in t.columns else ibis.null("timestamp")
@@ -62,7 +60,7 @@ def source_status(wh: Warehouse, cfg: ProjectConfig, now: dt.datetime | None = N
             q = wh.table(quarantine.QUARANTINE)
             n_bad = int(wh.scalar(q.filter(q.table_name.isin(list(source_tables))).count()))
         out.append(SourceStatus(table, int(stats["rows"]), loaded_at, age, freshness_label(age, cfg),
-                                last_runs.get(steps[table]), n_bad))
+                                last_run, n_bad))
     return out
 
 

@@ -88,8 +88,8 @@ class CsvFolder:
         rows = pa.array(range(2, data.num_rows + 2), type=pa.int64())
         return ibis.memtable(data.add_column(0, ROW, rows))
 
-    def count(self, table: str) -> int:
-        return self._read(table).num_rows
+    def has_rows(self, table: str) -> bool:
+        return self._read(table).num_rows > 0
 
     def close(self) -> None:
         self._data.clear()

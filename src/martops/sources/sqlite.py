@@ -74,9 +74,9 @@ class SqliteFile:
         cols = ", ".join(f'"{c}"' for c in columns)
         return self.wh.backend.sql(f"SELECT rowid AS {ROW}, {cols} FROM {self.alias}.main.{table}")
 
-    def count(self, table: str) -> int:
+    def has_rows(self, table: str) -> bool:
         try:
-            return int(self.wh.execute(f"SELECT count(*) FROM {self.alias}.main.{table}")[0][0])
+            return bool(self.wh.execute(f"SELECT 1 FROM {self.alias}.main.{table} LIMIT 1"))
         except duckdb.Error as exc:
             raise SourceError(f"{self.path}: cannot read table {table!r}: {exc}") from exc
 
