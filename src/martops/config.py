@@ -122,11 +122,38 @@ class QualityConfig(_Strict):
     """A staging table shrinking by more than this since the last check fails it (None: off)."""
 
 
+class CampaignsConfig(_Strict):
+    """The campaign KPI mart (`martops kpis`): cleaning rules for the POS Lite exports."""
+
+    fx_to_eur: dict[str, float] = {"GBP": 1.18}
+    """EUR per unit of currency, used when `staging.fx_rates` has no rate for a row's date (a later
+    API pipeline fills that table). 1.18 is about the ECB's EUR/GBP average for January-May 2022."""
+    placeholder_values: list[float] = [100_000_000.0]
+    """Values exports use for 'unknown': never summed, the row is quarantined."""
+    outlier_factor: float = Field(20.0, gt=1)
+    """A measure above this many times its column's 99th percentile (in the same delivery) is junk."""
+    outlier_min_values: int = Field(100, ge=1)
+    """...judged only when the column has at least this many values: a percentile of 5 rows is noise."""
+    rolling_days: int = Field(28, ge=1)
+    """The rolling window of the `_28d` KPIs (the seed's two-week sales cycle plus slack)."""
+    unknown_country: str = "ZZ"
+    """Blank or 'unknown' country codes become this (ISO 3166's user-assigned 'unknown' code)."""
+    country_aliases: dict[str, str] = {"UK": "GB", "EL": "GR"}
+    products: dict[str, list[str]] = {
+        "pos lite": ["pos lite", "pos-lite", "poslite", "poslite-cr", "pos"],
+        "card reader": ["card reader", "card-reader", "cardreader"],
+        "unknown": ["unknown", "n/a", "none"],
+    }
+    """Canonical product -> the spellings exports use (compared trimmed and lower-cased). Every
+    campaign in the exports sells POS Lite, so a bare 'pos' is read as POS Lite."""
+
+
 class ProjectConfig(_Strict):
     warehouse: WarehouseConfig = WarehouseConfig()
     attribution: AttributionConfig = AttributionConfig()
     ihc_api: IhcApiConfig = IhcApiConfig()
     quality: QualityConfig = QualityConfig()
+    campaigns: CampaignsConfig = CampaignsConfig()
     checks: dict[str, list[Annotated[CheckSpec, BeforeValidator(normalise)]]] = {}
     """Declared checks per warehouse table (`schema.table`), on top of the built-in ones."""
 

@@ -24,7 +24,7 @@ from martops.errors import MartopsError, SourceError
 
 log = logging.getLogger(__name__)
 
-SCHEMAS = ("staging", "attribution", "marts", "ops")
+SCHEMAS = ("staging", "attribution", "snapshots", "marts", "ops")
 
 
 def _extension_file(name: str) -> Path:
@@ -142,6 +142,14 @@ class Warehouse:
             deleted = self.delete_where(name, where, params)
             inserted = self.insert(name, expr)
         return deleted, inserted
+
+    def upsert(self, name: str, expr: ir.Table, key: list[str]) -> tuple[int, int]:
+        """Replace the rows whose `key` appears in `expr`, keep every other row (caller's transaction)."""
+        self.ensure_table(name, expr.schema())
+        cols = ", ".join(sg.to_identifier(c, quoted=True).sql(self.dialect) for c in key)
+        keys = self.compile(expr.select(*key).distinct())
+        deleted = self.delete_where(name, f"({cols}) IN (SELECT {cols} FROM ({keys}))")
+        return deleted, self.insert(name, expr)
 
     def create_or_replace(self, name: str, expr: ir.Table) -> int:
         self.execute(f"CREATE OR REPLACE TABLE {self.quoted(name)} AS {self.compile(expr)}")

@@ -25,8 +25,9 @@ BuiltIn = Callable[[ir.Table, str, QualityConfig], list[Check]]
 
 def _domains() -> dict[str, BuiltIn]:
     from martops.attribution import quality as attribution_quality
+    from martops.campaigns import quality as campaigns_quality
 
-    return dict(attribution_quality.TABLE_CHECKS)
+    return {**attribution_quality.TABLE_CHECKS, **campaigns_quality.TABLE_CHECKS}
 
 
 def from_spec(wh: Warehouse, name: str, table: ir.Table, spec: CheckSpec, now: dt.datetime) -> list[Check]:
@@ -66,10 +67,18 @@ def from_spec(wh: Warehouse, name: str, table: ir.Table, spec: CheckSpec, now: d
     raise TypeError(f"unhandled check spec {spec!r}")  # pragma: no cover - specs.KINDS is exhaustive
 
 
-def quality_specs(quality: QualityConfig) -> list[CheckSpec]:
+LOAD_COLUMNS = ("_loaded_at", "_etl_loaded_at")
+"""The load timestamp a staging table carries (campaign exports keep the seed's `_etl_loaded_at`)."""
+
+
+def load_column(table: ir.Table) -> str:
+    return next((c for c in LOAD_COLUMNS if c in table.columns), LOAD_COLUMNS[0])
+
+
+def quality_specs(quality: QualityConfig, column: str = LOAD_COLUMNS[0]) -> list[CheckSpec]:
     """Checks every staging table gets from `quality:` (freshness of the load, no sudden shrink)."""
     return [
-        Freshness(warn_after_hours=quality.freshness_warn_after_hours,
+        Freshness(column=column, warn_after_hours=quality.freshness_warn_after_hours,
                   error_after_hours=quality.freshness_error_after_hours),
         RowCount(min=quality.row_count_min, max_drop_pct=quality.row_count_max_drop_pct),
     ]
@@ -85,7 +94,7 @@ def for_table(wh: Warehouse, cfg: ProjectConfig, name: str, *, in_step: bool = F
     if builtin is not None:
         checks += builtin(table, name, cfg.quality)
         if name.startswith("staging."):
-            for spec in quality_specs(cfg.quality):
+            for spec in quality_specs(cfg.quality, load_column(table)):
                 checks += from_spec(wh, name, table, spec, now)
     checks += declared(wh, cfg, name, now)
     if in_step:

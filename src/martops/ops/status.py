@@ -24,10 +24,13 @@ class SourceStatus:
     quarantined: int
 
 
-def _domains() -> tuple[dict[str, tuple[str, ...]], str]:
-    from martops.attribution import quality
+def _domains() -> list[tuple[dict[str, tuple[str, ...]], str]]:
+    """(staging table -> its source tables, the step that loads them) per domain."""
+    from martops.attribution import quality as attribution
+    from martops.campaigns import quality as campaigns
 
-    return dict(quality.STAGING_SOURCES), quality.INGEST_STEP
+    return [(dict(attribution.STAGING_SOURCES), attribution.INGEST_STEP),
+            (dict(campaigns.STAGING_SOURCES), campaigns.LOAD_STEP)]
 
 
 def freshness_label(age_hours: float | None, cfg: ProjectConfig) -> str:
@@ -41,8 +44,17 @@ def freshness_label(age_hours: float | None, cfg: ProjectConfig) -> str:
 
 
 def source_status(wh: Warehouse, cfg: ProjectConfig, now: dt.datetime | None = None) -> list[SourceStatus]:
+    """Per staging table of every domain in use (all of them when the warehouse is new)."""
     now = now or dt.datetime.now()
-    tables, step = _domains()
+    domains = _domains()
+    used = [d for d in domains if any(wh.exists(t) for t in d[0])] or domains
+    return [s for tables, step in used for s in _domain_status(wh, cfg, tables, step, now)]
+
+
+def _domain_status(wh: Warehouse, cfg: ProjectConfig, tables: dict[str, tuple[str, ...]], step: str,
+                   now: dt.datetime) -> list[SourceStatus]:
+    from martops.checks.catalog import load_column
+
     last = runlog.recent(wh, limit=1, step=step)
     last_run = last[0] if last else None
     out = []
@@ -51,7 +63,8 @@ def source_status(wh: Warehouse, cfg: ProjectConfig, now: dt.datetime | None = N
             out.append(SourceStatus(table, 0, None, None, "missing", last_run, 0))
             continue
         t = wh.table(table)
-        loaded = t._loaded_at.max() if "_loaded_at" in t.columns else ibis.null("timestamp")
+        column = load_column(t)
+        loaded = t[column].max() if column in t.columns else ibis.null("timestamp")
         stats = wh.to_pyarrow(t.aggregate(rows=t.count(), loaded_at=loaded)).to_pylist()[0]
         loaded_at = stats["loaded_at"]
         age = None if loaded_at is None else (now - loaded_at).total_seconds() / 3600

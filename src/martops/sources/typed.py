@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any
+from typing import Any, Callable
 
 import ibis
 import ibis.expr.types as ir
@@ -31,6 +31,13 @@ class Field:
     """What a good value looks like, for the reason: 'a date YYYY-MM-DD'."""
     required: bool = False
     accepted: tuple[Any, ...] | None = None
+    parse: Callable[[ir.Table], ir.Value] | None = None
+    """A parser for values a cast cannot judge (ids, placeholders, codes): given the raw table, the
+    typed value, NULL where the text is not valid. It may use other columns of the row."""
+
+    @property
+    def parsed(self) -> bool:
+        return self.dtype != "string" or self.parse is not None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,10 +77,12 @@ def _problems(t: ir.Table, spec: RawSpec, typed: dict[str, ir.Value],
     for f in spec.fields:
         text, value = t[f.name], typed[f"t_{f.name}"]
         empty = text.isnull() | (text == "")
-        if f.required or f.name in spec.key:
+        if f.parse is not None and (f.required or f.name in spec.key):
+            out.append((f.name, empty & value.isnull(), ibis.literal(f"{f.name} is NULL or empty (required)")))
+        elif f.required or f.name in spec.key:
             why = "is NULL or empty (a key)" if f.name in spec.key else "is NULL or empty (required)"
             out.append((f.name, empty, ibis.literal(f"{f.name} {why}")))
-        if f.dtype != "string":
+        if f.parsed:
             out.append((f.name, ~empty & value.isnull(),
                         ibis.literal(f"{f.name} ") + _quote(text) + f" is not {f.expected}"))
         if f.accepted is not None:
@@ -101,8 +110,14 @@ def annotate(raw: ir.Table, spec: RawSpec, *, check_duplicates: bool) -> ir.Tabl
     if duplicates:
         dups = duplicate_keys(raw, spec)
         t = raw.left_join(dups, [raw[k] == dups[k] for k in spec.key]).drop(*[f"{k}_right" for k in spec.key])
-    typed = {f"t_{f.name}": (t[f.name] if f.dtype == "string" else t[f.name].try_cast(f.dtype)) for f in spec.fields}
+    typed = {f"t_{f.name}": _typed(t, f) for f in spec.fields}
     return t.mutate(**typed, _ok=_loadable(t, spec, typed, duplicates))
+
+
+def _typed(t: ir.Table, f: Field) -> ir.Value:
+    if f.parse is not None:
+        return f.parse(t)
+    return t[f.name] if f.dtype == "string" else t[f.name].try_cast(f.dtype)
 
 
 def _loadable(t: ir.Table, spec: RawSpec, typed: dict[str, ir.Value], duplicates: bool) -> ir.BooleanValue:
@@ -111,7 +126,10 @@ def _loadable(t: ir.Table, spec: RawSpec, typed: dict[str, ir.Value], duplicates
     for f in spec.fields:
         text, value = t[f.name], typed[f"t_{f.name}"]
         required = f.required or f.name in spec.key
-        if f.dtype == "string":
+        if f.parse is not None:
+            # a parser may fill an empty text (a default, a value derived from another column)
+            conds.append(value.notnull() if required else value.notnull() | text.isnull() | (text == ""))
+        elif f.dtype == "string":
             if required:
                 conds.append(text.notnull() & (text != ""))
         else:
@@ -147,7 +165,12 @@ def quarantine_rows(t: ir.Table, spec: RawSpec, source: str, run_id: str, now: d
     bad = t
     whole = ibis.struct({f.name: bad[f.name] for f in spec.fields}).cast("json").cast("string")
     raw_value = ibis.cases(*[(bad._bad_column == f.name, bad[f.name]) for f in spec.fields], else_=_null())
-    key = bad[spec.key[0]] if len(spec.key) == 1 else ibis.literal("|").join([bad[k] for k in spec.key])
+    if not spec.key:
+        key = _null()
+    elif len(spec.key) == 1:
+        key = bad[spec.key[0]]
+    else:
+        key = ibis.literal("|").join([bad[k] for k in spec.key])
     return bad.select(
         run_id=ibis.literal(run_id), quarantined_at=ibis.literal(now, type="timestamp"),
         source=ibis.literal(source), table_name=ibis.literal(spec.table),

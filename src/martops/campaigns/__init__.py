@@ -1,0 +1,1 @@
+"""POS Lite campaign KPI mart: channel dictionary + sales-assisted leads funnel + web orders funnel."""

@@ -1,0 +1,247 @@
+"""`martops kpis build`: a delivery of exports -> staging + quarantine -> snapshot -> KPI mart.
+
+Three steps, each logged in `ops.runs` and each one transaction that commits with its checks or
+not at all: load (staging, quarantine, the channel dictionary), snapshot (SCD2 history of the
+reconciled daily facts) and mart (rebuilt from the snapshot's current versions). Re-running a
+delivery gives the same staging, quarantine, snapshot and mart (no new snapshot versions).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Callable
+
+import ibis
+import ibis.expr.types as ir
+
+from martops.campaigns import channels as C
+from martops.campaigns import clean, funnels, mart, reconcile
+from martops.campaigns import tables as T
+from martops.campaigns.cleaning_log import CleaningLog
+from martops.campaigns.exports import FUNNEL_FILES, CampaignExports
+from martops.checks import catalog
+from martops.checks.core import CheckResult
+from martops.checks.store import recorded
+from martops.config import ProjectConfig
+from martops.engine import Warehouse
+from martops.errors import MartopsError, SourceError
+from martops.ops import quarantine, runlog
+from martops.ops.runlog import current_run_id
+from martops.results import StepResult
+from martops.snapshots import merge
+from martops.sources.typed import annotate, quarantine_rows, reasons
+
+SOURCE = "campaigns"
+"""`ops.quarantine.source` for every delivery: re-deliveries from another folder replace by range."""
+
+
+@dataclasses.dataclass
+class Delivery:
+    """What the load step found, for the steps after it."""
+
+    run_id: str
+    loaded_at: dt.datetime
+    funnels: list[str]
+    log: CleaningLog
+
+
+def _scalars(wh: Warehouse, **exprs: ir.Scalar) -> dict:
+    return wh.to_pyarrow(ibis.memtable({"_": [0]}).select(**exprs)).to_pylist()[0]
+
+
+def _too_dirty(file: str, read: int, bad: int, project: ProjectConfig) -> None:
+    limit = project.quality.max_quarantined_fraction
+    if read >= max(project.quality.fraction_applies_from_rows, 1) and bad / read > limit:
+        raise SourceError(f"{file}.csv: {bad:,} of {read:,} rows ({bad / read:.1%}) could not be loaded, more "
+                          f"than quality.max_quarantined_fraction ({limit:.1%}); that looks like a format change, "
+                          "so nothing was loaded. See `martops quarantine --table " + file + "` after raising the limit.")
+
+
+def _load_channels(wh: Warehouse, src: CampaignExports, spelling: ir.Table, log: CleaningLog,
+                   run_id: str, now: dt.datetime) -> dict[str, int]:
+    raw = src.raw("channels")
+    ann = annotate(raw, C.SPEC, check_duplicates=False)
+    rows = C.normalised(ann.filter(ann._ok), spelling)
+    resolved = C.resolve(rows).mutate(_etl_loaded_at=ibis.literal(now, type="timestamp"), _run_id=ibis.literal(run_id))
+    C.log_counts(log, wh, raw, rows, resolved)
+    wh.upsert(T.CHANNELS, resolved, ["campaign_id"])
+    read = int(wh.scalar(raw.count()))
+    loaded = int(wh.scalar(ann._ok.cast("int64").sum().fill_null(0)))
+    bad = quarantine_rows(reasons(ann, C.SPEC), C.SPEC, SOURCE, run_id, now) if read != loaded else None
+    return {"read": read, "loaded": loaded, "quarantined": quarantine.replace(wh, SOURCE, "channels", bad, None, None)}
+
+
+def _log_funnel(log: CleaningLog, wh: Warehouse, file: str, staged: ir.Table, nan_cells: ir.Scalar) -> None:
+    flags = {c: staged[c].cast("int64").sum().fill_null(0).as_scalar() for c in funnels.flag_columns(staged)}
+    extra: dict[str, ir.Scalar] = {"nan_cells": nan_cells.as_scalar()}
+    if file == "leads_funnel":
+        foreign = staged.filter(staged.currency != "EUR")
+        extra.update(foreign=foreign.count().as_scalar(), foreign_spend=foreign.spend.notnull().sum().as_scalar(),
+                     missing_spend=staged.spend.isnull().sum().as_scalar())
+    s = _scalars(wh, **{k.lstrip("_"): v for k, v in flags.items()}, **extra)
+    log.add(file, "text NaN/null in a measure read as missing", s["nan_cells"])
+    log.add(file, "campaign_id '.000000' float suffix dropped", s["id_normalised"])
+    log.add(file, "campaign_id filled from campaign_name", s.get("id_imputed", 0))
+    log.add(file, "country_code blank/unknown -> unknown code", s["country_defaulted"])
+    for c in C.SPELLED:
+        log.add(file, f"{c} cleaned (spaces, case, spelling)", s.get(f"changed_{c}", 0))
+    if file == "leads_funnel":
+        rates = wh.to_pyarrow(staged.filter(staged.currency != "EUR").select("currency", "fx_source").distinct()).to_pylist()
+        log.add(file, "rows in another currency (spend converted to EUR)", s["foreign"],
+                "; ".join(f"{r['currency']}: {r['fx_source']}" for r in rates) + f"; {s['foreign_spend']} with spend")
+        log.add(file, "rows without impressions, clicks or spend (kept; MAX() skips them)", s["missing_spend"])
+        mapped = staged.filter(staged.product_raw.isnull() | (staged.product != staged.product_raw.strip().lower()))
+        products = wh.to_pyarrow(mapped.group_by(["product_raw", "product"]).aggregate(n=mapped.count())
+                                 .order_by([ibis.desc("n"), "product"])).to_pylist()
+        log.add(file, "product spellings mapped", sum(r["n"] for r in products),
+                ", ".join(f"{r['product_raw']!s} -> {r['product']} ({r['n']})" for r in products))
+
+
+def _load_funnel(wh: Warehouse, src: CampaignExports, file: str, spelling: ir.Table, names: ir.Table,
+                 project: ProjectConfig, log: CleaningLog, run_id: str, now: dt.datetime) -> dict[str, int]:
+    cfg = project.campaigns
+    raw, nan_cells = funnels.without_missing_texts(src.raw(file), file)
+    lims = funnels.limits(wh, raw, file, cfg)
+    if file == "leads_funnel":
+        raw = funnels.with_ids_from_names(raw, names)
+    spec = funnels.spec(file, lims, cfg, funnels.currencies(wh, cfg))
+    ann = annotate(raw, spec, check_duplicates=False)
+    staged = funnels.staged(ann, file, spelling, funnels.fx_rates(wh), cfg, run_id, now)
+    span = _scalars(wh, lo=ann.t_date.min().as_scalar(), hi=ann.t_date.max().as_scalar(),
+                    read=ann.count().as_scalar(), loaded=ann._ok.cast("int64").sum().fill_null(0).as_scalar())
+    lo, hi = span["lo"], span["hi"]
+    target = T.LEADS if file == "leads_funnel" else T.WEB
+    keep = [c for c in staged.columns if c not in funnels.flag_columns(staged)]
+    wh.ensure_table(target, staged.select(*keep).schema())
+    if hi is not None:
+        wh.delete_where(target, "date BETWEEN ? AND ?", [lo, hi])
+    loaded = wh.insert(target, staged.select(*keep))
+    _log_funnel(log, wh, file, staged, nan_cells)
+    bad = quarantine_rows(reasons(ann, spec), spec, SOURCE, run_id, now) if span["read"] != loaded else None
+    n_bad = quarantine.replace(wh, SOURCE, file, bad, lo, hi)
+    if n_bad:
+        by_col = quarantine.bad_columns(wh, SOURCE, file, top=20)
+        log.add(file, "rows quarantined", n_bad, ", ".join(f"{c}: {n}" for c, n in by_col.items()))
+    return {"read": span["read"], "loaded": loaded, "quarantined": n_bad, "lo": lo, "hi": hi}
+
+
+def load(wh: Warehouse, folder: str | Path, project: ProjectConfig, results: list[CheckResult],
+         log: CleaningLog) -> tuple[Delivery, dict]:
+    """Channel dictionary and funnel files -> staging + quarantine, in one transaction."""
+    run_id, now = current_run_id(), dt.datetime.now()
+    src = CampaignExports(wh, folder)
+    try:
+        ch_raw = src.raw("channels")
+        raws = [ch_raw] + ([src.raw("leads_funnel")] if "sales_assisted" in src.funnels else [])
+        spelling = clean.spellings(ibis.union(*[t.select(value=t[c]) for t in raws for c in C.SPELLED]))
+        names = funnels.name_index(*[t.select("campaign_id", "campaign_name") for t in raws])
+        counts: dict[str, dict] = {}
+        with wh.transaction():
+            counts["channels"] = _load_channels(wh, src, spelling, log, run_id, now)
+            for funnel, file in src.funnels.items():
+                counts[file] = _load_funnel(wh, src, file, spelling, names, project, log, run_id, now)
+            for file, c in counts.items():
+                if c["read"] != c["loaded"] + c["quarantined"]:
+                    raise MartopsError(f"row accounting broke for {file}: read {c['read']:,} != loaded "
+                                       f"{c['loaded']:,} + quarantined {c['quarantined']:,} (a martops bug; please report)")
+                log.add(file, "rows read = loaded + quarantined", c["read"],
+                        f"{c['read']:,} = {c['loaded']:,} + {c['quarantined']:,}", always=True)
+                if file != "channels":
+                    _too_dirty(file, c["read"], c["quarantined"], project)
+            catalog.gate(wh, project, [T.CHANNELS, *[T.LEADS if f == "leads_funnel" else T.WEB
+                                                      for f in src.funnels.values()]], results)
+    finally:
+        src.close()
+    return Delivery(run_id, now, list(src.funnels), log), counts
+
+
+def _run_rows(wh: Warehouse, table: str, run_id: str) -> ir.Table:
+    t = wh.table(table)
+    return t.filter(t._run_id == run_id)
+
+
+def snapshot(wh: Warehouse, delivery: Delivery, project: ProjectConfig, results: list[CheckResult]) -> dict:
+    """This delivery's rows reconciled to daily facts and merged into the SCD2 snapshot."""
+    rows = {f: _run_rows(wh, T.LEADS if f == "sales_assisted" else T.WEB, delivery.run_id) for f in delivery.funnels}
+    facts = reconcile.daily_facts(rows, wh.table(T.CHANNELS))
+    n = _scalars(wh, facts=facts.count().as_scalar(), **reconcile.reconciled_counts(rows))
+    log = delivery.log
+    for f in delivery.funnels:
+        file = FUNNEL_FILES[f]
+        log.add(file, "duplicate rows at the grain reconciled by MAX()", n[f"{f}_rows"],
+                f"{n[f'{f}_groups']:,} day x campaign x country groups held several rows", always=True)
+    orphan_rows = facts.filter(~facts.in_dictionary).select("funnel", "campaign_id").distinct()
+    for f in delivery.funnels:
+        ids = sorted(r["campaign_id"] for r in wh.to_pyarrow(orphan_rows.filter(orphan_rows.funnel == f)).to_pylist())
+        log.add(FUNNEL_FILES[f], "campaign ids missing from channels.csv", len(ids), ", ".join(ids), always=True)
+    with wh.transaction():
+        res = merge(wh, T.SNAPSHOT, facts, key="snapshot_key", grain=reconcile.GRAIN, values_hash="values_hash",
+                    loaded_at=delivery.loaded_at, run_id=delivery.run_id)
+        catalog.gate(wh, project, [T.SNAPSHOT], results)
+    log.add("snapshot", "facts new / changed (new version, old closed) / unchanged", res.new + res.changed,
+            f"{res.new:,} new, {res.changed:,} changed, {res.unchanged:,} unchanged", always=True)
+    return {"facts": n["facts"], "new": res.new, "changed": res.changed, "unchanged": res.unchanged}
+
+
+def build_mart(wh: Warehouse, project: ProjectConfig, results: list[CheckResult], log: CleaningLog | None = None) -> dict:
+    """Daily, weekly and monthly KPI tables rebuilt from the snapshot's current versions."""
+    snap = wh.table(T.SNAPSHOT)
+    day = mart.daily(snap.filter(snap.valid_to.isnull()), project.campaigns.rolling_days)
+    with wh.transaction():
+        n = wh.create_or_replace(T.DAILY, day)
+        wh.create_or_replace(T.WEEKLY, mart.rollup(wh.table(T.DAILY), "W"))
+        wh.create_or_replace(T.MONTHLY, mart.rollup(wh.table(T.DAILY), "M"))
+        catalog.gate(wh, project, [T.DAILY, T.WEEKLY, T.MONTHLY], results)
+    if log is not None:
+        d = wh.table(T.DAILY)
+        for r in wh.to_pyarrow(mart.summary(d, ["funnel"]).select("funnel", "spend_eur")).to_pylist():
+            log.add("mart", f"total spend EUR ({r['funnel']})", int(wh.scalar(d.filter(d.funnel == r["funnel"]).count())),
+                    f"{r['spend_eur'] or 0:,.2f} EUR over the rows counted", always=True)
+    return {"rows": n}
+
+
+def _timed(wh: Warehouse, step: str, params: dict, fn: Callable[[], dict], rows_in: str, rows_out: str) -> StepResult:
+    t0 = time.perf_counter()
+    with runlog.logged(wh, f"kpis.{step}", params) as run:
+        details = fn()
+        run.rows_in, run.rows_out = int(details.get(rows_in, 0)), int(details.get(rows_out, 0))
+    return StepResult(step, rows_in=run.rows_in, rows_out=run.rows_out, seconds=time.perf_counter() - t0,
+                      details=details)
+
+
+def build(wh: Warehouse, folder: str | Path, project: ProjectConfig,
+          on_step: Callable[[str], None] | None = None) -> tuple[list[StepResult], CleaningLog]:
+    """All three steps for one delivery; the cleaning log is written even if a later step fails."""
+    params = {"source": str(folder)}
+    step_results: list[StepResult] = []
+    state: dict = {}
+    log = CleaningLog()
+    run_id = current_run_id()
+
+    def do_load() -> dict:
+        with recorded(wh, run_id) as results:
+            delivery, counts = load(wh, folder, project, results, log)
+        state["delivery"] = delivery
+        return {"read": sum(c["read"] for c in counts.values()), "loaded": sum(c["loaded"] for c in counts.values()),
+                "quarantined": sum(c["quarantined"] for c in counts.values())}
+
+    def do_snapshot() -> dict:
+        with recorded(wh, run_id) as results:
+            return snapshot(wh, state["delivery"], project, results)
+
+    def do_mart() -> dict:
+        with recorded(wh, run_id) as results:
+            return build_mart(wh, project, results, log)
+
+    try:
+        for name, fn, rin, rout in (("load", do_load, "read", "loaded"), ("snapshot", do_snapshot, "facts", "new"),
+                                    ("mart", do_mart, "rows", "rows")):
+            if on_step:
+                on_step(name)
+            step_results.append(_timed(wh, name, params, fn, rin, rout))
+    finally:
+        log.write(wh, run_id)
+    return step_results, log

@@ -1,0 +1,69 @@
+"""`ops.cleaning_log`: what each cleaning rule did to a delivery, so no fix is silent.
+
+One row per (run, file, rule): how many rows the rule touched and an example (a value, a list of
+campaign ids, a row number). `martops kpis build` prints the same rows; the closing figures of a
+delivery (rows in/out/quarantined, orphans, reconciled duplicates) are all here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import ibis
+
+from martops.campaigns.tables import CLEANING_LOG
+from martops.engine import Warehouse
+
+SCHEMA = ibis.schema({
+    "run_id": "string", "logged_at": "timestamp", "file": "string", "rule": "string",
+    "rows": "int64", "example": "string",
+})
+
+
+@dataclasses.dataclass
+class Entry:
+    file: str
+    rule: str
+    rows: int
+    example: str | None = None
+
+
+@dataclasses.dataclass
+class CleaningLog:
+    entries: list[Entry] = dataclasses.field(default_factory=list)
+
+    def add(self, file: str, rule: str, rows: int, example: object = None, *, always: bool = False) -> None:
+        """Log a rule's count; zero counts are kept only when `always` (the headline figures)."""
+        if rows or always:
+            self.entries.append(Entry(file, rule, int(rows), None if example in (None, "", []) else str(example)))
+
+    def get(self, file: str, rule: str) -> int:
+        return sum(e.rows for e in self.entries if e.file == file and e.rule == rule)
+
+    def write(self, wh: Warehouse, run_id: str) -> int:
+        if not self.entries:
+            return 0
+        now = dt.datetime.now()
+        rows = {
+            "run_id": [run_id] * len(self.entries), "logged_at": [now] * len(self.entries),
+            "file": [e.file for e in self.entries], "rule": [e.rule for e in self.entries],
+            "rows": [e.rows for e in self.entries], "example": [e.example for e in self.entries],
+        }
+        wh.ensure_table(CLEANING_LOG, SCHEMA)
+        return wh.insert(CLEANING_LOG, ibis.memtable(rows, schema=SCHEMA))
+
+
+def of_run(wh: Warehouse, run_id: str) -> list[dict]:
+    if not wh.exists(CLEANING_LOG):
+        return []
+    t = wh.table(CLEANING_LOG)
+    return wh.to_pyarrow(t.filter(t.run_id == run_id).order_by("logged_at")).to_pylist()
+
+
+def last_run(wh: Warehouse) -> str | None:
+    if not wh.exists(CLEANING_LOG):
+        return None
+    t = wh.table(CLEANING_LOG)
+    rows = wh.to_pyarrow(t.order_by(ibis.desc("logged_at")).limit(1).select("run_id")).to_pylist()
+    return rows[0]["run_id"] if rows else None

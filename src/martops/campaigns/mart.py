@@ -1,0 +1,68 @@
+"""The KPI mart: daily facts x KPIs, their rolling versions, weekly and monthly rollups.
+
+Grain: day x campaign x country x funnel (`web`, `sales_assisted`), with the channel hierarchy.
+Every KPI is a ratio of sums (never an average of daily ratios), and NULL where its denominator
+is 0 or unknown: an infinite CAC on a day without deals is not a number anyone should chart.
+`acquisitions` is what CAC divides by: POS Lite deals in the sales-assisted funnel, orders on
+the web. The seed's headline conversion is leads -> meetings (`lead_to_meeting`).
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+DIMENSIONS = ["funnel", "campaign_id", "campaign_name", "country_code", "channel_3", "channel_4", "channel_5",
+              "budget_category", "in_dictionary"]
+MEASURES = ["spend_eur", "impressions", "clicks", "sessions", "leads", "fake_leads", "sqls", "meetings", "signed",
+            "deals", "signups", "orders", "items_ordered", "items_dispatched", "acquisitions"]
+RATIOS: dict[str, tuple[str, str]] = {
+    "cac": ("spend_eur", "acquisitions"),
+    "cpl": ("spend_eur", "leads"),
+    "ctr": ("clicks", "impressions"),
+    "lead_to_sql": ("sqls", "leads"),
+    "sql_to_meeting": ("meetings", "sqls"),
+    "lead_to_meeting": ("meetings", "leads"),
+    "meeting_to_signed": ("signed", "meetings"),
+    "signed_to_deal": ("deals", "signed"),
+    "session_to_signup": ("signups", "sessions"),
+    "signup_to_order": ("orders", "signups"),
+    "session_to_order": ("orders", "sessions"),
+}
+
+
+def ratio(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
+    return ibis.ifelse(den > 0, num.cast("float64") / den.cast("float64"), ibis.null("float64"))
+
+
+def with_kpis(t: ir.Table, suffix: str = "") -> ir.Table:
+    return t.mutate(**{f"{k}{suffix}": ratio(t[f"{n}{suffix}"], t[f"{d}{suffix}"]) for k, (n, d) in RATIOS.items()})
+
+
+def daily(facts: ir.Table, rolling_days: int) -> ir.Table:
+    """One row per grain from the current snapshot facts, with KPIs and `<kpi>_<n>d` rolling KPIs."""
+    f = facts.select("date", *DIMENSIONS, *[m for m in MEASURES if m != "acquisitions"], "source_rows")
+    f = f.mutate(acquisitions=ibis.ifelse(f.funnel == "web", f.orders, f.deals))
+    w = ibis.window(group_by=["funnel", "campaign_id", "country_code"], order_by=f.date.epoch_days(),
+                    range=(-(rolling_days - 1), 0))
+    sfx = f"_{rolling_days}d"
+    needed = sorted({c for pair in RATIOS.values() for c in pair})
+    rolled = f.mutate(**{f"{m}{sfx}": f[m].sum().over(w) for m in needed})
+    out = with_kpis(with_kpis(rolled), sfx)
+    keep = [c for c in out.columns if not (c.endswith(sfx) and c.removesuffix(sfx) in needed and c != f"spend_eur{sfx}")]
+    return out.select(*keep).order_by(["date", "funnel", "campaign_id", "country_code"])
+
+
+def rollup(day: ir.Table, unit: str) -> ir.Table:
+    """Weekly (`W`, weeks start on Monday) or monthly (`M`) sums of the daily mart, with KPIs."""
+    d = day.mutate(period_start=day.date.truncate(unit).cast("date"))
+    g = d.group_by(["period_start", *DIMENSIONS]).aggregate(days=d.count(), **{m: d[m].sum() for m in MEASURES})
+    return with_kpis(g).order_by(["period_start", "funnel", "campaign_id", "country_code"])
+
+
+def summary(day: ir.Table, by: list[str]) -> ir.Table:
+    """The daily mart summed over its rows by `by` (for `kpis show`), with KPIs."""
+    g = day.group_by(by).aggregate(**{m: day[m].sum() for m in MEASURES}) if by else \
+        day.aggregate(**{m: day[m].sum() for m in MEASURES})
+    out = with_kpis(g)
+    return out.order_by([ibis.desc("spend_eur"), *by]) if by else out

@@ -1,0 +1,19 @@
+"""Warehouse tables of the campaign KPI mart, in the order data flows through them."""
+
+CHANNELS = "staging.campaign_channels"
+"""One row per campaign: the channel dictionary resolved (see `channels.py`)."""
+LEADS = "staging.leads_funnel"
+"""Typed, cleaned rows of the sales-assisted funnel export (one per source row that loaded)."""
+WEB = "staging.web_orders"
+"""Typed, cleaned rows of the web self-service funnel export."""
+FX_RATES = "staging.fx_rates"
+"""EUR per unit of a currency per day; filled by an FX pipeline, read as of each row's date."""
+SNAPSHOT = "snapshots.campaign_daily"
+"""SCD type 2 history of the reconciled daily facts (`valid_from`, `valid_to`)."""
+DAILY = "marts.campaign_kpis_daily"
+WEEKLY = "marts.campaign_kpis_weekly"
+MONTHLY = "marts.campaign_kpis_monthly"
+CLEANING_LOG = "ops.cleaning_log"
+"""What each cleaning rule did to each delivery: rule, rows affected, an example."""
+
+FUNNELS = ("web", "sales_assisted")
