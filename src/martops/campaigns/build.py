@@ -18,7 +18,7 @@ import ibis
 import ibis.expr.types as ir
 
 from martops.campaigns import channels as C
-from martops.campaigns import clean, funnels, mart, reconcile
+from martops.campaigns import clean, funnels, mart, quality, reconcile
 from martops.campaigns import tables as T
 from martops.campaigns.cleaning_log import CleaningLog
 from martops.campaigns.exports import FUNNEL_FILES, CampaignExports
@@ -76,7 +76,9 @@ def _load_channels(wh: Warehouse, src: CampaignExports, spelling: ir.Table, log:
 
 def _log_funnel(log: CleaningLog, wh: Warehouse, file: str, staged: ir.Table, nan_cells: ir.Scalar) -> None:
     flags = {c: staged[c].cast("int64").sum().fill_null(0).as_scalar() for c in funnels.flag_columns(staged)}
-    extra: dict[str, ir.Scalar] = {"nan_cells": nan_cells.as_scalar()}
+    steps = quality.SALES_STEPS if file == "leads_funnel" else quality.WEB_STEPS
+    broken = ibis.or_(*[staged[b] > staged[a] for a, b in zip(steps, steps[1:])]).fill_null(False)
+    extra: dict[str, ir.Scalar] = {"nan_cells": nan_cells.as_scalar(), "broken": broken.cast("int64").sum().as_scalar()}
     if file == "leads_funnel":
         foreign = staged.filter(staged.currency != "EUR")
         extra.update(foreign=foreign.count().as_scalar(), foreign_spend=foreign.spend.notnull().sum().as_scalar(),
@@ -88,6 +90,8 @@ def _log_funnel(log: CleaningLog, wh: Warehouse, file: str, staged: ir.Table, na
     log.add(file, "country_code blank/unknown -> unknown code", s["country_defaulted"])
     for c in C.SPELLED:
         log.add(file, f"{c} cleaned (spaces, case, spelling)", s.get(f"changed_{c}", 0))
+    log.add(file, f"rows breaking the funnel order {' >= '.join(steps)} (kept; a warning)", s["broken"] or 0,
+            always=True)
     if file == "leads_funnel":
         rates = wh.to_pyarrow(staged.filter(staged.currency != "EUR").select("currency", "fx_source").distinct()).to_pylist()
         log.add(file, "rows in another currency (spend converted to EUR)", s["foreign"],

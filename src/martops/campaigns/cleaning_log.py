@@ -16,7 +16,7 @@ from martops.campaigns.tables import CLEANING_LOG
 from martops.engine import Warehouse
 
 SCHEMA = ibis.schema({
-    "run_id": "string", "logged_at": "timestamp", "file": "string", "rule": "string",
+    "run_id": "string", "logged_at": "timestamp", "seq": "int64", "file": "string", "rule": "string",
     "rows": "int64", "example": "string",
 })
 
@@ -47,6 +47,7 @@ class CleaningLog:
         now = dt.datetime.now()
         rows = {
             "run_id": [run_id] * len(self.entries), "logged_at": [now] * len(self.entries),
+            "seq": list(range(len(self.entries))),
             "file": [e.file for e in self.entries], "rule": [e.rule for e in self.entries],
             "rows": [e.rows for e in self.entries], "example": [e.example for e in self.entries],
         }
@@ -54,11 +55,17 @@ class CleaningLog:
         return wh.insert(CLEANING_LOG, ibis.memtable(rows, schema=SCHEMA))
 
 
+FILE_ORDER = ("channels", "leads_funnel", "web_orders", "snapshot", "mart")
+
+
 def of_run(wh: Warehouse, run_id: str) -> list[dict]:
+    """A run's entries grouped by file in the order data flows, each file's in the order logged."""
     if not wh.exists(CLEANING_LOG):
         return []
     t = wh.table(CLEANING_LOG)
-    return wh.to_pyarrow(t.filter(t.run_id == run_id).order_by("logged_at")).to_pylist()
+    rows = wh.to_pyarrow(t.filter(t.run_id == run_id).order_by(["logged_at", "seq"])).to_pylist()
+    rank = {f: i for i, f in enumerate(FILE_ORDER)}
+    return sorted(rows, key=lambda r: rank.get(r["file"], len(rank)))
 
 
 def last_run(wh: Warehouse) -> str | None:

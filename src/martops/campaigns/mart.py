@@ -4,7 +4,8 @@ Grain: day x campaign x country x funnel (`web`, `sales_assisted`), with the cha
 Every KPI is a ratio of sums (never an average of daily ratios), and NULL where its denominator
 is 0 or unknown: an infinite CAC on a day without deals is not a number anyone should chart.
 `acquisitions` is what CAC divides by: POS Lite deals in the sales-assisted funnel, orders on
-the web. The seed's headline conversion is leads -> meetings (`lead_to_meeting`).
+the web (so CAC over both funnels is the blended CAC). `lead_spend_eur` is the sales-assisted
+spend, what CPL divides: web spend buys no leads. The seed's headline conversion is leads -> meetings (`lead_to_meeting`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import ibis.expr.types as ir
 
 DIMENSIONS = ["funnel", "campaign_id", "campaign_name", "country_code", "channel_3", "channel_4", "channel_5",
               "budget_category", "in_dictionary"]
-MEASURES = ["spend_eur", "impressions", "clicks", "sessions", "leads", "fake_leads", "sqls", "meetings", "signed",
+MEASURES = ["spend_eur", "lead_spend_eur", "impressions", "clicks", "sessions", "leads", "fake_leads", "sqls", "meetings", "signed",
             "deals", "signups", "orders", "items_ordered", "items_dispatched", "acquisitions"]
 RATIOS: dict[str, tuple[str, str]] = {
     "cac": ("spend_eur", "acquisitions"),
-    "cpl": ("spend_eur", "leads"),
+    "cpl": ("lead_spend_eur", "leads"),
     "ctr": ("clicks", "impressions"),
     "lead_to_sql": ("sqls", "leads"),
     "sql_to_meeting": ("meetings", "sqls"),
@@ -41,8 +42,10 @@ def with_kpis(t: ir.Table, suffix: str = "") -> ir.Table:
 
 def daily(facts: ir.Table, rolling_days: int) -> ir.Table:
     """One row per grain from the current snapshot facts, with KPIs and `<kpi>_<n>d` rolling KPIs."""
-    f = facts.select("date", *DIMENSIONS, *[m for m in MEASURES if m != "acquisitions"], "source_rows")
-    f = f.mutate(acquisitions=ibis.ifelse(f.funnel == "web", f.orders, f.deals))
+    derived = ("acquisitions", "lead_spend_eur")
+    f = facts.select("date", *DIMENSIONS, *[m for m in MEASURES if m not in derived], "source_rows")
+    f = f.mutate(acquisitions=ibis.ifelse(f.funnel == "web", f.orders, f.deals),
+                 lead_spend_eur=ibis.ifelse(f.funnel == "sales_assisted", f.spend_eur, ibis.null("float64")))
     w = ibis.window(group_by=["funnel", "campaign_id", "country_code"], order_by=f.date.epoch_days(),
                     range=(-(rolling_days - 1), 0))
     sfx = f"_{rolling_days}d"

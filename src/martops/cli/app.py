@@ -9,6 +9,7 @@ import typer
 from martops import __version__
 from martops.cli import ops as ops_cli
 from martops.cli.attribution import attribution_app
+from martops.cli.kpis import kpis_app
 
 app = typer.Typer(
     name="martops",
@@ -17,7 +18,8 @@ app = typer.Typer(
         "Ingest, test, attribute and report marketing data on a DuckDB file (default).\n\n"
         "Example:\n\n"
         "  martops attribution generate --out challenge.db --conversions 2000 --seed 7\n\n"
-        "  martops attribution run --db challenge.db --since 2023-09-01 --until 2023-09-07 --model ihc"
+        "  martops attribution run --db challenge.db --since 2023-09-01 --until 2023-09-07 --model ihc\n\n"
+        "  martops kpis build --source exports/ && martops kpis show --by channel_3"
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -25,6 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(attribution_app, name="attribution")
+app.add_typer(kpis_app, name="kpis")
 for _command in (ops_cli.check, ops_cli.runs, ops_cli.status, ops_cli.quarantine):
     app.command()(_command)
 

@@ -1,0 +1,78 @@
+"""Reading the KPI mart back: summaries for `kpis show`, files for `kpis export`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from martops.campaigns import mart
+from martops.campaigns import tables as T
+from martops.engine import Warehouse
+from martops.errors import ConfigError, MartopsError
+
+SHOW_BY = {"funnel": "funnel", "channel_3": "channel_3", "channel_4": "channel_4", "channel_5": "channel_5",
+           "country": "country_code", "campaign": "campaign_name", "budget_category": "budget_category"}
+SHOWN = ["spend_eur", "leads", "meetings", "deals", "sessions", "orders", "cac", "cpl", "ctr", "lead_to_meeting",
+         "session_to_order"]
+GRAINS = {"daily": T.DAILY, "weekly": T.WEEKLY, "monthly": T.MONTHLY}
+NONE_LABEL = "(none)"
+
+
+def _mart(wh: Warehouse, table: str = T.DAILY):
+    if not wh.exists(table):
+        raise MartopsError(f"{table} does not exist in {wh.location}; build it first: "
+                           "martops kpis build --source <folder of exports>")
+    return wh.table(table)
+
+
+def _in_range(t, column: str, since: dt.date | None, until: dt.date | None):
+    if since is not None:
+        t = t.filter(t[column] >= since)
+    if until is not None:
+        t = t.filter(t[column] <= until)
+    return t
+
+
+def kpi_summary(wh: Warehouse, since: dt.date | None, until: dt.date | None, by: str) -> tuple[list[dict], list[str]]:
+    """Rows per value of `by` (largest spend first) plus a TOTAL row; KPIs are ratios of sums."""
+    column = SHOW_BY[by]
+    day = _in_range(_mart(wh), "date", since, until)
+    day = day.mutate(**{by: day[column].fill_null(NONE_LABEL)})
+    rows = wh.to_pyarrow(mart.summary(day, [by]).select(by, *SHOWN)).to_pylist()
+    total = wh.to_pyarrow(mart.summary(day, []).select(*SHOWN)).to_pylist()
+    if total and any(v is not None for v in total[0].values()):
+        rows.append({by: "TOTAL", **total[0]})
+    return rows, [by, *SHOWN]
+
+
+def _write(data: pa.Table, out: Path) -> None:
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise ConfigError(f"{out}: export to a .csv or a .parquet file (got {suffix or 'no suffix'!r})")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".partial")
+    if suffix == ".csv":
+        pacsv.write_csv(data, tmp)
+    else:
+        pq.write_table(data, tmp)
+    tmp.replace(out)  # a reader never sees half a file
+
+
+def export_table(rows: list[dict] | None, columns: list[str] | None, out: Path, *, wh: Warehouse | None = None,
+                 table: str | None = None, since: dt.date | None = None, until: dt.date | None = None) -> int:
+    """Write `rows` (a shown summary) or a whole mart table (optionally a date range) to CSV/Parquet."""
+    if rows is not None:
+        data = pa.Table.from_pylist(rows).select(columns) if rows else pa.table({c: [] for c in columns or []})
+    else:
+        assert wh is not None and table is not None
+        t = _mart(wh, table)
+        t = _in_range(t, "date" if "date" in t.columns else "period_start", since, until)
+        order = ["date" if "date" in t.columns else "period_start", "funnel", "campaign_id", "country_code"]
+        data = wh.to_pyarrow(t.order_by(order))
+    _write(data, Path(out))
+    return data.num_rows
+

@@ -1,0 +1,183 @@
+"""`martops kpis ...`: the campaign KPI mart from POS Lite exports (build, show, export, generate)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from martops.campaigns import tables as T
+from martops.campaigns.build import build as build_mart
+from martops.campaigns.cleaning_log import last_run, of_run
+from martops.campaigns.views import GRAINS, SHOW_BY, export_table, kpi_summary
+from martops.checks.store import results_of_run
+from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse, parse_date
+from martops.cli.render import check_table, console, step_progress, summary_table
+from martops.errors import ConfigError
+from martops.ops import runlog
+
+kpis_app = typer.Typer(
+    help="Campaign KPI mart: channel dictionary + leads funnel + web orders -> CAC, CPL, CTR, conversion rates.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def cleaning_table(rows: list[dict], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("file", no_wrap=True)
+    table.add_column("rule", ratio=2)
+    table.add_column("rows", justify="right", no_wrap=True)
+    table.add_column("detail", ratio=3)
+    for r in rows:
+        table.add_row(r["file"], r["rule"], f"{r['rows']:,}", (r.get("example") or "")[:400])
+    return table
+
+
+@kpis_app.command()
+def build(
+    source: Path = typer.Option(..., "--source", "-s", help="Folder of exports: channels.csv plus leads_funnel.csv "
+                                "and/or web_orders.csv (headers as the POS Lite exports, any case)."),
+    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+) -> None:
+    """Load a delivery of exports, snapshot its daily facts (SCD2) and rebuild the KPI mart.
+
+    Bad rows go to ops.quarantine with their reason; every cleaning rule's count goes to
+    ops.cleaning_log and is printed. Re-running the same delivery changes nothing.
+
+    Example:
+
+      martops kpis build --source ../shared/datasets/poslite-campaigns --warehouse kpis.duckdb
+    """
+    cfg, wh = open_warehouse(config, warehouse)
+    with wh, runlog.invocation() as run_id, step_progress(3, "kpis") as (progress, task):
+        def on_step(name: str) -> None:
+            progress.update(task, description=name, completed=["load", "snapshot", "mart"].index(name))
+
+        try:
+            results, _ = build_mart(wh, source, cfg, on_step=on_step)
+        finally:
+            progress.update(task, completed=3)
+            flagged = [r for r in results_of_run(wh, run_id) if r["status"] != "pass"]
+            log_rows = of_run(wh, run_id)
+        console.print(summary_table(results, title=f"kpis build (run {run_id})"))
+        console.print(cleaning_table(log_rows, "What cleaning did (ops.cleaning_log)"))
+        if flagged:
+            console.print(check_table(flagged, title="Checks that did not pass"))
+        console.print("Quarantined rows: `martops quarantine --table leads_funnel` (or web_orders, channels). "
+                      f"Tables: {T.DAILY}, {T.WEEKLY}, {T.MONTHLY}; history in {T.SNAPSHOT}.")
+
+
+@kpis_app.command()
+def show(
+    since: Optional[str] = typer.Option(None, "--since", help="First day (YYYY-MM-DD), inclusive; default: all."),
+    until: Optional[str] = typer.Option(None, "--until", help="Last day (YYYY-MM-DD), inclusive; default: all."),
+    by: str = typer.Option("funnel", "--by", help=f"Group rows by: {', '.join(SHOW_BY)}."),
+    export: Optional[Path] = typer.Option(None, "--export", help="Also write the table to this .csv or .parquet file."),
+    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+) -> None:
+    """KPIs over a date range, grouped by funnel, channel or country, with a total row.
+
+    Ratios are ratios of sums over the range (never averages of daily ratios); '-' is a KPI
+    whose denominator is 0 (no deals: no CAC).
+
+    Example:
+
+      martops kpis show --since 2022-03-01 --until 2022-03-31 --by channel_3
+    """
+    s, u = parse_date(since, "--since"), parse_date(until, "--until")
+    if by not in SHOW_BY:
+        raise ConfigError(f"--by {by!r} is not a dimension; choose one of {', '.join(SHOW_BY)}")
+    _, wh = open_warehouse(config, warehouse)
+    with wh:
+        rows, columns = kpi_summary(wh, s, u, by)
+        if export is not None:
+            export_table(rows, columns, export)
+    span = f"{s or 'start'} .. {u or 'end'}"
+    table = Table(title=f"Campaign KPIs by {by}, {span}", title_justify="left")
+    for c in columns:
+        if c == by:
+            table.add_column(c, min_width=16, overflow="fold")
+        else:
+            table.add_column(c, justify="right", no_wrap=True)
+    for r in rows:
+        table.add_row(*[_cell(r[c], c) for c in columns], style="bold" if r[by] == "TOTAL" else None)
+    console.print(table)
+    if export is not None:
+        console.print(f"wrote {len(rows):,} rows to {export}")
+
+
+@kpis_app.command("export")
+def export_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="File to write: .csv or .parquet."),
+    grain: str = typer.Option("daily", "--grain", help=f"Which mart table: {', '.join(GRAINS)}."),
+    since: Optional[str] = typer.Option(None, "--since", help="First day/period start (YYYY-MM-DD), inclusive."),
+    until: Optional[str] = typer.Option(None, "--until", help="Last day/period start (YYYY-MM-DD), inclusive."),
+    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+) -> None:
+    """Write a KPI mart table (every column) to CSV or Parquet, for a BI tool or a spreadsheet.
+
+    Example:
+
+      martops kpis export --grain weekly --out weekly_kpis.parquet
+    """
+    if grain not in GRAINS:
+        raise ConfigError(f"--grain {grain!r} is not one of {', '.join(GRAINS)}")
+    _, wh = open_warehouse(config, warehouse)
+    with wh:
+        n = export_table(None, None, out, wh=wh, table=GRAINS[grain],
+                         since=parse_date(since, "--since"), until=parse_date(until, "--until"))
+    console.print(f"wrote {n:,} rows of {GRAINS[grain]} to {out}")
+
+
+@kpis_app.command()
+def cleaning(
+    run: Optional[str] = typer.Option(None, "--run", help="Run id (default: the last build)."),
+    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+) -> None:
+    """What each cleaning rule did in a build: rows touched per file and rule, with examples."""
+    _, wh = open_warehouse(config, warehouse)
+    with wh:
+        run = run or last_run(wh)
+        rows = of_run(wh, run) if run else []
+    if not rows:
+        console.print("no build has been logged yet; run `martops kpis build --source <folder>`")
+        raise typer.Exit(0)
+    console.print(cleaning_table(rows, f"What cleaning did (run {run})"))
+
+
+@kpis_app.command()
+def generate(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write channels.csv, leads_funnel.csv, web_orders.csv."),
+    campaigns: int = typer.Option(40, "--campaigns", min=4, help="Distinct campaign ids."),
+    days: int = typer.Option(150, "--days", min=14, help="Days of data from 2022-01-01."),
+    seed: int = typer.Option(7, "--seed", help="Random seed: same seed, same files."),
+    clean_only: bool = typer.Option(False, "--clean", help="Write clean exports (no planted dirt)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing files."),
+) -> None:
+    """Write synthetic POS Lite exports with the real exports' kinds of dirt (for demos and tests).
+
+    Example:
+
+      martops kpis generate --out demo-exports --seed 7
+    """
+    from martops.demo.campaigns import CampaignDemoSpec, generate as gen
+
+    counts = gen(out, CampaignDemoSpec(campaigns=campaigns, days=days, seed=seed, dirty=not clean_only,
+                                       start=dt.date(2022, 1, 1)), force=force)
+    console.print(", ".join(f"{name}: {n:,} rows" for name, n in counts.items()) + f" in {out}")
+
+
+def _cell(value: object, column: str) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if column in ("spend_eur", "cac", "cpl"):
+            return f"{value:,.2f}"
+        return f"{value:.2%}" if column in ("ctr",) or "_to_" in column else f"{value:,.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
