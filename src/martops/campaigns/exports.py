@@ -40,7 +40,7 @@ class CampaignExports:
             raise SourceError(f"{self.path} is not a folder; expected a folder holding channels.csv, "
                               "leads_funnel.csv and/or web_orders.csv")
         self.name = str(self.path.resolve())
-        self._csv = CsvFolder(wh, self.path)
+        self._csv = CsvFolder(wh, self.path, null_values=[""])  # only empty is missing; NaN texts are counted
         if not (self.path / "channels.csv").exists():
             raise SourceError(f"{self.path}: channels.csv is missing; it names the campaigns (files found: "
                               f"{sorted(p.name for p in self.path.glob('*.csv')) or 'none'})")

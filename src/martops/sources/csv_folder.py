@@ -45,8 +45,11 @@ def read_header(path: Path) -> list[str]:
 class CsvFolder:
     kind = "folder of CSV files"
 
-    def __init__(self, wh: Warehouse, path: str | Path):
+    def __init__(self, wh: Warehouse, path: str | Path, *, null_values: list[str] | None = None):
+        """`null_values`: texts read as NULL (default: Arrow's list, which includes NA, NaN and null);
+        pass `[""]` where such texts may be real values (Namibia's country code is NA)."""
         self.wh, self.path = wh, Path(path)
+        self.null_values = null_values
         if not self.path.is_dir():
             raise SourceError(f"{self.path} is not a folder of CSV files")
         self._headers: dict[str, list[str]] = {}
@@ -76,7 +79,7 @@ class CsvFolder:
                 path,
                 read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, encoding="utf-8"),
                 convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
-                                                     strings_can_be_null=True),
+                                                     strings_can_be_null=True, null_values=self.null_values),
             )
         except pa.ArrowInvalid as exc:
             raise SourceError(f"{path}: cannot be read as CSV with header {header}: {exc}") from exc
