@@ -152,8 +152,11 @@ class Warehouse:
         return deleted, self.insert(name, expr)
 
     def create_or_replace(self, name: str, expr: ir.Table) -> int:
-        self.execute(f"CREATE OR REPLACE TABLE {self.quoted(name)} AS {self.compile(expr)}")
-        return self.count(name)
+        """Replace the table with `expr`'s rows, typed as Ibis types them (a `CREATE TABLE AS` would
+        keep what the SQL happens to return, e.g. a TIMESTAMP for date arithmetic)."""
+        self.execute(f"DROP TABLE IF EXISTS {self.quoted(name)}")
+        self.ensure_table(name, expr.schema())
+        return self.insert(name, expr)
 
     def count(self, name: str) -> int:
         return int(self.execute(f"SELECT count(*) FROM {self.quoted(name)}")[0][0])

@@ -58,7 +58,9 @@ def daily(facts: ir.Table, rolling_days: int) -> ir.Table:
 
 def rollup(day: ir.Table, unit: str) -> ir.Table:
     """Weekly (`W`, weeks start on Monday) or monthly (`M`) sums of the daily mart, with KPIs."""
-    d = day.mutate(period_start=day.date.truncate(unit).cast("date"))
+    start = (day.date - day.date.day_of_week.index().as_interval("D") if unit == "W"
+             else ibis.date(day.date.year(), day.date.month(), 1))  # DATE_TRUNC gives a timestamp in DuckDB
+    d = day.mutate(period_start=start)
     g = d.group_by(["period_start", *DIMENSIONS]).aggregate(days=d.count(), **{m: d[m].sum() for m in MEASURES})
     return with_kpis(g).order_by(["period_start", "funnel", "campaign_id", "country_code"])
 

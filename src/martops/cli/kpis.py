@@ -138,7 +138,12 @@ def cleaning(
     run: Optional[str] = typer.Option(None, "--run", help="Run id (default: the last build)."),
     warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
 ) -> None:
-    """What each cleaning rule did in a build: rows touched per file and rule, with examples."""
+    """What each cleaning rule did in a build: rows touched per file and rule, with examples.
+
+    Example:
+
+      martops kpis cleaning --warehouse kpis.duckdb
+    """
     _, wh = open_warehouse(config, warehouse)
     with wh:
         run = run or last_run(wh)

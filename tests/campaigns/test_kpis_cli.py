@@ -1,0 +1,97 @@
+"""`martops kpis ...` end to end on generated exports, as a user runs it."""
+
+from __future__ import annotations
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from martops.campaigns import tables as T
+from martops.engine import connect
+from martops.ops.quarantine import QUARANTINE
+from tests.campaigns.exports import rows
+from tests.cli_runner import run_cli, run_cli_unfixtured
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One generated delivery, built once for the module (the build is the slow part)."""
+    base = tmp_path_factory.mktemp("kpis")
+    gen = run_cli_unfixtured("kpis", "generate", "--out", base / "exports", "--campaigns", "12", "--days", "60")
+    res = run_cli_unfixtured("kpis", "build", "--source", base / "exports", "--warehouse", base / "w.duckdb")
+    return base, gen, res
+
+
+def test_build_prints_steps_cleaning_and_warnings(built):
+    base, gen, res = built
+    assert gen.code == 0 and "leads_funnel.csv" in gen.out
+    assert res.code == 0, res.out + res.err
+    for text in ("load", "snapshot", "mart", "What cleaning did", "rows read = loaded + quarantined",
+                 "campaign ids missing from channels.csv", "Checks that did not pass", "monotonic_funnel"):
+        assert text in res.out, text
+
+
+def test_planted_dirt_is_quarantined_or_cleaned_and_every_row_accounted_for(built):
+    base, _, _ = built
+    with connect(path=base / "w.duckdb") as wh:
+        q = rows(wh, QUARANTINE)
+        raw_values = {r["raw_value"] for r in q}
+        assert {"100000000", "f"} <= raw_values
+        reasons = " ".join(r["reason"] for r in q)
+        assert "date is NULL or empty" in reasons and "campaign_id is NULL or empty" in reasons
+        log = rows(wh, T.CLEANING_LOG)
+        acct = {r["file"]: r["example"] for r in log if r["rule"] == "rows read = loaded + quarantined"}
+        for file in ("channels", "leads_funnel", "web_orders"):
+            read, rest = acct[file].replace(",", "").split(" = ")
+            loaded, bad = rest.split(" + ")
+            assert int(read) == int(loaded) + int(bad)
+            assert int(bad) == sum(r["table_name"] == file for r in q)
+        lines = sum(1 for _ in open(base / "exports" / "leads_funnel.csv")) - 1
+        assert int(acct["leads_funnel"].replace(",", "").split(" = ")[0]) == lines
+        assert all(r["country_code"] != "" for r in rows(wh, T.WEB))
+        assert wh.count(T.DAILY) > 0
+
+
+def test_show_by_each_dimension_with_a_total_and_export(built, capsys, tmp_path):
+    base, _, _ = built
+    w = base / "w.duckdb"
+    for by in ("funnel", "channel_3", "country", "campaign", "budget_category"):
+        res = run_cli(capsys, "kpis", "show", "--warehouse", w, "--by", by, "--since", "2022-01-01",
+                      "--until", "2022-01-31")
+        assert res.code == 0 and "TOTAL" in res.out, by
+    res = run_cli(capsys, "kpis", "show", "--warehouse", w, "--by", "channel_3", "--export", tmp_path / "s.csv")
+    table = pacsv.read_csv(tmp_path / "s.csv")
+    assert res.code == 0 and table.column_names[0] == "channel_3" and table.column("channel_3")[-1].as_py() == "TOTAL"
+    res = run_cli(capsys, "kpis", "show", "--warehouse", w, "--by", "colour")
+    assert res.code == 1 and "--by 'colour' is not a dimension" in res.err
+
+
+def test_export_each_grain_to_parquet_and_csv(built, capsys, tmp_path):
+    base, _, _ = built
+    w = base / "w.duckdb"
+    with connect(path=w) as wh:
+        n_weekly = wh.count(T.WEEKLY)
+    res = run_cli(capsys, "kpis", "export", "--warehouse", w, "--grain", "weekly", "--out", tmp_path / "w.parquet")
+    assert res.code == 0 and pq.read_table(tmp_path / "w.parquet").num_rows == n_weekly
+    res = run_cli(capsys, "kpis", "export", "--warehouse", w, "--grain", "daily", "--since", "2022-01-10",
+                  "--until", "2022-01-16", "--out", tmp_path / "d.csv")
+    dates = set(pacsv.read_csv(tmp_path / "d.csv").column("date").to_pylist())
+    assert res.code == 0 and dates and min(dates).isoformat() >= "2022-01-10" and max(dates).isoformat() <= "2022-01-16"
+    res = run_cli(capsys, "kpis", "export", "--warehouse", w, "--out", tmp_path / "x.xlsx")
+    assert res.code == 1 and "export to a .csv or a .parquet file" in res.err
+
+
+def test_cleaning_status_and_check_see_the_campaign_tables(built, capsys):
+    base, _, _ = built
+    w = base / "w.duckdb"
+    res = run_cli(capsys, "kpis", "cleaning", "--warehouse", w)
+    assert res.code == 0 and "exact duplicate rows collapsed" in res.out
+    res = run_cli(capsys, "status", "--warehouse", w)
+    assert res.code == 0 and T.LEADS in res.out and T.WEB in res.out and "fresh" in res.out
+    res = run_cli(capsys, "check", "--warehouse", w, "--select", "marts.campaign*")
+    assert res.code == 0 and "warn" in res.out
+
+
+def test_show_before_any_build_says_what_to_run(capsys, tmp_path):
+    res = run_cli(capsys, "kpis", "show", "--warehouse", tmp_path / "empty.duckdb")
+    assert res.code == 1 and "martops kpis build --source" in res.err
