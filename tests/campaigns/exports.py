@@ -5,14 +5,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import pytest
-
 from martops.campaigns.build import build
 from martops.config import ProjectConfig
 from martops.demo.campaigns import CHANNELS_HEADER, LEADS_HEADER, WEB_HEADER
 from martops.engine import Warehouse
 from martops.ops import runlog
-from tests.conftest import DATASETS
 
 ID = "120211151098440066"       # 18 digits: beyond float64's exact integers
 LONG_ID = "11348193304807181773"  # 20 digits: beyond int64 too
@@ -66,11 +63,3 @@ def rows(wh: Warehouse, table: str, order: list[str] | None = None, where=None) 
     if order:
         t = t.order_by(order)
     return wh.to_pyarrow(t).to_pylist()
-
-
-@pytest.fixture(scope="session")
-def poslite_dataset() -> Path:
-    path = DATASETS / "poslite-campaigns"
-    if not path.exists():
-        pytest.skip(f"real dataset folder {path} is absent (it lives in ../shared/datasets)")
-    return path

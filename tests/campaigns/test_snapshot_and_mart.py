@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from martops.campaigns import tables as T
 from martops.engine import connect
 from martops.snapshots import merge, surrogate_key
-from tests.campaigns.exports import ID, channel, lead, rows, run_build, web, write_exports
+from tests.campaigns.exports import channel, lead, rows, run_build, web, write_exports
 
 D1, D2, D3 = "2022-01-03", "2022-01-04", "2022-01-05"
 
