@@ -143,6 +143,14 @@ class Warehouse:
             inserted = self.insert(name, expr)
         return deleted, inserted
 
+    def materialize(self, expr: ir.Table, name: str) -> ir.Table:
+        """`expr` computed once into a temporary table (gone when the connection closes).
+
+        For an intermediate result several queries read: Ibis compiles and DuckDB plans a deep
+        expression again for every query, which costs more than the rows on small inputs.
+        """
+        return self.backend.create_table(name, expr, temp=True, overwrite=True)
+
     def upsert(self, name: str, expr: ir.Table, key: list[str]) -> tuple[int, int]:
         """Replace the rows whose `key` appears in `expr`, keep every other row (caller's transaction)."""
         self.ensure_table(name, expr.schema())

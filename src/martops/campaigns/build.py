@@ -63,8 +63,8 @@ def _too_dirty(file: str, read: int, bad: int, project: ProjectConfig) -> None:
 def _load_channels(wh: Warehouse, src: CampaignExports, spelling: ir.Table, log: CleaningLog,
                    run_id: str, now: dt.datetime) -> dict[str, int]:
     raw = src.raw("channels")
-    ann = annotate(raw, C.SPEC, check_duplicates=False)
-    rows = C.normalised(ann.filter(ann._ok), spelling)
+    ann = wh.materialize(annotate(raw, C.SPEC, check_duplicates=False), "_campaigns_channels_annotated")
+    rows = wh.materialize(C.normalised(ann.filter(ann._ok), spelling), "_campaigns_channels_rows")
     resolved = C.resolve(rows).mutate(_etl_loaded_at=ibis.literal(now, type="timestamp"), _run_id=ibis.literal(run_id))
     C.log_counts(log, wh, raw, rows, resolved)
     wh.upsert(T.CHANNELS, resolved, ["campaign_id"])
@@ -112,8 +112,9 @@ def _load_funnel(wh: Warehouse, src: CampaignExports, file: str, spelling: ir.Ta
     if file == "leads_funnel":
         raw = funnels.with_ids_from_names(raw, names)
     spec = funnels.spec(file, lims, cfg, funnels.currencies(wh, cfg))
-    ann = annotate(raw, spec, check_duplicates=False)
-    staged = funnels.staged(ann, file, spelling, funnels.fx_rates(wh), cfg, run_id, now)
+    ann = wh.materialize(annotate(raw, spec, check_duplicates=False), f"_campaigns_{file}_annotated")
+    staged = wh.materialize(funnels.staged(ann, file, spelling, funnels.fx_rates(wh), cfg, run_id, now),
+                            f"_campaigns_{file}_staged")
     span = _scalars(wh, lo=ann.t_date.min().as_scalar(), hi=ann.t_date.max().as_scalar(),
                     read=ann.count().as_scalar(), loaded=ann._ok.cast("int64").sum().fill_null(0).as_scalar())
     lo, hi = span["lo"], span["hi"]
@@ -140,8 +141,10 @@ def load(wh: Warehouse, folder: str | Path, project: ProjectConfig, results: lis
     try:
         ch_raw = src.raw("channels")
         raws = [ch_raw] + ([src.raw("leads_funnel")] if "sales_assisted" in src.funnels else [])
-        spelling = clean.spellings(ibis.union(*[t.select(value=t[c]) for t in raws for c in C.SPELLED]))
-        names = funnels.name_index(*[t.select("campaign_id", "campaign_name") for t in raws])
+        spelling = wh.materialize(clean.spellings(ibis.union(*[t.select(value=t[c]) for t in raws for c in C.SPELLED])),
+                                  "_campaigns_spelling")
+        names = wh.materialize(funnels.name_index(*[t.select("campaign_id", "campaign_name") for t in raws]),
+                               "_campaigns_names")
         counts: dict[str, dict] = {}
         with wh.transaction():
             counts["channels"] = _load_channels(wh, src, spelling, log, run_id, now)
@@ -170,7 +173,7 @@ def _run_rows(wh: Warehouse, table: str, run_id: str) -> ir.Table:
 def snapshot(wh: Warehouse, delivery: Delivery, project: ProjectConfig, results: list[CheckResult]) -> dict:
     """This delivery's rows reconciled to daily facts and merged into the SCD2 snapshot."""
     rows = {f: _run_rows(wh, T.LEADS if f == "sales_assisted" else T.WEB, delivery.run_id) for f in delivery.funnels}
-    facts = reconcile.daily_facts(rows, wh.table(T.CHANNELS))
+    facts = wh.materialize(reconcile.daily_facts(rows, wh.table(T.CHANNELS)), "_campaigns_facts")
     n = _scalars(wh, facts=facts.count().as_scalar(), **reconcile.reconciled_counts(rows))
     log = delivery.log
     for f in delivery.funnels:
