@@ -9,7 +9,7 @@ DEMO   := demo-out
 .PHONY: demo test bench setup lock clean help
 
 help:
-	@echo "make demo   - set up and run the attribution pipeline (and the data checks) on generated demo data"
+	@echo "make demo   - set up and run the attribution pipeline, the campaign KPI mart and the data checks on generated demo data"
 	@echo "make test   - set up and run the test suite"
 	@echo "make bench  - set up and run the benchmarks (1M and 10M sessions; takes minutes)"
 
@@ -26,6 +26,9 @@ demo: $(STAMP)
 	$(BIN)/martops attribution generate --out $(DEMO)/challenge.db --conversions 2000 --seed 7 --force
 	$(BIN)/martops attribution run --db $(DEMO)/challenge.db --since 2023-09-01 --until 2023-09-07 \
 		--model ihc --warehouse $(DEMO)/warehouse.duckdb --export $(DEMO)/channel_reporting.csv --write-back
+	$(BIN)/martops kpis generate --out $(DEMO)/campaign-exports --seed 7 --force
+	$(BIN)/martops kpis build --source $(DEMO)/campaign-exports --warehouse $(DEMO)/warehouse.duckdb
+	$(BIN)/martops kpis show --warehouse $(DEMO)/warehouse.duckdb --by channel_3 --export $(DEMO)/kpis_by_channel.csv
 	$(BIN)/martops check --warehouse $(DEMO)/warehouse.duckdb
 
 test: $(STAMP)
