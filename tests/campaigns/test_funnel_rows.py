@@ -132,6 +132,9 @@ def test_folder_faults_name_the_file_and_what_is_missing(tmp_path, wh):
     (c / "leads_funnel.csv").write_text(text)
     with pytest.raises(SourceError, match=r"leads_funnel.csv: column\(s\) \['TOTAL_SQLS'\] missing"):
         run_build(wh, c)
+    e = write_exports(tmp_path / "e", [channel()], [lead("2022-01-03")], [])
+    with pytest.raises(SourceError, match="web_orders.csv has a header but no rows"):
+        run_build(wh, e)
 
 
 def test_headers_match_in_any_case_and_extra_columns_are_ignored(tmp_path, wh):

@@ -49,6 +49,10 @@ class CampaignExports:
             raise SourceError(f"{self.path}: neither leads_funnel.csv nor web_orders.csv is there; "
                               "a delivery needs at least one funnel export")
         self._headers = {t: self._header(t) for t in ["channels", *self.funnels.values()]}
+        for table in self._headers:
+            if not self._csv.has_rows(table):
+                raise SourceError(f"{self.file(table)} has a header but no rows; an empty export is a failed "
+                                  "export, not a day without data (leave the file out to skip a funnel)")
 
     def _header(self, table: str) -> dict[str, str]:
         """lower-case name -> the file's spelling, after checking every expected column is there."""
