@@ -19,7 +19,6 @@ from martops.checks import catalog
 from martops.checks.store import recorded
 from martops.config import ProjectConfig
 from martops.engine import Warehouse
-from martops.errors import MartopsError, SourceError
 from martops.ops import faults, quarantine
 from martops.ops.runlog import current_run_id
 from martops.sources.typed import quarantine_rows, reasons
@@ -47,19 +46,6 @@ def _conversions(conv: ir.Table, now: dt.datetime) -> ir.Table:
                     revenue=c.t_revenue, _loaded_at=ibis.literal(now, type="timestamp"))
 
 
-def _too_dirty(wh: Warehouse, table: str, source: str, read: int, bad: int, limit: float) -> SourceError:
-    q = wh.table(quarantine.QUARANTINE)
-    q = q.filter((q.source == source) & (q.table_name == table))
-    columns = quarantine.bad_columns(wh, source, table)
-    example = wh.to_pyarrow(q.order_by("row_number").select("row_number", "reason").limit(1)).to_pylist()
-    return SourceError(
-        f"{source}: {bad:,} of {read:,} {table} rows ({bad / read:.1%}) could not be loaded, more than "
-        f"quality.max_quarantined_fraction ({limit:.1%}); that looks like a format change, not a few dirty "
-        f"rows, so nothing was loaded. Bad columns: {columns}; first: row "
-        f"{example[0]['row_number']}: {example[0]['reason']}. Raise the limit in martops.yml to load anyway."
-    )
-
-
 def _load(wh: Warehouse, src: ChallengeSource, table: str, target: str, annotated: ir.Table, good: ir.Table,
           lo: dt.date | None, hi: dt.date, run_id: str, now: dt.datetime) -> dict[str, int]:
     """Replace one staging range and its quarantine; returns read/loaded/quarantined counts."""
@@ -82,18 +68,6 @@ def _load_costs(wh: Warehouse, src: ChallengeSource, run_id: str, now: dt.dateti
     if read != usable:
         bad_rows = quarantine_rows(src.cost_reasons(src.costs()), SPECS["session_costs"], src.name, run_id, now)
     return {"read": read, "loaded": usable, "quarantined": quarantine.replace(wh, src.name, "session_costs", bad_rows, None, None)}
-
-
-def _account(wh: Warehouse, src: ChallengeSource, counts: dict[str, dict[str, int]], project: ProjectConfig) -> None:
-    """read = loaded + quarantined per table, and not so many bad rows that the format must have changed."""
-    for table, c in counts.items():
-        if c["read"] != c["loaded"] + c["quarantined"]:
-            raise MartopsError(f"row accounting broke for {table}: read {c['read']:,} != loaded "
-                               f"{c['loaded']:,} + quarantined {c['quarantined']:,} (a martops bug; please report)")
-        limit = project.quality.max_quarantined_fraction
-        big = c["read"] >= max(project.quality.fraction_applies_from_rows, 1)
-        if big and c["quarantined"] / c["read"] > limit:
-            raise _too_dirty(wh, table, src.name, c["read"], c["quarantined"], limit)
 
 
 def ingest(wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookback_days: int | None = None,
@@ -119,7 +93,7 @@ def ingest(wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookba
                 "session_costs": _load_costs(wh, src, run_id, now),
             }
             faults.pause_point("ingest.before_commit")
-            _account(wh, src, counts, project)
+            quarantine.account(wh, src.name, counts, project.quality, lambda table: (src.name, f"{table} rows"))
             catalog.gate(wh, project, (T.SESSIONS, T.CONVERSIONS), results)
     finally:
         src.close()

@@ -27,7 +27,6 @@ from martops.checks.core import CheckResult
 from martops.checks.store import recorded
 from martops.config import ProjectConfig
 from martops.engine import Warehouse
-from martops.errors import MartopsError, SourceError
 from martops.ops import quarantine, runlog
 from martops.ops.runlog import current_run_id
 from martops.results import StepResult
@@ -50,14 +49,6 @@ class Delivery:
 
 def _scalars(wh: Warehouse, **exprs: ir.Scalar) -> dict:
     return wh.to_pyarrow(ibis.memtable({"_": [0]}).select(**exprs)).to_pylist()[0]
-
-
-def _too_dirty(file: str, read: int, bad: int, project: ProjectConfig) -> None:
-    limit = project.quality.max_quarantined_fraction
-    if read >= max(project.quality.fraction_applies_from_rows, 1) and bad / read > limit:
-        raise SourceError(f"{file}.csv: {bad:,} of {read:,} rows ({bad / read:.1%}) could not be loaded, more "
-                          f"than quality.max_quarantined_fraction ({limit:.1%}); that looks like a format change, "
-                          "so nothing was loaded. See `martops quarantine --table " + file + "` after raising the limit.")
 
 
 def _load_channels(wh: Warehouse, src: CampaignExports, spelling: ir.Table, log: CleaningLog,
@@ -150,14 +141,10 @@ def load(wh: Warehouse, folder: str | Path, project: ProjectConfig, results: lis
             counts["channels"] = _load_channels(wh, src, spelling, log, run_id, now)
             for funnel, file in src.funnels.items():
                 counts[file] = _load_funnel(wh, src, file, spelling, names, project, log, run_id, now)
+            quarantine.account(wh, SOURCE, counts, project.quality, lambda file: (f"{file}.csv", "rows"))
             for file, c in counts.items():
-                if c["read"] != c["loaded"] + c["quarantined"]:
-                    raise MartopsError(f"row accounting broke for {file}: read {c['read']:,} != loaded "
-                                       f"{c['loaded']:,} + quarantined {c['quarantined']:,} (a martops bug; please report)")
                 log.add(file, "rows read = loaded + quarantined", c["read"],
                         f"{c['read']:,} = {c['loaded']:,} + {c['quarantined']:,}", always=True)
-                if file != "channels":
-                    _too_dirty(file, c["read"], c["quarantined"], project)
             catalog.gate(wh, project, [T.CHANNELS, *[T.LEADS if f == "leads_funnel" else T.WEB
                                                       for f in src.funnels.values()]], results)
     finally:
@@ -174,7 +161,7 @@ def snapshot(wh: Warehouse, delivery: Delivery, project: ProjectConfig, results:
     """This delivery's rows reconciled to daily facts and merged into the SCD2 snapshot."""
     rows = {f: _run_rows(wh, T.LEADS if f == "sales_assisted" else T.WEB, delivery.run_id) for f in delivery.funnels}
     facts = wh.materialize(reconcile.daily_facts(rows, wh.table(T.CHANNELS)), "_campaigns_facts")
-    n = _scalars(wh, facts=facts.count().as_scalar(), **reconcile.reconciled_counts(rows))
+    n = _scalars(wh, facts=facts.count().as_scalar(), **reconcile.reconciled_counts(facts, delivery.funnels))
     log = delivery.log
     for f in delivery.funnels:
         file = FUNNEL_FILES[f]

@@ -64,12 +64,11 @@ def daily_facts(funnels: dict[str, ir.Table], dictionary: ir.Table) -> ir.Table:
                     values_hash=surrogate_key(j, [*FACT_MEASURES, "budget_category"]))
 
 
-def reconciled_counts(funnels: dict[str, ir.Table]) -> dict[str, ir.Scalar]:
-    """Per funnel: grains held by several rows, and the rows folded into them."""
+def reconciled_counts(facts: ir.Table, funnels: list[str]) -> dict[str, ir.Scalar]:
+    """Per funnel, from the facts' `source_rows`: grains held by several rows, rows folded into them."""
     out = {}
-    for funnel, rows in funnels.items():
-        g = rows.group_by(["date", "country_code", "campaign_id"]).aggregate(n=rows.count())
-        dup = g.filter(g.n > 1)
+    for funnel in funnels:
+        dup = facts.filter((facts.funnel == funnel) & (facts.source_rows > 1))
         out[f"{funnel}_groups"] = dup.count().as_scalar()
-        out[f"{funnel}_rows"] = (dup.n - 1).sum().fill_null(0).as_scalar()
+        out[f"{funnel}_rows"] = (dup.source_rows - 1).sum().fill_null(0).as_scalar()
     return out

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from typing import Callable
+
 import ibis
 import ibis.expr.types as ir
 
+from martops.config import QualityConfig
 from martops.engine import Warehouse
+from martops.errors import MartopsError, SourceError
 
 QUARANTINE = "ops.quarantine"
 
@@ -41,3 +45,33 @@ def bad_columns(wh: Warehouse, source: str, table: str, top: int = 5) -> dict[st
     q = q.filter((q.source == source) & (q.table_name == table))
     g = q.group_by("column_name").aggregate(rows=q.count()).order_by([ibis.desc("rows"), "column_name"]).limit(top)
     return {r["column_name"]: r["rows"] for r in wh.to_pyarrow(g).to_pylist()}
+
+
+def account(wh: Warehouse, source: str, counts: dict[str, dict[str, int]], quality: QualityConfig,
+            subject: Callable[[str], tuple[str, str]]) -> None:
+    """Inside a load's transaction: read = loaded + quarantined per table, and not so many bad rows
+    that the format must have changed (then the load fails and nothing is written).
+
+    `subject(table)` names the rows in the message: (where, noun), e.g. ('db.sqlite', 'conversions rows').
+    """
+    for table, c in counts.items():
+        if c["read"] != c["loaded"] + c["quarantined"]:
+            raise MartopsError(f"row accounting broke for {table}: read {c['read']:,} != loaded "
+                               f"{c['loaded']:,} + quarantined {c['quarantined']:,} (a martops bug; please report)")
+        read, bad, limit = c["read"], c["quarantined"], quality.max_quarantined_fraction
+        if read >= max(quality.fraction_applies_from_rows, 1) and bad / read > limit:
+            raise _too_dirty(wh, source, table, read, bad, limit, *subject(table))
+
+
+def _too_dirty(wh: Warehouse, source: str, table: str, read: int, bad: int, limit: float,
+               where: str, noun: str) -> SourceError:
+    q = wh.table(QUARANTINE)
+    q = q.filter((q.source == source) & (q.table_name == table))
+    example = wh.to_pyarrow(q.order_by("row_number").select("row_number", "reason").limit(1)).to_pylist()
+    first = f"; first: row {example[0]['row_number']}: {example[0]['reason']}" if example else ""
+    return SourceError(
+        f"{where}: {bad:,} of {read:,} {noun} ({bad / read:.1%}) could not be loaded, more than "
+        f"quality.max_quarantined_fraction ({limit:.1%}); that looks like a format change, not a few dirty "
+        f"rows, so nothing was loaded. Bad columns: {bad_columns(wh, source, table)}{first}. "
+        "Raise the limit in martops.yml to load anyway."
+    )
