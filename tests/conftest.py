@@ -78,9 +78,14 @@ def wh(tmp_path: Path):
         yield w
 
 
-@pytest.fixture(scope="session")
-def ihc_dataset() -> Path:
-    path = DATASETS / "ihc-challenge"
+def dataset(name: str) -> Path:
+    """A real dataset folder from ../shared/datasets, or a skip saying it is absent."""
+    path = DATASETS / name
     if not path.exists():
         pytest.skip(f"real dataset folder {path} is absent (it lives in ../shared/datasets)")
     return path
+
+
+@pytest.fixture(scope="session")
+def ihc_dataset() -> Path:
+    return dataset("ihc-challenge")

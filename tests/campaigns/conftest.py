@@ -6,12 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATASETS
+from tests.conftest import dataset
 
 
 @pytest.fixture(scope="session")
 def poslite_dataset() -> Path:
-    path = DATASETS / "poslite-campaigns"
-    if not path.exists():
-        pytest.skip(f"real dataset folder {path} is absent (it lives in ../shared/datasets)")
-    return path
+    return dataset("poslite-campaigns")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -51,14 +50,8 @@ def _params(opts: RunOptions) -> dict:
 
 def _timed(wh: Warehouse, step: str, opts: RunOptions, fn: Callable[[], dict], rows_in: str | None,
            rows_out: str) -> StepResult:
-    """Run `fn` logged in ops.runs, and file its counts: `rows_in`/`rows_out` name keys of its dict."""
-    t0 = time.perf_counter()
-    with runlog.logged(wh, f"attribution.{step}", _params(opts), opts.since, opts.until) as run:
-        details = fn()
-        run.rows_in = int(details.pop(rows_in)) if rows_in else 0
-        run.rows_out = int(details.pop(rows_out))
-    return StepResult(step, opts.since, opts.until, rows_in=run.rows_in, rows_out=run.rows_out,
-                      seconds=time.perf_counter() - t0, details=details)
+    return runlog.timed(wh, "attribution", step, _params(opts), fn, rows_in, rows_out,
+                        since=opts.since, until=opts.until)
 
 
 def _require_db(opts: RunOptions) -> Path:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -197,15 +196,6 @@ def build_mart(wh: Warehouse, project: ProjectConfig, results: list[CheckResult]
     return {"rows": n}
 
 
-def _timed(wh: Warehouse, step: str, params: dict, fn: Callable[[], dict], rows_in: str, rows_out: str) -> StepResult:
-    t0 = time.perf_counter()
-    with runlog.logged(wh, f"kpis.{step}", params) as run:
-        details = fn()
-        run.rows_in, run.rows_out = int(details.get(rows_in, 0)), int(details.get(rows_out, 0))
-    return StepResult(step, rows_in=run.rows_in, rows_out=run.rows_out, seconds=time.perf_counter() - t0,
-                      details=details)
-
-
 def build(wh: Warehouse, folder: str | Path, project: ProjectConfig,
           on_step: Callable[[str], None] | None = None) -> tuple[list[StepResult], CleaningLog]:
     """All three steps for one delivery; the cleaning log is written even if a later step fails."""
@@ -235,7 +225,7 @@ def build(wh: Warehouse, folder: str | Path, project: ProjectConfig,
                                     ("mart", do_mart, "rows", "rows")):
             if on_step:
                 on_step(name)
-            step_results.append(_timed(wh, name, params, fn, rin, rout))
+            step_results.append(runlog.timed(wh, "kpis", name, params, fn, rin, rout, keep_counts=True))
     finally:
         log.write(wh, run_id)
     return step_results, log

@@ -62,17 +62,18 @@ def _write(data: pa.Table, out: Path) -> None:
     tmp.replace(out)  # a reader never sees half a file
 
 
-def export_table(rows: list[dict] | None, columns: list[str] | None, out: Path, *, wh: Warehouse | None = None,
-                 table: str | None = None, since: dt.date | None = None, until: dt.date | None = None) -> int:
-    """Write `rows` (a shown summary) or a whole mart table (optionally a date range) to CSV/Parquet."""
-    if rows is not None:
-        data = pa.Table.from_pylist(rows).select(columns) if rows else pa.table({c: [] for c in columns or []})
-    else:
-        assert wh is not None and table is not None
-        t = _mart(wh, table)
-        t = _in_range(t, "date" if "date" in t.columns else "period_start", since, until)
-        order = ["date" if "date" in t.columns else "period_start", "funnel", "campaign_id", "country_code"]
-        data = wh.to_pyarrow(t.order_by(order))
+def write_rows(rows: list[dict], columns: list[str], out: Path) -> int:
+    """A shown summary (`kpi_summary`'s rows) to CSV/Parquet."""
+    data = pa.Table.from_pylist(rows).select(columns) if rows else pa.table({c: [] for c in columns})
     _write(data, Path(out))
     return data.num_rows
 
+
+def export_mart(wh: Warehouse, table: str, out: Path, since: dt.date | None = None,
+                until: dt.date | None = None) -> int:
+    """A whole mart table (optionally a date range), ordered by its grain, to CSV/Parquet."""
+    t = _mart(wh, table)
+    day = "date" if "date" in t.columns else "period_start"
+    data = wh.to_pyarrow(_in_range(t, day, since, until).order_by([day, "funnel", "campaign_id", "country_code"]))
+    _write(data, Path(out))
+    return data.num_rows

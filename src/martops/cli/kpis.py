@@ -12,7 +12,7 @@ from rich.table import Table
 from martops.campaigns import tables as T
 from martops.campaigns.build import build as build_mart
 from martops.campaigns.cleaning_log import last_run, of_run
-from martops.campaigns.views import GRAINS, SHOW_BY, export_table, kpi_summary
+from martops.campaigns.views import GRAINS, SHOW_BY, export_mart, kpi_summary, write_rows
 from martops.checks.store import results_of_run
 from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse, parse_date
 from martops.cli.render import check_table, console, step_progress, summary_table
@@ -95,7 +95,7 @@ def show(
     with wh:
         rows, columns = kpi_summary(wh, s, u, by)
         if export is not None:
-            export_table(rows, columns, export)
+            write_rows(rows, columns, export)
     span = f"{s or 'start'} .. {u or 'end'}"
     table = Table(title=f"Campaign KPIs by {by}, {span}", title_justify="left")
     for c in columns:
@@ -128,8 +128,7 @@ def export_cmd(
         raise ConfigError(f"--grain {grain!r} is not one of {', '.join(GRAINS)}")
     _, wh = open_warehouse(config, warehouse)
     with wh:
-        n = export_table(None, None, out, wh=wh, table=GRAINS[grain],
-                         since=parse_date(since, "--since"), until=parse_date(until, "--until"))
+        n = export_mart(wh, GRAINS[grain], out, parse_date(since, "--since"), parse_date(until, "--until"))
     console.print(f"wrote {n:,} rows of {GRAINS[grain]} to {out}")
 
 

@@ -14,12 +14,14 @@ import datetime as dt
 import json
 import os
 import socket
+import time
 import uuid
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import ibis
 
 from martops.engine import Warehouse
+from martops.results import StepResult
 
 RUNS = "ops.runs"
 
@@ -113,3 +115,18 @@ def recent(wh: Warehouse, limit: int = 20, step: str | None = None) -> list[dict
         t = t.filter(t.step.startswith(step))
     t = t.order_by([ibis.desc("started_at")]).limit(limit)
     return wh.to_pyarrow(t).to_pylist()
+
+
+def timed(wh: Warehouse, domain: str, step: str, params: dict[str, Any], fn: Callable[[], dict],
+          rows_in: str | None, rows_out: str, *, since: dt.date | None = None, until: dt.date | None = None,
+          keep_counts: bool = False) -> StepResult:
+    """Run `fn` logged in ops.runs as `<domain>.<step>` and file its counts: `rows_in`/`rows_out`
+    name keys of the dict it returns (left in the details when `keep_counts`)."""
+    t0 = time.perf_counter()
+    with logged(wh, f"{domain}.{step}", params, since, until) as run:
+        details = fn()
+        take = details.get if keep_counts else details.pop
+        run.rows_in = int(take(rows_in)) if rows_in else 0
+        run.rows_out = int(take(rows_out))
+    return StepResult(step, since, until, rows_in=run.rows_in, rows_out=run.rows_out,
+                      seconds=time.perf_counter() - t0, details=details)
