@@ -19,7 +19,7 @@ import ibis.expr.types as ir
 from martops.campaigns import channels as C
 from martops.campaigns import clean, funnels, mart, quality, reconcile
 from martops.campaigns import tables as T
-from martops.campaigns.cleaning_log import CleaningLog
+from martops.ops.cleaning_log import CleaningLog
 from martops.campaigns.exports import FUNNEL_FILES, CampaignExports
 from martops.checks import catalog
 from martops.checks.core import CheckResult
@@ -202,7 +202,7 @@ def build(wh: Warehouse, folder: str | Path, project: ProjectConfig,
     params = {"source": str(folder)}
     step_results: list[StepResult] = []
     state: dict = {}
-    log = CleaningLog()
+    log = CleaningLog("kpis")
     run_id = current_run_id()
 
     def do_load() -> dict:

@@ -18,7 +18,7 @@ import ibis
 import ibis.expr.types as ir
 
 from martops.campaigns import clean
-from martops.campaigns.cleaning_log import CleaningLog
+from martops.ops.cleaning_log import CleaningLog
 from martops.engine import Warehouse
 from martops.sources.typed import ROW, Field, RawSpec
 

@@ -13,7 +13,9 @@ SNAPSHOT = "snapshots.campaign_daily"
 DAILY = "marts.campaign_kpis_daily"
 WEEKLY = "marts.campaign_kpis_weekly"
 MONTHLY = "marts.campaign_kpis_monthly"
-CLEANING_LOG = "ops.cleaning_log"
+from martops.ops.cleaning_log import CLEANING_LOG  # noqa: F401  (one log, shared by every build)
 """What each cleaning rule did to each delivery: rule, rows affected, an example."""
 
 FUNNELS = ("web", "sales_assisted")
+FILE_ORDER = ("channels", "leads_funnel", "web_orders", "snapshot", "mart")
+"""The order `kpis build` prints its cleaning log in: the order data flows."""

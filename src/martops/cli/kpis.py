@@ -10,8 +10,9 @@ import typer
 from rich.table import Table
 
 from martops.campaigns import tables as T
+from martops.campaigns.tables import FILE_ORDER
 from martops.campaigns.build import build as build_mart
-from martops.campaigns.cleaning_log import last_run, of_run
+from martops.ops.cleaning_log import last_run, of_run
 from martops.campaigns.views import GRAINS, SHOW_BY, export_mart, kpi_summary, write_rows
 from martops.checks.store import results_of_run
 from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse, parse_date
@@ -62,7 +63,7 @@ def build(
         finally:
             progress.update(task, completed=3)
             flagged = [r for r in results_of_run(wh, run_id) if r["status"] != "pass"]
-            log_rows = of_run(wh, run_id)
+            log_rows = of_run(wh, run_id, FILE_ORDER)
         console.print(summary_table(results, title=f"kpis build (run {run_id})"))
         console.print(cleaning_table(log_rows, "What cleaning did (ops.cleaning_log)"))
         if flagged:
@@ -145,8 +146,8 @@ def cleaning(
     """
     _, wh = open_warehouse(config, warehouse)
     with wh:
-        run = run or last_run(wh)
-        rows = of_run(wh, run) if run else []
+        run = run or last_run(wh, "kpis")
+        rows = of_run(wh, run, FILE_ORDER) if run else []
     if not rows:
         console.print("no build has been logged yet; run `martops kpis build --source <folder>`")
         raise typer.Exit(0)

@@ -1,8 +1,8 @@
 """`ops.cleaning_log`: what each cleaning rule did to a delivery, so no fix is silent.
 
-One row per (run, file, rule): how many rows the rule touched and an example (a value, a list of
-campaign ids, a row number). `martops kpis build` prints the same rows; the closing figures of a
-delivery (rows in/out/quarantined, orphans, reconciled duplicates) are all here.
+One row per (run, domain, file, rule): how many rows the rule touched and an example (a value, a
+list of ids, a row number). Each domain's build (`kpis build`, `crm build`) prints its own rows; the
+closing figures of a delivery (rows in/out/quarantined, orphans, duplicates) are all here.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ import datetime as dt
 
 import ibis
 
-from martops.campaigns.tables import CLEANING_LOG
 from martops.engine import Warehouse
+
+CLEANING_LOG = "ops.cleaning_log"
 
 SCHEMA = ibis.schema({
     "run_id": "string", "logged_at": "timestamp", "seq": "int64", "file": "string", "rule": "string",
-    "rows": "int64", "example": "string",
+    "rows": "int64", "example": "string", "domain": "string",
 })
 
 
@@ -31,6 +32,8 @@ class Entry:
 
 @dataclasses.dataclass
 class CleaningLog:
+    domain: str
+    """Which build wrote the rows (`kpis`, `crm`), so each build's `cleaning` view finds its own."""
     entries: list[Entry] = dataclasses.field(default_factory=list)
 
     def add(self, file: str, rule: str, rows: int, example: object = None, *, always: bool = False) -> None:
@@ -49,28 +52,28 @@ class CleaningLog:
             "run_id": [run_id] * len(self.entries), "logged_at": [now] * len(self.entries),
             "seq": list(range(len(self.entries))),
             "file": [e.file for e in self.entries], "rule": [e.rule for e in self.entries],
-            "rows": [e.rows for e in self.entries], "example": [e.example for e in self.entries],
+            "rows": [e.rows for e in self.entries], "example": [e.example for e in self.entries], "domain": [self.domain] * len(self.entries),
         }
         wh.ensure_table(CLEANING_LOG, SCHEMA)
         return wh.insert(CLEANING_LOG, ibis.memtable(rows, schema=SCHEMA))
 
 
-FILE_ORDER = ("channels", "leads_funnel", "web_orders", "snapshot", "mart")
-
-
-def of_run(wh: Warehouse, run_id: str) -> list[dict]:
+def of_run(wh: Warehouse, run_id: str, file_order: tuple[str, ...] = ()) -> list[dict]:
     """A run's entries grouped by file in the order data flows, each file's in the order logged."""
     if not wh.exists(CLEANING_LOG):
         return []
     t = wh.table(CLEANING_LOG)
     rows = wh.to_pyarrow(t.filter(t.run_id == run_id).order_by(["logged_at", "seq"])).to_pylist()
-    rank = {f: i for i, f in enumerate(FILE_ORDER)}
+    rank = {f: i for i, f in enumerate(file_order)}
     return sorted(rows, key=lambda r: rank.get(r["file"], len(rank)))
 
 
-def last_run(wh: Warehouse) -> str | None:
+def last_run(wh: Warehouse, domain: str) -> str | None:
+    """The newest run of `domain`; rows from before the domain column count as `kpis`."""
     if not wh.exists(CLEANING_LOG):
         return None
     t = wh.table(CLEANING_LOG)
+    if "domain" in t.columns:
+        t = t.filter(t.domain.fill_null("kpis") == domain)
     rows = wh.to_pyarrow(t.order_by(ibis.desc("logged_at")).limit(1).select("run_id")).to_pylist()
     return rows[0]["run_id"] if rows else None
