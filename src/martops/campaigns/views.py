@@ -6,13 +6,12 @@ import datetime as dt
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from martops.campaigns import mart
 from martops.campaigns import tables as T
 from martops.engine import Warehouse
-from martops.errors import ConfigError, MartopsError
+from martops.export_files import write_table
+from martops.errors import MartopsError
 
 SHOW_BY = {"funnel": "funnel", "channel_3": "channel_3", "channel_4": "channel_4", "channel_5": "channel_5",
            "country": "country_code", "campaign": "campaign_name", "budget_category": "budget_category"}
@@ -49,23 +48,10 @@ def kpi_summary(wh: Warehouse, since: dt.date | None, until: dt.date | None, by:
     return rows, [by, *SHOWN]
 
 
-def _write(data: pa.Table, out: Path) -> None:
-    suffix = out.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise ConfigError(f"{out}: export to a .csv or a .parquet file (got {suffix or 'no suffix'!r})")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".partial")
-    if suffix == ".csv":
-        pacsv.write_csv(data, tmp)
-    else:
-        pq.write_table(data, tmp)
-    tmp.replace(out)  # a reader never sees half a file
-
-
 def write_rows(rows: list[dict], columns: list[str], out: Path) -> int:
     """A shown summary (`kpi_summary`'s rows) to CSV/Parquet."""
     data = pa.Table.from_pylist(rows).select(columns) if rows else pa.table({c: [] for c in columns})
-    _write(data, Path(out))
+    write_table(data, Path(out))
     return data.num_rows
 
 
@@ -75,5 +61,5 @@ def export_mart(wh: Warehouse, table: str, out: Path, since: dt.date | None = No
     t = _mart(wh, table)
     day = "date" if "date" in t.columns else "period_start"
     data = wh.to_pyarrow(_in_range(t, day, since, until).order_by([day, "funnel", "campaign_id", "country_code"]))
-    _write(data, Path(out))
+    write_table(data, Path(out))
     return data.num_rows
