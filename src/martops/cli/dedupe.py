@@ -1,0 +1,60 @@
+"""`martops crm dedupe`: deduplicate any person or company table (registered on the crm group)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse
+from martops.cli.render import console, console_err
+from martops.crm.dedupe import io
+from martops.crm.dedupe.kinds import KINDS
+from martops.crm.dedupe.linker import dedupe as run_dedupe
+from martops.crm.dedupe.spec import DedupeSpec, parse_block, parse_compare
+from martops.errors import ConfigError
+
+
+def dedupe(
+    id_column: str = typer.Option(..., "--id", help="The column that identifies a record (unique)."),
+    compare: list[str] = typer.Option(..., "--compare", help=f"COLUMN=KIND, repeatable; kinds: {', '.join(KINDS)}."),
+    out: Path = typer.Option(..., "--out", "-o", help="Clusters file (.csv/.parquet): each record's id and cluster_id."),
+    input_file: Optional[Path] = typer.Option(None, "--input", "-i", help="Records as a .csv or .parquet file."),
+    table: Optional[str] = typer.Option(None, "--table", help="Records as a warehouse table (schema.table)."),
+    pairs: Optional[Path] = typer.Option(None, "--pairs", help="Pairwise scores file (default: <out>_pairs.<ext>)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Write the trained Splink model (JSON) here."),
+    block: Optional[list[str]] = typer.Option(None, "--block", help="Blocking rule COL[,COL...] (repeatable); default: derived from the kinds."),
+    threshold: float = typer.Option(0.95, "--threshold", help="Match probability at which pairs join a cluster."),
+    pairs_threshold: float = typer.Option(0.5, "--pairs-threshold", help="Keep scored pairs at or above this."),
+    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+) -> None:
+    """Deduplicate a person or company table with Splink: blocking, u by random sampling, m by EM,
+    clusters at a match threshold. Writes one row per record (id, cluster_id) and the pair scores.
+
+    Example:
+
+      martops crm dedupe --input people.csv --id person_id --compare first_name=name
+        --compare surname=name --compare dob=date --compare postcode=postcode --out clusters.csv
+    """
+    if (input_file is None) == (table is None):
+        raise ConfigError("give exactly one of --input FILE or --table schema.table")
+    spec = DedupeSpec(id_column, tuple(parse_compare(c) for c in compare), threshold=threshold,
+                      pairs_threshold=pairs_threshold,
+                      blocking=tuple(parse_block(b) for b in block) if block else None)
+    if input_file is not None:
+        records, label = io.read_file(input_file), str(input_file)
+    else:
+        _, wh = open_warehouse(config, warehouse)
+        with wh:
+            records, label = io.read_table(wh, table), table
+    with console_err.status("deduplicating") as status:
+        result = run_dedupe(records, spec, label=label, progress=lambda msg: status.update(msg))
+    pairs = pairs or out.with_name(f"{out.stem}_pairs{out.suffix}")
+    n = io.write_clusters(result, id_column, out)
+    k = io.write_pairs(result, id_column, pairs)
+    if model:
+        io.write_model(result, model)
+    console.print(str(result))
+    console.print(f"blocking rules: {'; '.join(result.stats['blocking_rules'])}")
+    console.print(f"wrote {n:,} records to {out} and {k:,} pairs to {pairs}" + (f", the model to {model}" if model else ""))

@@ -1,0 +1,189 @@
+"""Run Splink on a table: prepare, train (u by random sampling, m by EM), score pairs, cluster.
+
+Splink runs on its own in-process DuckDB connection, fed an Arrow table, so its many intermediate
+`__splink__*` tables never land in the warehouse and a failed run leaves nothing behind. The
+warehouse engine is DuckDB today; Splink's Spark backend is the route for Spark warehouses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import Callable
+
+import duckdb
+import pyarrow as pa
+from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+from martops.crm.dedupe.kinds import Column, blocking_keys, comparison, deterministic_keys, prepare_sql
+from martops.crm.dedupe.spec import DedupeSpec
+from martops.crm.nicknames import NICKNAMES
+from martops.errors import SourceError
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+
+
+@dataclasses.dataclass
+class DedupeResult:
+    clusters: pa.Table
+    """One row per input record: id, cluster_id, cluster_size, match_probability (the strongest
+    link that put the record in its cluster; NULL for a record alone)."""
+    pairs: pa.Table
+    """Scored pairs at or above `pairs_threshold`: id_l, id_r, match_probability, match_weight,
+    blocking_rule (which rule produced the pair)."""
+    model: dict
+    """The trained Splink model (settings with m and u), saved beside the output for audit."""
+    stats: dict
+
+    def __str__(self) -> str:
+        s = self.stats
+        return (f"{s['records']:,} records -> {s['clusters']:,} clusters ({s['records_in_multi']:,} records in "
+                f"{s['multi_clusters']:,} clusters of 2+); {s['pairs_kept']:,} pairs scored at >= "
+                f"{s['pairs_threshold']}; {s['seconds']:.1f} s")
+
+
+def _check_input(con: duckdb.DuckDBPyConnection, spec: DedupeSpec, label: str) -> None:
+    have = [r[0] for r in con.execute("DESCRIBE input").fetchall()]
+    wanted = [spec.id_column, *(c for c, _ in spec.compare)]
+    missing = [c for c in wanted if c not in have]
+    if missing:
+        raise SourceError(f"{label}: column(s) {missing} not found; the table has {have}")
+    idc = f'CAST("{spec.id_column}" AS VARCHAR)'
+    nulls = con.execute(f"SELECT count(*) FROM input WHERE {idc} IS NULL OR trim({idc}) = ''").fetchone()[0]
+    if nulls:
+        raise SourceError(f"{label}: {nulls} row(s) have no {spec.id_column}; every record needs an id "
+                          "to be mapped to its cluster")
+    dup = con.execute(f"SELECT {idc}, count(*) FROM input GROUP BY 1 HAVING count(*) > 1 ORDER BY 2 DESC, 1 "
+                      "LIMIT 3").fetchall()
+    if dup:
+        n = con.execute(f"SELECT count(*) FROM (SELECT {idc} FROM input GROUP BY 1 HAVING count(*) > 1)").fetchone()[0]
+        raise SourceError(f"{label}: {spec.id_column} is not unique ({n} id(s) repeat, e.g. {dup[0][0]!r} "
+                          f"x{dup[0][1]}); collapse exact copies first or pick a unique id column")
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, spec: DedupeSpec, cols: list[Column]) -> None:
+    con.execute("CREATE TABLE nicknames (nickname VARCHAR PRIMARY KEY, canonical VARCHAR)")
+    con.executemany("INSERT INTO nicknames VALUES (?, ?)", sorted(NICKNAMES.items()))
+    selects = ", ".join(prepare_sql(c) for c in cols)
+    con.execute(f'CREATE TABLE prepared_base AS SELECT trim(CAST("{spec.id_column}" AS VARCHAR)) AS unique_id, '
+                f"{selects} FROM input")
+    names = [c for c in cols if c.kind == "name"]
+    canon = "".join(f', coalesce(n{i}.canonical, p."{c.name}") AS "{c.canon}"' for i, c in enumerate(names))
+    joins = " ".join(f'LEFT JOIN nicknames n{i} ON n{i}.nickname = p."{c.name}"' for i, c in enumerate(names))
+    con.execute(f"CREATE TABLE prepared AS SELECT p.*{canon} FROM prepared_base p {joins}")
+    con.execute("DROP TABLE prepared_base")
+
+
+def _rules(spec: DedupeSpec, cols: list[Column]) -> list[tuple[str, ...]]:
+    if spec.blocking is None:
+        return blocking_keys(cols)
+    by_source = {c.source: c.name for c in cols}
+    out = []
+    for rule in spec.blocking:
+        unknown = [c for c in rule if c not in by_source]
+        if unknown:
+            raise SourceError(f"--block {','.join(rule)}: {unknown} not among the compared columns "
+                              f"{list(by_source)}; block only on columns you compare")
+        out.append(tuple(by_source[c] for c in rule))
+    return out
+
+
+def _train(linker: Linker, spec: DedupeSpec, cols: list[Column], rules: list[tuple[str, ...]],
+           progress: Progress) -> None:
+    """u from random pairs, the prior from near-certain rules, m by EM on blocked pairs. Each EM
+    session can't learn the columns it blocks on, so sessions are added until every compared
+    column was free in one of them."""
+    progress("estimating the prior match probability from deterministic rules")
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on(*k) for k in deterministic_keys(cols)], recall=spec.recall)
+    progress(f"estimating u from {spec.u_max_pairs:,.0f} random pairs")
+    linker.training.estimate_u_using_random_sampling(max_pairs=spec.u_max_pairs, seed=spec.seed)
+    untrained = {c.name for c in cols}
+    candidates = [*rules, *[(c.name,) for c in cols if c.kind in ("date", "postcode", "email", "phone")]]
+    for key in dict.fromkeys(candidates):
+        blocked = {c.name for c in cols if c.name in key or c.canon in key}
+        if not untrained - blocked:
+            continue
+        progress(f"estimating m by EM on pairs with the same {', '.join(key)}")
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on(*key), max_pairs=spec.em_max_pairs)
+        untrained -= set(untrained) - blocked
+        if not untrained:
+            break
+    if untrained:
+        log.warning("m was not trained for %s (every EM rule blocks on it); defaults are used", sorted(untrained))
+
+
+def dedupe(records: pa.Table, spec: DedupeSpec, *, label: str = "input", threads: int | None = None,
+           progress: Progress | None = None) -> DedupeResult:
+    """Deduplicate `records` (any person or company table): see `DedupeSpec` for the knobs."""
+    say = progress or (lambda _msg: None)
+    started = time.perf_counter()
+    splink_log = logging.getLogger("splink")
+    level = splink_log.level
+    if not log.isEnabledFor(logging.DEBUG):
+        # Splink warns at length about levels a small table never shows; the stats say what matters
+        splink_log.setLevel(logging.ERROR)
+    cols = spec.columns()
+    con = duckdb.connect()
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    try:
+        con.register("input_arrow", records)
+        con.execute("CREATE TABLE input AS SELECT * FROM input_arrow")
+        con.unregister("input_arrow")
+        _check_input(con, spec, label)
+        n = con.execute("SELECT count(*) FROM input").fetchone()[0]
+        say(f"preparing {n:,} records")
+        _prepare(con, spec, cols)
+        rules = _rules(spec, cols)
+        settings = SettingsCreator(
+            link_type="dedupe_only",
+            comparisons=[comparison(c) for c in cols],
+            blocking_rules_to_generate_predictions=[block_on(*k) for k in rules],
+            retain_intermediate_calculation_columns=False,
+            retain_matching_columns=False,
+        )
+        db = DuckDBAPI(con)
+        linker = Linker(db.register("prepared"), settings, log_level=None)
+        _train(linker, spec, cols, rules, say)
+        say("scoring blocked pairs")
+        predict = linker.inference.predict(threshold_match_probability=spec.pairs_threshold)
+        say(f"clustering at match probability >= {spec.threshold}")
+        clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(predict, spec.threshold)
+        pairs_tbl, clusters_tbl = predict.physical_name, clustered.physical_name
+        rule_names = {str(i): ",".join(k) for i, k in enumerate(rules)}
+        pairs = con.execute(f"""
+            SELECT unique_id_l AS id_l, unique_id_r AS id_r, match_probability, match_weight,
+                   CAST(match_key AS VARCHAR) AS blocking_rule
+            FROM {pairs_tbl} ORDER BY match_probability DESC, id_l, id_r""").fetch_arrow_table()
+        pairs = pairs.set_column(4, "blocking_rule", pa.array(
+            [rule_names.get(k, k) for k in pairs.column("blocking_rule").to_pylist()], pa.string()))
+        clusters = con.execute(f"""
+            WITH c AS (SELECT unique_id, cluster_id FROM {clusters_tbl}),
+            links AS (
+                SELECT id, max(p) AS p FROM (
+                    SELECT unique_id_l AS id, match_probability AS p FROM {pairs_tbl} WHERE match_probability >= ?
+                    UNION ALL
+                    SELECT unique_id_r, match_probability FROM {pairs_tbl} WHERE match_probability >= ?)
+                GROUP BY id)
+            SELECT c.unique_id AS id, c.cluster_id, count(*) OVER (PARTITION BY c.cluster_id) AS cluster_size,
+                   links.p AS match_probability
+            FROM c LEFT JOIN links ON links.id = c.unique_id
+            ORDER BY c.cluster_id, c.unique_id""", [spec.threshold, spec.threshold]).fetch_arrow_table()
+        scored = con.execute(f"SELECT count(*) FROM {pairs_tbl}").fetchone()[0]
+        multi = con.execute(f"SELECT count(*), coalesce(sum(n), 0) FROM (SELECT count(*) n FROM {clusters_tbl} "
+                            "GROUP BY cluster_id HAVING count(*) > 1)").fetchone()
+        stats = {
+            "records": n, "clusters": con.execute(f"SELECT count(DISTINCT cluster_id) FROM {clusters_tbl}").fetchone()[0],
+            "multi_clusters": multi[0], "records_in_multi": int(multi[1]),
+            "pairs_kept": scored, "pairs_threshold": spec.pairs_threshold, "threshold": spec.threshold,
+            "blocking_rules": [",".join(k) for k in rules], "seconds": time.perf_counter() - started,
+        }
+        model = linker.misc.save_model_to_json()
+        return DedupeResult(clusters=clusters, pairs=pairs, model=model, stats=stats)
+    finally:
+        con.close()
+        splink_log.setLevel(level)
