@@ -1,0 +1,1 @@
+"""CRM: standardise the exports, deduplicate people and companies, golden records, CRM marts."""

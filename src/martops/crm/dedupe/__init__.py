@@ -1,0 +1,1 @@
+"""Probabilistic record linkage (Splink) for any person or company table."""
