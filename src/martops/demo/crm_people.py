@@ -444,7 +444,8 @@ def _corrupt(rng: np.random.Generator, people: dict[str, np.ndarray], src: np.nd
             mf = field == f
             if mf.any():
                 key = "local" if name == "email" else name
-                col[key][mf] = edit(rng, col[key][mf], _edit_start(name, col[key][mf]))
+                col[key][mf] = _edit_away(rng, edit, col[key][mf], people[key][src[mf]],
+                                          _edit_start(name, col[key][mf]))
                 touched[name] |= mf
         add(m, np.array([f"{kind}:{f}" for f in EDIT_FIELDS] + [""], dtype=S)[field])
     # the same email, written differently
@@ -520,6 +521,18 @@ def _edit_start(field: str, s: np.ndarray) -> np.ndarray:
     return np.where(np.strings.str_len(s) > 3, 1, 0)
 
 
+def _edit_away(rng, edit, s: np.ndarray, original: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """edit(s), redrawn where it gives back the original value (a typo deleting the 'n' of a
+    nickname copy 'Steven' restores 'Steve'): a labelled field must differ from the original."""
+    out = edit(rng, s, lo)
+    for _ in range(8):
+        back = np.flatnonzero(out == original)
+        if len(back) == 0:
+            break
+        out[back] = edit(rng, s[back], lo[back])
+    return out
+
+
 def _typo(rng, s: np.ndarray, lo: np.ndarray) -> np.ndarray:
     """One character substituted (by a different letter), deleted or inserted at a position >=
     lo; short strings (<= 3) are not shortened."""
@@ -547,11 +560,22 @@ def _transpose(rng, s: np.ndarray, lo: np.ndarray) -> np.ndarray:
     lo = np.minimum(lo, np.maximum(length - 2, 0))
     span = np.maximum(length - 1 - lo, 1)
     pos = lo + (rng.random(n) * span).astype(np.int64)
+    def same(p):
+        return np.strings.slice(s, p, p + 1) == np.strings.slice(s, p + 1, p + 2)
+
     for _ in range(4):
-        same = np.strings.slice(s, pos, pos + 1) == np.strings.slice(s, pos + 1, pos + 2)
-        if not same.any():
+        redo = same(pos)
+        if not redo.any():
             break
-        pos = np.where(same, lo + (rng.random(n) * span).astype(np.int64), pos)
+        pos = np.where(redo, lo + (rng.random(n) * span).astype(np.int64), pos)
+    # still a doubled letter ('Todd' at 2): the first swappable position from lo, else from 0
+    stuck = same(pos)
+    for start in (lo, np.zeros(n, np.int64)):
+        for j in range(int(length.max(initial=0))):
+            p = start + j
+            fix = stuck & (p + 1 < length) & ~same(p)
+            pos[fix] = p[fix]
+            stuck &= ~fix
     return (np.strings.slice(s, 0, pos) + np.strings.slice(s, pos + 1, pos + 2)
             + np.strings.slice(s, pos, pos + 1) + np.strings.slice(s, pos + 2, None))
 
