@@ -156,8 +156,8 @@ def _surnames() -> np.ndarray:
     return np.array(list(dict.fromkeys(_REAL_SURNAMES + synth)), dtype=S)
 
 
-_CITY_HEADS = "Spring Oak Maple Cedar River Lake Fair Green Clear Mill West East North South Pine " \
-              "Elm Ash Glen Brook Bay".split()
+_CITY_HEADS = ("Spring Oak Maple Cedar River Lake Fair Green Clear Mill West East North South "
+               "Pine Elm Ash Glen Brook Bay").split()
 _CITY_TAILS = "field ville ton port dale wood view burg haven ford".split()
 _STREET_NAMES = """
 Oak Maple Cedar Pine Elm Walnut Willow Birch Chestnut Spruce Hickory Poplar Magnolia Sycamore

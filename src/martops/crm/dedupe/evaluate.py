@@ -81,6 +81,7 @@ def pair_scores(pairs: Any, truth: Any, id_l: str = "unique_id_l",
         if unknown:
             raise ValueError(f"{unknown} predicted pair(s) name a record_id missing from truth")
         true = _true_pairs(con)
+    log.debug("pair scores: %d distinct predicted pairs, %d true pairs", predicted, true)
     return Scores.from_counts(tp, predicted, true)
 
 
@@ -133,6 +134,7 @@ def cluster_scores(clusters: Any, truth: Any, id_col: str = "record_id",
                    (select count(*) from cs),
                    (select count(*) from es)""").fetchone()
     tp, predicted, true, exact, n_clusters, n_entities = (int(x or 0) for x in row)
+    log.debug("cluster scores: %d clusters, %d entities, %d exact", n_clusters, n_entities, exact)
     return {"pairs": Scores.from_counts(tp, predicted, true),
             "clusters": Scores.from_counts(exact, n_clusters, n_entities)}
 
