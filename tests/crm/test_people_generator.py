@@ -62,7 +62,12 @@ def test_originals_are_clean_and_unique(people):
     orig = people[people.corruptions == ""]
     assert orig.entity_id.is_unique and len(orig) == people.entity_id.nunique()
     assert not orig.isna().any().any()
-    assert orig.email.is_unique and orig.phone.map(_digits).is_unique
+    assert orig.email.is_unique
+    # phones are shared only inside a household (a landline): same surname and address
+    digits = orig.assign(digits=orig.phone.map(_digits))
+    shared = digits[digits.digits.duplicated(keep=False)]
+    assert 0 < len(shared) < 0.25 * len(orig)  # relatives with a landline and their heads
+    assert (shared.groupby("digits")[["surname", "address"]].nunique() == 1).all().all()
     assert orig.email.str.fullmatch(r"[a-z0-9._]+@[a-z]+\.com").all()
     assert orig.postcode.str.fullmatch(r"\d{5}").all()
     assert orig.dob.str.fullmatch(r"(19[4-9]\d|200[0-5])-\d\d-\d\d").all()
@@ -70,6 +75,15 @@ def test_originals_are_clean_and_unique(people):
     # phone formats mixed among originals
     assert orig.phone.str.startswith("(").mean() > 0.2
     assert orig.phone.str.fullmatch(r"\d{10}").mean() > 0.3
+
+
+def test_households_are_the_hard_negatives(people):
+    """Relatives share surname and address (some a phone, twins a dob) but never an entity."""
+    orig = people[people.corruptions == ""]
+    homes = orig.groupby(["surname", "address", "postcode", "city"]).entity_id.nunique()
+    assert (homes > 1).sum() > 0.08 * len(orig)
+    twins = orig.groupby(["surname", "address", "dob"]).entity_id.nunique()
+    assert (twins > 1).sum() > 0
 
 
 def test_every_corruption_kind_appears(people):

@@ -83,6 +83,14 @@ class PeopleSpec:
     # Day and month swapped (US vs European entry) where the day is <= 12 and differs from the
     # month; a copy whose dob cannot be swapped does not get it.
     p_dob_swap: float = 0.05
+    # Share of people who are relatives of someone earlier in the table: same surname, address,
+    # postcode and city (a household), different first name, dob and email. The hard negatives:
+    # without them every distinct pair differs in nearly everything and precision is free.
+    household_share: float = 0.15
+    # ...of whom this share also shares the household's phone (a landline).
+    p_shared_phone: float = 0.5
+    # ...and this share are twins: also the same date of birth.
+    p_twin: float = 0.1
 
     def probabilities(self) -> np.ndarray:
         return np.array([getattr(self, f"p_{k}") for k in KINDS], dtype=float)
@@ -225,7 +233,7 @@ def generate(spec: PeopleSpec = PeopleSpec()) -> pa.Table:
     table."""
     n, n_copies, n_entities = _sizes(spec)
     rng = np.random.default_rng(spec.seed)
-    people = _entities(rng, n_entities)
+    people = _entities(rng, n_entities, spec)
     k = _copies_per_entity(np.random.default_rng([spec.seed, 1]), n_entities, n_copies,
                            spec.max_copies)
     src = np.repeat(np.arange(n_entities), k)
@@ -291,21 +299,43 @@ def _copies_per_entity(rng: np.random.Generator, n_entities: int, n_copies: int,
     return rng.permutation(k)   # which entities are duplicated says nothing about entity ids
 
 
-def _entities(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+def _households(rng: np.random.Generator, n: int, spec: PeopleSpec) -> tuple[np.ndarray, np.ndarray]:
+    """(relatives, heads): relatives[i] lives with heads[i]; heads are never relatives, so a
+    household is one head and its relatives (a star, drawn independently of the copies)."""
+    is_rel = rng.random(n) < spec.household_share
+    heads_pool = np.flatnonzero(~is_rel)
+    rel = np.flatnonzero(is_rel)
+    if not len(heads_pool):
+        return rel[:0], rel[:0]
+    return rel, heads_pool[rng.integers(0, len(heads_pool), size=len(rel))]
+
+
+def _entities(rng: np.random.Generator, n: int, spec: PeopleSpec = PeopleSpec()) -> dict[str, np.ndarray]:
     """One clean record per entity, plus the parts the corruptions need (name indices, email
-    local part and domain, phone digits and format)."""
+    local part and domain, phone digits and format). Relatives (`household_share`) take their
+    head's surname and address, some the phone (a landline), a few the date of birth (twins)."""
+    hh = np.random.default_rng([spec.seed, 4])
+    rel, head = _households(hh, n, spec)
     first_i = rng.choice(len(FIRST_NAMES), size=n, p=_weights(len(FIRST_NAMES)))
     sur_i = rng.choice(len(SURNAMES), size=n, p=_weights(len(SURNAMES)))
+    sur_i[rel] = sur_i[head]
     first, surname = FIRST_NAMES[first_i], SURNAMES[sur_i]
     lo, hi = (d.astype(np.int64) for d in DOB_RANGE)
     dob_days = rng.integers(lo, hi, size=n)
+    twin = hh.random(len(rel)) < spec.p_twin
+    dob_days[rel[twin]] = dob_days[head[twin]]
     dob = dob_days.astype("datetime64[D]").astype(S)
     local = _email_local(rng, first, surname, dob)
     domain = DOMAINS[rng.choice(len(DOMAINS), size=n, p=DOMAIN_P)]
     local = _unique_emails(local, domain)
     area, exch, line = _unique_phones(rng, n)
+    landline = hh.random(len(rel)) < spec.p_shared_phone
+    for part in (area, exch, line):
+        part[rel[landline]] = part[head[landline]]
     fmt = rng.choice(3, size=n, p=ORIGINAL_PHONE_P)
     address, postcode, city = _addresses(rng, n)
+    for part in (address, postcode, city):
+        part[rel] = part[head]
     return {
         "first_i": first_i, "first_name": first, "surname": surname, "dob": dob,
         "local": local, "domain": domain, "email": local + "@" + domain,

@@ -43,6 +43,8 @@ def _letters(expr: str) -> str:
     return f"nullif(regexp_replace(strip_accents(lower({expr})), '[^a-z]', '', 'g'), '')"
 
 
+LOCATION_KINDS = ("address", "postcode", "city")
+
 _STREET_WORDS = {"street": "st", "road": "rd", "avenue": "ave", "drive": "dr", "lane": "ln",
                  "boulevard": "blvd", "court": "ct", "place": "pl", "square": "sq", "apartment": "apt"}
 
@@ -139,6 +141,51 @@ def comparison(col: Column) -> ComparisonCreator:
     else:  # id, category
         return cl.ExactMatch(c)
     return cl.CustomComparison(levels, output_column_name=c, comparison_description=f"{col.source} ({col.kind})")
+
+
+def location_comparison(cols: list[Column]) -> ComparisonCreator:
+    """Address, postcode, city (and a phone, if compared) as ONE comparison. They are not
+    independent evidence: relatives share all three and often a landline, and Splink multiplies
+    independent comparisons' Bayes factors, so separate comparisons would count one household four
+    times and merge its members. One comparison counts "lives at the same place" once, at its
+    strongest level, and keeps "same phone and same address" apart from "same phone elsewhere"."""
+    of = {k: next((c.name for c in cols if c.kind == k), None) for k in (*LOCATION_KINDS, "phone")}
+    address, postcode, city, phone = of["address"], of["postcode"], of["city"], of["phone"]
+    present = [c for c in (phone, address, postcode, city) if c]
+    place = address or postcode or city
+    levels: list = [cll.And(*[cll.NullLevel(c) for c in present])]
+    if phone:
+        levels += [cll.And(cll.ExactMatchLevel(phone), cll.ExactMatchLevel(place)).configure(
+                       label_for_charts=f"same {phone} and {place}"),
+                   cll.ExactMatchLevel(phone).configure(label_for_charts=f"same {phone}, not the same {place}")]
+    if address and postcode:
+        levels.append(cll.And(cll.ExactMatchLevel(address), cll.ExactMatchLevel(postcode)).configure(
+            label_for_charts="same address and postcode"))
+    if address:
+        levels.append(cll.ExactMatchLevel(address))
+    if address and postcode:
+        levels.append(cll.And(cll.JaroWinklerLevel(address, 0.9), cll.ExactMatchLevel(postcode)).configure(
+            label_for_charts="similar address, same postcode"))
+    if postcode:
+        levels.append(cll.ExactMatchLevel(postcode))
+    if city:
+        levels.append(cll.ExactMatchLevel(city))
+    if phone:
+        levels.append(cll.DamerauLevenshteinLevel(phone, 1).configure(label_for_charts=f"{phone} one digit off"))
+    levels.append(cll.ElseLevel())
+    sources = ", ".join(c.source for c in cols if c.name in present)
+    return cl.CustomComparison(levels, output_column_name="location", comparison_description=f"location ({sources})")
+
+
+def comparisons(cols: list[Column]) -> list[ComparisonCreator]:
+    """One comparison per column, except that the location columns (and a phone, when there is
+    a location too) share one: see `location_comparison`. Two columns of one location kind (home
+    and work postcode) keep separate comparisons: which pairs with which is not known."""
+    joint = [c for c in cols if c.kind in (*LOCATION_KINDS, "phone")]
+    kinds = [c.kind for c in joint]
+    if len(joint) < 2 or len(set(kinds)) < len(kinds) or set(kinds) == {"phone"}:
+        return [comparison(c) for c in cols]
+    return [*(comparison(c) for c in cols if c not in joint), location_comparison(joint)]
 
 
 def blocking_keys(cols: list[Column]) -> list[tuple[str, ...]]:

@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
-from martops.crm.dedupe.kinds import Column, blocking_keys, comparison, deterministic_keys, prepare_sql
+from martops.crm.dedupe.kinds import Column, blocking_keys, comparisons, deterministic_keys, prepare_sql
 from martops.crm.dedupe.spec import DedupeSpec
 from martops.crm.nicknames import NICKNAMES
 from martops.errors import SourceError
@@ -90,30 +90,52 @@ def _rules(spec: DedupeSpec, cols: list[Column]) -> list[tuple[str, ...]]:
     return out
 
 
+_EM_PREFERENCE = {"email": 0, "id": 0, "name+date": 1, "name+postcode": 2, "phone": 3}
+
+
+def _em_rank(key: tuple[str, ...], cols: list[Column]) -> int:
+    """EM learns m from the pairs a rule blocks, taking them as mostly matches. A personal key (a
+    name with a date of birth, an email, an id) blocks few pairs of different people; a phone or
+    an address is shared by a household, whose members would teach EM that matches may differ in
+    first name and birth date. So personal keys train first (an email before a name and date: twins
+share a surname and a birth date), and two sessions usually cover every column."""
+    kinds = {c.kind for c in cols if c.name in key or c.canon in key}
+    if "name" in kinds and "date" in kinds:
+        label = "name+date"
+    elif "name" in kinds and "postcode" in kinds:
+        label = "name+postcode"
+    else:
+        label = next((k for k in ("email", "id", "phone") if k in kinds), "")
+    return _EM_PREFERENCE.get(label, 4)
+
+
 def _train(linker: Linker, spec: DedupeSpec, cols: list[Column], rules: list[tuple[str, ...]],
-           progress: Progress) -> None:
+           progress: Progress) -> list[str]:
     """u from random pairs, the prior from near-certain rules, m by EM on blocked pairs. Each EM
-    session can't learn the columns it blocks on, so sessions are added until every compared
-    column was free in one of them."""
+    session can't learn the columns it blocks on, so sessions are added (most personal key first,
+    see `_em_rank`) until every compared column was free in one of them."""
     progress("estimating the prior match probability from deterministic rules")
     linker.training.estimate_probability_two_random_records_match(
         [block_on(*k) for k in deterministic_keys(cols)], recall=spec.recall)
     progress(f"estimating u from {spec.u_max_pairs:,.0f} random pairs")
     linker.training.estimate_u_using_random_sampling(max_pairs=spec.u_max_pairs, seed=spec.seed)
     untrained = {c.name for c in cols}
+    sessions = []
     candidates = [*rules, *[(c.name,) for c in cols if c.kind in ("date", "postcode", "email", "phone")]]
-    for key in dict.fromkeys(candidates):
+    for key in sorted(dict.fromkeys(candidates), key=lambda k: _em_rank(k, cols)):
         blocked = {c.name for c in cols if c.name in key or c.canon in key}
         if not untrained - blocked:
             continue
         progress(f"estimating m by EM on pairs with the same {', '.join(key)}")
         linker.training.estimate_parameters_using_expectation_maximisation(
             block_on(*key), max_pairs=spec.em_max_pairs)
-        untrained -= set(untrained) - blocked
+        sessions.append(",".join(key))
+        untrained &= blocked
         if not untrained:
             break
     if untrained:
         log.warning("m was not trained for %s (every EM rule blocks on it); defaults are used", sorted(untrained))
+    return sessions
 
 
 def dedupe(records: pa.Table, spec: DedupeSpec, *, label: str = "input", threads: int | None = None,
@@ -141,14 +163,14 @@ def dedupe(records: pa.Table, spec: DedupeSpec, *, label: str = "input", threads
         rules = _rules(spec, cols)
         settings = SettingsCreator(
             link_type="dedupe_only",
-            comparisons=[comparison(c) for c in cols],
+            comparisons=comparisons(cols),
             blocking_rules_to_generate_predictions=[block_on(*k) for k in rules],
             retain_intermediate_calculation_columns=False,
             retain_matching_columns=False,
         )
         db = DuckDBAPI(con)
         linker = Linker(db.register("prepared"), settings, log_level=None)
-        _train(linker, spec, cols, rules, say)
+        em_sessions = _train(linker, spec, cols, rules, say)
         say("scoring blocked pairs")
         predict = linker.inference.predict(threshold_match_probability=spec.pairs_threshold)
         say(f"clustering at match probability >= {spec.threshold}")
@@ -180,7 +202,7 @@ def dedupe(records: pa.Table, spec: DedupeSpec, *, label: str = "input", threads
             "records": n, "clusters": con.execute(f"SELECT count(DISTINCT cluster_id) FROM {clusters_tbl}").fetchone()[0],
             "multi_clusters": multi[0], "records_in_multi": int(multi[1]),
             "pairs_kept": scored, "pairs_threshold": spec.pairs_threshold, "threshold": spec.threshold,
-            "blocking_rules": [",".join(k) for k in rules], "seconds": time.perf_counter() - started,
+            "blocking_rules": [",".join(k) for k in rules], "em_sessions": em_sessions, "seconds": time.perf_counter() - started,
         }
         model = linker.misc.save_model_to_json()
         return DedupeResult(clusters=clusters, pairs=pairs, model=model, stats=stats)
