@@ -24,7 +24,7 @@ from martops.errors import MartopsError, SourceError
 
 log = logging.getLogger(__name__)
 
-SCHEMAS = ("staging", "attribution", "snapshots", "marts", "ops")
+SCHEMAS = ("staging", "attribution", "snapshots", "marts", "ops", "crm")
 
 
 def _extension_file(name: str) -> Path:

@@ -1,0 +1,1 @@
+"""The CRM foundation: customers, transactions, products, interactions and the sales team, standardised."""
