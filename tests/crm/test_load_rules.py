@@ -207,3 +207,12 @@ def test_missing_files_and_columns_say_what_to_do(tmp_path, wh):
     with pytest.raises(SourceError, match="header but no rows"):
         run_build(wh, folder)
     assert not wh.exists(T.CUSTOMERS)
+
+
+def test_config_names_unknown_roles():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="customers"):
+        CrmConfig(files={"clients": "x.csv"})
+    with pytest.raises(ValidationError):
+        CrmConfig(colour="red")

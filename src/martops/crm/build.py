@@ -35,7 +35,7 @@ TRAILER = ("row_hash", "completeness", "duplicate_rows", "duplicate_kind", "is_s
            "_etl_loaded_at", "_run_id")
 
 
-def lookups(wh: Warehouse, src: CrmFolder, raws: dict[str, ir.Table], cfg: CrmConfig) -> roles.Lookups:
+def lookups(wh: Warehouse, raws: dict[str, ir.Table], cfg: CrmConfig) -> roles.Lookups:
     """Phones, countries and spellings, each computed once over the delivery's distinct values."""
     lk = roles.Lookups()
     if "customers" in raws:
@@ -88,7 +88,7 @@ def load(wh: Warehouse, folder: str | Path, project: ProjectConfig, results: lis
     src = CrmFolder(wh, folder, cfg.files, cfg.columns)
     try:
         raws = {role: src.raw(role) for role in src.roles}
-        lk = lookups(wh, src, raws, cfg)
+        lk = lookups(wh, raws, cfg)
         counts: dict[str, dict[str, int]] = {}
         with wh.transaction():
             for role in src.roles:
