@@ -148,12 +148,45 @@ class CampaignsConfig(_Strict):
     campaign in the exports sells POS Lite, so a bare 'pos' is read as POS Lite."""
 
 
+CrmRole = Literal["customers", "transactions", "products", "interactions", "sales_team", "countries"]
+
+
+class CrmConfig(_Strict):
+    """The CRM foundation (`martops crm`): which files a delivery holds and how values are standardised."""
+
+    default_region: str = "US"
+    """Region (ISO alpha-2) a phone number without a `+`/`00` country code is read in (phonenumbers)."""
+    phone_accept: Literal["valid", "possible"] = "valid"
+    """Which parsed numbers fill `phone`: `valid` (the numbering plan assigns the number's range) or
+    `possible` (only the length fits). Either way `phone_status` says what each number is."""
+    files: dict[CrmRole, str] = {}
+    """Role -> file name in the delivery folder (default `<role>.csv`), e.g. {customers: clients.csv}."""
+    columns: dict[CrmRole, dict[str, str]] = {}
+    """Role -> canonical column -> the file's header, for headers that are not the canonical names
+    (matched trimmed and case-insensitively), e.g. {customers: {customer_id: Kundennummer}}."""
+    country_aliases: dict[str, str] = {
+        "UK": "GB", "Russia": "RU", "Korea": "KR", "South Korea": "KR", "North Korea": "KP", "Turkey": "TR",
+        "Swaziland": "SZ", "Cape Verde": "CV", "Libyan Arab Jamahiriya": "LY", "Palestinian Territory": "PS",
+        "Pitcairn Islands": "PN", "Svalbard & Jan Mayen Islands": "SJ", "United States Virgin Islands": "VI",
+    }
+    """Country name -> ISO alpha-2, tried first (case-insensitively), for names pycountry does not know
+    or knows ambiguously. `Korea` is South Korea: the CRM's countries.csv gives it +82."""
+    unknown_country: str = "ZZ"
+    """Countries no rule maps (and blank ones) become this (ISO 3166's user-assigned 'unknown' code)."""
+    interaction_types: dict[str, str] = {
+        "e-mail": "email", "e mail": "email", "mail": "email", "telephone": "phone", "phone call": "phone",
+        "call": "phone", "live chat": "chat", "web chat": "chat", "webchat": "chat",
+    }
+    """Interaction type spellings (trimmed, lower-cased) -> the canonical type (`phone`, `chat`, `email`)."""
+
+
 class ProjectConfig(_Strict):
     warehouse: WarehouseConfig = WarehouseConfig()
     attribution: AttributionConfig = AttributionConfig()
     ihc_api: IhcApiConfig = IhcApiConfig()
     quality: QualityConfig = QualityConfig()
     campaigns: CampaignsConfig = CampaignsConfig()
+    crm: CrmConfig = CrmConfig()
     checks: dict[str, list[Annotated[CheckSpec, BeforeValidator(normalise)]]] = {}
     """Declared checks per warehouse table (`schema.table`), on top of the built-in ones."""
 

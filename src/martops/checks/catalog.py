@@ -26,8 +26,9 @@ BuiltIn = Callable[[ir.Table, str, QualityConfig], list[Check]]
 def _domains() -> dict[str, BuiltIn]:
     from martops.attribution import quality as attribution_quality
     from martops.campaigns import quality as campaigns_quality
+    from martops.crm import quality as crm_quality
 
-    return {**attribution_quality.TABLE_CHECKS, **campaigns_quality.TABLE_CHECKS}
+    return {**attribution_quality.TABLE_CHECKS, **campaigns_quality.TABLE_CHECKS, **crm_quality.TABLE_CHECKS}
 
 
 def from_spec(wh: Warehouse, name: str, table: ir.Table, spec: CheckSpec, now: dt.datetime) -> list[Check]:

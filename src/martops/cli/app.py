@@ -9,6 +9,7 @@ import typer
 from martops import __version__
 from martops.cli import ops as ops_cli
 from martops.cli.attribution import attribution_app
+from martops.cli.crm import crm_app
 from martops.cli.kpis import kpis_app
 
 app = typer.Typer(
@@ -19,7 +20,8 @@ app = typer.Typer(
         "Example:\n\n"
         "  martops attribution generate --out challenge.db --conversions 2000 --seed 7\n\n"
         "  martops attribution run --db challenge.db --since 2023-09-01 --until 2023-09-07 --model ihc\n\n"
-        "  martops kpis build --source exports/ && martops kpis show --by channel_3"
+        "  martops kpis build --source exports/ && martops kpis show --by channel_3\n\n"
+        "  martops crm build --source crm-extract/ --warehouse crm.duckdb"
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -28,6 +30,7 @@ app = typer.Typer(
 )
 app.add_typer(attribution_app, name="attribution")
 app.add_typer(kpis_app, name="kpis")
+app.add_typer(crm_app, name="crm")
 for _command in (ops_cli.check, ops_cli.runs, ops_cli.status, ops_cli.quarantine):
     app.command()(_command)
 

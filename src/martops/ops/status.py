@@ -28,9 +28,11 @@ def _domains() -> list[tuple[dict[str, tuple[str, ...]], str]]:
     """(staging table -> its source tables, the step that loads them) per domain."""
     from martops.attribution import quality as attribution
     from martops.campaigns import quality as campaigns
+    from martops.crm import quality as crm
 
     return [(dict(attribution.STAGING_SOURCES), attribution.INGEST_STEP),
-            (dict(campaigns.STAGING_SOURCES), campaigns.LOAD_STEP)]
+            (dict(campaigns.STAGING_SOURCES), campaigns.LOAD_STEP),
+            (dict(crm.STAGING_SOURCES), crm.LOAD_STEP)]
 
 
 def freshness_label(age_hours: float | None, cfg: ProjectConfig) -> str:

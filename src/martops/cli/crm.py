@@ -1,0 +1,85 @@
+"""`martops crm ...`: the CRM foundation (build, cleaning); `dedupe` joins them with the Splink steps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from martops.checks.store import results_of_run
+from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse
+from martops.cli.kpis import cleaning_table
+from martops.cli.render import check_table, console, step_progress, summary_table
+from martops.crm import tables as T
+from martops.crm.build import STEPS
+from martops.crm.build import build as build_crm
+from martops.ops import runlog
+from martops.ops.cleaning_log import last_run, of_run
+
+crm_app = typer.Typer(
+    help="CRM foundation: customers, transactions, products, interactions and the sales team, standardised.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+# -- load ------------------------------------------------------------------------------------
+@crm_app.command()
+def build(
+    source: Path = typer.Option(..., "--source", "-s", help="Folder of the CRM extract: customers.csv plus any of "
+                                "transactions, products, interactions, sales_team, countries (.csv); other file "
+                                "names and headers via crm.files / crm.columns in martops.yml."),
+    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+) -> None:
+    """Load a CRM delivery: staging (raw + standardised values, every copy) and crm.* (one row per id).
+
+    Bad rows go to ops.quarantine with file, line, column and value; every cleaning rule's count
+    goes to ops.cleaning_log and is printed. Re-running the same folder changes nothing.
+
+    Example:
+
+      martops crm build --source ../shared/datasets/crm --warehouse crm.duckdb
+    """
+    cfg, wh = open_warehouse(config, warehouse)
+    with wh, runlog.invocation() as run_id, step_progress(len(STEPS), "crm") as (progress, task):
+        def on_step(name: str) -> None:
+            progress.update(task, description=name, completed=STEPS.index(name))
+
+        try:
+            results, _ = build_crm(wh, source, cfg, on_step=on_step)
+        finally:
+            progress.update(task, completed=len(STEPS))
+            flagged = [r for r in results_of_run(wh, run_id) if r["status"] != "pass"]
+            log_rows = of_run(wh, run_id, T.FILE_ORDER)
+        console.print(summary_table(results, title=f"crm build (run {run_id})"))
+        console.print(cleaning_table(log_rows, "What cleaning did (ops.cleaning_log)"))
+        if flagged:
+            console.print(check_table(flagged, title="Checks that did not pass"))
+        console.print("Quarantined rows: `martops quarantine --table crm_transactions` (or crm_customers, ...). "
+                      f"Tables: {', '.join(T.CLEAN.values())}; every source row in staging.crm_*.")
+
+
+@crm_app.command()
+def cleaning(
+    run: Optional[str] = typer.Option(None, "--run", help="Run id (default: the last crm build)."),
+    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+) -> None:
+    """What each cleaning rule did in a CRM build: rows touched per file and rule, with examples.
+
+    Example:
+
+      martops crm cleaning --warehouse crm.duckdb
+    """
+    _, wh = open_warehouse(config, warehouse)
+    with wh:
+        run = run or last_run(wh, "crm")
+        rows = of_run(wh, run, T.FILE_ORDER) if run else []
+    if not rows:
+        console.print("no crm build has been logged yet; run `martops crm build --source <folder>`")
+        raise typer.Exit(0)
+    console.print(cleaning_table(rows, f"What cleaning did (run {run})"))
+
+
+# -- dedupe (Splink) -------------------------------------------------------------------------
+# `martops crm dedupe` is added here with the deduplication of people (issue 7).

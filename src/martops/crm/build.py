@@ -1,0 +1,140 @@
+"""`martops crm build`: a CRM delivery -> staging (raw + standardised, every copy) -> `crm.*` (one row per id).
+
+The load step is one transaction that commits with its checks or not at all. A delivery is a full
+extract of each role it holds: it replaces that role's staging rows and quarantine rows (re-running
+the same folder gives identical tables, `_etl_loaded_at`/`_run_id` aside); a role it does not hold
+keeps the previous delivery's rows. `crm.*` is rebuilt from staging every time. Later steps
+(`crm.dedupe` with Splink, `crm.golden`, `crm.marts`) are added to `STEPS` after `load`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Callable
+
+import ibis
+import ibis.expr.types as ir
+
+from martops.checks import catalog
+from martops.checks.core import CheckResult
+from martops.checks.store import recorded
+from martops.config import CrmConfig, ProjectConfig
+from martops.crm import countries, integrity, phones, report, roles, survivorship
+from martops.crm import standardize as S
+from martops.crm import tables as T
+from martops.crm.source import CrmFolder
+from martops.engine import Warehouse
+from martops.ops import quarantine, runlog
+from martops.ops.cleaning_log import CleaningLog
+from martops.ops.runlog import current_run_id
+from martops.results import StepResult
+from martops.sources.typed import ROW, annotate, quarantine_rows, reasons
+
+TRAILER = ("row_hash", "completeness", "duplicate_rows", "duplicate_kind", "is_survivor", "survivor_row",
+           "_etl_loaded_at", "_run_id")
+
+
+def lookups(wh: Warehouse, raws: dict[str, ir.Table], cfg: CrmConfig) -> roles.Lookups:
+    """Phones, countries and spellings, each computed once over the delivery's distinct values."""
+    lk = roles.Lookups()
+    if "customers" in raws:
+        lk.phones = wh.materialize(phones.lookup(wh, raws["customers"].phone, cfg.default_region), "_crm_phones")
+    names: list[str] = []
+    for role in ("customers", "countries"):
+        if role in raws:
+            names += wh.to_pyarrow(raws[role].select("country").distinct()).column("country").to_pylist()
+    lk.countries = wh.materialize(countries.lookup(names, cfg.country_aliases, cfg.unknown_country), "_crm_countries")
+    for role, col in (("products", "category"), ("sales_team", "region")):
+        if role in raws:
+            rows = wh.to_pyarrow(S.spellings(raws[role].select(value=raws[role][col]))).to_pylist()
+            lk.spellings[col] = {r["key"]: r["canonical"] for r in rows}
+    return lk
+
+
+def _with_place(bad: ir.Table, src: CrmFolder, role: str) -> ir.Table:
+    """Reasons that name the file, line and header: `customers.csv line 12, column Email: ...`."""
+    header = src.header(role)
+    column = ibis.cases(*[(bad._bad_column == c, ibis.literal(h)) for c, h in header.items()], else_=bad._bad_column)
+    place = ibis.literal(f"{src.files[role]} line ") + bad[ROW].cast("string") + ", column " + column + ": "
+    return bad.mutate(_reason=place + bad._reason)
+
+
+def _load_role(wh: Warehouse, src: CrmFolder, role: str, raw: ir.Table, lk: roles.Lookups, cfg: CrmConfig,
+               log: CleaningLog, run_id: str, now: dt.datetime) -> dict[str, int]:
+    spec = roles.spec(role, raw.columns)
+    ann = wh.materialize(annotate(raw, spec, check_duplicates=False), f"_crm_{role}_annotated")
+    st = roles.staged(role, ann.filter(ann._ok), lk, cfg)
+    st = survivorship.resolve(st, roles.KEYS[role], roles.RAW_COLUMNS[role], roles.completeness(st, role, cfg),
+                              roles.IDENTITY.get(role))
+    st = st.mutate(_etl_loaded_at=ibis.literal(now, type="timestamp"), _run_id=ibis.literal(run_id))
+    st = st.select(*[c for c in st.columns if c not in TRAILER], *TRAILER).order_by(ROW)
+    loaded = wh.create_or_replace(T.STAGING[role], st)
+    read = int(wh.scalar(ann.count()))
+    bad = quarantine_rows(_with_place(reasons(ann, spec), src, role), spec, T.SOURCE, run_id, now) \
+        if read != loaded else None
+    n_bad = quarantine.replace(wh, T.SOURCE, f"crm_{role}", bad, None, None)
+    if n_bad:
+        by_col = quarantine.bad_columns(wh, T.SOURCE, f"crm_{role}", top=20)
+        log.add(role, "rows quarantined", n_bad, ", ".join(f"{c}: {n}" for c, n in by_col.items()))
+    return {"read": read, "loaded": loaded, "quarantined": n_bad}
+
+
+def load(wh: Warehouse, folder: str | Path, project: ProjectConfig, results: list[CheckResult],
+         log: CleaningLog) -> dict[str, dict[str, int]]:
+    """Every role in the folder -> staging + quarantine, then `crm.*`, in one transaction."""
+    cfg = project.crm
+    run_id, now = current_run_id(), dt.datetime.now()
+    src = CrmFolder(wh, folder, cfg.files, cfg.columns)
+    try:
+        raws = {role: src.raw(role) for role in src.roles}
+        lk = lookups(wh, raws, cfg)
+        counts: dict[str, dict[str, int]] = {}
+        with wh.transaction():
+            for role in src.roles:
+                counts[role] = _load_role(wh, src, role, raws[role], lk, cfg, log, run_id, now)
+            quarantine.account(wh, T.SOURCE, {f"crm_{r}": c for r, c in counts.items()}, project.quality,
+                               lambda table: (str(src.file(table.removeprefix("crm_"))), "rows"))
+            written = integrity.rebuild(wh)
+            report.log_load(log, wh, src.roles, cfg)
+            report.log_integrity(log, wh, written)
+            for role, c in counts.items():
+                log.add(role, "rows read = loaded + quarantined", c["read"],
+                        f"{c['read']:,} = {c['loaded']:,} + {c['quarantined']:,}", always=True)
+            for role, n in written.items():
+                log.add(role, f"rows in {T.CLEAN[role]} (one per id)", n, always=True)
+            catalog.gate(wh, project, [T.STAGING[r] for r in src.roles] + [T.CLEAN[r] for r in written], results)
+    finally:
+        src.close()
+    return counts
+
+
+def build(wh: Warehouse, folder: str | Path, project: ProjectConfig,
+          on_step: Callable[[str], None] | None = None) -> tuple[list[StepResult], CleaningLog]:
+    """The CRM steps for one delivery (for now: load); the cleaning log is written even if a step fails."""
+    params = {"source": str(folder)}
+    step_results: list[StepResult] = []
+    log = CleaningLog("crm")
+    run_id = current_run_id()
+
+    def do_load() -> dict:
+        with recorded(wh, run_id) as results:
+            counts = load(wh, folder, project, results, log)
+        return {k: sum(c[k] for c in counts.values()) for k in ("read", "loaded", "quarantined")}
+
+    steps: list[tuple[str, Callable[[], dict], str, str]] = [
+        ("load", do_load, "read", "loaded"),
+        # ("dedupe", ...), ("golden", ...), ("marts", ...): the Splink steps come next (issue 7)
+    ]
+    try:
+        for name, fn, rin, rout in steps:
+            if on_step:
+                on_step(name)
+            step_results.append(runlog.timed(wh, "crm", name, params, fn, rin, rout, keep_counts=True))
+    finally:
+        log.write(wh, run_id)
+    return step_results, log
+
+
+STEPS = ("load",)
+"""Step names in order, for progress bars (`crm build` shows one per step)."""

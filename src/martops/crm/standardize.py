@@ -1,0 +1,138 @@
+"""Standardising CRM values in Ibis (SQL where the warehouse runs): the raw text always stays next to it.
+
+- **Emails**: trimmed and lower-cased, then checked against the WHATWG HTML5 "valid e-mail address"
+  pattern (what a browser's `<input type=email>` accepts; see `EMAIL_PATTERN`). An address failing it
+  is kept in `email_raw`, NULL in `email` and counted: the customer is real, the address is not.
+- **Names**: trimmed, inner whitespace collapsed, the CASE KEPT as written (title-casing breaks
+  `McDonald`, `DDS`, `van der Berg`; the exports are already cased). `first_name` / `surname` for
+  linkage are the first and last words once honorifics (`Mr.`, `Dr.`) and suffixes (`MD`, `PhD`,
+  `III`) are left out; a one-word name is a surname. Compare them case-insensitively.
+- **Dates**: `YYYY-MM-DD`, `YYYY/MM/DD` and `DD.MM.YYYY` (one- or two-digit day and month). Slashed
+  day-first or month-first dates (`03/04/2024`) are refused: nothing in a row says which it is.
+- **Amounts** (amount, price, targets, quantity): spaces and currency symbols dropped, commas
+  accepted only as thousands separators (`1,234.50`); a decimal comma, other text or a negative is
+  not an amount (the row is quarantined).
+- **Categoricals**: interaction types trimmed, lower-cased and mapped (`crm.interaction_types`,
+  `e-mail` -> `email`); product categories and regions keep the spelling most rows of the delivery
+  use among texts equal once case and spaces are folded. Blank becomes `unknown`.
+- **Booleans**: true/false, yes/no, y/n, t/f, 1/0 in any case; blank is NULL; anything else is
+  quarantined.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+EMAIL_PATTERN = (r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+                 r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
+"""https://html.spec.whatwg.org/multipage/input.html#valid-e-mail-address, verbatim. It allows a
+domain without a dot (`a@localhost`), as browsers do; it is a syntax check, not a mailbox check."""
+HONORIFICS = r"(?i)^((mr|mrs|ms|miss|mx|dr|prof|sir|dame)\.?\s+)+"
+SUFFIXES = r"(?i)(,?\s+(md|dds|dvm|phd|esq|jr|sr|ii|iii|iv|v)\.?)+$"
+UNKNOWN = "unknown"
+TRUE_TEXTS = ("true", "t", "yes", "y", "1")
+FALSE_TEXTS = ("false", "f", "no", "n", "0")
+
+
+def blank(text: ir.StringValue) -> ir.BooleanValue:
+    return text.isnull() | (text.strip() == "")
+
+
+def squash(text: ir.StringValue) -> ir.StringValue:
+    """Trimmed, runs of whitespace collapsed to one space; empty is NULL."""
+    return text.re_replace(r"\s+", " ").strip().nullif("")
+
+
+def email(text: ir.StringValue) -> ir.StringValue:
+    """The trimmed, lower-cased address when it passes `EMAIL_PATTERN`, else NULL."""
+    e = text.strip().lower().nullif("")
+    return ibis.ifelse(e.re_search(EMAIL_PATTERN), e, ibis.null("string"))
+
+
+def email_valid(text: ir.StringValue) -> ir.BooleanValue:
+    """True/False for a given address, NULL where there is none."""
+    e = text.strip().lower().nullif("")
+    return ibis.ifelse(e.isnull(), ibis.null("boolean"), e.re_search(EMAIL_PATTERN))
+
+
+def name_core(name: ir.StringValue) -> ir.StringValue:
+    """The name without honorifics and suffixes (what first_name and surname are cut from)."""
+    n = squash(name)
+    core = n.re_replace(HONORIFICS, "").re_replace(SUFFIXES, "").strip().nullif("")
+    return core.fill_null(n)
+
+
+def first_name(name: ir.StringValue) -> ir.StringValue:
+    core = name_core(name)
+    return ibis.ifelse(core.contains(" "), core.re_extract(r"^(\S+)", 1), ibis.null("string"))
+
+
+def surname(name: ir.StringValue) -> ir.StringValue:
+    return name_core(name).re_extract(r"(\S+)$", 1).nullif("")
+
+
+def date(text: ir.StringValue) -> ir.DateValue:
+    """The date a text names in one of the accepted formats, else NULL."""
+    s = text.strip()
+    iso = ibis.cases(
+        (s.re_search(r"^\d{4}-\d{1,2}-\d{1,2}$"), s),
+        (s.re_search(r"^\d{4}/\d{1,2}/\d{1,2}$"), s.replace("/", "-")),
+        (s.re_search(r"^\d{1,2}\.\d{1,2}\.\d{4}$"), s.re_replace(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$", r"\3-\2-\1")),
+        else_=ibis.null("string"),
+    )
+    return iso.try_cast("date")
+
+
+DATE_EXPECTED = "a date (YYYY-MM-DD, YYYY/MM/DD or DD.MM.YYYY)"
+
+
+def amount_text(text: ir.StringValue) -> ir.StringValue:
+    """The text with spaces and currency symbols dropped and thousands commas removed."""
+    s = text.re_replace(r"[\s$€£¥]|^(USD|EUR|GBP)|(USD|EUR|GBP)$", "")
+    return ibis.ifelse(s.re_search(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$"), s.replace(",", ""), s)
+
+
+def amount(text: ir.StringValue) -> ir.FloatingValue:
+    """A number >= 0 from the text (see `amount_text`), else NULL (an empty text is NULL too)."""
+    s = amount_text(text)
+    v = ibis.ifelse(s.re_search(r"^\d+(\.\d+)?$|^\.\d+$"), s, ibis.null("string")).try_cast("float64")
+    return v
+
+
+AMOUNT_EXPECTED = "an amount >= 0 (digits, optional decimals; $, spaces and thousands commas allowed)"
+
+
+def amount_cleaned(text: ir.StringValue) -> ir.BooleanValue:
+    """The text was not already a bare number (spaces, symbols or separators were dropped)."""
+    return text.notnull() & (amount_text(text) != text)
+
+
+def boolean(text: ir.StringValue) -> ir.BooleanValue:
+    s = text.strip().lower()
+    return ibis.cases((s.isin(TRUE_TEXTS), True), (s.isin(FALSE_TEXTS), False), else_=ibis.null("boolean"))
+
+
+BOOLEAN_EXPECTED = f"a yes/no value ({'/'.join(TRUE_TEXTS)} or {'/'.join(FALSE_TEXTS)})"
+
+
+def interaction_type(text: ir.StringValue, aliases: dict[str, str]) -> ir.StringValue:
+    s = squash(text).lower()
+    mapped = s.substitute({k.strip().lower(): v for k, v in aliases.items()}) if aliases else s
+    return mapped.fill_null(UNKNOWN)
+
+
+def spellings(values: ir.Table) -> ir.Table:
+    """From a one-column table of texts (`value`), the map `key` (case and spaces folded) -> `canonical`:
+    the squashed spelling most rows use (ties: alphabetical)."""
+    v = values.select(value=squash(values.value)).filter(lambda t: t.value.notnull())
+    v = v.mutate(key=v.value.lower())
+    counts = v.group_by(["key", "value"]).aggregate(uses=v.count())
+    ranked = counts.mutate(_rank=ibis.row_number().over(group_by="key", order_by=[ibis.desc("uses"), "value"]))
+    return ranked.filter(ranked._rank == 0).select("key", canonical=ranked.value)
+
+
+def respelled(text: ir.StringValue, key_map: dict[str, str]) -> ir.StringValue:
+    """`text` in its canonical spelling (`key_map` from `spellings`), blank -> `unknown`."""
+    s = squash(text)
+    return (s.lower().substitute(key_map) if key_map else s).fill_null(UNKNOWN)
