@@ -57,3 +57,11 @@ def test_extensions_load_from_the_wheel_without_network():
         wh.load_extension("sqlite_scanner")
         loaded = wh.execute("SELECT loaded FROM duckdb_extensions() WHERE extension_name = 'sqlite_scanner'")
         assert loaded == [(True,)]
+
+
+def test_a_warehouse_named_after_a_schema_is_refused_with_a_new_name(tmp_path):
+    from martops.engine import connect
+    from martops.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="crm-warehouse.duckdb"):
+        connect(path=tmp_path / "crm.duckdb")

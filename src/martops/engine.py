@@ -20,7 +20,7 @@ import sqlglot as sg
 from ibis.backends.sql.datatypes import DuckDBType
 
 from martops.config import WarehouseConfig
-from martops.errors import MartopsError, SourceError
+from martops.errors import ConfigError, MartopsError, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +222,10 @@ def connect(config: WarehouseConfig | None = None, *, path: str | Path | None = 
     config = config or WarehouseConfig()
     location = str(path if path is not None else config.path)
     if location != ":memory:":
+        if Path(location).stem.lower() in SCHEMAS:
+            # DuckDB names the file's catalog after its stem; `crm.customers` would then be ambiguous
+            raise ConfigError(f"warehouse {location}: a warehouse file can't be named after one of its schemas "
+                              f"({', '.join(SCHEMAS)}); use e.g. {Path(location).with_stem(Path(location).stem + '-warehouse')}")
         Path(location).parent.mkdir(parents=True, exist_ok=True)
     settings: dict[str, Any] = {
         "autoinstall_known_extensions": False,

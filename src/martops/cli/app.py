@@ -21,7 +21,7 @@ app = typer.Typer(
         "  martops attribution generate --out challenge.db --conversions 2000 --seed 7\n\n"
         "  martops attribution run --db challenge.db --since 2023-09-01 --until 2023-09-07 --model ihc\n\n"
         "  martops kpis build --source exports/ && martops kpis show --by channel_3\n\n"
-        "  martops crm build --source crm-extract/ --warehouse crm.duckdb"
+        "  martops crm build --source crm-extract/ --warehouse crm-warehouse.duckdb"
     ),
     no_args_is_help=True,
     add_completion=False,

@@ -39,7 +39,7 @@ def build(
 
     Example:
 
-      martops crm build --source ../shared/datasets/crm --warehouse crm.duckdb
+      martops crm build --source ../shared/datasets/crm --warehouse crm-warehouse.duckdb
     """
     cfg, wh = open_warehouse(config, warehouse)
     with wh, runlog.invocation() as run_id, step_progress(len(STEPS), "crm") as (progress, task):
@@ -69,7 +69,7 @@ def cleaning(
 
     Example:
 
-      martops crm cleaning --warehouse crm.duckdb
+      martops crm cleaning --warehouse crm-warehouse.duckdb
     """
     _, wh = open_warehouse(config, warehouse)
     with wh:
