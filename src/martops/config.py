@@ -151,6 +151,22 @@ class CampaignsConfig(_Strict):
 CrmRole = Literal["customers", "transactions", "products", "interactions", "sales_team", "countries"]
 
 
+class CrmDedupeConfig(_Strict):
+    """How `crm build` deduplicates customers (Splink): the columns compared and the thresholds."""
+
+    compare: dict[str, str] = {"first_name": "name", "surname": "name", "email": "email", "phone": "phone",
+                               "country": "category"}
+    """Column of the customers (standardised; `phone` is read from the raw text, so numbers the
+    numbering plan rejects still link) -> kind (name, email, phone, address, postcode, city, date,
+    id, category)."""
+    threshold: float = Field(0.95, gt=0, le=1)
+    """Match probability at which two customer ids join one golden customer."""
+    pairs_threshold: float = Field(0.5, gt=0, le=1)
+    """Pairs scored at or above this are kept in `crm.customer_matches` for review."""
+    u_max_pairs: float = Field(2e6, ge=1e3)
+    """Random pairs sampled to estimate u (how often different people agree by chance)."""
+
+
 class CrmConfig(_Strict):
     """The CRM foundation (`martops crm`): which files a delivery holds and how values are standardised."""
 
@@ -178,6 +194,7 @@ class CrmConfig(_Strict):
         "call": "phone", "live chat": "chat", "web chat": "chat", "webchat": "chat",
     }
     """Interaction type spellings (trimmed, lower-cased) -> the canonical type (`phone`, `chat`, `email`)."""
+    dedupe: CrmDedupeConfig = CrmDedupeConfig()
 
 
 class ProjectConfig(_Strict):

@@ -13,7 +13,7 @@ SNAPSHOT = "snapshots.campaign_daily"
 DAILY = "marts.campaign_kpis_daily"
 WEEKLY = "marts.campaign_kpis_weekly"
 MONTHLY = "marts.campaign_kpis_monthly"
-from martops.ops.cleaning_log import CLEANING_LOG  # noqa: F401  (one log, shared by every build)
+from martops.ops.cleaning_log import CLEANING_LOG as CLEANING_LOG  # one log, shared by every build
 """What each cleaning rule did to each delivery: rule, rows affected, an example."""
 
 FUNNELS = ("web", "sales_assisted")

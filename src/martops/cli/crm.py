@@ -9,6 +9,7 @@ import typer
 
 from martops.checks.store import results_of_run
 from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse
+from martops.cli.dedupe import dedupe
 from martops.cli.kpis import cleaning_table
 from martops.cli.render import check_table, console, step_progress, summary_table
 from martops.crm import tables as T
@@ -82,4 +83,4 @@ def cleaning(
 
 
 # -- dedupe (Splink) -------------------------------------------------------------------------
-# `martops crm dedupe` is added here with the deduplication of people (issue 7).
+crm_app.command()(dedupe)

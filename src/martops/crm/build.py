@@ -20,7 +20,7 @@ from martops.checks import catalog
 from martops.checks.core import CheckResult
 from martops.checks.store import recorded
 from martops.config import CrmConfig, ProjectConfig
-from martops.crm import countries, integrity, phones, report, roles, survivorship
+from martops.crm import countries, customer_dedupe, integrity, phones, report, roles, survivorship
 from martops.crm import standardize as S
 from martops.crm import tables as T
 from martops.crm.source import CrmFolder
@@ -122,9 +122,32 @@ def build(wh: Warehouse, folder: str | Path, project: ProjectConfig,
             counts = load(wh, folder, project, results, log)
         return {k: sum(c[k] for c in counts.values()) for k in ("read", "loaded", "quarantined")}
 
+    def do_dedupe() -> dict:
+        with wh.transaction():
+            result = customer_dedupe.run_dedupe(wh, project.crm, run_id)
+        s = result.stats
+        log.add("dedupe", "customer ids linked to another id (Splink)", s["records_in_multi"],
+                f"{s['multi_clusters']:,} people with 2+ ids", always=True)
+        log.add("dedupe", f"pairs scored at >= {s['pairs_threshold']}", s["pairs_kept"],
+                "blocking: " + "; ".join(s["blocking_rules"]), always=True)
+        if s["m_untrained"]:
+            log.add("dedupe", "columns whose m Splink could not train (too few blocked pairs: no ids share "
+                    "them), defaults used", len(s["m_untrained"]), ", ".join(s["m_untrained"]))
+        return {"records": s["records"], "clusters": s["clusters"], "pairs": s["pairs_kept"],
+                "linked_ids": s["records_in_multi"]}
+
+    def do_golden() -> dict:
+        with wh.transaction():
+            out = customer_dedupe.build_golden(wh)
+        log.add("golden", "golden customers", out["golden"], f"from {out['records']:,} customer ids", always=True)
+        log.add("golden", "customer ids merged into another's golden record", out["merged_records"])
+        return out
+
     steps: list[tuple[str, Callable[[], dict], str, str]] = [
         ("load", do_load, "read", "loaded"),
-        # ("dedupe", ...), ("golden", ...), ("marts", ...): the Splink steps come next (issue 7)
+        ("dedupe", do_dedupe, "records", "clusters"),
+        ("golden", do_golden, "records", "golden"),
+        # ("marts", ...): the analysis marts come next (issue 7)
     ]
     try:
         for name, fn, rin, rout in steps:
@@ -136,5 +159,5 @@ def build(wh: Warehouse, folder: str | Path, project: ProjectConfig,
     return step_results, log
 
 
-STEPS = ("load",)
+STEPS = ("load", "dedupe", "golden")
 """Step names in order, for progress bars (`crm build` shows one per step)."""

@@ -25,6 +25,12 @@ TRANSACTIONS = "crm.transactions"
 """One row per transaction_id; `amount_missing`, `amount_imputed`, `orphan_<fk>` flags."""
 INTERACTIONS = "crm.interactions"
 """One row per interaction_id; type in (phone, chat, email, unknown); `orphan_customer`."""
+MATCHES = "crm.customer_matches"
+"""Pairs of customer ids Splink scored at or above `crm.dedupe.pairs_threshold`, with the rule that found them."""
+CLUSTERS = "crm.customer_clusters"
+"""Every customer_id -> its cluster (ids that are one person), cluster size and strongest link."""
+GOLDEN = "crm.customer_golden"
+"""One golden customer per cluster; `crm.customer_golden_map` and `crm.customer_golden_values` audit it."""
 CLEAN = {"customers": CUSTOMERS, "products": PRODUCTS, "sales_team": SALES_TEAM, "countries": COUNTRIES,
          "transactions": TRANSACTIONS, "interactions": INTERACTIONS}
 

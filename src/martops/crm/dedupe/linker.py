@@ -109,14 +109,36 @@ share a surname and a birth date), and two sessions usually cover every column."
     return _EM_PREFERENCE.get(label, 4)
 
 
-def _train(linker: Linker, spec: DedupeSpec, cols: list[Column], rules: list[tuple[str, ...]],
-           progress: Progress) -> list[str]:
+MIN_EM_PAIRS = 10
+"""EM on fewer blocked pairs than this learns nothing (Splink fails on none); the key is skipped."""
+
+
+def _blocked_pairs(con: duckdb.DuckDBPyConnection, key: tuple[str, ...]) -> int:
+    cols = ", ".join(f'"{k}"' for k in key)
+    present = " AND ".join(f'"{k}" IS NOT NULL' for k in key)
+    return int(con.execute(f"SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (SELECT count(*) AS n FROM prepared "
+                           f"WHERE {present} GROUP BY {cols})").fetchone()[0])
+
+
+def _train(linker: Linker, con: duckdb.DuckDBPyConnection, spec: DedupeSpec, cols: list[Column],
+           rules: list[tuple[str, ...]], progress: Progress) -> tuple[list[str], list[str]]:
     """u from random pairs, the prior from near-certain rules, m by EM on blocked pairs. Each EM
     session can't learn the columns it blocks on, so sessions are added (most personal key first,
     see `_em_rank`) until every compared column was free in one of them."""
     progress("estimating the prior match probability from deterministic rules")
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on(*k) for k in deterministic_keys(cols)], recall=spec.recall)
+    settings = linker._settings_obj
+    try:
+        linker.training.estimate_probability_two_random_records_match(
+            [block_on(*k) for k in deterministic_keys(cols)], recall=spec.recall)
+    except ValueError as exc:  # more deterministic matches than `recall` allows: a tiny table
+        log.info("prior from deterministic rules failed (%s); using the one-match fallback", exc)
+        settings._probability_two_random_records_match = 0
+    prior = settings._probability_two_random_records_match
+    if not 0 < prior < 1:
+        # no pair agrees on a near-certain key (a clean table), or every pair does (a tiny one): a
+        # prior of 0 or 1 is an infinite log-odds to Splink, so assume one match among all pairs
+        n = con.execute("SELECT count(*) FROM prepared").fetchone()[0]
+        settings._probability_two_random_records_match = 1 / (n * (n - 1) / 2 + 1)
     progress(f"estimating u from {spec.u_max_pairs:,.0f} random pairs")
     linker.training.estimate_u_using_random_sampling(max_pairs=spec.u_max_pairs, seed=spec.seed)
     untrained = {c.name for c in cols}
@@ -126,7 +148,11 @@ def _train(linker: Linker, spec: DedupeSpec, cols: list[Column], rules: list[tup
         blocked = {c.name for c in cols if c.name in key or c.canon in key}
         if not untrained - blocked:
             continue
-        progress(f"estimating m by EM on pairs with the same {', '.join(key)}")
+        n_pairs = _blocked_pairs(con, key)
+        if n_pairs < MIN_EM_PAIRS:
+            log.info("EM skips %s: only %d blocked pairs", key, n_pairs)
+            continue
+        progress(f"estimating m by EM on {n_pairs:,} pairs with the same {', '.join(key)}")
         linker.training.estimate_parameters_using_expectation_maximisation(
             block_on(*key), max_pairs=spec.em_max_pairs)
         sessions.append(",".join(key))
@@ -134,8 +160,23 @@ def _train(linker: Linker, spec: DedupeSpec, cols: list[Column], rules: list[tup
         if not untrained:
             break
     if untrained:
-        log.warning("m was not trained for %s (every EM rule blocks on it); defaults are used", sorted(untrained))
-    return sessions
+        log.warning("m was not trained for %s (too few blocked pairs, or every EM rule blocks on it); "
+                    "Splink's default m values are used", sorted(untrained))
+    return sessions, sorted(untrained)
+
+
+def _alone(con: duckdb.DuckDBPyConnection, spec: DedupeSpec, n: int, started: float) -> DedupeResult:
+    """Fewer than two records: nothing to compare, each record is its own cluster."""
+    clusters = con.execute(f'SELECT trim(CAST("{spec.id_column}" AS VARCHAR)) AS id, '
+                           "trim(CAST(\"" + spec.id_column + "\" AS VARCHAR)) AS cluster_id, 1::BIGINT AS cluster_size, "
+                           "NULL::DOUBLE AS match_probability FROM input").fetch_arrow_table()
+    pairs = pa.table({"id_l": pa.array([], pa.string()), "id_r": pa.array([], pa.string()),
+                      "match_probability": pa.array([], pa.float64()), "match_weight": pa.array([], pa.float64()),
+                      "blocking_rule": pa.array([], pa.string())})
+    stats = {"records": n, "clusters": n, "multi_clusters": 0, "records_in_multi": 0, "pairs_kept": 0,
+             "pairs_threshold": spec.pairs_threshold, "threshold": spec.threshold, "blocking_rules": [],
+             "em_sessions": [], "m_untrained": [], "seconds": time.perf_counter() - started}
+    return DedupeResult(clusters=clusters, pairs=pairs, model={}, stats=stats)
 
 
 def dedupe(records: pa.Table, spec: DedupeSpec, *, label: str = "input", threads: int | None = None,
@@ -157,10 +198,12 @@ def dedupe(records: pa.Table, spec: DedupeSpec, *, label: str = "input", threads
         con.execute("CREATE TABLE input AS SELECT * FROM input_arrow")
         con.unregister("input_arrow")
         _check_input(con, spec, label)
+        rules = _rules(spec, cols)
         n = con.execute("SELECT count(*) FROM input").fetchone()[0]
+        if n < 2:
+            return _alone(con, spec, n, started)
         say(f"preparing {n:,} records")
         _prepare(con, spec, cols)
-        rules = _rules(spec, cols)
         settings = SettingsCreator(
             link_type="dedupe_only",
             comparisons=comparisons(cols),
@@ -170,7 +213,7 @@ def dedupe(records: pa.Table, spec: DedupeSpec, *, label: str = "input", threads
         )
         db = DuckDBAPI(con)
         linker = Linker(db.register("prepared"), settings, log_level=None)
-        em_sessions = _train(linker, spec, cols, rules, say)
+        em_sessions, m_untrained = _train(linker, con, spec, cols, rules, say)
         say("scoring blocked pairs")
         predict = linker.inference.predict(threshold_match_probability=spec.pairs_threshold)
         say(f"clustering at match probability >= {spec.threshold}")
@@ -202,7 +245,7 @@ def dedupe(records: pa.Table, spec: DedupeSpec, *, label: str = "input", threads
             "records": n, "clusters": con.execute(f"SELECT count(DISTINCT cluster_id) FROM {clusters_tbl}").fetchone()[0],
             "multi_clusters": multi[0], "records_in_multi": int(multi[1]),
             "pairs_kept": scored, "pairs_threshold": spec.pairs_threshold, "threshold": spec.threshold,
-            "blocking_rules": [",".join(k) for k in rules], "em_sessions": em_sessions, "seconds": time.perf_counter() - started,
+            "blocking_rules": [",".join(k) for k in rules], "em_sessions": em_sessions, "m_untrained": m_untrained, "seconds": time.perf_counter() - started,
         }
         model = linker.misc.save_model_to_json()
         return DedupeResult(clusters=clusters, pairs=pairs, model=model, stats=stats)
