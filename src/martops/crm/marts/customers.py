@@ -70,7 +70,7 @@ def top_decile_share(wh: Warehouse) -> float | None:
     """Share of revenue (known amounts) from the top 10% of buyers by spend; NULL without revenue."""
     t = wh.table(TABLE)
     top = ibis.ifelse(t.spend_decile == 1, t.spend, 0.0).sum()
-    return wh.scalar(t.aggregate(share=ratio(top, t.spend.sum())).share)
+    return wh.to_pyarrow(t.aggregate(share=ratio(top, t.spend.sum()))).column("share")[0].as_py()
 
 
 SUMMARY_BY = {"segment": "rfm_segment", "tier": "spend_tier", "country": "country"}
