@@ -6,7 +6,8 @@ monetary the more transactions / spend. A score is `1 + floor(5 * rank / buyers)
 0-based position with ties sharing the lowest rank. That is `ntile(5)` when values are distinct;
 unlike `ntile`, two customers with the same value always get the same score (with 1-3 purchases
 each, frequency is mostly ties, and `ntile` would split them arbitrarily). The price: a score
-can be skipped (if 45% bought once, they all get F=1 and the next value starts at F=3).
+can be skipped (if 45% bought once, they all get F=1 and the next value starts at F=3), and with
+fewer than five buyers the top scores are never reached (a sole buyer scores 1, 1, 1: `Lost`).
 
 **Segments**, from R and FM = (F + M) / 2, the first rule that matches:
 
