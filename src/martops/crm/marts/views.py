@@ -92,8 +92,10 @@ def _support(wh: Warehouse, t: ir.Table, by: str) -> tuple[ir.Table, list[str]]:
 
 def _sales(wh: Warehouse, t: ir.Table, by: str) -> tuple[ir.Table, list[str]]:
     perf = {r["performer"]: r for r in wh.to_pyarrow(sales.performers(wh)).to_pylist()}
-    lines = ["reps " + ", ".join(f"{p}: {perf[p]['reps']} ({_pct(perf[p]['share'])})"
-                                 for p in sales.PERFORMERS if p in perf) +
+    n = sum(r["reps"] for r in perf.values())
+    lines = ["reps " + ", ".join(f"{p}: {perf.get(p, {}).get('reps', 0)} "
+                                 f"({_pct(perf.get(p, {}).get('reps', 0) / n if n else None)})"
+                                 for p in sales.PERFORMERS) +
              f" (under < {sales.UNDER:.0%} of target <= on track < {sales.OVER:.0%} <= over)"]
     if by == "region":
         return sales.by_region(wh), lines
