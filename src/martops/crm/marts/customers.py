@@ -32,7 +32,8 @@ def default_as_of(wh: Warehouse) -> dt.date | None:
     """The day after the latest transaction (None without transactions)."""
     if not wh.exists(T.TRANSACTIONS):
         return None
-    last = wh.scalar(wh.table(T.TRANSACTIONS).date.max())
+    t = wh.table(T.TRANSACTIONS)
+    last = wh.to_pyarrow(t.aggregate(last=t.date.max())).column("last")[0].as_py()  # a date, not a Timestamp
     return None if last is None else last + dt.timedelta(days=1)
 
 
