@@ -1,4 +1,5 @@
-"""`martops crm ...`: the CRM foundation (build, cleaning); `dedupe` joins them with the Splink steps."""
+"""`martops crm ...`: the CRM foundation (build, cleaning), its marts (show, export, in `crm_marts`);
+`dedupe` joins them with the Splink steps."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Optional
 import typer
 
 from martops.checks.store import results_of_run
+from martops.cli import crm_marts
 from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse
 from martops.cli.dedupe import dedupe
 from martops.cli.kpis import cleaning_table
@@ -80,6 +82,11 @@ def cleaning(
         console.print("no crm build has been logged yet; run `martops crm build --source <folder>`")
         raise typer.Exit(0)
     console.print(cleaning_table(rows, f"What cleaning did (run {run})"))
+
+
+# -- marts (show, export: martops.cli.crm_marts) ----------------------------------------------
+crm_app.command("show")(crm_marts.show)
+crm_app.command("export")(crm_marts.export)
 
 
 # -- dedupe (Splink) -------------------------------------------------------------------------

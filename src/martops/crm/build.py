@@ -3,8 +3,9 @@
 The load step is one transaction that commits with its checks or not at all. A delivery is a full
 extract of each role it holds: it replaces that role's staging rows and quarantine rows (re-running
 the same folder gives identical tables, `_etl_loaded_at`/`_run_id` aside); a role it does not hold
-keeps the previous delivery's rows. `crm.*` is rebuilt from staging every time. Later steps
-(`crm.dedupe` with Splink, `crm.golden`, `crm.marts`) are added to `STEPS` after `load`.
+keeps the previous delivery's rows. `crm.*` is rebuilt from staging every time. Then `marts`
+rebuilds the analysis marts (`martops.crm.marts`) from `crm.*`; the Splink steps (`crm.dedupe`,
+`crm.golden`) go between the two, so the marts count golden customers.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from martops.checks import catalog
 from martops.checks.core import CheckResult
 from martops.checks.store import recorded
 from martops.config import CrmConfig, ProjectConfig
-from martops.crm import countries, customer_dedupe, integrity, phones, report, roles, survivorship
+from martops.crm import countries, customer_dedupe, integrity, marts, phones, report, roles, survivorship
 from martops.crm import standardize as S
 from martops.crm import tables as T
 from martops.crm.source import CrmFolder
@@ -111,7 +112,8 @@ def load(wh: Warehouse, folder: str | Path, project: ProjectConfig, results: lis
 
 def build(wh: Warehouse, folder: str | Path, project: ProjectConfig,
           on_step: Callable[[str], None] | None = None) -> tuple[list[StepResult], CleaningLog]:
-    """The CRM steps for one delivery (for now: load); the cleaning log is written even if a step fails."""
+    """The CRM steps for one delivery (load, then the analysis marts); the cleaning log is written
+    even if a step fails."""
     params = {"source": str(folder)}
     step_results: list[StepResult] = []
     log = CleaningLog("crm")
@@ -143,21 +145,26 @@ def build(wh: Warehouse, folder: str | Path, project: ProjectConfig,
         log.add("golden", "customer ids merged into another's golden record", out["merged_records"])
         return out
 
+    def do_marts() -> dict:
+        with wh.transaction():
+            counts = marts.build_all(wh)
+        return {"marts": len(counts), "rows": sum(counts.values()), **counts}
+
     steps: list[tuple[str, Callable[[], dict], str, str]] = [
         ("load", do_load, "read", "loaded"),
         ("dedupe", do_dedupe, "records", "clusters"),
         ("golden", do_golden, "records", "golden"),
-        # ("marts", ...): the analysis marts come next (issue 7)
+        ("marts", do_marts, "", "rows"),
     ]
     try:
         for name, fn, rin, rout in steps:
             if on_step:
                 on_step(name)
-            step_results.append(runlog.timed(wh, "crm", name, params, fn, rin, rout, keep_counts=True))
+            step_results.append(runlog.timed(wh, "crm", name, params, fn, rin or None, rout, keep_counts=True))
     finally:
         log.write(wh, run_id)
     return step_results, log
 
 
-STEPS = ("load", "dedupe", "golden")
+STEPS = ("load", "dedupe", "golden", "marts")
 """Step names in order, for progress bars (`crm build` shows one per step)."""
