@@ -30,7 +30,7 @@ def test_ids_of_one_person_share_a_golden_record(tmp_path):
     folder, truth = people_folder(tmp_path)
     with connect(path=tmp_path / "w.duckdb") as wh:
         _, results, log = run_build(wh, folder, PROJECT)
-        assert [r.step for r in results] == ["load", "dedupe", "golden"]
+        assert [r.step for r in results] == ["load", "dedupe", "golden", "marts"]
         clusters = wh.to_pyarrow(wh.table(T.CLUSTERS).select(id="customer_id", cluster_id="cluster_id"))
         scores = cluster_scores(clusters, truth, id_col="id")
         assert scores["pairs"].f1 > 0.9, scores

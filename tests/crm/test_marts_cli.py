@@ -27,7 +27,7 @@ def built(tmp_path, capsys):
 
 def test_show_every_mart_with_its_headline(built, capsys, tmp_path):
     cases = {
-        ("customers",): ["top 10% of buyers by spend bring 70.2% of revenue", "333.50", "not deduplicated"],
+        ("customers",): ["top 10% of buyers by spend bring 70.2% of revenue", "333.50", "deduplicated through"],
         ("customers", "--by", "segment"): ["Lost", "customers by segment"],
         ("customers", "--by", "tier"): ["Top 10%", "Middle 30%"],
         ("products",): ["prices do not vary (one list price per product): no price-sensitivity estimate",
