@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PY     := $(BIN)/python
 DEMO   := demo-out
 
-.PHONY: demo test bench setup lock clean help
+.PHONY: demo test bench bench-attribution bench-dedupe setup lock clean help
 
 help:
 	@echo "make demo   - set up and run the attribution pipeline, the campaign KPI mart and the data checks on generated demo data"
@@ -34,8 +34,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: bench-attribution bench-dedupe
+
+bench-attribution: $(STAMP)
 	$(BIN)/python benchmarks/bench_attribution.py $(BENCH_ARGS)
+
+bench-dedupe: $(STAMP)
+	$(BIN)/python benchmarks/bench_dedupe.py $(DEDUPE_BENCH_ARGS)
 
 # Regenerate the lock after changing a pin in pyproject.toml.
 lock:

@@ -29,6 +29,26 @@ PROFILES = {"100k": 100_000, "1M": 1_000_000}
 COMPARE = (("first_name", "name"), ("surname", "name"), ("dob", "date"), ("email", "email"), ("phone", "phone"),
            ("address", "address"), ("postcode", "postcode"), ("city", "city"))
 TARGET_F1, TARGET_SECONDS_1M = 0.97, 600.0
+SWEEP = (0.9, 0.95, 0.999)
+"""Other cluster thresholds, re-clustered from the same scored pairs, to show the trade-off."""
+
+
+def _sweep(result, truth) -> dict:
+    import duckdb
+    from splink import DuckDBAPI
+    from splink.clustering import cluster_pairwise_predictions_at_threshold
+
+    from martops.crm.dedupe.evaluate import cluster_scores
+
+    out = {}
+    for t in SWEEP:
+        db = DuckDBAPI(duckdb.connect())
+        nodes = result.clusters.select(["id"])
+        edges = result.pairs.select(["id_l", "id_r", "match_probability"])
+        cl = cluster_pairwise_predictions_at_threshold(nodes, edges, db, "id", "id_l", "id_r",
+                                                       threshold_match_probability=t)
+        out[f"sweep_{t}"] = cluster_scores(cl.as_pandas_dataframe()[["id", "cluster_id"]], truth, id_col="id")["pairs"].f1
+    return out
 
 
 def _baseline(records, spec) -> dict:
@@ -94,6 +114,7 @@ def child(n: int, seed: int) -> None:
                 "exact_f1": cs["clusters"].f1, "true_pairs": ps.tp + ps.fn,
                 "entities": len(set(truth.column("entity_id").to_pylist())), "records": n})
     fig["rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    fig.update(_sweep(result, truth))
     base = _baseline(records, spec)
     bcs = cluster_scores(base["clusters"], truth, id_col="id")
     bps = pair_scores(base["pairs"], truth)
@@ -128,8 +149,11 @@ def main() -> None:
         return
     console = Console(width=160)
     results = {p: run_profile(p, args.repeat, args.seed, console) for p in args.profiles.split(",")}
-    table = Table(title=f"crm dedupe (Splink), median of {args.repeat} run(s), {os.cpu_count()} cores, "
-                  f"generated people seed {args.seed}", title_justify="left")
+    from martops.crm.dedupe.spec import DedupeSpec
+
+    table = Table(title=f"crm dedupe (Splink, cluster threshold {DedupeSpec('id', (('n', 'name'),)).threshold}), "
+                  f"median of {args.repeat} run(s), {os.cpu_count()} cores, generated people seed {args.seed}",
+                  title_justify="left")
     table.add_column("figure")
     for p in results:
         table.add_column(p, justify="right")
@@ -139,10 +163,11 @@ def main() -> None:
         ("prepare (s)", lambda r: f"{r['prepare']:.1f}"), ("train: prior, u, EM (s)", lambda r: f"{r['train']:.1f}"),
         ("score blocked pairs (s)", lambda r: f"{r['score']:.1f}"), ("cluster (s)", lambda r: f"{r['cluster']:.1f}"),
         ("dedupe total (s)", lambda r: f"{r['dedupe']:.1f}"), ("peak RSS (GB)", lambda r: f"{r['rss_gb']:.2f}"),
-        ("pairs >= 0.95: precision / recall", lambda r: f"{r['pair_p']:.4f} / {r['pair_r']:.4f}"),
-        ("pairs >= 0.95: F1", lambda r: f"{r['pair_f1']:.4f}"),
+        ("pairs >= threshold: precision / recall", lambda r: f"{r['pair_p']:.4f} / {r['pair_r']:.4f}"),
+        ("pairs >= threshold: F1", lambda r: f"{r['pair_f1']:.4f}"),
         ("clusters (pairwise): precision / recall", lambda r: f"{r['cl_p']:.4f} / {r['cl_r']:.4f}"),
         ("clusters (pairwise): F1", lambda r: f"{r['cl_f1']:.4f}"),
+        *[(f"  cluster F1 if the threshold were {t}", lambda r, t=t: f"{r[f'sweep_{t}']:.4f}") for t in SWEEP],
         ("clusters exactly right: F1", lambda r: f"{r['exact_f1']:.4f}"),
         ("baseline, exact keys only: cluster P / R", lambda r: f"{r['base_cl_p']:.4f} / {r['base_cl_r']:.4f}"),
         ("baseline, exact keys only: cluster F1", lambda r: f"{r['base_cl_f1']:.4f}"),
@@ -154,7 +179,7 @@ def main() -> None:
     for p, r in results.items():
         ok = r["cl_f1"] >= TARGET_F1 and (p != "1M" or r["dedupe"] < TARGET_SECONDS_1M)
         verdicts.append("met" if ok else "MISSED")
-    table.add_row("target: cluster F1 >= 0.97 (1M: < 600 s)", *verdicts, style="bold")
+    table.add_row("target: cluster F1 >= 0.97 (1M: dedupe < 600 s)", *verdicts, style="bold")
     console.print(table)
 
 

@@ -159,7 +159,7 @@ class CrmDedupeConfig(_Strict):
     """Column of the customers (standardised; `phone` is read from the raw text, so numbers the
     numbering plan rejects still link) -> kind (name, email, phone, address, postcode, city, date,
     id, category)."""
-    threshold: float = Field(0.95, gt=0, le=1)
+    threshold: float = Field(0.99, gt=0, le=1)
     """Match probability at which two customer ids join one golden customer."""
     pairs_threshold: float = Field(0.5, gt=0, le=1)
     """Pairs scored at or above this are kept in `crm.customer_matches` for review."""

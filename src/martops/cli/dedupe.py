@@ -25,7 +25,7 @@ def dedupe(
     pairs: Optional[Path] = typer.Option(None, "--pairs", help="Pairwise scores file (default: <out>_pairs.<ext>)."),
     model: Optional[Path] = typer.Option(None, "--model", help="Write the trained Splink model (JSON) here."),
     block: Optional[list[str]] = typer.Option(None, "--block", help="Blocking rule COL[,COL...] (repeatable); default: derived from the kinds."),
-    threshold: float = typer.Option(0.95, "--threshold", help="Match probability at which pairs join a cluster."),
+    threshold: float = typer.Option(0.99, "--threshold", help="Match probability at which pairs join a cluster."),
     pairs_threshold: float = typer.Option(0.5, "--pairs-threshold", help="Keep scored pairs at or above this."),
     warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
 ) -> None:

@@ -14,7 +14,7 @@ class DedupeSpec:
     id_column: str
     compare: tuple[tuple[str, str], ...]
     """(column, kind) pairs, e.g. (("first_name", "name"), ("dob", "date"))."""
-    threshold: float = 0.95
+    threshold: float = 0.99
     """Pairs at or above this match probability join one cluster (connected components)."""
     pairs_threshold: float = 0.5
     """Scored pairs at or above this are kept in the output, so near misses can be reviewed."""
