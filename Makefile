@@ -29,6 +29,10 @@ demo: $(STAMP)
 	$(BIN)/martops kpis generate --out $(DEMO)/campaign-exports --seed 7 --force
 	$(BIN)/martops kpis build --source $(DEMO)/campaign-exports --warehouse $(DEMO)/warehouse.duckdb
 	$(BIN)/martops kpis show --warehouse $(DEMO)/warehouse.duckdb --by channel_3 --export $(DEMO)/kpis_by_channel.csv
+	$(BIN)/martops crm generate-people --out $(DEMO)/people.csv --records 20000
+	$(BIN)/martops crm dedupe --input $(DEMO)/people.csv --id record_id --compare first_name=name \
+	  --compare surname=name --compare dob=date --compare email=email --compare phone=phone \
+	  --compare address=address --compare postcode=postcode --compare city=city --out $(DEMO)/people_clusters.csv
 	$(BIN)/martops check --warehouse $(DEMO)/warehouse.duckdb
 
 test: $(STAMP)

@@ -1,5 +1,5 @@
-"""`martops crm ...`: the CRM foundation (build, cleaning), its marts (show, export, in `crm_marts`);
-`dedupe` joins them with the Splink steps."""
+"""`martops crm ...`: build and cleaning (the CRM pipeline), dedupe and generate-people (Splink on any
+table), show and export (the marts, registered from `crm_marts`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 from martops.checks.store import results_of_run
 from martops.cli import crm_marts
 from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse
-from martops.cli.dedupe import dedupe
+from martops.cli.dedupe import dedupe, generate_people
 from martops.cli.kpis import cleaning_table
 from martops.cli.render import check_table, console, step_progress, summary_table
 from martops.crm import tables as T
@@ -91,3 +91,4 @@ crm_app.command("export")(crm_marts.export)
 
 # -- dedupe (Splink) -------------------------------------------------------------------------
 crm_app.command()(dedupe)
+crm_app.command("generate-people")(generate_people)

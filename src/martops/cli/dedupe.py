@@ -58,3 +58,21 @@ def dedupe(
     console.print(str(result))
     console.print(f"blocking rules: {'; '.join(result.stats['blocking_rules'])}")
     console.print(f"wrote {n:,} records to {out} and {k:,} pairs to {pairs}" + (f", the model to {model}" if model else ""))
+
+
+def generate_people(
+    out: Path = typer.Option(..., "--out", "-o", help="CSV file to write."),
+    records: int = typer.Option(20_000, "--records", min=10, help="Rows to write (originals plus copies)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same file."),
+) -> None:
+    """Write synthetic people with known duplicates (typos, nicknames, missing fields, phone and email
+    formats, moves, households) for `crm dedupe`; `entity_id` is the truth, `corruptions` what changed.
+
+    Example:
+
+      martops crm generate-people --out people.csv --records 20000
+    """
+    from martops.demo.crm_people import PeopleSpec, write_csv
+
+    path = write_csv(PeopleSpec(n_records=records, seed=seed), out)
+    console.print(f"wrote {records:,} people to {path} (entity_id is the truth; drop it before deduplicating)")
