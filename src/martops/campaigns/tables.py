@@ -1,5 +1,8 @@
 """Warehouse tables of the campaign KPI mart, in the order data flows through them."""
 
+from martops.ops import cleaning_log as _cleaning_log
+
+
 CHANNELS = "staging.campaign_channels"
 """One row per campaign: the channel dictionary resolved (see `channels.py`)."""
 LEADS = "staging.leads_funnel"
@@ -13,8 +16,8 @@ SNAPSHOT = "snapshots.campaign_daily"
 DAILY = "marts.campaign_kpis_daily"
 WEEKLY = "marts.campaign_kpis_weekly"
 MONTHLY = "marts.campaign_kpis_monthly"
-from martops.ops.cleaning_log import CLEANING_LOG as CLEANING_LOG  # one log, shared by every build
-"""What each cleaning rule did to each delivery: rule, rows affected, an example."""
+CLEANING_LOG = _cleaning_log.CLEANING_LOG
+"""What each cleaning rule did to each delivery (one log, shared by every build)."""
 
 FUNNELS = ("web", "sales_assisted")
 FILE_ORDER = ("channels", "leads_funnel", "web_orders", "snapshot", "mart")
