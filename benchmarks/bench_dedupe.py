@@ -51,13 +51,13 @@ def _baseline(records, spec) -> dict:
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
     from martops.crm.dedupe.kinds import comparisons, deterministic_keys
-    from martops.crm.dedupe.linker import _prepare
+    from martops.crm.dedupe.linker import prepare
 
     cols = spec.columns()
     con = duckdb.connect()
     con.register("input_arrow", records)
     con.execute("CREATE TABLE input AS SELECT * FROM input_arrow")
-    _prepare(con, spec, cols)
+    prepare(con, spec, cols)
     keys = deterministic_keys(cols)
     settings = SettingsCreator(link_type="dedupe_only", comparisons=comparisons(cols),
                                blocking_rules_to_generate_predictions=[block_on(*k) for k in keys])

@@ -8,17 +8,13 @@ from typing import Optional
 
 import typer
 
-from martops.checks.store import results_of_run
 from martops.cli import crm_marts
-from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse
+from martops.cli.builds import print_cleaning, run_build
+from martops.cli.common import CONFIG, WAREHOUSE
 from martops.cli.dedupe import dedupe, generate_people
-from martops.cli.kpis import cleaning_table
-from martops.cli.render import check_table, console, step_progress, summary_table
 from martops.crm import tables as T
 from martops.crm.build import STEPS
 from martops.crm.build import build as build_crm
-from martops.ops import runlog
-from martops.ops.cleaning_log import last_run, of_run
 
 crm_app = typer.Typer(
     help="CRM foundation: customers, transactions, products, interactions and the sales team, standardised.",
@@ -44,23 +40,9 @@ def build(
 
       martops crm build --source ../shared/datasets/crm --warehouse crm-warehouse.duckdb
     """
-    cfg, wh = open_warehouse(config, warehouse)
-    with wh, runlog.invocation() as run_id, step_progress(len(STEPS), "crm") as (progress, task):
-        def on_step(name: str) -> None:
-            progress.update(task, description=name, completed=STEPS.index(name))
-
-        try:
-            results, _ = build_crm(wh, source, cfg, on_step=on_step)
-        finally:
-            progress.update(task, completed=len(STEPS))
-            flagged = [r for r in results_of_run(wh, run_id) if r["status"] != "pass"]
-            log_rows = of_run(wh, run_id, T.FILE_ORDER)
-        console.print(summary_table(results, title=f"crm build (run {run_id})"))
-        console.print(cleaning_table(log_rows, "What cleaning did (ops.cleaning_log)"))
-        if flagged:
-            console.print(check_table(flagged, title="Checks that did not pass"))
-        console.print("Quarantined rows: `martops quarantine --table crm_transactions` (or crm_customers, ...). "
-                      f"Tables: {', '.join(T.CLEAN.values())}; every source row in staging.crm_*.")
+    run_build(config, warehouse, "crm", STEPS, build_crm, source, T.FILE_ORDER,
+              "Quarantined rows: `martops quarantine --table crm_transactions` (or crm_customers, ...). "
+              f"Tables: {', '.join(T.CLEAN.values())}; every source row in staging.crm_*.")
 
 
 @crm_app.command()
@@ -74,14 +56,8 @@ def cleaning(
 
       martops crm cleaning --warehouse crm-warehouse.duckdb
     """
-    _, wh = open_warehouse(config, warehouse)
-    with wh:
-        run = run or last_run(wh, "crm")
-        rows = of_run(wh, run, T.FILE_ORDER) if run else []
-    if not rows:
-        console.print("no crm build has been logged yet; run `martops crm build --source <folder>`")
-        raise typer.Exit(0)
-    console.print(cleaning_table(rows, f"What cleaning did (run {run})"))
+    print_cleaning(config, warehouse, "crm", run, T.FILE_ORDER,
+                   "no crm build has been logged yet; run `martops crm build --source <folder>`")
 
 
 # -- marts (show, export: martops.cli.crm_marts) ----------------------------------------------

@@ -12,30 +12,17 @@ from rich.table import Table
 from martops.campaigns import tables as T
 from martops.campaigns.tables import FILE_ORDER
 from martops.campaigns.build import build as build_mart
-from martops.ops.cleaning_log import last_run, of_run
 from martops.campaigns.views import GRAINS, SHOW_BY, export_mart, kpi_summary, write_rows
-from martops.checks.store import results_of_run
+from martops.cli.builds import print_cleaning, run_build
 from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse, parse_date
-from martops.cli.render import check_table, console, step_progress, summary_table
+from martops.cli.render import console
 from martops.errors import ConfigError
-from martops.ops import runlog
 
 kpis_app = typer.Typer(
     help="Campaign KPI mart: channel dictionary + leads funnel + web orders -> CAC, CPL, CTR, conversion rates.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-
-
-def cleaning_table(rows: list[dict], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    table.add_column("file", no_wrap=True)
-    table.add_column("rule", ratio=2)
-    table.add_column("rows", justify="right", no_wrap=True)
-    table.add_column("detail", ratio=3)
-    for r in rows:
-        table.add_row(r["file"], r["rule"], f"{r['rows']:,}", (r.get("example") or "")[:400])
-    return table
 
 
 @kpis_app.command()
@@ -53,23 +40,9 @@ def build(
 
       martops kpis build --source ../shared/datasets/poslite-campaigns --warehouse kpis.duckdb
     """
-    cfg, wh = open_warehouse(config, warehouse)
-    with wh, runlog.invocation() as run_id, step_progress(3, "kpis") as (progress, task):
-        def on_step(name: str) -> None:
-            progress.update(task, description=name, completed=["load", "snapshot", "mart"].index(name))
-
-        try:
-            results, _ = build_mart(wh, source, cfg, on_step=on_step)
-        finally:
-            progress.update(task, completed=3)
-            flagged = [r for r in results_of_run(wh, run_id) if r["status"] != "pass"]
-            log_rows = of_run(wh, run_id, FILE_ORDER)
-        console.print(summary_table(results, title=f"kpis build (run {run_id})"))
-        console.print(cleaning_table(log_rows, "What cleaning did (ops.cleaning_log)"))
-        if flagged:
-            console.print(check_table(flagged, title="Checks that did not pass"))
-        console.print("Quarantined rows: `martops quarantine --table leads_funnel` (or web_orders, channels). "
-                      f"Tables: {T.DAILY}, {T.WEEKLY}, {T.MONTHLY}; history in {T.SNAPSHOT}.")
+    run_build(config, warehouse, "kpis", ("load", "snapshot", "mart"), build_mart, source, FILE_ORDER,
+              "Quarantined rows: `martops quarantine --table leads_funnel` (or web_orders, channels). "
+              f"Tables: {T.DAILY}, {T.WEEKLY}, {T.MONTHLY}; history in {T.SNAPSHOT}.")
 
 
 @kpis_app.command()
@@ -144,14 +117,8 @@ def cleaning(
 
       martops kpis cleaning --warehouse kpis.duckdb
     """
-    _, wh = open_warehouse(config, warehouse)
-    with wh:
-        run = run or last_run(wh, "kpis")
-        rows = of_run(wh, run, FILE_ORDER) if run else []
-    if not rows:
-        console.print("no build has been logged yet; run `martops kpis build --source <folder>`")
-        raise typer.Exit(0)
-    console.print(cleaning_table(rows, f"What cleaning did (run {run})"))
+    print_cleaning(config, warehouse, "kpis", run, FILE_ORDER,
+                   "no build has been logged yet; run `martops kpis build --source <folder>`")
 
 
 @kpis_app.command()

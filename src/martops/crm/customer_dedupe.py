@@ -56,7 +56,6 @@ def build_golden(wh: Warehouse) -> dict[str, int]:
     if not wh.exists(T.CLUSTERS):
         raise StepError(f"{T.CLUSTERS} does not exist; run the dedupe step first")
     cl = wh.table(T.CLUSTERS)
-    clusters = wh.to_pyarrow(cl.select(id=cl.customer_id, cluster_id=cl.cluster_id,
-                                       match_probability=cl.match_probability))
+    clusters = cl.select(id=cl.customer_id, cluster_id=cl.cluster_id, match_probability=cl.match_probability)
     return golden.build(wh, wh.table(T.CUSTOMERS), "customer_id", clusters, GOLDEN_COLUMNS, GOLDEN,
                         recency="source_row")

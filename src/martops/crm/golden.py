@@ -84,13 +84,15 @@ def _with_rule(ranked: ir.Table) -> ir.Table:
     return t.select("golden_id", "column", "value", "source_id", "candidates", holders="n", rule=rule)
 
 
-def build(wh: Warehouse, records: ir.Table, id_col: str, clusters: pa.Table, columns: list[str],
+def build(wh: Warehouse, records: ir.Table, id_col: str, clusters: ir.Table | pa.Table, columns: list[str],
           tables: GoldenTables, *, recency: str | None = None,
           built_at: dt.datetime | None = None) -> dict[str, int]:
     """Write the golden, map and values tables (replacing them) from `records` and `clusters`
-    (`id`, `cluster_id`, `match_probability`); the caller owns the transaction."""
-    ids = wh.materialize(_golden_ids(ibis.memtable(clusters.select(["id", "cluster_id", "match_probability"]))),
-                         "_golden_ids")
+    (`id`, `cluster_id`, `match_probability`: a warehouse table or Arrow); the caller owns the
+    transaction."""
+    if isinstance(clusters, pa.Table):
+        clusters = ibis.memtable(clusters)
+    ids = wh.materialize(_golden_ids(clusters.select("id", "cluster_id", "match_probability")), "_golden_ids")
     values = wh.materialize(_with_rule(_ranked(_long(records, id_col, columns, recency), ids)), "_golden_values")
     sizes = ids.group_by("golden_id").aggregate(n_records=ids.id.count())
     wide = sizes

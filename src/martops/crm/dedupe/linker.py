@@ -44,26 +44,31 @@ class DedupeResult:
                 f"{s['pairs_threshold']}; {s['seconds']:.1f} s")
 
 
-def _check_input(con: duckdb.DuckDBPyConnection, spec: DedupeSpec, label: str) -> None:
-    have = [r[0] for r in con.execute("DESCRIBE input").fetchall()]
+def _load_input(con: duckdb.DuckDBPyConnection, records: pa.Table, spec: DedupeSpec, label: str) -> int:
+    """Only the id and the compared columns are copied in (a CRM table has many more); the id must
+    be present and unique, since every record is mapped to exactly one cluster by it."""
+    have = records.column_names
     wanted = [spec.id_column, *(c for c, _ in spec.compare)]
     missing = [c for c in wanted if c not in have]
     if missing:
         raise SourceError(f"{label}: column(s) {missing} not found; the table has {have}")
+    con.register("input_arrow", records.select(list(dict.fromkeys(wanted))))
+    con.execute("CREATE TABLE input AS SELECT * FROM input_arrow")
+    con.unregister("input_arrow")
     idc = f'CAST("{spec.id_column}" AS VARCHAR)'
-    nulls = con.execute(f"SELECT count(*) FROM input WHERE {idc} IS NULL OR trim({idc}) = ''").fetchone()[0]
+    n, nulls = con.execute(f"SELECT count(*), count(*) FILTER ({idc} IS NULL OR trim({idc}) = '') FROM input").fetchone()
     if nulls:
         raise SourceError(f"{label}: {nulls} row(s) have no {spec.id_column}; every record needs an id "
                           "to be mapped to its cluster")
-    dup = con.execute(f"SELECT {idc}, count(*) FROM input GROUP BY 1 HAVING count(*) > 1 ORDER BY 2 DESC, 1 "
-                      "LIMIT 3").fetchall()
+    dup = con.execute(f"SELECT {idc}, count(*), count(*) OVER () FROM input GROUP BY 1 HAVING count(*) > 1 "
+                      "ORDER BY 2 DESC, 1 LIMIT 1").fetchall()
     if dup:
-        n = con.execute(f"SELECT count(*) FROM (SELECT {idc} FROM input GROUP BY 1 HAVING count(*) > 1)").fetchone()[0]
-        raise SourceError(f"{label}: {spec.id_column} is not unique ({n} id(s) repeat, e.g. {dup[0][0]!r} "
+        raise SourceError(f"{label}: {spec.id_column} is not unique ({dup[0][2]} id(s) repeat, e.g. {dup[0][0]!r} "
                           f"x{dup[0][1]}); collapse exact copies first or pick a unique id column")
+    return n
 
 
-def _prepare(con: duckdb.DuckDBPyConnection, spec: DedupeSpec, cols: list[Column]) -> None:
+def prepare(con: duckdb.DuckDBPyConnection, spec: DedupeSpec, cols: list[Column]) -> None:
     con.execute("CREATE TABLE nicknames (nickname VARCHAR PRIMARY KEY, canonical VARCHAR)")
     con.executemany("INSERT INTO nicknames VALUES (?, ?)", sorted(NICKNAMES.items()))
     selects = ", ".join(prepare_sql(c) for c in cols)
@@ -194,16 +199,12 @@ def dedupe(records: pa.Table, spec: DedupeSpec, *, label: str = "input", threads
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     try:
-        con.register("input_arrow", records)
-        con.execute("CREATE TABLE input AS SELECT * FROM input_arrow")
-        con.unregister("input_arrow")
-        _check_input(con, spec, label)
+        n = _load_input(con, records, spec, label)
         rules = _rules(spec, cols)
-        n = con.execute("SELECT count(*) FROM input").fetchone()[0]
         if n < 2:
             return _alone(con, spec, n, started)
         say(f"preparing {n:,} records")
-        _prepare(con, spec, cols)
+        prepare(con, spec, cols)
         settings = SettingsCreator(
             link_type="dedupe_only",
             comparisons=comparisons(cols),
