@@ -180,13 +180,10 @@ class CrmConfig(_Strict):
     columns: dict[CrmRole, dict[str, str]] = {}
     """Role -> canonical column -> the file's header, for headers that are not the canonical names
     (matched trimmed and case-insensitively), e.g. {customers: {customer_id: Kundennummer}}."""
-    country_aliases: dict[str, str] = {
-        "UK": "GB", "Russia": "RU", "Korea": "KR", "South Korea": "KR", "North Korea": "KP", "Turkey": "TR",
-        "Swaziland": "SZ", "Cape Verde": "CV", "Libyan Arab Jamahiriya": "LY", "Palestinian Territory": "PS",
-        "Pitcairn Islands": "PN", "Svalbard & Jan Mayen Islands": "SJ", "United States Virgin Islands": "VI",
-    }
-    """Country name -> ISO alpha-2, tried first (case-insensitively), for names pycountry does not know
-    or knows ambiguously. `Korea` is South Korea: the CRM's countries.csv gives it +82."""
+    country_aliases: dict[str, str] = {}
+    """Country name -> ISO alpha-2, tried first (case-insensitively), for names no built-in rule maps
+    or maps otherwise than this CRM means (`Netherlands Antilles: CW`). Common short forms (`USA`,
+    `UK`, `Korea`, `Ivory Coast`, ...) are built in: `martops.crm.countries.SHORT_FORMS`."""
     unknown_country: str = "ZZ"
     """Countries no rule maps (and blank ones) become this (ISO 3166's user-assigned 'unknown' code)."""
     interaction_types: dict[str, str] = {
@@ -195,6 +192,15 @@ class CrmConfig(_Strict):
     }
     """Interaction type spellings (trimmed, lower-cased) -> the canonical type (`phone`, `chat`, `email`)."""
     dedupe: CrmDedupeConfig = CrmDedupeConfig()
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, v: str) -> str:
+        import phonenumbers
+
+        if v.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{v!r} is not a region with a numbering plan; use an ISO alpha-2 code such as US, FR, DE")
+        return v.upper()
 
 
 class ProjectConfig(_Strict):

@@ -14,8 +14,8 @@ from tests.crm.folders import by_id, rows, run_build, write_folder
 
 def test_exact_and_conflicting_copies_keep_every_row_and_pick_one_survivor(tmp_path, wh):
     folder = write_folder(tmp_path / "d", customers=[
-        ("c1", "Ann Lee", "ann@example.com", "", "Japan"),            # line 2: no phone
-        ("c1", "Ann Lee", "ann@example.com", "(276)903-7065", "Japan"),  # line 3: most complete -> survivor
+        ("c1", "Ann Lee", "ann@example.com", "", "United States"),            # line 2: no phone
+        ("c1", "Ann Lee", "ann@example.com", "(276)903-7065", "United States"),  # line 3: most complete -> survivor
         ("c1", "Ann Lee", "ann@example.com", "", "Japan"),            # line 4: exact copy of line 2
         ("c2", "Bob Stone", "bob@example.org", "917.965.7512", "France"),
         ("c2", " Bob Stone", "BOB@example.org", "917.965.7512", "France"),  # same completeness: later line wins
@@ -46,7 +46,7 @@ def test_customer_values_standardised_beside_raw(tmp_path, wh):
     assert (c["c1"]["name"], c["c1"]["first_name"], c["c1"]["surname"]) == ("Dr. Ann Lee MD", "Ann", "Lee")
     assert (c["c1"]["email"], c["c1"]["email_valid"]) == ("ann@example.com", True)
     assert (c["c1"]["phone"], c["c1"]["phone_ext"], c["c1"]["phone_status"]) == ("+14632760820", "6208", "valid")
-    assert (c["c1"]["country"], c["c1"]["country_rule"]) == ("KR", "alias")
+    assert (c["c1"]["country"], c["c1"]["country_rule"]) == ("KR", "short_form")
     assert (c["c2"]["email_raw"], c["c2"]["email"], c["c2"]["email_valid"]) == ("not-an-email", None, False)
     assert (c["c2"]["phone"], c["c2"]["phone_status"]) == (None, "possible")
     assert (c["c2"]["country_raw"], c["c2"]["country"]) == ("Atlantis", "ZZ")
@@ -56,10 +56,11 @@ def test_customer_values_standardised_beside_raw(tmp_path, wh):
     unknown = [e for e in log.entries if e.rule.startswith("rows whose country no rule maps")][0]
     assert "Atlantis" in unknown.example
     assert log.get("customers", "phones invalid or unparseable (NULL in phone)") == 1
-    # 'possible' numbers fill `phone` when the project accepts them
-    run_build(wh, folder, ProjectConfig(crm=CrmConfig(phone_accept="possible", country_aliases={"Atlantis": "AQ"})))
+    # 'possible' numbers fill `phone` when the project accepts them; an alias names the country
+    # (and so the region the phone is read in)
+    run_build(wh, folder, ProjectConfig(crm=CrmConfig(phone_accept="possible", country_aliases={"Atlantis": "CA"})))
     c = by_id(wh, T.STAGING["customers"], "customer_id")
-    assert c["c2"]["phone"] == "+14832368495" and c["c2"]["country"] == "AQ"
+    assert (c["c2"]["phone"], c["c2"]["country"], c["c2"]["phone_region"]) == ("+14832368495", "CA", "CA")
 
 
 def test_product_id_naming_two_products_keeps_the_first_and_flags_its_sales(tmp_path, wh):

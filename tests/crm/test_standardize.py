@@ -74,14 +74,15 @@ def test_phones_parsed_by_phonenumbers_to_e164(text, e164, ext, status):
     assert got[3] == text.startswith("00")
 
 
-def test_countries_by_alias_name_folded_fuzzy_else_unknown():
-    aliases = CrmConfig().country_aliases
-    assert countries.iso2("uk", aliases) == ("GB", "alias")
-    assert countries.iso2("korea", aliases) == ("KR", "alias")
+def test_countries_by_alias_code_name_short_form_folded_fuzzy_else_unknown():
+    aliases = {"Atlantis": "AQ"}
+    assert countries.iso2("atlantis", aliases) == ("AQ", "alias")
+    assert countries.iso2("uk", aliases) == ("GB", "code")
     assert countries.iso2("Japan", aliases) == ("JP", "name")
     assert countries.iso2("Czech Republic", aliases) == ("CZ", "official_name")
+    assert countries.iso2("korea", aliases) == ("KR", "short_form")
     assert countries.iso2("Reunion", aliases) == ("RE", "folded")
     assert countries.iso2("Slovakia (Slovak Republic)", aliases) == ("SK", "folded")
-    assert countries.iso2("Micronesia", aliases) == ("FM", "fuzzy")
+    assert countries.iso2("Saint Helena", aliases) == ("SH", "fuzzy")
     assert countries.iso2("Netherlands Antilles", aliases) == (None, "unknown")
     assert countries.iso2("Atlantis", {}) == (None, "unknown")

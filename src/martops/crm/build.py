@@ -37,15 +37,18 @@ TRAILER = ("row_hash", "completeness", "duplicate_rows", "duplicate_kind", "is_s
 
 
 def lookups(wh: Warehouse, raws: dict[str, ir.Table], cfg: CrmConfig) -> roles.Lookups:
-    """Phones, countries and spellings, each computed once over the delivery's distinct values."""
+    """Countries, phones (read in the row's country) and spellings, each computed once over the
+    delivery's distinct values."""
     lk = roles.Lookups()
-    if "customers" in raws:
-        lk.phones = wh.materialize(phones.lookup(wh, raws["customers"].phone, cfg.default_region), "_crm_phones")
     names: list[str] = []
     for role in ("customers", "countries"):
         if role in raws:
             names += wh.to_pyarrow(raws[role].select("country").distinct()).column("country").to_pylist()
     lk.countries = wh.materialize(countries.lookup(names, cfg.country_aliases, cfg.unknown_country), "_crm_countries")
+    if "customers" in raws:
+        c = roles.with_country(raws["customers"], "country", lk, cfg)
+        numbers = c.select(phone=c.phone, region=phones.region(c._iso, cfg.default_region, cfg.unknown_country))
+        lk.phones = wh.materialize(phones.lookup(wh, numbers), "_crm_phones")
     for role, col in (("products", "category"), ("sales_team", "region")):
         if role in raws:
             rows = wh.to_pyarrow(S.spellings(raws[role].select(value=raws[role][col]))).to_pylist()

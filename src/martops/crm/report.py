@@ -55,7 +55,7 @@ def _duplicates(log: CleaningLog, wh: Warehouse, role: str, t: ir.Table, key: st
 
 
 def _countries(log: CleaningLog, wh: Warehouse, role: str, t: ir.Table, raw: str, cfg: CrmConfig) -> None:
-    for rule in ("alias", "common_name", "official_name", "folded", "fuzzy"):
+    for rule in ("alias", "code", "common_name", "official_name", "short_form", "folded", "fuzzy"):
         _add(log, wh, role, f"rows whose country was mapped to ISO alpha-2 by {rule}", t, t.country_rule == rule,
              S.squash(t[raw]) + " -> " + t.country)
     _add(log, wh, role, f"rows whose country no rule maps -> {cfg.unknown_country} (add crm.country_aliases)", t,
@@ -85,6 +85,9 @@ def log_load(log: CleaningLog, wh: Warehouse, roles: list[str], cfg: CrmConfig) 
                  t.phone_status == "possible", _q(t.phone_raw), always=True)
             _add(log, wh, role, "phones invalid or unparseable (NULL in phone)", t,
                  t.phone_status.isin(["invalid", "unparseable"]), _q(t.phone_raw), always=True)
+            _add(log, wh, role, "phones read in crm.default_region (no known country on the row)", t,
+                 ~S.blank(t.phone_raw) & (S.blank(t.country_raw) | (t.country == cfg.unknown_country)),
+                 _q(t.phone_raw) + " in " + t.phone_region)
             _add(log, wh, role, "phones dialled with the 00 international prefix (read as +)", t, t.phone_idd,
                  _q(t.phone_raw))
             _add(log, wh, role, "phone extensions kept in phone_ext", t, t.phone_ext.notnull(),

@@ -14,6 +14,7 @@ import ibis
 import ibis.expr.types as ir
 
 from martops.config import CrmConfig
+from martops.crm import phones
 from martops.crm import standardize as S
 from martops.sources.typed import ROW, Field, RawSpec
 
@@ -55,7 +56,9 @@ class Lookups:
     """column -> case-folded text -> the delivery's canonical spelling (category, region)."""
 
 
-def _country(t: ir.Table, col: str, lk: Lookups, cfg: CrmConfig) -> ir.Table:
+def with_country(t: ir.Table, col: str, lk: Lookups, cfg: CrmConfig) -> ir.Table:
+    """`t` plus `_iso` (the ISO alpha-2 code of `col`, `crm.unknown_country` when no rule maps it)
+    and `_rule` (the rule that mapped it, `blank` for none)."""
     c = lk.countries
     j = t.left_join(c, S.squash(t[col]).lower() == c.country_key)
     return j.mutate(_iso=j.country_iso.fill_null(cfg.unknown_country),
@@ -67,9 +70,10 @@ def staged(role: str, good: ir.Table, lk: Lookups, cfg: CrmConfig) -> ir.Table:
     """Loadable rows (typed fields as `t_<col>`) in staging's shape, before survivorship."""
     t = good
     if role == "customers":
+        t = with_country(t, "country", lk, cfg)
+        t = t.mutate(_region=phones.region(t._iso, cfg.default_region, cfg.unknown_country))
         p = lk.phones
-        t = t.left_join(p, t.phone == p.phone_raw).drop("phone_raw")
-        t = _country(t, "country", lk, cfg)
+        t = t.left_join(p, (t.phone == p.phone_raw) & (t._region == p.phone_region)).drop("phone_raw", "phone_region")
         accepted = ("valid",) if cfg.phone_accept == "valid" else ("valid", "possible")
         return t.select(
             ROW, customer_id=t.t_customer_id,
@@ -77,6 +81,7 @@ def staged(role: str, good: ir.Table, lk: Lookups, cfg: CrmConfig) -> ir.Table:
             email_raw=t.email, email=S.email(t.email), email_valid=S.email_valid(t.email),
             phone_raw=t.phone, phone=ibis.ifelse(t.phone_status.isin(accepted), t.phone_e164, ibis.null("string")),
             phone_ext=t.phone_ext, phone_status=t.phone_status, phone_idd=t.phone_idd,
+            phone_region=ibis.ifelse(S.blank(t.phone), ibis.null("string"), t._region),
             country_raw=t.country, country=t._iso, country_rule=t._rule,
         )
     if role == "transactions":
@@ -108,7 +113,7 @@ def staged(role: str, good: ir.Table, lk: Lookups, cfg: CrmConfig) -> ir.Table:
             achieved_missing=t.t_sales_achieved.isnull(),
         )
     if role == "countries":
-        t = _country(t, "country", lk, cfg)
+        t = with_country(t, "country", lk, cfg)
         code = t.dialling_code.re_replace(r"\s", "").nullif("")
         return t.select(
             ROW, name_raw=t.country, name=S.squash(t.country), country=t._iso, country_rule=t._rule,
