@@ -5,16 +5,20 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from martops.crm.dedupe.kinds import Column, blocking_keys, deterministic_keys, prepare_sql
+from martops.crm.dedupe.kinds import Column, blocking_keys, deterministic_keys
+from martops.crm.dedupe.linker import prepare
 from martops.crm.dedupe.spec import DedupeSpec, parse_block, parse_compare
 from martops.errors import ConfigError
 
 
 def prepared(kind: str, values: list[str | None]) -> list[str | None]:
+    """Each value as the linker prepares it (folded, then the kind's SQL), in input order."""
     con = duckdb.connect()
-    con.execute("CREATE TABLE t (v VARCHAR)")
-    con.executemany("INSERT INTO t VALUES (?)", [[v] for v in values])
-    return [r[0] for r in con.execute(f"SELECT {prepare_sql(Column('v', kind, 'v'))} FROM t").fetchall()]
+    con.execute("CREATE TABLE input (id INTEGER, v VARCHAR)")
+    con.executemany("INSERT INTO input VALUES (?, ?)", list(enumerate(values)))
+    spec = DedupeSpec("id", (("v", kind),))
+    prepare(con, spec, spec.columns())
+    return [r[0] for r in con.execute("SELECT v FROM prepared ORDER BY CAST(unique_id AS INTEGER)").fetchall()]
 
 
 def test_phone_formats_of_one_number_prepare_equal():
@@ -31,6 +35,13 @@ def test_email_name_postcode_city_address_lose_only_format():
     assert prepared("city", ["  New  York ", "São Paulo"]) == ["new york", "sao paulo"]
     assert prepared("address", ["12 Oak Street.", "12 oak st", "4 Elm Avenue, Apt 3"]) == [
         "12 oak st", "12 oak st", "4 elm ave apt 3"]
+
+
+def test_names_in_any_script_are_transliterated_and_symbols_are_not_names():
+    assert prepared("name", ["Łukasz", "Lukasz", "José", "Иван", "Ivan", "محمد", "王小明", "Ørsted", "Nguyễn"]) == [
+        "lukasz", "lukasz", "jose", "ivan", "ivan", "mhmd", "wangxiaoming", "orsted", "nguyen"]
+    assert prepared("name", ["😀", "❤️", "Ann 👍🏽", "★™", "👨\u200d👩\u200d👧"]) == [None, None, "ann", None, None]
+    assert prepared("city", ["Москва", "Moskva", "Zürich 🏔"]) == ["moskva", "moskva", "zurich"]
 
 
 def test_dates_parse_unambiguous_formats_only():

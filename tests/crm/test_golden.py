@@ -31,7 +31,8 @@ def test_survivorship_rules_and_audit(tmp_path):
         gold = {r["golden_id"]: r for r in rows(wh, tables.golden)}
         values = {(r["golden_id"], r["column"]): r for r in rows(wh, tables.values)}
         mapping = {r["source_id"]: r for r in rows(wh, tables.mapping)}
-    assert out == {"golden": 3, "records": 6, "merged_records": 5, "multi_record_golden": 2}
+    # merged: b and c into a, e into d (the golden ids themselves are not merged into anything)
+    assert out == {"golden": 3, "records": 6, "merged_records": 3, "multi_record_golden": 2}
     assert gold["a"]["name"] == "Ann Lee" and values[("a", "name")]["rule"] == "most common value"
     assert values[("a", "name")]["holders"] == 2 and values[("a", "name")]["candidates"] == 2
     # ann@x.com (a: 2 values) vs ann@y.com (c: 3 values): the most complete record wins
@@ -56,3 +57,38 @@ def test_ties_fall_to_the_lowest_id(tmp_path):
         golden.build(wh, records, "id", clusters, ["name"], tables)
         (value,) = rows(wh, tables.values)
     assert (value["value"], value["rule"], value["source_id"]) == ("Ada", "from the lowest id", "1")
+
+
+def test_most_recent_compares_the_recency_column_by_value_not_as_text(tmp_path):
+    """Source line 10 is more recent than line 9 (as text, '9' > '10'), and a timestamp by time."""
+    wh = connect(WarehouseConfig(), path=tmp_path / "w.duckdb")
+    records = ibis.memtable({
+        "id": ["a", "b", "c", "d"],
+        "email": ["old@x.com", "new@x.com", "old@y.com", "new@y.com"],
+        "source_row": [9, 10, 99, 100],
+    })
+    clusters = pa.table({"id": ["a", "b", "c", "d"], "cluster_id": ["a", "a", "c", "c"],
+                         "match_probability": [0.99, 0.99, 0.99, 0.99]})
+    tables = golden.GoldenTables.for_entity("crm", "person")
+    with wh:
+        out = golden.build(wh, records, "id", clusters, ["email"], tables, recency="source_row")
+        values = {r["golden_id"]: r for r in rows(wh, tables.values)}
+    assert (values["a"]["value"], values["a"]["source_id"], values["a"]["rule"]) == (
+        "new@x.com", "b", "from the most recent record")
+    assert (values["c"]["value"], values["c"]["source_id"]) == ("new@y.com", "d")
+    assert out["merged_records"] == 2
+
+
+def test_merged_count_is_the_ids_merged_into_another(tmp_path):
+    """Three clusters of two: 6 members of multi-record clusters, 3 merged into another's record."""
+    wh = connect(WarehouseConfig(), path=tmp_path / "w.duckdb")
+    ids = ["1", "2", "3", "4", "5", "6", "7"]
+    records = ibis.memtable({"id": ids, "name": ["A", "A", "B", "B", "C", "C", "D"]})
+    clusters = pa.table({"id": ids, "cluster_id": ["1", "1", "3", "3", "5", "5", "7"],
+                         "match_probability": [0.99] * 6 + [None]})
+    tables = golden.GoldenTables.for_entity("crm", "person")
+    with wh:
+        out = golden.build(wh, records, "id", clusters, ["name"], tables)
+        merged = sorted(r["source_id"] for r in rows(wh, tables.mapping) if r["merged"])
+    assert out["merged_records"] == 3 and merged == ["2", "4", "6"]
+    assert out["multi_record_golden"] == 3 and out["golden"] == 4

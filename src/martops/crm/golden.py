@@ -4,7 +4,8 @@ Survivorship, per column and cluster, among the members' non-null values:
 1. the value most members hold (`most common value`);
 2. on a tie, the value of the most complete member: most non-null compared columns
    (`from the most complete record`);
-3. then the most recent member, by the recency column (`from the most recent record`);
+3. then the most recent member, by the recency column compared in its own type (a line number as a
+   number, a timestamp as a time), `from the most recent record`;
 4. then the lowest source id (`from the lowest id`), so a rebuild always picks the same value.
 A value alone in its cluster is `only value`. Nothing in the source is changed or deleted: the
 golden tables are rebuilt from the source records and the clusters on every run, so undoing a
@@ -50,7 +51,8 @@ def _golden_ids(clusters: ir.Table) -> ir.Table:
 def _long(records: ir.Table, id_col: str, columns: list[str], recency: str | None) -> ir.Table:
     """Records as (id, column, value, completeness, recency): one row per non-null value."""
     completeness = sum((records[c].notnull().cast("int64") for c in columns), ibis.literal(0, "int64"))
-    rec = records[recency].cast("string") if recency else ibis.literal("", "string")
+    # compared in its own type: as text, line 9 would be more recent than line 10
+    rec = records[recency] if recency else ibis.literal(0, "int64")
     base = records.select(id=records[id_col].cast("string"), completeness=completeness, recency=rec,
                           **{c: records[c].cast("string") for c in columns})
     parts = [base.select("id", "completeness", "recency", column=ibis.literal(c), value=base[c]).filter(
@@ -107,6 +109,6 @@ def build(wh: Warehouse, records: ir.Table, id_col: str, clusters: ir.Table | pa
         merged=ids.id != ids.golden_id)
     n_map = wh.create_or_replace(tables.mapping, mapping.mutate(built_at=ts).order_by(["golden_id", "source_id"]))
     wh.create_or_replace(tables.values, values.mutate(built_at=ts).order_by(["golden_id", "column"]))
-    merged = wh.scalar(sizes.filter(sizes.n_records > 1).n_records.sum()) or 0
+    merged = wh.scalar(ids.filter(ids.id != ids.golden_id).count())
     return {"golden": n_golden, "records": n_map, "merged_records": int(merged),
             "multi_record_golden": wh.scalar(sizes.filter(sizes.n_records > 1).count())}

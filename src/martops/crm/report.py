@@ -70,7 +70,12 @@ def log_load(log: CleaningLog, wh: Warehouse, roles: list[str], cfg: CrmConfig) 
         t = wh.table(T.STAGING[role])
         _duplicates(log, wh, role, t, KEYS[role])
         if role == "customers":
-            _add(log, wh, role, "names: spaces trimmed/collapsed (case kept)", t, t.name != t.name_raw, _q(t.name_raw))
+            _add(log, wh, role, "names: spaces trimmed/collapsed (case kept)", t,
+                 (t.name != t.name_raw) & ~S.name_symbols(t.name_raw), _q(t.name_raw))
+            _add(log, wh, role, "names: emoji/symbols dropped (not part of a name)", t,
+                 S.name_symbols(t.name_raw) & t.name.notnull(), _q(t.name_raw) + " -> " + t.name)
+            _add(log, wh, role, "names without a letter in any script (only emoji/symbols): missing", t,
+                 ~S.blank(t.name_raw) & t.name.isnull(), _q(t.name_raw), always=True)
             _add(log, wh, role, "names: honorifics/suffixes left out of first_name/surname", t,
                  S.name_core(t.name_raw) != t.name, t.name + " -> " + t.first_name.fill_null("") + " | " + t.surname)
             _add(log, wh, role, "emails trimmed/lower-cased", t, t.email.notnull() & (t.email != t.email_raw),

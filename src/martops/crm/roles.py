@@ -77,7 +77,8 @@ def staged(role: str, good: ir.Table, lk: Lookups, cfg: CrmConfig) -> ir.Table:
         accepted = ("valid",) if cfg.phone_accept == "valid" else ("valid", "possible")
         return t.select(
             ROW, customer_id=t.t_customer_id,
-            name_raw=t["name"], name=S.squash(t["name"]), first_name=S.first_name(t["name"]), surname=S.surname(t["name"]),
+            name_raw=t["name"], name=S.person_name(t["name"]), first_name=S.first_name(t["name"]),
+            surname=S.surname(t["name"]),
             email_raw=t.email, email=S.email(t.email), email_valid=S.email_valid(t.email),
             phone_raw=t.phone, phone=ibis.ifelse(t.phone_status.isin(accepted), t.phone_e164, ibis.null("string")),
             phone_ext=t.phone_ext, phone_status=t.phone_status, phone_idd=t.phone_idd,
@@ -106,7 +107,7 @@ def staged(role: str, good: ir.Table, lk: Lookups, cfg: CrmConfig) -> ir.Table:
         )
     if role == "sales_team":
         return t.select(
-            ROW, sales_rep_id=t.t_sales_rep_id, name_raw=t["name"], name=S.squash(t["name"]),
+            ROW, sales_rep_id=t.t_sales_rep_id, name_raw=t["name"], name=S.person_name(t["name"]),
             region_raw=t.region, region=S.respelled(t.region, lk.spellings.get("region", {})),
             sales_target_raw=t.sales_target, sales_target=t.t_sales_target,
             sales_achieved_raw=t.sales_achieved, sales_achieved=t.t_sales_achieved,

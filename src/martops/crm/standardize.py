@@ -3,8 +3,10 @@
 - **Emails**: trimmed and lower-cased, then checked against the WHATWG HTML5 "valid e-mail address"
   pattern (what a browser's `<input type=email>` accepts; see `EMAIL_PATTERN`). An address failing it
   is kept in `email_raw`, NULL in `email` and counted: the customer is real, the address is not.
-- **Names**: trimmed, inner whitespace collapsed, the CASE KEPT as written (title-casing breaks
-  `McDonald`, `DDS`, `van der Berg`; the exports are already cased). `first_name` / `surname` for
+- **Names**: trimmed, inner whitespace collapsed, the CASE and SCRIPT KEPT as written (title-casing
+  breaks `McDonald`, `DDS`, `van der Berg`; `Иван Петров` stays Cyrillic; the dedupe step compares
+  transliterations). Symbols are not names: emoji and other symbols are dropped, and a name made
+  only of them is missing (NULL, counted). `first_name` / `surname` for
   linkage are the first and last words once honorifics (`Mr.`, `Dr.`) and suffixes (`MD`, `PhD`,
   `III`) are left out; a one-word name is a surname. Compare them case-insensitively.
 - **Dates**: `YYYY-MM-DD`, `YYYY/MM/DD` and `DD.MM.YYYY` (one- or two-digit day and month). Slashed
@@ -56,9 +58,26 @@ def email_valid(text: ir.StringValue) -> ir.BooleanValue:
     return ibis.ifelse(e.isnull(), ibis.null("boolean"), e.re_search(EMAIL_PATTERN))
 
 
+NOT_NAME = r"[\p{S}\p{Cf}\p{Co}\x{FE00}-\x{FE0F}]"
+"""Characters that are not part of a name in any script: symbols (emoji, pictographs, `™`, `$`),
+format characters (the zero-width joiner of emoji sequences) and variation selectors."""
+
+
+def person_name(text: ir.StringValue) -> ir.StringValue:
+    """The name in its own script without symbols (`NOT_NAME`), squashed; NULL when no letter of
+    any script is left (a name made of emoji is no name)."""
+    n = squash(text.re_replace(NOT_NAME, ""))
+    return ibis.ifelse(n.re_search(r"\p{L}"), n, ibis.null("string"))
+
+
+def name_symbols(text: ir.StringValue) -> ir.BooleanValue:
+    """The raw name holds characters `person_name` drops."""
+    return text.notnull() & text.re_search(NOT_NAME)
+
+
 def name_core(name: ir.StringValue) -> ir.StringValue:
     """The name without honorifics and suffixes (what first_name and surname are cut from)."""
-    n = squash(name)
+    n = person_name(name)
     core = n.re_replace(HONORIFICS, "").re_replace(SUFFIXES, "").strip().nullif("")
     return core.fill_null(n)
 

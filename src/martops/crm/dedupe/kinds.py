@@ -3,8 +3,9 @@
 A user says `--compare surname=name --compare dob=date`; everything Splink needs follows from the
 kind, so nobody has to write a settings dictionary to deduplicate a table. Preparation is SQL run
 once on the input (not per pair): it removes the differences that are format, not identity (case,
-spaces, punctuation, a phone's country prefix and extension), so the comparisons only have to judge
-real differences (typos, nicknames, moves).
+spaces, punctuation, script, a phone's country prefix and extension), so the comparisons only have
+to judge real differences (typos, nicknames, moves). Names, addresses and cities arrive here already
+transliterated to ASCII (`fold`), so `[^a-z]` removes punctuation, not letters of another script.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class Column:
 
 
 def _text(col: str) -> str:
-    return f'nullif(trim(CAST("{col}" AS VARCHAR)), \'\')'
+    return f'nullif(trim(CAST(input."{col}" AS VARCHAR)), \'\')'
 
 
 def _letters(expr: str) -> str:
@@ -74,9 +75,15 @@ def _date(expr: str) -> str:
     return f"strftime(coalesce({tries}), '%Y-%m-%d')"
 
 
-def prepare_sql(col: Column) -> str:
-    """The SQL expression that prepares `col` for linkage, named `col.name`."""
-    raw = _text(col.source)
+def text_sql(col: Column) -> str:
+    """The column's trimmed text (NULL when blank), before preparation."""
+    return _text(col.source)
+
+
+def prepare_sql(col: Column, raw: str | None = None) -> str:
+    """The SQL expression that prepares `col` for linkage, named `col.name`; `raw` replaces the
+    column's text (`text_sql`), e.g. by its transliteration (`fold`)."""
+    raw = raw or _text(col.source)
     expr = {
         "name": _letters(raw),
         "email": f"nullif(regexp_replace(lower({raw}), '\\s', '', 'g'), '')",

@@ -15,8 +15,10 @@ from typing import Callable
 import duckdb
 import pyarrow as pa
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from splink.clustering import cluster_pairwise_predictions_at_threshold
 
-from martops.crm.dedupe.kinds import Column, blocking_keys, comparisons, deterministic_keys, prepare_sql
+from martops.crm.dedupe import exact, fold
+from martops.crm.dedupe.kinds import Column, blocking_keys, comparisons, deterministic_keys, prepare_sql, text_sql
 from martops.crm.dedupe.spec import DedupeSpec
 from martops.crm.nicknames import NICKNAMES
 from martops.errors import SourceError
@@ -32,7 +34,8 @@ class DedupeResult:
     link that put the record in its cluster; NULL for a record alone)."""
     pairs: pa.Table
     """Scored pairs at or above `pairs_threshold`: id_l, id_r, match_probability, match_weight,
-    blocking_rule (which rule produced the pair)."""
+    blocking_rule (which rule produced the pair), exact_agreement (linked by `exact`'s rule because
+    the model could not be trained)."""
     model: dict
     """The trained Splink model (settings with m and u), saved beside the output for audit."""
     stats: dict
@@ -71,9 +74,13 @@ def _load_input(con: duckdb.DuckDBPyConnection, records: pa.Table, spec: DedupeS
 def prepare(con: duckdb.DuckDBPyConnection, spec: DedupeSpec, cols: list[Column]) -> None:
     con.execute("CREATE TABLE nicknames (nickname VARCHAR PRIMARY KEY, canonical VARCHAR)")
     con.executemany("INSERT INTO nicknames VALUES (?, ?)", sorted(NICKNAMES.items()))
-    selects = ", ".join(prepare_sql(c) for c in cols)
-    con.execute(f'CREATE TABLE prepared_base AS SELECT trim(CAST("{spec.id_column}" AS VARCHAR)) AS unique_id, '
-                f"{selects} FROM input")
+    folded = [c for c in cols if c.kind in fold.KINDS]
+    fold.register(con, [text_sql(c) for c in folded])
+    raw = {c.name: f"coalesce(f{i}.f, {text_sql(c)})" for i, c in enumerate(folded)}
+    fold_joins = " ".join(f"LEFT JOIN {fold.TABLE} f{i} ON f{i}.v = {text_sql(c)}" for i, c in enumerate(folded))
+    selects = ", ".join(prepare_sql(c, raw.get(c.name)) for c in cols)
+    con.execute(f'CREATE TABLE prepared_base AS SELECT trim(CAST(input."{spec.id_column}" AS VARCHAR)) AS unique_id, '
+                f"{selects} FROM input {fold_joins}")
     names = [c for c in cols if c.kind == "name"]
     canon = "".join(f', coalesce(n{i}.canonical, p."{c.name}") AS "{c.canon}"' for i, c in enumerate(names))
     joins = " ".join(f'LEFT JOIN nicknames n{i} ON n{i}.nickname = p."{c.name}"' for i, c in enumerate(names))
@@ -177,7 +184,7 @@ def _alone(con: duckdb.DuckDBPyConnection, spec: DedupeSpec, n: int, started: fl
                            "NULL::DOUBLE AS match_probability FROM input").fetch_arrow_table()
     pairs = pa.table({"id_l": pa.array([], pa.string()), "id_r": pa.array([], pa.string()),
                       "match_probability": pa.array([], pa.float64()), "match_weight": pa.array([], pa.float64()),
-                      "blocking_rule": pa.array([], pa.string())})
+                      "blocking_rule": pa.array([], pa.string()), "exact_agreement": pa.array([], pa.bool_())})
     stats = {"records": n, "clusters": n, "multi_clusters": 0, "records_in_multi": 0, "pairs_kept": 0,
              "pairs_threshold": spec.pairs_threshold, "threshold": spec.threshold, "blocking_rules": [],
              "em_sessions": [], "m_untrained": [], "seconds": time.perf_counter() - started}
@@ -216,14 +223,20 @@ def dedupe(records: pa.Table, spec: DedupeSpec, *, label: str = "input", threads
         linker = Linker(db.register("prepared"), settings, log_level=None)
         em_sessions, m_untrained = _train(linker, con, spec, cols, rules, say)
         say("scoring blocked pairs")
-        predict = linker.inference.predict(threshold_match_probability=spec.pairs_threshold)
+        untrained = set(m_untrained) == {c.name for c in cols}
+        predict = linker.inference.predict(threshold_match_probability=None if untrained else spec.pairs_threshold)
+        pairs_tbl = exact.score(con, predict.physical_name, cols, untrained=untrained,
+                                pairs_threshold=spec.pairs_threshold)
         say(f"clustering at match probability >= {spec.threshold}")
-        clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(predict, spec.threshold)
-        pairs_tbl, clusters_tbl = predict.physical_name, clustered.physical_name
+        con.execute(f"CREATE TABLE cluster_edges AS SELECT unique_id_l, unique_id_r, link_probability AS "
+                    f"match_probability FROM {pairs_tbl} WHERE link_probability >= {float(spec.threshold)!r}")
+        clustered = cluster_pairwise_predictions_at_threshold(
+            "prepared", "cluster_edges", db, "unique_id", "unique_id_l", "unique_id_r")
+        clusters_tbl = clustered.physical_name
         rule_names = {str(i): ",".join(k) for i, k in enumerate(rules)}
         pairs = con.execute(f"""
             SELECT unique_id_l AS id_l, unique_id_r AS id_r, match_probability, match_weight,
-                   CAST(match_key AS VARCHAR) AS blocking_rule
+                   CAST(match_key AS VARCHAR) AS blocking_rule, exact_agreement
             FROM {pairs_tbl} ORDER BY match_probability DESC, id_l, id_r""").fetch_arrow_table()
         pairs = pairs.set_column(4, "blocking_rule", pa.array(
             [rule_names.get(k, k) for k in pairs.column("blocking_rule").to_pylist()], pa.string()))
@@ -231,14 +244,14 @@ def dedupe(records: pa.Table, spec: DedupeSpec, *, label: str = "input", threads
             WITH c AS (SELECT unique_id, cluster_id FROM {clusters_tbl}),
             links AS (
                 SELECT id, max(p) AS p FROM (
-                    SELECT unique_id_l AS id, match_probability AS p FROM {pairs_tbl} WHERE match_probability >= ?
+                    SELECT unique_id_l AS id, match_probability AS p FROM cluster_edges
                     UNION ALL
-                    SELECT unique_id_r, match_probability FROM {pairs_tbl} WHERE match_probability >= ?)
+                    SELECT unique_id_r, match_probability FROM cluster_edges)
                 GROUP BY id)
             SELECT c.unique_id AS id, c.cluster_id, count(*) OVER (PARTITION BY c.cluster_id) AS cluster_size,
                    links.p AS match_probability
             FROM c LEFT JOIN links ON links.id = c.unique_id
-            ORDER BY c.cluster_id, c.unique_id""", [spec.threshold, spec.threshold]).fetch_arrow_table()
+            ORDER BY c.cluster_id, c.unique_id""").fetch_arrow_table()
         scored = con.execute(f"SELECT count(*) FROM {pairs_tbl}").fetchone()[0]
         multi = con.execute(f"SELECT count(*), coalesce(sum(n), 0) FROM (SELECT count(*) n FROM {clusters_tbl} "
                             "GROUP BY cluster_id HAVING count(*) > 1)").fetchone()
