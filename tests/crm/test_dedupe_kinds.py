@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from martops.crm.dedupe.kinds import Column, blocking_keys, deterministic_keys
+from martops.crm.dedupe.kinds import blocking_keys, deterministic_keys
 from martops.crm.dedupe.linker import prepare
 from martops.crm.dedupe.spec import DedupeSpec, parse_block, parse_compare
 from martops.errors import ConfigError

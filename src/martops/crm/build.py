@@ -127,9 +127,16 @@ def build(wh: Warehouse, folder: str | Path, project: ProjectConfig,
             counts = load(wh, folder, project, results, log)
         return {k: sum(c[k] for c in counts.values()) for k in ("read", "loaded", "quarantined")}
 
+    def gated(write: Callable[[], object], tables: Callable[[object], list[str]]):
+        """`write()` in one transaction with the checks of the tables it wrote (`tables(its result)`;
+        those declared in martops.yml `checks:`): an error check rolls the step back and stops the build."""
+        with recorded(wh, run_id) as results, wh.transaction():
+            out = write()
+            catalog.gate(wh, project, tables(out), results)
+        return out
+
     def do_dedupe() -> dict:
-        with wh.transaction():
-            result = customer_dedupe.run_dedupe(wh, project.crm, run_id)
+        result = gated(lambda: customer_dedupe.run_dedupe(wh, project.crm, run_id), lambda _: [T.MATCHES, T.CLUSTERS])
         s = result.stats
         log.add("dedupe", "customer ids linked to another id (Splink)", s["records_in_multi"],
                 f"{s['multi_clusters']:,} people with 2+ ids", always=True)
@@ -138,19 +145,20 @@ def build(wh: Warehouse, folder: str | Path, project: ProjectConfig,
         if s["m_untrained"]:
             log.add("dedupe", "columns whose m Splink could not train (too few blocked pairs: no ids share "
                     "them), defaults used", len(s["m_untrained"]), ", ".join(s["m_untrained"]))
+            log.add("dedupe", "pairs linked by exact agreement (a near-certain key equal, nothing differing; "
+                    "the model is untrained)", s["exact_agreement_pairs"], always=True)
         return {"records": s["records"], "clusters": s["clusters"], "pairs": s["pairs_kept"],
                 "linked_ids": s["records_in_multi"]}
 
     def do_golden() -> dict:
-        with wh.transaction():
-            out = customer_dedupe.build_golden(wh)
+        g = customer_dedupe.GOLDEN
+        out = gated(lambda: customer_dedupe.build_golden(wh), lambda _: [g.golden, g.mapping, g.values])
         log.add("golden", "golden customers", out["golden"], f"from {out['records']:,} customer ids", always=True)
         log.add("golden", "customer ids merged into another's golden record", out["merged_records"])
         return out
 
     def do_marts() -> dict:
-        with wh.transaction():
-            counts = marts.build_all(wh)
+        counts = gated(lambda: marts.build_all(wh), lambda built: [marts.TABLES[m] for m in built])
         return {"marts": len(counts), "rows": sum(counts.values()), **counts}
 
     steps: list[tuple[str, Callable[[], dict], str, str]] = [

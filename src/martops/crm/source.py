@@ -65,6 +65,12 @@ class CrmFolder:
         if unknown:
             raise SourceError(f"unknown CRM role(s) {unknown} in crm.files/crm.columns; roles are {list(ROLES)}")
         names = {role: files.get(role, f"{role}.csv") for role in ROLES}
+        for role in ROLES:
+            p = self.path / names[role]
+            if p.exists() and not p.is_file():
+                # skipping it would keep the previous delivery's rows of the role as if current
+                raise SourceError(f"{p} is a {'folder' if p.is_dir() else 'special file'}, not the {role} file; "
+                                  f"move it away or name the {role} file with crm.files in martops.yml")
         self.roles = [r for r in ROLES if (self.path / names[r]).is_file()]
         for role in REQUIRED:
             if role not in self.roles:

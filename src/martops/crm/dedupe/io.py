@@ -4,6 +4,7 @@ its results are written, so the library function only ever sees an Arrow table."
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import duckdb
@@ -11,8 +12,29 @@ import pyarrow as pa
 
 from martops.crm.dedupe.linker import DedupeResult
 from martops.engine import Warehouse
-from martops.errors import SourceError
+from martops.errors import ConfigError, SourceError
 from martops.export_files import write_table
+
+
+TABLE_SUFFIXES = (".csv", ".parquet")
+
+
+def check_output(path: Path, flag: str, suffixes: tuple[str, ...] | None = None) -> Path:
+    """Fail before any work if `path` cannot be written: a folder where a file is meant, a folder
+    that does not exist or is not writable, a suffix not in `suffixes`. Returns the path."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{flag} {path} is a folder; give a file name in it, e.g. {path / ('out' + (suffixes or ('.json',))[0])}")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise ConfigError(f"{flag} {path}: write a {' or '.join(suffixes)} file (got {path.suffix or 'no suffix'!r})")
+    parent = path.parent
+    if not parent.exists():
+        raise ConfigError(f"{flag} {path}: the folder {parent} does not exist; create it first")
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} {path}: {parent} is not a writable folder")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ConfigError(f"{flag} {path}: the file exists and is not writable")
+    return path
 
 
 def read_file(path: Path) -> pa.Table:

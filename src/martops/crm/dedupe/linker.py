@@ -186,6 +186,7 @@ def _alone(con: duckdb.DuckDBPyConnection, spec: DedupeSpec, n: int, started: fl
                       "match_probability": pa.array([], pa.float64()), "match_weight": pa.array([], pa.float64()),
                       "blocking_rule": pa.array([], pa.string()), "exact_agreement": pa.array([], pa.bool_())})
     stats = {"records": n, "clusters": n, "multi_clusters": 0, "records_in_multi": 0, "pairs_kept": 0,
+             "exact_agreement_pairs": 0,
              "pairs_threshold": spec.pairs_threshold, "threshold": spec.threshold, "blocking_rules": [],
              "em_sessions": [], "m_untrained": [], "seconds": time.perf_counter() - started}
     return DedupeResult(clusters=clusters, pairs=pairs, model={}, stats=stats)
@@ -259,6 +260,7 @@ def dedupe(records: pa.Table, spec: DedupeSpec, *, label: str = "input", threads
             "records": n, "clusters": con.execute(f"SELECT count(DISTINCT cluster_id) FROM {clusters_tbl}").fetchone()[0],
             "multi_clusters": multi[0], "records_in_multi": int(multi[1]),
             "pairs_kept": scored, "pairs_threshold": spec.pairs_threshold, "threshold": spec.threshold,
+            "exact_agreement_pairs": con.execute(f"SELECT count(*) FROM {pairs_tbl} WHERE exact_agreement").fetchone()[0],
             "blocking_rules": [",".join(k) for k in rules], "em_sessions": em_sessions, "m_untrained": m_untrained, "seconds": time.perf_counter() - started,
         }
         model = linker.misc.save_model_to_json()
