@@ -86,8 +86,8 @@ class IhcApiConfig(_Strict):
     conv_type_id: str | None = None
     """The account's conversion type; `--conv-type-id` overrides it."""
     max_journeys_per_request: int = Field(100, ge=1)
-    max_sessions_per_request: int = Field(3000, ge=1)
-    """3000 for paid accounts; free test accounts allow only 200."""
+    max_sessions_per_request: int = Field(200, ge=1)
+    """200 fits a free test account (its limit); paid accounts allow 3000, so raise it there."""
     long_journeys: Literal["fail", "keep_recent"] = "fail"
     """A journey longer than max_sessions_per_request: fail naming it, or send its most recent sessions."""
     keep_recent_sessions: int | None = Field(None, ge=1)

@@ -59,6 +59,7 @@ def _report(results: list[StepResult]) -> None:
 def _run_steps(names: list[str], wh: Warehouse, opts: pipeline.RunOptions) -> list[StepResult]:
     """Run the steps under a progress bar; on failure, show what finished before the error."""
     results: list[StepResult] = []
+    pipeline.check_ready(names, opts)
     with runlog.invocation() as run_id, step_progress(len(names), "attribution") as (progress, task):
         bars: dict[str, object] = {}
 
