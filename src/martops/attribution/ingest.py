@@ -13,21 +13,25 @@ from pathlib import Path
 import ibis
 import ibis.expr.types as ir
 
-from martops.attribution import tables as T
+from martops.attribution import channels, tables as T
 from martops.attribution.source import SPECS, ChallengeSource
 from martops.checks import catalog
 from martops.checks.store import recorded
 from martops.config import ProjectConfig
 from martops.engine import Warehouse
 from martops.ops import faults, quarantine
+from martops.ops.cleaning_log import CleaningLog
 from martops.ops.runlog import current_run_id
 from martops.sources.typed import quarantine_rows, reasons
 
 
-def _sessions(sess: ir.Table, costs: ir.Table, now: dt.datetime) -> ir.Table:
-    """Loadable sessions with their cost. A cost row naming no session joins nothing, so the
-    (expensive) orphan test is left to the cost accounting."""
-    s = sess.filter(sess._ok)
+SPELLING_SCHEMA = ibis.schema({"raw": "string", "canonical": "string", "uses": "int64"})
+
+
+def _sessions(sess: ir.Table, costs: ir.Table, now: dt.datetime, spelling: ir.Table) -> ir.Table:
+    """Loadable sessions with their cost, channels in their canonical spelling. A cost row naming
+    no session joins nothing, so the (expensive) orphan test is left to the cost accounting."""
+    s = channels.respell(sess.filter(sess._ok), spelling)
     c = costs.filter(costs._ok).select(_cost_sid=costs.session_id, cost=costs.t_cost)
     j = s.left_join(c, s.session_id == c._cost_sid)
     ts = (j.event_date.strip() + " " + j.event_time.strip()).cast("timestamp")  # both parsed, so this does
@@ -82,16 +86,23 @@ def ingest(wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookba
     run_id, now = current_run_id(), dt.datetime.now()
     src = ChallengeSource(wh, db)
     lo = since - dt.timedelta(days=lookback_days) if lookback_days else None
+    log = CleaningLog("attribution")
     try:
         sess, conv = src.annotated("session_sources", lo, until), src.annotated("conversions", since, until)
+        spelling = src.channel_spellings()
+        channels.log_respellings(log, spelling)
+        spelling_t = ibis.memtable(spelling, schema=SPELLING_SCHEMA) if spelling else ibis.memtable(
+            {c: [] for c in SPELLING_SCHEMA}, schema=SPELLING_SCHEMA)
         with recorded(wh, run_id) as results, wh.transaction():
             counts = {
                 "session_sources": _load(wh, src, "session_sources", T.SESSIONS, sess,
-                                         _sessions(sess, src.annotated("session_costs"), now), lo, until, run_id, now),
+                                         _sessions(sess, src.annotated("session_costs"), now, spelling_t),
+                                         lo, until, run_id, now),
                 "conversions": _load(wh, src, "conversions", T.CONVERSIONS, conv, _conversions(conv, now),
                                      since, until, run_id, now),
                 "session_costs": _load_costs(wh, src, run_id, now),
             }
+            log.write(wh, run_id)
             faults.pause_point("ingest.before_commit")
             quarantine.account(wh, src.name, counts, project.quality, lambda table: (src.name, f"{table} rows"))
             catalog.gate(wh, project, (T.SESSIONS, T.CONVERSIONS), results)
@@ -103,6 +114,7 @@ def ingest(wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookba
         "quarantined": s["quarantined"] + c["quarantined"] + k["quarantined"],
         "sessions": s["loaded"], "conversions": c["loaded"],
         "cost_rows_quarantined": k["quarantined"],
+        "channels_respelled": log.get("session_sources", channels.RESPELLED),
         "checks": len(results), "warnings": sum(r.status == "warn" for r in results),
         "accounting": ", ".join(f"{t} {n['read']:,}={n['loaded']:,}+{n['quarantined']:,}" for t, n in counts.items()),
     }

@@ -13,6 +13,7 @@ from pathlib import Path
 import ibis
 import ibis.expr.types as ir
 
+from martops.attribution import channels
 from martops.engine import Warehouse
 from martops.errors import SourceError
 from martops.sources.csv_folder import CsvFolder
@@ -101,6 +102,11 @@ class ChallengeSource:
         raw = self.reader.raw(table, [f.name for f in spec.fields])
         dup_free = self.reader.declared_unique(table, spec.key)
         return in_scope(annotate(raw, spec, check_duplicates=not dup_free), spec, lo, hi)
+
+    def channel_spellings(self) -> list[dict]:
+        """Every raw channel spelling of the whole delivery and its canonical channel (see `channels`)."""
+        raw = self.reader.raw("session_sources", ["channel_name"])
+        return self.wh.to_pyarrow(channels.spelling_map(raw)).to_pylist()
 
     def costs(self) -> ir.Table:
         """Cost rows, annotated; a row naming no session anywhere in the source cannot load either.

@@ -50,6 +50,10 @@ def _report(results: list[StepResult]) -> None:
         if lost:
             console.print(f"[yellow]note:[/] {lost:,} conversion(s) had no earlier session and were not "
                           "attributed; see attribution.unattributed_conversions")
+        respelled = r.details.get("channels_respelled")
+        if respelled:
+            console.print(f"[yellow]note:[/] {respelled:,} session row(s) of the delivery spell a channel another "
+                          "way (case or spaces) and were respelled; see `martops attribution cleaning`")
         bad = r.details.get("quarantined")
         if bad:
             console.print(f"[yellow]note:[/] {bad:,} source row(s) could not be loaded and were quarantined "
@@ -259,3 +263,18 @@ def run(db: Path = DB, since: str = SINCE, until: str = UNTIL, model: str = MODE
                     allow_partial=allow_partial)
     with wh:
         _report(_run_steps(pipeline.plan(opts), wh, opts))
+
+
+@attribution_app.command()
+def cleaning(warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+             run_id: Optional[str] = typer.Option(None, "--run", help="A run id (default: the last ingest).")) -> None:
+    """Show what cleaning did in an ingest: respelled channels, resolved duplicates, refunds.
+
+    Example:
+
+      martops attribution cleaning --warehouse out/warehouse.duckdb
+    """
+    from martops.cli.builds import print_cleaning
+
+    print_cleaning(config, warehouse, "attribution", run_id, ("session_sources", "conversions", "session_costs"),
+                   "nothing logged yet: run `martops attribution ingest` (or `run`) first")
