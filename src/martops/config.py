@@ -61,6 +61,13 @@ class AttributionConfig(_Strict):
     ihc_weights: IhcWeights = IhcWeights()
     lookback_days: int | None = Field(None, gt=0)
     """Only sessions at most this many days before a conversion join its journey (None: all)."""
+    duplicate_conversions: Literal["earliest", "latest", "reject"] = "earliest"
+    """One conv_id delivered twice with different times only (a page reload): keep the earliest or
+    the latest row (the other is quarantined, naming the kept row), or quarantine both. Copies that
+    also differ in user or revenue are a real conflict and are always all quarantined."""
+    refunds: Literal["quarantine", "keep"] = "quarantine"
+    """A conversion with negative revenue is a refund, not an order: quarantined with that reason
+    (so it earns no credit and does not lower CPO), or `keep` to load it as a conversion."""
 
     @field_validator("position_weights")
     @classmethod

@@ -14,7 +14,8 @@ import ibis
 import ibis.expr.types as ir
 
 from martops.attribution import channels, tables as T
-from martops.attribution.source import SPECS, ChallengeSource
+from martops.attribution.cleaning import log_conversion_policies
+from martops.attribution.source import ChallengeSource
 from martops.checks import catalog
 from martops.checks.store import recorded
 from martops.config import ProjectConfig
@@ -53,7 +54,7 @@ def _conversions(conv: ir.Table, now: dt.datetime) -> ir.Table:
 def _load(wh: Warehouse, src: ChallengeSource, table: str, target: str, annotated: ir.Table, good: ir.Table,
           lo: dt.date | None, hi: dt.date, run_id: str, now: dt.datetime) -> dict[str, int]:
     """Replace one staging range and its quarantine; returns read/loaded/quarantined counts."""
-    spec = SPECS[table]
+    spec = src.specs[table]
     wh.ensure_table(target, good.schema())
     col = spec.partition
     where, params = (f"{col} <= ?", [hi]) if lo is None else (f"{col} BETWEEN ? AND ?", [lo, hi])
@@ -70,7 +71,7 @@ def _load_costs(wh: Warehouse, src: ChallengeSource, run_id: str, now: dt.dateti
     read, usable = int(wh.scalar(src.annotated("session_costs").count())), int(wh.scalar(src.usable_costs()))
     bad_rows = None
     if read != usable:
-        bad_rows = quarantine_rows(src.cost_reasons(src.costs()), SPECS["session_costs"], src.name, run_id, now)
+        bad_rows = quarantine_rows(src.cost_reasons(src.costs()), src.specs["session_costs"], src.name, run_id, now)
     return {"read": read, "loaded": usable, "quarantined": quarantine.replace(wh, src.name, "session_costs", bad_rows, None, None)}
 
 
@@ -84,7 +85,7 @@ def ingest(wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookba
     """
     project = project or ProjectConfig()
     run_id, now = current_run_id(), dt.datetime.now()
-    src = ChallengeSource(wh, db)
+    src = ChallengeSource(wh, db, project.attribution)
     lo = since - dt.timedelta(days=lookback_days) if lookback_days else None
     log = CleaningLog("attribution")
     try:
@@ -102,6 +103,7 @@ def ingest(wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookba
                                      since, until, run_id, now),
                 "session_costs": _load_costs(wh, src, run_id, now),
             }
+            log_conversion_policies(log, wh, run_id)
             log.write(wh, run_id)
             faults.pause_point("ingest.before_commit")
             quarantine.account(wh, src.name, counts, project.quality, lambda table: (src.name, f"{table} rows"))
