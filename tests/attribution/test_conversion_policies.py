@@ -96,3 +96,17 @@ def test_refunds_keep_loads_them_as_conversions(capsys, tmp_path):
     assert [r["conv_id"] for r in loaded] == ["c1", "r1"] and reasons == {}
     row = next(r for r in csv.DictReader(out.open()) if r["channel_name"] == "Paid Search")
     assert (row["cost"], row["ihc"], row["CPO"]) == ("10", "2", "5")  # what the setting asks for, knowingly
+
+
+def test_two_ids_of_one_user_in_one_second_warn_as_double_fired(capsys, tmp_path):
+    conversions = [("c1", "u1", "2023-09-01", "09:00:00", 100.0), ("c9", "u1", "2023-09-01", "09:00:00", 100.0),
+                   ("c2", "u2", "2023-09-01", "09:00:00", 40.0), ("c3", "u2", "2023-09-01", "09:00:00", 41.0),
+                   ("c4", "u2", "2023-09-01", "09:00:01", 40.0)]
+    loaded, reasons, res, *_ = _run(capsys, tmp_path, conversions)
+    assert len(loaded) == 5 and reasons == {}  # a warning: both stay, the analyst decides
+    assert "probable double-fired conversion" in " ".join(res.out.split())
+    with connect(path=tmp_path / "w.duckdb") as w:
+        checks = w.to_pyarrow(w.table("ops.check_results")).to_pylist()
+    [hit] = [c for c in checks if c["check_name"].startswith("probable double-fired")]
+    assert hit["severity"] == "warn" and hit["status"] == "warn" and hit["failing_count"] == 1
+    assert '"c1, c9"' in hit["sample"] and '"u1"' in hit["sample"]  # u2's near misses are not flagged
