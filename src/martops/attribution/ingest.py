@@ -15,6 +15,7 @@ import ibis.expr.types as ir
 
 from martops.attribution import channels, tables as T
 from martops.attribution.cleaning import log_conversion_policies
+from martops.attribution.costs import with_costs
 from martops.attribution.source import ChallengeSource
 from martops.checks import catalog
 from martops.checks.store import recorded
@@ -32,15 +33,13 @@ SPELLING_SCHEMA = ibis.schema({"raw": "string", "canonical": "string", "uses": "
 def _sessions(sess: ir.Table, costs: ir.Table, now: dt.datetime, spelling: ir.Table) -> ir.Table:
     """Loadable sessions with their cost, channels in their canonical spelling. A cost row naming
     no session joins nothing, so the (expensive) orphan test is left to the cost accounting."""
-    s = channels.respell(sess.filter(sess._ok), spelling)
-    c = costs.filter(costs._ok).select(_cost_sid=costs.session_id, cost=costs.t_cost)
-    j = s.left_join(c, s.session_id == c._cost_sid)
+    j = with_costs(channels.respell(sess.filter(sess._ok), spelling), costs)
     ts = (j.event_date.strip() + " " + j.event_time.strip()).cast("timestamp")  # both parsed, so this does
     return j.select(
         session_id=j.session_id, user_id=j.user_id, event_date=j.t_event_date, session_ts=ts,
         channel_name=j.channel_name, holder_engagement=j.t_holder_engagement,
         closer_engagement=j.t_closer_engagement, impression_interaction=j.t_impression_interaction,
-        cost=j.cost, _loaded_at=ibis.literal(now, type="timestamp"),
+        cost=j.cost, cost_unknown=j.cost_unknown, _loaded_at=ibis.literal(now, type="timestamp"),
     )
 
 

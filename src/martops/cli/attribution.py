@@ -50,6 +50,11 @@ def _report(results: list[StepResult]) -> None:
         if lost:
             console.print(f"[yellow]note:[/] {lost:,} conversion(s) had no earlier session and were not "
                           "attributed; see attribution.unattributed_conversions")
+        unknown = r.details.get("unknown_cost_sessions")
+        if unknown:
+            console.print(f"[yellow]note:[/] {unknown:,} session(s) in channel_reporting have an unknown cost (a cost "
+                          f"row empty or quarantined); {r.details.get('unknown_cost_rows', 0):,} (channel, date) row(s) "
+                          "have no known cost at all and show an empty cost; see column unknown_cost_sessions")
         respelled = r.details.get("channels_respelled")
         if respelled:
             console.print(f"[yellow]note:[/] {respelled:,} session row(s) of the delivery spell a channel another "
