@@ -131,8 +131,9 @@ def plan(opts: RunOptions) -> list[str]:
 
 def check_ready(names: list[str], opts: RunOptions) -> None:
     """What can be known before any step writes: `--model ihc_api` needs a key, a URL and a
-    conversion type, and a run that lacks one must not ingest first and fail after."""
-    if "attribute" in names and opts.model == API_MODEL:
+    conversion type, and a run that lacks one must not ingest first and fail after. When attribute
+    is the first step it checks the same itself, as a failed step in ops.runs."""
+    if "attribute" in names[1:] and opts.model == API_MODEL:
         api_runner.preflight(opts.api)
 
 
