@@ -19,7 +19,7 @@ def test_steps_run_separately_by_name(wh, tiny_db, tmp_path):
     assert [r.step for r in results] == ["ingest", "journeys", "attribute", "report", "export"]
     assert all(r.seconds >= 0 for r in results)
     assert "rows in" in str(results[1]) and results[1].rows_out == 9
-    assert (tmp_path / "out.csv").read_text().startswith("channel_name,date,cost,ihc,ihc_revenue,CPO,ROAS\n")
+    assert (tmp_path / "out.csv").read_text().startswith("channel_name,date,cost,ihc,ihc_revenue,CPO,ROAS,unknown_cost_sessions\n")
 
 
 def test_unknown_step_lists_known_ones(wh):

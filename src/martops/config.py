@@ -61,6 +61,13 @@ class AttributionConfig(_Strict):
     ihc_weights: IhcWeights = IhcWeights()
     lookback_days: int | None = Field(None, gt=0)
     """Only sessions at most this many days before a conversion join its journey (None: all)."""
+    duplicate_conversions: Literal["earliest", "latest", "reject"] = "earliest"
+    """One conv_id delivered twice with different times only (a page reload): keep the earliest or
+    the latest row (the other is quarantined, naming the kept row), or quarantine both. Copies that
+    also differ in user or revenue are a real conflict and are always all quarantined."""
+    refunds: Literal["quarantine", "keep"] = "quarantine"
+    """A conversion with negative revenue is a refund, not an order: quarantined with that reason
+    (so it earns no credit and does not lower CPO), or `keep` to load it as a conversion."""
 
     @field_validator("position_weights")
     @classmethod
@@ -86,8 +93,8 @@ class IhcApiConfig(_Strict):
     conv_type_id: str | None = None
     """The account's conversion type; `--conv-type-id` overrides it."""
     max_journeys_per_request: int = Field(100, ge=1)
-    max_sessions_per_request: int = Field(3000, ge=1)
-    """3000 for paid accounts; free test accounts allow only 200."""
+    max_sessions_per_request: int = Field(200, ge=1)
+    """200 fits a free test account (its limit); paid accounts allow 3000, so raise it there."""
     long_journeys: Literal["fail", "keep_recent"] = "fail"
     """A journey longer than max_sessions_per_request: fail naming it, or send its most recent sessions."""
     keep_recent_sessions: int | None = Field(None, ge=1)

@@ -2,7 +2,8 @@
 
 It answers like the API (IHC-style phases, values rounded to 4 decimals), records every request
 it sees, and plays scripted faults, one per request, in order: "429", "429-retry-after", "500",
-"drop", "slow", "206", "malformed", "missing-session", "400", "ok".
+"drop", "slow", "206", "malformed", "missing-session" (one session of the first journey with two
+or more is left out), "sum-2" (the first journey's credits doubled), "400", "ok".
 """
 
 from __future__ import annotations
@@ -113,7 +114,11 @@ class IhcApiServer:
                     for r, p in zip(jrows, phases(jrows)):
                         value.append({"conversion_id": conv, "session_id": r["session_id"], **p})
                 if fault == "missing-session":
-                    value.pop()
+                    conv = next(c for c, v in sorted(journeys.items()) if len(v) > 1)
+                    value.remove(next(v for v in value if v["conversion_id"] == conv))
+                if fault == "sum-2":
+                    first = min(journeys)
+                    value = [dict(v, ihc=v["ihc"] * 2) if v["conversion_id"] == first else v for v in value]
                 status = 206 if failed else 200
                 return self._send(status, {"statusCode": status, "value": value, "partialFailureErrors": failed})
 

@@ -127,26 +127,57 @@ def test_faults_end_in_the_same_warehouse_as_a_clean_run(server, prepared, sourc
     server.seen.clear()
     server.faults = ["429", "429-retry-after", "500", "drop", "slow", "malformed", "missing-session", "206"]
     with pytest.raises(PartialFailure) as err:
-        run_api(prepared, cfg={"max_attempts": 10})  # seven faults in a row land on the first chunk
-    assert "1 of" in str(err.value) and "ops.ihc_api_failures" in str(err.value)
+        run_api(prepared, cfg={"max_attempts": 10})  # six faults in a row land on the first chunk
+    assert "2 of" in str(err.value) and "ops.ihc_api_failures" in str(err.value)
     faulty = list(server.seen)
     assert [s.fault for s in faulty[:8]] == [
         "429", "429-retry-after", "500", "drop", "slow", "malformed", "missing-session", "206"]
     # Retry-After: 1 was honoured before the next attempt
     assert faulty[2].at - faulty[1].at >= 0.95
     with connect(path=prepared) as wh:
-        failures = wh.to_pyarrow(wh.table(store.FAILURES)).to_pylist()
+        failures = wh.to_pyarrow(wh.table(store.FAILURES).order_by("recorded_at")).to_pylist()
         log = wh.to_pyarrow(wh.table(store.REQUESTS)).to_pylist()
-    assert len(failures) == 1 and failures[0]["error"] == "journey could not be processed"
-    assert len(log) == len(faulty) and sum(1 for r in log if r["error"]) == 7
-    # the same command again sends only the failed journey
+    # the journey with a session missing fails alone (chunk 1), the 206 fails one journey of chunk 2
+    assert [f["error"].split(",")[0] for f in failures] == [
+        "invalid answer: 1 session(s) missing", "journey could not be processed"]
+    assert len(log) == len(faulty) and sum(1 for r in log if r["error"]) == 6
+    # the same command again sends only the failed journeys
     server.seen.clear()
     summary = run_api(prepared)
-    assert len(server.seen) == 1 and list(server.seen[0].journeys) == [failures[0]["conv_id"]]
-    assert summary["already_answered"] == summary["journeys"] - 1
+    assert len(server.seen) == 1 and sorted(server.seen[0].journeys) == sorted(f["conv_id"] for f in failures)
+    assert summary["already_answered"] == summary["journeys"] - 2 and summary["failed"] == 0
     assert snapshot(prepared) == snapshot(clean)
     assert_limits_and_no_split(server, journeys_in(prepared))
-    assert n_clean == len(faulty) - 7  # every fault cost exactly one extra request
+    assert n_clean == len(faulty) - 6  # every retried fault cost exactly one extra request
+
+
+@pytest.mark.parametrize("fault,reason", [("sum-2", "ihc sums to 2.000000, not 1"),
+                                          ("missing-session", "1 session(s) missing")])
+def test_one_invalid_journey_keeps_the_valid_journeys_of_its_answer(capsys, server, prepared, tmp_path, fault, reason):
+    """Exit 1 naming the failure, the chunk's other journeys stored; a re-run sends only the failed one."""
+    yml = tmp_path / "martops.yml"
+    yml.write_text("ihc_api:\n  conv_type_id: all_markets\n  max_journeys_per_request: 25\n"
+                   "  max_sessions_per_request: 60\n  requests_per_second: 1000\n")
+    cmd = ["attribution", "attribute", "--since", "2023-09-01", "--until", "2023-09-03", "--model", "ihc_api",
+           "--config", yml, "--warehouse", prepared]
+    server.faults = [fault]
+    res = run_cli(capsys, *cmd)
+    assert res.code == 1 and "1 of" in res.err and "could not be attributed" in res.err, res.err
+    first = server.seen[0]
+    with connect(path=prepared) as wh:
+        failures = wh.to_pyarrow(wh.table(store.FAILURES)).to_pylist()
+        answered = {r["conv_id"] for r in wh.to_pyarrow(wh.table(store.ANSWERS).select("conv_id")).to_pylist()}
+        credited = {r["conv_id"] for r in wh.to_pyarrow(wh.table(T.CUSTOMER_JOURNEY).select("conv_id")).to_pylist()}
+        retried = [r for r in wh.to_pyarrow(wh.table(store.REQUESTS)).to_pylist() if r["error"]]
+    assert len(failures) == 1 and reason in failures[0]["error"]
+    bad = failures[0]["conv_id"]
+    assert bad in first.journeys and len(first.journeys) == 25
+    assert set(first.journeys) - {bad} <= answered and bad not in answered  # the valid 24 were stored
+    assert credited == answered and retried == []  # the answer was accepted, not retried
+    server.seen.clear()
+    res = run_cli(capsys, *cmd)
+    assert res.code == 0, res.err
+    assert [list(s.journeys) for s in server.seen] == [[bad]]
 
 
 def test_allow_partial_accepts_the_gap(server, prepared):
@@ -304,3 +335,30 @@ def test_sigkill_mid_run_then_resume(server, prepared, tmp_path):
     summary = run_api(prepared, cfg={"timeout_seconds": 30})
     resent = {c for s in server.seen for c in s.journeys}
     assert summary["already_answered"] == len(answered) and not (resent & answered)
+
+
+@pytest.mark.parametrize("setup,message", [
+    ("no-key", "IHC_API_KEY is not set"),
+    ("no-conv-type", "needs a conversion type"),
+    ("no-url", "is not an http(s) URL"),
+])
+def test_run_without_key_url_or_conversion_type_stops_before_ingest(capsys, server, source_db, tmp_path,
+                                                                      monkeypatch, setup, message):
+    yml = tmp_path / "martops.yml"
+    yml.write_text("ihc_api:\n  conv_type_id: all_markets\n" if setup != "no-conv-type" else "ihc_api: {}\n")
+    if setup == "no-key":
+        monkeypatch.delenv("IHC_API_KEY")
+    if setup == "no-url":
+        monkeypatch.setenv("IHC_API_URL", "")
+        yml.write_text("ihc_api:\n  conv_type_id: all_markets\n  url: ''\n")
+    wh = tmp_path / "w.duckdb"
+    res = run_cli(capsys, "attribution", "run", "--db", source_db, "--since", "2023-09-01", "--until", "2023-09-03",
+                  "--model", "ihc_api", "--config", yml, "--warehouse", wh)
+    assert res.code == 1 and message in " ".join(res.err.split()) and "nothing was ingested" in " ".join(res.err.split())
+    assert "Traceback" not in res.err and server.seen == []
+    with connect(path=wh) as w:
+        assert not w.exists(T.SESSIONS) and not w.exists(T.CONVERSIONS)
+
+
+def test_default_session_limit_fits_a_free_test_account():
+    assert IhcApiConfig().max_sessions_per_request == 200

@@ -13,29 +13,33 @@ from pathlib import Path
 import ibis
 import ibis.expr.types as ir
 
-from martops.attribution import tables as T
-from martops.attribution.source import SPECS, ChallengeSource
+from martops.attribution import channels, tables as T
+from martops.attribution.cleaning import log_conversion_policies
+from martops.attribution.costs import with_costs
+from martops.attribution.source import ChallengeSource
 from martops.checks import catalog
 from martops.checks.store import recorded
 from martops.config import ProjectConfig
 from martops.engine import Warehouse
 from martops.ops import faults, quarantine
+from martops.ops.cleaning_log import CleaningLog
 from martops.ops.runlog import current_run_id
 from martops.sources.typed import quarantine_rows, reasons
 
 
-def _sessions(sess: ir.Table, costs: ir.Table, now: dt.datetime) -> ir.Table:
-    """Loadable sessions with their cost. A cost row naming no session joins nothing, so the
-    (expensive) orphan test is left to the cost accounting."""
-    s = sess.filter(sess._ok)
-    c = costs.filter(costs._ok).select(_cost_sid=costs.session_id, cost=costs.t_cost)
-    j = s.left_join(c, s.session_id == c._cost_sid)
+SPELLING_SCHEMA = ibis.schema({"raw": "string", "canonical": "string", "uses": "int64"})
+
+
+def _sessions(sess: ir.Table, costs: ir.Table, now: dt.datetime, spelling: ir.Table) -> ir.Table:
+    """Loadable sessions with their cost, channels in their canonical spelling. A cost row naming
+    no session joins nothing, so the (expensive) orphan test is left to the cost accounting."""
+    j = with_costs(channels.respell(sess.filter(sess._ok), spelling), costs)
     ts = (j.event_date.strip() + " " + j.event_time.strip()).cast("timestamp")  # both parsed, so this does
     return j.select(
         session_id=j.session_id, user_id=j.user_id, event_date=j.t_event_date, session_ts=ts,
         channel_name=j.channel_name, holder_engagement=j.t_holder_engagement,
         closer_engagement=j.t_closer_engagement, impression_interaction=j.t_impression_interaction,
-        cost=j.cost, _loaded_at=ibis.literal(now, type="timestamp"),
+        cost=j.cost, cost_unknown=j.cost_unknown, _loaded_at=ibis.literal(now, type="timestamp"),
     )
 
 
@@ -49,7 +53,7 @@ def _conversions(conv: ir.Table, now: dt.datetime) -> ir.Table:
 def _load(wh: Warehouse, src: ChallengeSource, table: str, target: str, annotated: ir.Table, good: ir.Table,
           lo: dt.date | None, hi: dt.date, run_id: str, now: dt.datetime) -> dict[str, int]:
     """Replace one staging range and its quarantine; returns read/loaded/quarantined counts."""
-    spec = SPECS[table]
+    spec = src.specs[table]
     wh.ensure_table(target, good.schema())
     col = spec.partition
     where, params = (f"{col} <= ?", [hi]) if lo is None else (f"{col} BETWEEN ? AND ?", [lo, hi])
@@ -66,7 +70,7 @@ def _load_costs(wh: Warehouse, src: ChallengeSource, run_id: str, now: dt.dateti
     read, usable = int(wh.scalar(src.annotated("session_costs").count())), int(wh.scalar(src.usable_costs()))
     bad_rows = None
     if read != usable:
-        bad_rows = quarantine_rows(src.cost_reasons(src.costs()), SPECS["session_costs"], src.name, run_id, now)
+        bad_rows = quarantine_rows(src.cost_reasons(src.costs()), src.specs["session_costs"], src.name, run_id, now)
     return {"read": read, "loaded": usable, "quarantined": quarantine.replace(wh, src.name, "session_costs", bad_rows, None, None)}
 
 
@@ -80,18 +84,26 @@ def ingest(wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookba
     """
     project = project or ProjectConfig()
     run_id, now = current_run_id(), dt.datetime.now()
-    src = ChallengeSource(wh, db)
+    src = ChallengeSource(wh, db, project.attribution)
     lo = since - dt.timedelta(days=lookback_days) if lookback_days else None
+    log = CleaningLog("attribution")
     try:
         sess, conv = src.annotated("session_sources", lo, until), src.annotated("conversions", since, until)
+        spelling = src.channel_spellings()
+        channels.log_respellings(log, spelling)
+        spelling_t = ibis.memtable(spelling, schema=SPELLING_SCHEMA) if spelling else ibis.memtable(
+            {c: [] for c in SPELLING_SCHEMA}, schema=SPELLING_SCHEMA)
         with recorded(wh, run_id) as results, wh.transaction():
             counts = {
                 "session_sources": _load(wh, src, "session_sources", T.SESSIONS, sess,
-                                         _sessions(sess, src.annotated("session_costs"), now), lo, until, run_id, now),
+                                         _sessions(sess, src.annotated("session_costs"), now, spelling_t),
+                                         lo, until, run_id, now),
                 "conversions": _load(wh, src, "conversions", T.CONVERSIONS, conv, _conversions(conv, now),
                                      since, until, run_id, now),
                 "session_costs": _load_costs(wh, src, run_id, now),
             }
+            log_conversion_policies(log, wh, run_id)
+            log.write(wh, run_id)
             faults.pause_point("ingest.before_commit")
             quarantine.account(wh, src.name, counts, project.quality, lambda table: (src.name, f"{table} rows"))
             catalog.gate(wh, project, (T.SESSIONS, T.CONVERSIONS), results)
@@ -103,6 +115,7 @@ def ingest(wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookba
         "quarantined": s["quarantined"] + c["quarantined"] + k["quarantined"],
         "sessions": s["loaded"], "conversions": c["loaded"],
         "cost_rows_quarantined": k["quarantined"],
+        "channels_respelled": log.get("session_sources", channels.RESPELLED),
         "checks": len(results), "warnings": sum(r.status == "warn" for r in results),
         "accounting": ", ".join(f"{t} {n['read']:,}={n['loaded']:,}+{n['quarantined']:,}" for t, n in counts.items()),
     }

@@ -33,6 +33,7 @@ from typing import Callable
 import ibis
 import ibis.expr.types as ir
 
+from martops.attribution import channels
 from martops.config import AttributionConfig
 from martops.errors import ConfigError
 
@@ -54,8 +55,10 @@ def _last_touch(j: ir.Table, cfg: AttributionConfig) -> ir.Value:
 
 
 def _last_non_direct(j: ir.Table, cfg: AttributionConfig) -> ir.Value:
-    """The last session not from the direct channel; an all-direct journey credits its last."""
-    non_direct_pos = ibis.ifelse(j.channel_name != cfg.direct_channel, j.position, ibis.null("int32"))
+    """The last session not from the direct channel (in any spelling that differs only in case or
+    whitespace); an all-direct journey credits its last."""
+    direct = channels.key(j.channel_name) == channels.key_of(cfg.direct_channel)
+    non_direct_pos = ibis.ifelse(~direct, j.position, ibis.null("int32"))
     chosen = non_direct_pos.max().over(_conv_window()).coalesce(j.n_sessions)
     return (j.position == chosen).cast("float64")
 

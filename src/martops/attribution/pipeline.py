@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Callable
 
 from martops.attribution import credit, ingest as ingest_mod, journeys as journeys_mod, reporting, writeback
+from martops.attribution.ihc_api import runner as api_runner
 from martops.attribution.ihc_api.runner import ApiOptions
+from martops.attribution.models import API_MODEL
 from martops.config import AttributionConfig, ProjectConfig
 from martops.engine import Warehouse
 from martops.errors import ConfigError
@@ -127,11 +129,20 @@ def plan(opts: RunOptions) -> list[str]:
     return names
 
 
+def check_ready(names: list[str], opts: RunOptions) -> None:
+    """What can be known before any step writes: `--model ihc_api` needs a key, a URL and a
+    conversion type, and a run that lacks one must not ingest first and fail after. When attribute
+    is the first step it checks the same itself, as a failed step in ops.runs."""
+    if "attribute" in names[1:] and opts.model == API_MODEL:
+        api_runner.preflight(opts.api)
+
+
 def run(
     wh: Warehouse, opts: RunOptions, on_step: Callable[[str, StepResult | None], None] | None = None,
 ) -> list[StepResult]:
     """Run the whole chain; `on_step(name, None)` before and `on_step(name, result)` after each."""
     results = []
+    check_ready(plan(opts), opts)
     for name in plan(opts):
         if on_step:
             on_step(name, None)

@@ -30,11 +30,18 @@ def sessions(t: ir.Table, name: str, q: QualityConfig) -> list[Check]:
     ]
 
 
+DOUBLE_FIRED = "probable double-fired conversion (several conv_ids, one user_id, same second, same revenue)"
+
+
 def conversions(t: ir.Table, name: str, q: QualityConfig) -> list[Check]:
+    """Besides keys and sanity: one user converting twice in the same second for the same revenue is
+    almost always a tag firing twice, not two orders; a warning with examples, since it can be real."""
+    second = t.mutate(conv_second=t.conv_ts.truncate("s"))
     return [
         B.not_null(t, name, ["conv_id", "user_id", "conv_date", "conv_ts", "revenue"]),
         B.unique(t, name, ["conv_id"]),
         B.non_negative(t, name, "revenue", severity="warn"),
+        B.shared_by_several(second, name, ["user_id", "conv_second", "revenue"], "conv_id", DOUBLE_FIRED),
     ]
 
 

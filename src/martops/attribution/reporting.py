@@ -1,5 +1,8 @@
 """channel_reporting: cost, credit and credited revenue per channel and session date.
 
+`cost` sums the known costs; `unknown_cost_sessions` counts the sessions whose cost is unknown
+(see `costs`), and `cost` is NULL where that is every session of the (channel, date).
+
 Recomputed whole for a model from everything attributed so far, so running range A then range B
 gives the same table as running A and B together. Sums run in DECIMAL: exact, hence independent
 of the order parallel threads add rows in, which makes exports byte-identical run after run.
@@ -12,6 +15,7 @@ import datetime as dt
 import ibis
 
 from martops.attribution import tables as T
+from martops.attribution.costs import EXACT, per_channel_day
 from martops.checks import catalog
 from martops.checks.store import recorded
 from martops.config import ProjectConfig
@@ -19,7 +23,6 @@ from martops.engine import Warehouse
 from martops.ops.runlog import current_run_id
 from martops.errors import StepError
 
-EXACT = "decimal(38, 12)"
 
 
 def _credited(wh: Warehouse, model: str) -> ibis.Table:
@@ -60,20 +63,23 @@ def report_span(wh: Warehouse, model: str) -> tuple[dt.date, dt.date, int]:
     start = stats["start"]
     if start is None:  # every conversion in range lacked sessions: an empty but valid report
         start = end
-    return _as_date(start), _as_date(end), n_credits
+    return as_date(start), as_date(end), n_credits
 
 
-def _as_date(value) -> dt.date:
+def as_date(value) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
 
 
 def channel_reporting_expr(wh: Warehouse, model: str, start: dt.date, end: dt.date) -> ibis.Table:
-    s = wh.table(T.SESSIONS)
-    s = s.filter(s.event_date.between(start, end))
-    costs = s.group_by(channel_name=s.channel_name, date=s.event_date).aggregate(
-        cost=s.cost.cast(EXACT).sum().coalesce(0)
-    )
-    cj = _credited(wh, model)
+    return report_expr(wh.table(T.SESSIONS), _credited(wh, model), start, end, model)
+
+
+def report_expr(sessions: ibis.Table, credited: ibis.Table, start: dt.date, end: dt.date,
+                model: str) -> ibis.Table:
+    """One row per (channel, session date) with sessions in [start, end]: costs (see `costs`) and
+    the credits of `credited` (channel_name, event_date, ihc, revenue), summed exactly."""
+    costs = per_channel_day(sessions.filter(sessions.event_date.between(start, end)))
+    cj = credited
     credit = cj.group_by(channel_name=cj.channel_name, date=cj.event_date).aggregate(
         ihc=cj.ihc.cast(EXACT).sum(),
         ihc_revenue=(cj.ihc * cj.revenue).cast(EXACT).sum(),
@@ -86,6 +92,7 @@ def channel_reporting_expr(wh: Warehouse, model: str, start: dt.date, end: dt.da
         cost=joined.cost.cast("float64"),
         ihc=joined.ihc.coalesce(0).cast("float64"),
         ihc_revenue=joined.ihc_revenue.coalesce(0).cast("float64"),
+        unknown_cost_sessions=joined.unknown_cost_sessions.cast("int64"),
     )
 
 
@@ -95,4 +102,9 @@ def build_channel_reporting(wh: Warehouse, model: str, project: ProjectConfig | 
     with recorded(wh, current_run_id()) as results, wh.transaction():
         _, rows = wh.replace_where(T.CHANNEL_REPORTING, expr, "model = ?", [model])
         catalog.gate(wh, project or ProjectConfig(), [T.CHANNEL_REPORTING], results)
-    return {"credits": credits, "rows": rows, "start": start, "end": end}
+    t = wh.table(T.CHANNEL_REPORTING)
+    t = t.filter(t.model == model)
+    unknown = wh.to_pyarrow(t.aggregate(sessions=t.unknown_cost_sessions.sum(),
+                                        rows=t.cost.isnull().cast("int64").sum())).to_pylist()[0]
+    return {"credits": credits, "rows": rows, "start": start, "end": end,
+            "unknown_cost_sessions": int(unknown["sessions"] or 0), "unknown_cost_rows": int(unknown["rows"] or 0)}

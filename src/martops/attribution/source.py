@@ -7,17 +7,20 @@ is written. Row faults (unparseable values, NULL keys, duplicate keys, engagemen
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
 
+from martops.attribution import channels
+from martops.config import AttributionConfig
 from martops.engine import Warehouse
 from martops.errors import SourceError
 from martops.sources.csv_folder import CsvFolder
 from martops.sources.sqlite import SqliteFile
-from martops.sources.typed import Field, RawSpec, annotate, in_scope, reasons
+from martops.sources.typed import Field, Keep, RawSpec, annotate, in_scope, reasons
 
 DATE, TIME = ("date", "a date YYYY-MM-DD"), ("time", "a time HH:MM:SS")
 FLAG = ("int8", "0 or 1")
@@ -48,6 +51,26 @@ SPECS: dict[str, RawSpec] = {
     ),
 }
 REQUIRE_ROWS = ("session_sources", "conversions")
+REFUND = "is a refund (negative revenue), not a conversion (attribution.refunds: quarantine)"
+
+
+def specs(cfg: AttributionConfig | None = None) -> dict[str, RawSpec]:
+    """SPECS with the settings that change what loads: duplicate conversions and refunds.
+
+    A conversion delivered twice differing only in date and time is resolved by the parsed date
+    and time (the earliest by default); one whose revenue is negative is quarantined as a refund.
+    """
+    cfg = cfg or AttributionConfig()
+    conv = SPECS["conversions"]
+    policy = cfg.duplicate_conversions
+    keep = Keep(order=lambda t: [t.t_conv_date, t.t_conv_time], decides=("conv_date", "conv_time"),
+                word=policy, setting=f"attribution.duplicate_conversions: {policy}",
+                descending=policy == "latest", reject=policy == "reject")
+    fields = conv.fields
+    if cfg.refunds == "quarantine":
+        fields = tuple(dataclasses.replace(f, reject=((lambda v: v < 0, REFUND),)) if f.name == "revenue" else f
+                       for f in fields)
+    return {**SPECS, "conversions": dataclasses.replace(conv, fields=fields, keep=keep)}
 
 
 def open_reader(wh: Warehouse, path: Path) -> SqliteFile | CsvFolder:
@@ -57,9 +80,10 @@ def open_reader(wh: Warehouse, path: Path) -> SqliteFile | CsvFolder:
 class ChallengeSource:
     """Annotated (typed + reasons) source tables; `good`/`bad` splits are taken by ingest."""
 
-    def __init__(self, wh: Warehouse, path: str | Path):
+    def __init__(self, wh: Warehouse, path: str | Path, cfg: AttributionConfig | None = None):
         self.wh = wh
         self.path = Path(path)
+        self.specs = specs(cfg)
         if not self.path.exists():
             raise SourceError(f"{self.path} does not exist; expected a challenge SQLite database or a folder "
                               "with session_sources.csv, conversions.csv and session_costs.csv")
@@ -97,10 +121,15 @@ class ChallengeSource:
 
     def annotated(self, table: str, lo: dt.date | None = None, hi: dt.date | None = None) -> ir.Table:
         """The table's rows in the range [lo, hi] of its partition date, typed, with `_reason`."""
-        spec = SPECS[table]
+        spec = self.specs[table]
         raw = self.reader.raw(table, [f.name for f in spec.fields])
         dup_free = self.reader.declared_unique(table, spec.key)
         return in_scope(annotate(raw, spec, check_duplicates=not dup_free), spec, lo, hi)
+
+    def channel_spellings(self) -> list[dict]:
+        """Every raw channel spelling of the whole delivery and its canonical channel (see `channels`)."""
+        raw = self.reader.raw("session_sources", ["channel_name"])
+        return self.wh.to_pyarrow(channels.spelling_map(raw)).to_pylist()
 
     def costs(self) -> ir.Table:
         """Cost rows, annotated; a row naming no session anywhere in the source cannot load either.

@@ -1,21 +1,31 @@
 """Write attribution results back into the source SQLite file, in the challenge's own schema.
 
-Only the range that was run is replaced: the credits of conversions dated [since, until], and
-channel_reporting for the dates the warehouse report spans. A user's DDL file (the challenge's
-own, Python header and all) may create the output tables; see `challenge_schema`.
+The credits of conversions dated [since, until] are replaced; the file's other credits stay.
+`channel_reporting` in the file is then rebuilt from the file's own `attribution_customer_journey`
+(every range written so far, by whichever run), so the two tables always agree: writing range B
+keeps range A's rows, and writing A again changes nothing. The channels, dates and revenue of those
+credits come from this warehouse's journeys; a credit this warehouse cannot place fails the
+write-back and nothing changes. A user's DDL file (the challenge's own, Python header and all) may
+create the output tables; see `challenge_schema`.
+
+An unknown cost (see `costs`) is written as NULL. The challenge's own DDL declares
+`channel_reporting.cost NOT NULL`; into such a table a row with an unknown cost cannot be written
+without inventing a number, so the write-back fails saying so (the built-in DDL allows NULL).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sqlite3
 from pathlib import Path
 
 import duckdb
+import ibis
 
 from martops.attribution import tables as T
 from martops.attribution.challenge_schema import clean_ddl, default_ddl, split_statements
-from martops.attribution.reporting import report_span
+from martops.attribution.reporting import as_date, report_expr, report_span
 from martops.engine import Warehouse
 from martops.errors import SourceError, StepError
 
@@ -24,7 +34,16 @@ OUTPUT_COLUMNS = {
     "attribution_customer_journey": ["conv_id", "session_id", "ihc"],
     "channel_reporting": ["channel_name", "date", "cost", "ihc", "ihc_revenue"],
 }
-def apply_ddl(db: Path, ddl_text: str, ddl_name: str) -> None:
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    db: Path
+    cost_nullable: bool
+    """False when the file's channel_reporting declares cost NOT NULL (the challenge's DDL)."""
+
+
+def apply_ddl(db: Path, ddl_text: str, ddl_name: str) -> Target:
     """Create the output tables if absent; a table that already exists is left as it is."""
     statements = split_statements(clean_ddl(ddl_text))
     if not statements:
@@ -38,8 +57,10 @@ def apply_ddl(db: Path, ddl_text: str, ddl_name: str) -> None:
                 if "already exists" not in str(exc):
                     raise SourceError(f"{ddl_name}: sqlite3 rejected {stmt[:60]!r}...: {exc}") from exc
         con.commit()
+        info = {}
         for table, cols in OUTPUT_COLUMNS.items():
-            have = [r[1] for r in con.execute(f"PRAGMA table_info('{table}')")]
+            info[table] = {r[1]: r for r in con.execute(f"PRAGMA table_info('{table}')")}
+            have = list(info[table])
             if not have:
                 raise SourceError(f"{ddl_name} did not create table {table!r} in {db}")
             missing = [c for c in cols if c not in have]
@@ -47,6 +68,7 @@ def apply_ddl(db: Path, ddl_text: str, ddl_name: str) -> None:
                 raise SourceError(f"{db}: table {table!r} lacks column(s) {missing}; it has {have}")
     finally:
         con.close()
+    return Target(db, cost_nullable=not info["channel_reporting"]["cost"][3])
 
 
 def write_back(
@@ -58,48 +80,81 @@ def write_back(
     if not wh.exists(T.CHANNEL_REPORTING):
         raise StepError("no channel_reporting in the warehouse; run `martops attribution report` first")
     ddl_text = Path(ddl).read_text("utf-8") if ddl else default_ddl()
-    apply_ddl(db, ddl_text, str(ddl) if ddl else "built-in challenge DDL")
-    start, end, _ = report_span(wh, model)
+    target = apply_ddl(db, ddl_text, str(ddl) if ddl else "built-in challenge DDL")
+    report_span(wh, model)  # fails clearly when nothing was attributed with the model
+    ranges = wh.table(T.RANGES)
+    end = as_date(wh.scalar(ranges.until.max()))  # any model's: the file's credits may come from several
     wh.attach_sqlite(db, ALIAS, read_only=False)
-    acj, cr = f"{ALIAS}.attribution_customer_journey", f"{ALIAS}.channel_reporting"
     try:
-        n_acj, n_cr = _replace_outputs(wh, acj, cr, model, since, until, start, end)
+        return _replace_outputs(wh, target, model, since, until, max(end, until))
     except duckdb.Error as exc:
         raise SourceError(
             f"write-back into {db} failed and was rolled back (the file is as it was): {exc}"
         ) from exc
     finally:
         wh.detach(ALIAS)
-    return {"attribution_customer_journey": n_acj, "channel_reporting": n_cr}
 
 
-def _replace_outputs(wh: Warehouse, acj: str, cr: str, model: str, since: dt.date, until: dt.date,
-                     start: dt.date, end: dt.date) -> tuple[int, int]:
+def _file_credits(wh: Warehouse) -> tuple[ibis.Table, ibis.Table]:
+    """(placed, unplaced): the file's credits with their session's channel and date and the
+    conversion's revenue from this warehouse's journeys, and those it has no journey row for."""
+    acj = wh.backend.sql(f"SELECT CAST(conv_id AS VARCHAR) AS conv_id, CAST(session_id AS VARCHAR) AS session_id, "
+                         f"CAST(ihc AS DOUBLE) AS ihc FROM {ALIAS}.attribution_customer_journey")
+    j = wh.table(T.JOURNEYS).select("conv_id", "session_id", "conv_date", "channel_name", "event_date", "revenue")
+    placed = acj.join(j, ["conv_id", "session_id"])
+    return placed, acj.anti_join(j, ["conv_id", "session_id"])
+
+
+def _replace_outputs(wh: Warehouse, target: Target, model: str, since: dt.date, until: dt.date,
+                     end: dt.date) -> dict:
     """One transaction on the attached SQLite file: both tables change, or neither does."""
+    acj, cr = f"{ALIAS}.attribution_customer_journey", f"{ALIAS}.channel_reporting"
+    conv = wh.table(T.CONVERSIONS)
+    in_range = wh.compile(conv.filter(conv.conv_date.between(since, until)).select("conv_id"))
     with wh.transaction():
         wh.execute(
             f"DELETE FROM {acj} WHERE conv_id IN "
-            f"(SELECT conv_id FROM {ALIAS}.conversions WHERE conv_date BETWEEN ? AND ?)",
+            f"(SELECT conv_id FROM {ALIAS}.conversions WHERE conv_date BETWEEN ? AND ?) "
+            f"OR conv_id IN ({in_range})",
             [since.isoformat(), until.isoformat()],
         )
-        wh.execute(
+        n_acj = wh.execute(
             f"INSERT INTO {acj} (conv_id, session_id, ihc) SELECT conv_id, session_id, ihc "
             f"FROM {wh.quoted(T.CUSTOMER_JOURNEY)} WHERE model = ? AND conv_date BETWEEN ? AND ?",
             [model, since, until],
-        )
-        n_acj = int(wh.execute(
-            f"SELECT count(*) FROM {acj} WHERE conv_id IN "
-            f"(SELECT conv_id FROM {ALIAS}.conversions WHERE conv_date BETWEEN ? AND ?)",
-            [since.isoformat(), until.isoformat()],
-        )[0][0])
-        wh.execute(f"DELETE FROM {cr} WHERE date BETWEEN ? AND ?", [start.isoformat(), end.isoformat()])
-        wh.execute(
+        )[0][0]
+        placed, unplaced = _file_credits(wh)
+        lost = wh.to_pyarrow(unplaced.aggregate(n=unplaced.count(), conversions=unplaced.conv_id.nunique(),
+                                                example=unplaced.conv_id.min())).to_pylist()[0]
+        if lost["n"]:
+            raise StepError(
+                f"{target.db}: attribution_customer_journey holds {lost['n']:,} credit(s) of {lost['conversions']:,} "
+                f"conversion(s) this warehouse has no journey for (e.g. conv_id {lost['example']!r}), so "
+                "channel_reporting could not be made to agree with it. Write back from the warehouse that "
+                "attributed them, or run their range into this one. Nothing was written."
+            )
+        span = wh.to_pyarrow(placed.aggregate(start=placed.event_date.min(), last=placed.conv_date.max())).to_pylist()[0]
+        start = span["start"] or end
+        report = report_expr(wh.table(T.SESSIONS), placed, start, max(end, span["last"] or end), model)
+        if not target.cost_nullable:
+            _refuse_unknown_costs(wh, target, report)
+        wh.execute(f"DELETE FROM {cr}")
+        n_cr = wh.execute(
             f"INSERT INTO {cr} (channel_name, date, cost, ihc, ihc_revenue) "
-            f"SELECT channel_name, strftime(date, '%Y-%m-%d'), cost, ihc, ihc_revenue "
-            f"FROM {wh.quoted(T.CHANNEL_REPORTING)} WHERE model = ?",
-            [model],
+            f"SELECT channel_name, strftime(date, '%Y-%m-%d'), cost, ihc, ihc_revenue FROM ({wh.compile(report)})"
+        )[0][0]
+    return {"attribution_customer_journey": int(n_acj), "channel_reporting": int(n_cr)}
+
+
+def _refuse_unknown_costs(wh: Warehouse, target: Target, report: ibis.Table) -> None:
+    unknown = report.filter(report.cost.isnull())
+    found = wh.to_pyarrow(unknown.order_by(["date", "channel_name"]).limit(1)).to_pylist()
+    if found:
+        n = int(wh.scalar(unknown.count()))
+        ex = found[0]
+        raise StepError(
+            f"{target.db}: channel_reporting.cost is declared NOT NULL, but {n:,} (channel, date) row(s) have an "
+            f"unknown cost (e.g. {ex['channel_name']!r} on {ex['date']}: every session's cost row is empty or "
+            "was quarantined). Writing 0 would be a wrong number: recreate channel_reporting without NOT NULL "
+            "on cost (the built-in DDL does), or deliver those costs. Nothing was written."
         )
-        n_cr = int(wh.execute(
-            f"SELECT count(*) FROM {cr} WHERE date BETWEEN ? AND ?", [start.isoformat(), end.isoformat()]
-        )[0][0])
-    return n_acj, n_cr

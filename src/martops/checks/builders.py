@@ -43,6 +43,18 @@ def unique(table: ir.Table, name: str, columns: list[str], severity: Severity = 
     return _guard(f"unique({', '.join(columns)})", name, severity, table, columns, build)
 
 
+def shared_by_several(table: ir.Table, name: str, columns: list[str], distinct: str, label: str | None = None,
+                      severity: Severity = "warn") -> Check:
+    """Groups of `columns` that several distinct `distinct` values share, with how many and which
+    (e.g. two conv_ids of one user in the same second with the same revenue: one order fired twice)."""
+    def build() -> ir.Table:
+        g = table.group_by(columns).aggregate(n_ids=table[distinct].nunique(),
+                                              ids=table[distinct].group_concat(", ", order_by=table[distinct]))
+        return g.filter(g.n_ids > 1).order_by([ibis.desc("n_ids"), *columns])
+    check_name = label or f"shared_by_several({distinct} by {', '.join(columns)})"
+    return _guard(check_name, name, severity, table, [*columns, distinct], build)
+
+
 def accepted_values(table: ir.Table, name: str, column: str, values: list[Any],
                     severity: Severity = "error") -> Check:
     shown = ", ".join(map(str, values[:5])) + (", ..." if len(values) > 5 else "")

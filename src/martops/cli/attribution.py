@@ -50,6 +50,15 @@ def _report(results: list[StepResult]) -> None:
         if lost:
             console.print(f"[yellow]note:[/] {lost:,} conversion(s) had no earlier session and were not "
                           "attributed; see attribution.unattributed_conversions")
+        unknown = r.details.get("unknown_cost_sessions")
+        if unknown:
+            console.print(f"[yellow]note:[/] {unknown:,} session(s) in channel_reporting have an unknown cost (a cost "
+                          f"row empty or quarantined); {r.details.get('unknown_cost_rows', 0):,} (channel, date) row(s) "
+                          "have no known cost at all and show an empty cost; see column unknown_cost_sessions")
+        respelled = r.details.get("channels_respelled")
+        if respelled:
+            console.print(f"[yellow]note:[/] {respelled:,} session row(s) of the delivery spell a channel another "
+                          "way (case or spaces) and were respelled; see `martops attribution cleaning`")
         bad = r.details.get("quarantined")
         if bad:
             console.print(f"[yellow]note:[/] {bad:,} source row(s) could not be loaded and were quarantined "
@@ -59,6 +68,7 @@ def _report(results: list[StepResult]) -> None:
 def _run_steps(names: list[str], wh: Warehouse, opts: pipeline.RunOptions) -> list[StepResult]:
     """Run the steps under a progress bar; on failure, show what finished before the error."""
     results: list[StepResult] = []
+    pipeline.check_ready(names, opts)
     with runlog.invocation() as run_id, step_progress(len(names), "attribution") as (progress, task):
         bars: dict[str, object] = {}
 
@@ -258,3 +268,18 @@ def run(db: Path = DB, since: str = SINCE, until: str = UNTIL, model: str = MODE
                     allow_partial=allow_partial)
     with wh:
         _report(_run_steps(pipeline.plan(opts), wh, opts))
+
+
+@attribution_app.command()
+def cleaning(warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+             run_id: Optional[str] = typer.Option(None, "--run", help="A run id (default: the last ingest).")) -> None:
+    """Show what cleaning did in an ingest: respelled channels, resolved duplicates, refunds.
+
+    Example:
+
+      martops attribution cleaning --warehouse out/warehouse.duckdb
+    """
+    from martops.cli.builds import print_cleaning
+
+    print_cleaning(config, warehouse, "attribution", run_id, ("session_sources", "conversions", "session_costs"),
+                   "nothing logged yet: run `martops attribution ingest` (or `run`) first")

@@ -13,7 +13,7 @@ from martops.attribution import tables as T
 from martops.engine import Warehouse
 from martops.errors import StepError
 
-COLUMNS = ["channel_name", "date", "cost", "ihc", "ihc_revenue", "CPO", "ROAS"]
+COLUMNS = ["channel_name", "date", "cost", "ihc", "ihc_revenue", "CPO", "ROAS", "unknown_cost_sessions"]
 
 
 def _fmt(value) -> str:
@@ -30,7 +30,12 @@ def export_channel_reporting(
     wh: Warehouse, model: str, out: str | Path,
     since: dt.date | None = None, until: dt.date | None = None,
 ) -> int:
-    """CPO = cost / ihc (cost of one attributed order), ROAS = ihc_revenue / cost."""
+    """CPO = cost / ihc (cost of one attributed order), ROAS = ihc_revenue / cost.
+
+    An unknown cost (NULL) stays empty, and so do its CPO and ROAS; `unknown_cost_sessions` says how
+    many sessions of the row have an unknown cost (where it is > 0 and cost is given, cost, CPO and
+    ROAS cover the known costs only).
+    """
     if not wh.exists(T.CHANNEL_REPORTING):
         raise StepError("channel_reporting is empty; run `martops attribution report` first")
     t = wh.table(T.CHANNEL_REPORTING)
@@ -39,8 +44,9 @@ def export_channel_reporting(
         t = t.filter(t.date >= since)
     if until is not None:
         t = t.filter(t.date <= until)
+    unknown = t.unknown_cost_sessions if "unknown_cost_sessions" in t.columns else ibis.literal(0)
     t = t.select(
-        "channel_name", "date", "cost", "ihc", "ihc_revenue",
+        "channel_name", "date", "cost", "ihc", "ihc_revenue", unknown_cost_sessions=unknown.fill_null(0),
         CPO=ibis.ifelse(t.ihc != 0, t.cost / t.ihc, ibis.null("float64")),
         ROAS=ibis.ifelse(t.cost != 0, t.ihc_revenue / t.cost, ibis.null("float64")),
     ).order_by(["date", "channel_name"])

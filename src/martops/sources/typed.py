@@ -7,7 +7,9 @@ otherwise it goes to `ops.quarantine` with the first bad column, its raw value, 
 the whole raw row as JSON. All of it is Ibis, so it runs where the warehouse runs.
 
 Duplicate keys: exact copies collapse onto the first row (the others are quarantined as copies
-of it); copies that differ are all quarantined, because no rule can tell which one is right.
+of it); copies that differ are all quarantined, because no rule can tell which one is right,
+unless the spec declares a `Keep` rule for rows that differ only in fields it may decide on (a
+conversion delivered twice with two times: keep the earliest).
 """
 
 from __future__ import annotations
@@ -35,9 +37,33 @@ class Field:
     """A parser for values a cast cannot judge (ids, placeholders, codes): given the raw table, the
     typed value, NULL where the text is not valid. It may use other columns of the row."""
 
+    reject: tuple[tuple[Callable[[ir.Value], ir.BooleanValue], str], ...] = ()
+    """Rules on the parsed value a type cannot express: (condition that rejects the row, why), e.g.
+    a negative revenue 'is a refund, not a conversion'. The reason reads `<field> '<text>' <why>`."""
+
     @property
     def parsed(self) -> bool:
         return self.dtype != "string" or self.parse is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class Keep:
+    """Rows sharing a key that differ only in `decides` fields are one record delivered twice (a page
+    reload); keep the first of them in `order` (`descending` for the last), or reject them all.
+
+    Rows that also differ in any other field are a real conflict and are all quarantined, whatever
+    the policy. Ties in `order` go to the lower row number.
+    """
+
+    order: Callable[[ir.Table], list[ir.Value]]
+    """Sort keys over the typed table (`t_<field>` columns), e.g. the parsed date and time."""
+    decides: tuple[str, ...]
+    word: str
+    """What is kept, for the reason: 'earliest'."""
+    setting: str
+    """The setting that chose this, for the reason: 'attribution.duplicate_conversions: earliest'."""
+    descending: bool = False
+    reject: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +73,8 @@ class RawSpec:
     key: tuple[str, ...]
     partition: str | None = None
     """Date field that scopes a range load; rows whose date does not parse belong to every range."""
+    keep: Keep | None = None
+    """How duplicates differing only in some fields are resolved (None: all quarantined)."""
 
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
@@ -64,10 +92,36 @@ def duplicate_keys(raw: ir.Table, spec: RawSpec) -> ir.Table:
     """Keys held by several rows: how many, how many distinct rows, the first row number."""
     whole = ibis.struct({f.name: raw[f.name] for f in spec.fields}).cast("json").cast("string")
     r = raw.mutate(_whole=whole)
+    extra = {}
+    if spec.keep is not None:
+        same = ibis.struct({f.name: raw[f.name] for f in spec.fields if f.name not in spec.keep.decides})
+        r = r.mutate(_same=same.cast("json").cast("string"))
+        extra["_dup_same"] = r._same.nunique()
     g = r.group_by(list(spec.key)).aggregate(
-        _dup_n=r.count(), _dup_variants=r._whole.nunique(), _dup_first=r[ROW].min(),
+        _dup_n=r.count(), _dup_variants=r._whole.nunique(), _dup_first=r[ROW].min(), **extra,
     )
-    return g.filter(g._dup_n > 1)
+    g = g.filter(g._dup_n > 1)
+    return g if spec.keep is None else _kept_rows(raw, spec, g)
+
+
+def _kept_rows(raw: ir.Table, spec: RawSpec, dups: ir.Table) -> ir.Table:
+    """`dups` plus `_dup_keep`: the row the Keep rule keeps, for keys whose rows differ only in the
+    fields it decides on (NULL elsewhere, and under `reject`). Rows that load win over rows that
+    cannot; the window runs over the duplicated rows only."""
+    keep = spec.keep
+    assert keep is not None
+    if keep.reject:
+        return dups.mutate(_dup_keep=ibis.null("int64"))
+    resolvable = dups.filter((dups._dup_variants > 1) & (dups._dup_same == 1))
+    sub = raw.semi_join(resolvable, list(spec.key))
+    typed = {f"t_{f.name}": _typed(sub, f) for f in spec.fields}
+    sub = sub.mutate(**typed, _parses=_loadable(sub, spec, typed, duplicates=False).cast("int8"))
+    order = [ibis.desc(v) if keep.descending else v for v in keep.order(sub)]
+    rank = ibis.row_number().over(group_by=list(spec.key), order_by=[ibis.desc(sub._parses), *order, sub[ROW]])
+    ranked = sub.mutate(_rank=rank)
+    winners = ranked.filter(ranked._rank == 0).select(*spec.key, _dup_keep=ranked[ROW].cast("int64"))
+    j = dups.left_join(winners, list(spec.key))
+    return j.drop(*[f"{k}_right" for k in spec.key])
 
 
 def _problems(t: ir.Table, spec: RawSpec, typed: dict[str, ir.Value],
@@ -88,13 +142,30 @@ def _problems(t: ir.Table, spec: RawSpec, typed: dict[str, ir.Value],
         if f.accepted is not None:
             off = value.notnull() & value.notin(list(f.accepted))
             out.append((f.name, off, ibis.literal(f"{f.name} ") + _quote(text) + f" is not {f.expected}"))
+        for rejects, why in f.reject:
+            out.append((f.name, value.notnull() & rejects(value), ibis.literal(f"{f.name} ") + _quote(text) + f" {why}"))
     if duplicates:
         key_text = ibis.literal(", ".join(spec.key))
         conflicting = t._dup_n.notnull() & (t._dup_variants > 1)
         copy = t._dup_n.notnull() & (t._dup_variants == 1) & (t[ROW] != t._dup_first)
+        key_value = _quote(t[spec.key[0]].cast("string"))
+        beyond = ""
+        if spec.keep is not None:
+            only = t._dup_same == 1
+            conflicting = conflicting & ~only
+            beyond = f" (not only in {', '.join(spec.keep.decides)})"
+            resolved = t._dup_n.notnull() & (t._dup_variants > 1) & only
+            if spec.keep.reject:
+                out.append((spec.key[0], resolved, ibis.literal(f"duplicate {', '.join(spec.key)} ") + key_value
+                            + ": " + t._dup_n.cast("string") + f" rows differ only in {', '.join(spec.keep.decides)}"
+                            + f"; all rejected ({spec.keep.setting})"))
+            else:
+                dropped = resolved & (t[ROW] != t._dup_keep)
+                out.append((spec.key[0], dropped, ibis.literal(f"duplicate {', '.join(spec.key)} ") + key_value
+                            + f": kept the {spec.keep.word} (row " + t._dup_keep.cast("string")
+                            + f"; {spec.keep.setting})"))
         out.append((spec.key[0], conflicting, ibis.literal("conflicting duplicates: ") + t._dup_n.cast("string")
-                    + " rows share " + key_text + " " + _quote(t[spec.key[0]].cast("string"))
-                    + " with different values"))
+                    + " rows share " + key_text + " " + key_value + " with different values" + beyond))
         out.append((spec.key[0], copy, ibis.literal("exact duplicate of row ") + t._dup_first.cast("string")))
     return out
 
@@ -136,8 +207,13 @@ def _loadable(t: ir.Table, spec: RawSpec, typed: dict[str, ir.Value], duplicates
             conds.append(value.notnull() if required else value.notnull() | text.isnull() | (text == ""))
         if f.accepted is not None:
             conds.append(value.isnull() | value.isin(list(f.accepted)))
+        for rejects, _ in f.reject:
+            conds.append(value.isnull() | ~rejects(value))
     if duplicates:
-        conds.append(t._dup_n.isnull() | ((t._dup_variants == 1) & (t[ROW] == t._dup_first)))
+        kept = (t._dup_variants == 1) & (t[ROW] == t._dup_first)
+        if spec.keep is not None:
+            kept = kept | (t[ROW] == t._dup_keep)
+        conds.append(t._dup_n.isnull() | kept)
     return ibis.and_(*conds).fill_null(False) if conds else ibis.literal(True)
 
 

@@ -13,6 +13,7 @@ import time
 import uuid
 from typing import Callable
 
+import httpx
 import ibis
 
 from martops.attribution import tables as T
@@ -49,17 +50,33 @@ def load_journeys(wh: Warehouse, since: dt.date, until: dt.date, cfg: IhcApiConf
     return build_journeys(by_conv, dates, cfg, conv_type_id)
 
 
-def exchange(wh: Warehouse, since: dt.date, until: dt.date, opts: ApiOptions) -> tuple[dict, dict[str, str]]:
-    """Send what is missing; returns (summary, current fingerprints of every journey in range)."""
+def preflight(opts: ApiOptions) -> tuple[str, str]:
+    """(key, conv_type_id), or an error naming what is missing: run before any step writes, so a
+    run that cannot reach the API stops before ingest instead of after it."""
     cfg = opts.config
     key = secret(KEY_ENV)
     if not key:
         raise IhcApiError(f"{KEY_ENV} is not set: export your IHC API key in the environment "
-                          "(it is never read from files); no request was sent")
-    conv_type_id = opts.conv_type_id or cfg.conv_type_id
+                          "(it is never read from files); nothing was ingested or sent")
+    url = cfg.effective_url().strip()
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        parsed = None
+    if not url or parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ConfigError(f"the IHC API URL {url!r} is not an http(s) URL: set ihc_api.url in martops.yml or "
+                          "the environment variable IHC_API_URL; nothing was ingested or sent")
+    conv_type_id = (opts.conv_type_id or cfg.conv_type_id or "").strip()
     if not conv_type_id:
         raise ConfigError("the IHC API needs a conversion type: pass --conv-type-id or set "
-                          "ihc_api.conv_type_id in martops.yml")
+                          "ihc_api.conv_type_id in martops.yml; nothing was ingested or sent")
+    return key, conv_type_id
+
+
+def exchange(wh: Warehouse, since: dt.date, until: dt.date, opts: ApiOptions) -> tuple[dict, dict[str, str]]:
+    """Send what is missing; returns (summary, current fingerprints of every journey in range)."""
+    cfg = opts.config
+    key, conv_type_id = preflight(opts)
     journeys = load_journeys(wh, since, until, cfg, conv_type_id)
     current = {j.conv_id: j.fingerprint for j in journeys}
     store.ensure_tables(wh)
@@ -127,4 +144,4 @@ def credits_expr(wh: Warehouse, current: dict[str, str]) -> ibis.Table:
                     session_id=a.session_id, ihc=a.ihc)
 
 
-__all__ = ["ApiOptions", "IhcApiError", "exchange", "credits_expr", "KEY_ENV"]
+__all__ = ["ApiOptions", "IhcApiError", "exchange", "preflight", "credits_expr", "KEY_ENV"]

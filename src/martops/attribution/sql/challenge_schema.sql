@@ -1,5 +1,7 @@
 -- The attribution challenge's SQLite schema (the shipped challenge_db_create.sql, minus its
 -- Python-style header, which sqlite3 rejects). Source tables first, then the two output tables.
+-- One deliberate difference: channel_reporting.cost allows NULL, for a cost nobody delivered
+-- (the shipped file says NOT NULL, which would force an unknown cost to be written as 0).
 CREATE TABLE IF NOT EXISTS conversions (
     conv_id text NOT NULL,
     user_id text NOT NULL,
@@ -37,7 +39,7 @@ CREATE TABLE IF NOT EXISTS attribution_customer_journey (
 CREATE TABLE IF NOT EXISTS channel_reporting (
     channel_name text NOT NULL,
     date text NOT NULL,
-    cost real NOT NULL,
+    cost real,
     ihc real NOT NULL,
     ihc_revenue real NOT NULL,
     PRIMARY KEY(channel_name, date)
