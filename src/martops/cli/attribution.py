@@ -13,7 +13,7 @@ from martops.attribution.models import ALL_MODELS
 from martops.checks.store import results_of_run
 from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse, parse_date
 from martops.cli.render import check_table, console, step_progress, summary_table
-from martops.config import ProjectConfig
+from martops.config import ProjectConfig, with_overrides
 from martops.engine import Warehouse
 from martops.errors import ConfigError, MartopsError
 from martops.ops import runlog
@@ -34,9 +34,8 @@ def _options(cfg: ProjectConfig, since: Optional[str], until: Optional[str], mod
     s, u = parse_date(since, "--since"), parse_date(until, "--until")
     if s is None or u is None:
         raise ConfigError("--since and --until are required (YYYY-MM-DD)")
+    cfg = with_overrides(cfg, "attribution", {"lookback_days": ("--lookback-days", lookback_days)})
     acfg = cfg.attribution
-    if lookback_days is not None:
-        acfg = acfg.model_copy(update={"lookback_days": lookback_days})
     if model not in ALL_MODELS:
         raise ConfigError(f"--model {model!r} is not a model; choose one of {', '.join(ALL_MODELS)}")
     api = ApiOptions(config=cfg.ihc_api, conv_type_id=conv_type_id, refresh=refresh, allow_partial=allow_partial)

@@ -32,6 +32,7 @@ def check(
     """
     cfg, wh = open_warehouse(config, warehouse)
     with wh, runlog.invocation() as run_id:
+        catalog.check_declared(wh, cfg)
         with runlog.logged(wh, "check", {"select": select}) as run:
             checks = []
             for name in catalog.tables(cfg):
