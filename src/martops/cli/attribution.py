@@ -9,11 +9,12 @@ import typer
 
 from martops.attribution import pipeline
 from martops.attribution.ihc_api.runner import ApiOptions
+from martops.attribution.writeback import read_ddl
 from martops.attribution.models import ALL_MODELS
 from martops.checks.store import results_of_run
-from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse, parse_date
+from martops.cli.common import CONFIG, WAREHOUSE, connect_warehouse, open_warehouse, parse_date
 from martops.cli.render import check_table, console, step_progress, summary_table
-from martops.config import ProjectConfig, with_overrides
+from martops.config import ProjectConfig, load_config, with_overrides
 from martops.engine import Warehouse
 from martops.errors import ConfigError, MartopsError
 from martops.ops import runlog
@@ -38,8 +39,17 @@ def _options(cfg: ProjectConfig, since: Optional[str], until: Optional[str], mod
     acfg = cfg.attribution
     if model not in ALL_MODELS:
         raise ConfigError(f"--model {model!r} is not a model; choose one of {', '.join(ALL_MODELS)}")
+    _check_files(kw.get("ddl"), kw.get("export"))
     api = ApiOptions(config=cfg.ihc_api, conv_type_id=conv_type_id, refresh=refresh, allow_partial=allow_partial)
     return pipeline.RunOptions(since=s, until=u, model=model, config=acfg, project=cfg, api=api, **kw)
+
+
+def _check_files(ddl: Optional[Path], export: Optional[Path]) -> None:
+    """Files named by flags, checked before any step runs (not after ingest and attribution)."""
+    if ddl is not None:
+        read_ddl(ddl)
+    if export is not None and export.is_dir():
+        raise ConfigError(f"--export {export} is a directory; give a file name, e.g. {export / 'channel_reporting.csv'}")
 
 
 def _report(results: list[StepResult]) -> None:
@@ -147,9 +157,10 @@ def ingest(db: Path = DB, since: str = SINCE, until: str = UNTIL, warehouse: Opt
 
       martops attribution ingest --db challenge.db --since 2023-09-01 --until 2023-09-07
     """
-    cfg, wh = open_warehouse(config, warehouse)
-    with wh:
-        _report(_run_steps(["ingest"], wh, _options(cfg, since, until, lookback_days=lookback_days, db=db)))
+    cfg = load_config(config)
+    opts = _options(cfg, since, until, lookback_days=lookback_days, db=db)  # bad flags: nothing is created
+    with connect_warehouse(cfg, warehouse, create=True) as wh:
+        _report(_run_steps(["ingest"], wh, opts))
 
 
 @attribution_app.command()
@@ -251,9 +262,9 @@ def run(db: Path = DB, since: str = SINCE, until: str = UNTIL, model: str = MODE
 
       martops attribution run --db challenge.db --since 2023-09-01 --until 2023-09-07 --model ihc --warehouse out/warehouse.duckdb --export out/channel_reporting.csv --write-back
     """
-    cfg, wh = open_warehouse(config, warehouse)
+    cfg = load_config(config)
     opts = _options(cfg, since, until, model, lookback_days=lookback_days, db=db, export=export_to,
                     write_back=write_back, ddl=ddl, conv_type_id=conv_type_id, refresh=refresh,
-                    allow_partial=allow_partial)
-    with wh:
+                    allow_partial=allow_partial)  # bad flags: nothing is created
+    with connect_warehouse(cfg, warehouse, create=True) as wh:
         _report(_run_steps(pipeline.plan(opts), wh, opts))

@@ -25,9 +25,16 @@ def parse_date(value: Optional[str], flag: str) -> Optional[dt.date]:
         raise ConfigError(f"{flag} {value!r} is not a date; use YYYY-MM-DD, e.g. 2023-09-01") from None
 
 
-def open_warehouse(config: Optional[Path], warehouse: Optional[Path]) -> tuple[ProjectConfig, Warehouse]:
+def open_warehouse(config: Optional[Path], warehouse: Optional[Path], *,
+                   create: bool = False) -> tuple[ProjectConfig, Warehouse]:
+    """The project file and the warehouse. Only commands that load data pass `create=True`; for
+    every other one a missing warehouse file is an error, so a mistyped --warehouse creates nothing."""
     cfg = load_config(config)
-    wh = connect(cfg.warehouse, path=warehouse) if warehouse else connect(cfg.warehouse)
-    return cfg, wh
+    return cfg, connect_warehouse(cfg, warehouse, create=create)
+
+
+def connect_warehouse(cfg: ProjectConfig, warehouse: Optional[Path], *, create: bool = False) -> Warehouse:
+    """The warehouse of `--warehouse`, else the project file's (see `open_warehouse`)."""
+    return connect(cfg.warehouse, path=warehouse, create=create) if warehouse else connect(cfg.warehouse, create=create)
 
 

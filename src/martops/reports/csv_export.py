@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 from pathlib import Path
 
 import ibis
@@ -12,6 +11,7 @@ import ibis
 from martops.attribution import tables as T
 from martops.engine import Warehouse
 from martops.errors import StepError
+from martops.export_files import write_atomically
 
 COLUMNS = ["channel_name", "date", "cost", "ihc", "ihc_revenue", "CPO", "ROAS"]
 
@@ -30,7 +30,10 @@ def export_channel_reporting(
     wh: Warehouse, model: str, out: str | Path,
     since: dt.date | None = None, until: dt.date | None = None,
 ) -> int:
-    """CPO = cost / ihc (cost of one attributed order), ROAS = ihc_revenue / cost."""
+    """CPO = cost / ihc (cost of one attributed order), ROAS = ihc_revenue / cost.
+
+    Raises OutputError (and leaves no file behind) when `out` is a directory or cannot be written.
+    """
     if not wh.exists(T.CHANNEL_REPORTING):
         raise StepError("channel_reporting is empty; run `martops attribution report` first")
     t = wh.table(T.CHANNEL_REPORTING)
@@ -45,13 +48,13 @@ def export_channel_reporting(
         ROAS=ibis.ifelse(t.cost != 0, t.ihc_revenue / t.cost, ibis.null("float64")),
     ).order_by(["date", "channel_name"])
     rows = wh.to_pyarrow(t).to_pylist()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(COLUMNS)
-        for r in rows:
-            w.writerow([_fmt(r[c]) for c in COLUMNS])
-    os.replace(tmp, out)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(COLUMNS)
+            for r in rows:
+                w.writerow([_fmt(r[c]) for c in COLUMNS])
+
+    write_atomically(out, write)
     return len(rows)
