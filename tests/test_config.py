@@ -26,16 +26,7 @@ def test_values_override(tmp_path):
     ("warehouse:\n  engine: oracle\n", "warehouse.engine"),
     ("- a list\n", "top level must be a mapping"),
     ("a: [unclosed\n", "not valid YAML"),
-])
-def test_errors_name_the_key(tmp_path, text, fragment):
-    p = tmp_path / "martops.yml"
-    p.write_text(text)
-    with pytest.raises(ConfigError, match=None) as err:
-        load_config(p)
-    assert fragment in str(err.value)
-
-
-@pytest.mark.parametrize("text,fragment", [
+    # settings DuckDB or a model would refuse at run time
     ("warehouse:\n  memory_limit: 3 gigs\n", "warehouse.memory_limit: Value error, must be a number and a unit"),
     ("warehouse:\n  memory_limit: '80%'\n", "warehouse.memory_limit"),
     ("warehouse:\n  memory_limit: 3KB\n", "warehouse.memory_limit: Value error, is below 64MB"),
@@ -43,10 +34,10 @@ def test_errors_name_the_key(tmp_path, text, fragment):
     ("attribution:\n  position_weights: [.nan, 0.5, 0.5]\n", "attribution.position_weights"),
     ("attribution:\n  lookback_days: 0\n", "attribution.lookback_days"),
 ])
-def test_engine_settings_duckdb_would_refuse_are_config_errors(tmp_path, text, fragment):
+def test_errors_name_the_key(tmp_path, text, fragment):
     p = tmp_path / "martops.yml"
     p.write_text(text)
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(ConfigError, match=None) as err:
         load_config(p)
     assert fragment in str(err.value)
 
