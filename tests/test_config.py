@@ -134,3 +134,24 @@ def test_dedupe_threshold_flags_are_validated(capsys, tmp_path, flags, fragment)
     res = _cli(capsys, "crm", "dedupe", "--input", people, "--id", "id", "--compare", "name=name",
                "--out", tmp_path / "clusters.csv", *flags)
     assert res.code == 1 and fragment in res.err and not (tmp_path / "clusters.csv").exists()
+
+
+@pytest.mark.parametrize("args,code,fragment", [
+    (["attribution", "run", "--db", "x.db", "--since", "2023-09-07", "--until", "2023-09-01"], 1,
+     "--since 2023-09-07 is after --until 2023-09-01"),
+    (["attribution", "run", "--db", "x.db", "--since", "2023-02-30", "--until", "2023-09-01"], 1,
+     "--since '2023-02-30' is not a date"),
+    (["attribution", "run", "--db", "x.db", *RANGE, "--model", "markov"], 1, "--model 'markov' is not a model"),
+    (["attribution", "generate", "--out", "x.db", "--conversions", "0"], 2, "Invalid value for '--conversions'"),
+    (["kpis", "show", "--by", "colour"], 1, "--by 'colour' is not a dimension"),
+    (["kpis", "export", "--out", "x.csv", "--grain", "hourly"], 1, "--grain 'hourly' is not one of"),
+    (["kpis", "generate", "--out", "x", "--campaigns", "3"], 2, "Invalid value for '--campaigns'"),
+    (["crm", "show", "customers", "--limit", "-1"], 2, "Invalid value for '--limit'"),
+    (["quarantine", "--limit", "0"], 2, "Invalid value for '--limit'"),
+])
+def test_every_other_flag_refuses_bad_values_in_one_line(capsys, tmp_path, monkeypatch, args, code, fragment):
+    monkeypatch.chdir(tmp_path)
+    res = _cli(capsys, *args)
+    lines = [line for line in res.err.splitlines() if line.strip()]
+    assert res.code == code and len(lines) == 1 and fragment in lines[0], res.err
+    assert list(tmp_path.iterdir()) == []  # nothing written

@@ -159,22 +159,23 @@ def top_reasons(wh: Warehouse, files: list[Path], top: int = TOP_REASONS) -> str
     """The most common reasons among quarantine rows saved in `files`, largest first, e.g.
 
         5 source row(s) this step quarantined are kept in ops.quarantine (`martops quarantine`); ...
-          5 x conversions.revenue: revenue '…' is not a number (first: row 2, value '12,5')
+          5 x conversions.revenue: revenue '1234,50' is not a number (first: row 1)
 
-    The reasons carry the hints (the setting to declare) that the parsers put in them.
+    Rows are grouped by their reason with their own value and row/line numbers left out; each
+    group shows its first row's reason as written, with the hints (the setting to declare) that
+    the parsers put in it.
     """
     files_sql = "[" + ", ".join(_literal(p) for p in files) + "]"
     rows = wh.execute(
         f"SELECT table_name, column_name, {_REASON_KIND} AS kind, count(*) AS n, min(row_number), "
-        f"arg_min(raw_value, row_number), sum(count(*)) OVER () FROM read_parquet({files_sql}) "
+        f"arg_min(reason, row_number), sum(count(*)) OVER () FROM read_parquet({files_sql}) "
         f"GROUP BY ALL ORDER BY n DESC, table_name, column_name, kind LIMIT {int(top)}"
     )
     if not rows:
         return ""
     lines = [f"{int(rows[0][6]):,} source row(s) this step quarantined are kept in ops.quarantine "
              "(`martops quarantine`); the most common reasons:"]
-    for table, column, kind, n, first_row, first_value, _ in rows:
+    for table, column, _, n, first_row, first_reason, _ in rows:
         where = f"{table}.{column}" if column else table
-        value = "" if first_value is None else f", value {first_value!r}"
-        lines.append(f"  {n:,} x {where}: {kind} (first: row {first_row}{value})")
+        lines.append(f"  {n:,} x {where}: {first_reason} (first: row {first_row})")
     return "\n".join(lines)
