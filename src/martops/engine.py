@@ -257,11 +257,12 @@ class Warehouse:
 
 
 def connect(config: WarehouseConfig | None = None, *, path: str | Path | None = None,
-            lock_timeout: float | None = None, create: bool = True) -> Warehouse:
+            lock_timeout: float | None = None, create: bool = True, build_hint: str | None = None) -> Warehouse:
     """Open the warehouse the config names; `path=':memory:'` for tests.
 
     `create=False` (commands that only read: check, status, runs, show, ...) makes a missing file
-    a ConfigError instead of a new empty warehouse, so a mistyped `--warehouse` is caught.
+    a ConfigError instead of a new empty warehouse, so a mistyped `--warehouse` is caught; its
+    message ends with `build_hint` (the command that builds what the caller reads).
     DuckDB lets one process write a file at a time. A second martops process waits for the lock
     (`lock_timeout_seconds`), then fails with a message; it never touches the first one's data.
     Raises ConfigError for a `memory_limit` or `threads` DuckDB refuses.
@@ -269,7 +270,7 @@ def connect(config: WarehouseConfig | None = None, *, path: str | Path | None = 
     config = config or WarehouseConfig()
     location = str(path if path is not None else config.path)
     if location != ":memory:":
-        _check_location(Path(location), create)
+        _check_location(Path(location), create, build_hint or BUILD_HINT)
     settings: dict[str, Any] = {
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
@@ -305,7 +306,10 @@ def connect(config: WarehouseConfig | None = None, *, path: str | Path | None = 
     return Warehouse(backend, location)
 
 
-def _check_location(path: Path, create: bool) -> None:
+BUILD_HINT = "build it first (`martops attribution run`, `martops kpis build` or `martops crm build`)"
+
+
+def _check_location(path: Path, create: bool, build_hint: str) -> None:
     if path.stem.lower() in SCHEMAS:
         # DuckDB names the file's catalog after its stem; `crm.customers` would then be ambiguous
         raise ConfigError(f"warehouse {path}: a warehouse file can't be named after one of its schemas "
@@ -314,7 +318,7 @@ def _check_location(path: Path, create: bool) -> None:
         raise ConfigError(f"warehouse {path} is a directory; --warehouse takes a DuckDB file, e.g. {path / 'warehouse.duckdb'}")
     if not create and not path.exists():
         raise ConfigError(f"warehouse {path} does not exist (nothing was created); check --warehouse or "
-                          "warehouse.path in martops.yml, or build it first (e.g. `martops attribution run`)")
+                          f"warehouse.path in martops.yml, or {build_hint}")
     if create:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

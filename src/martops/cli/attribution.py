@@ -172,7 +172,7 @@ def journeys(since: str = SINCE, until: str = UNTIL, warehouse: Optional[Path] =
 
       martops attribution journeys --since 2023-09-01 --until 2023-09-07
     """
-    cfg, wh = open_warehouse(config, warehouse)
+    cfg, wh = open_warehouse(config, warehouse, domain="attribution")
     with wh:
         _report(_run_steps(["journeys"], wh, _options(cfg, since, until, lookback_days=lookback_days)))
 
@@ -194,7 +194,7 @@ def attribute(since: str = SINCE, until: str = UNTIL, model: str = MODEL,
 
       IHC_API_KEY=... martops attribution attribute --since 2023-09-01 --until 2023-09-07 --model ihc_api --conv-type-id all_markets
     """
-    cfg, wh = open_warehouse(config, warehouse)
+    cfg, wh = open_warehouse(config, warehouse, domain="attribution")
     with wh:
         _report(_run_steps(["attribute"], wh, _options(cfg, since, until, model, conv_type_id=conv_type_id,
                                                        refresh=refresh, allow_partial=allow_partial)))
@@ -212,7 +212,7 @@ def report(since: str = SINCE, until: str = UNTIL, model: str = MODEL,
 
       martops attribution report --since 2023-09-01 --until 2023-09-07 --model ihc
     """
-    cfg, wh = open_warehouse(config, warehouse)
+    cfg, wh = open_warehouse(config, warehouse, domain="attribution")
     with wh:
         _report(_run_steps(["report"], wh, _options(cfg, since, until, model)))
 
@@ -227,7 +227,7 @@ def export(since: str = SINCE, until: str = UNTIL, model: str = MODEL,
 
       martops attribution export --since 2023-09-01 --until 2023-09-07 --model ihc --export channel_reporting.csv
     """
-    cfg, wh = open_warehouse(config, warehouse)
+    cfg, wh = open_warehouse(config, warehouse, domain="attribution")
     with wh:
         _report(_run_steps(["export"], wh, _options(cfg, since, until, model, export=out)))
 
@@ -242,7 +242,7 @@ def write_back(db: Path = DB, since: str = SINCE, until: str = UNTIL, model: str
 
       martops attribution write-back --db challenge.db --since 2023-09-01 --until 2023-09-07 --ddl challenge_db_create.sql
     """
-    cfg, wh = open_warehouse(config, warehouse)
+    cfg, wh = open_warehouse(config, warehouse, domain="attribution")
     with wh:
         _report(_run_steps(["write-back"], wh, _options(cfg, since, until, model, db=db, ddl=ddl)))
 
