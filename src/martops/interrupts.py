@@ -21,11 +21,12 @@ import logging
 import signal
 import socket
 import threading
+import weakref
 from typing import Any, Iterator
 
 log = logging.getLogger(__name__)
 
-_connections: set[Any] = set()
+_connections: weakref.WeakSet[Any] = weakref.WeakSet()  # a connection nobody closed may still go
 _lock = threading.Lock()
 _state = {"requested": False, "deferred": 0, "pending": False}
 _installed: dict[str, Any] = {}
