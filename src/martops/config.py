@@ -7,7 +7,9 @@ environment (see `secret()`).
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -30,11 +32,31 @@ class WarehouseConfig(_Strict):
     path: str = "warehouse.duckdb"
     """The DuckDB file. One file holds every schema (staging, attribution, marts, ops)."""
     memory_limit: str = "3GB"
-    """DuckDB spills to disk past this, which keeps a 10M-session run under 4 GB of RSS."""
-    threads: int | None = None
+    """DuckDB spills to disk past this, which keeps a 10M-session run under 4 GB of RSS. A number
+    and a unit as DuckDB reads them: 512MB, 3GB, 2.5GiB, 1TB (at least 64MB)."""
+    threads: int | None = Field(None, ge=1)
     """None lets DuckDB use every core."""
     lock_timeout_seconds: float = Field(60.0, ge=0)
     """Another martops process holds the warehouse: wait this long for it, then fail saying so."""
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory(cls, v: str) -> str:
+        m = _MEMORY.fullmatch(v)
+        if m is None:
+            raise ValueError("must be a number and a unit DuckDB reads, e.g. 512MB, 3GB, 2.5GiB (units: "
+                             "B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)")
+        unit = m.group(2).lower()
+        factor = 1 if unit.startswith("b") else _MEMORY_UNITS[unit[0] + ("i" if unit.endswith("ib") else "")]
+        size = float(m.group(1)) * factor
+        if size < 64e6:
+            raise ValueError("is below 64MB, too little for DuckDB to run a step")
+        return v
+
+
+_MEMORY = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(b|bytes?|[kmgt]i?b|[kmgt]|kilobytes?|megabytes?|gigabytes?|"
+                     r"terabytes?)\s*", re.IGNORECASE)
+_MEMORY_UNITS = {"b": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
 
 
 class IhcWeights(_Strict):
@@ -72,7 +94,7 @@ class AttributionConfig(_Strict):
     @field_validator("position_weights")
     @classmethod
     def _sums_to_one(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
-        if min(v) < 0 or abs(sum(v) - 1) > 1e-9:
+        if not all(math.isfinite(w) for w in v) or min(v) < 0 or abs(sum(v) - 1) > 1e-9:
             raise ValueError(f"must be three non-negative numbers that sum to 1, got {list(v)}")
         return v
 
@@ -244,6 +266,29 @@ def load_config(path: str | Path | None = None) -> ProjectConfig:
             key = ".".join(str(p) for p in err["loc"])
             lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r})")
         raise ConfigError("\n".join(lines)) from exc
+
+
+def with_overrides(cfg: ProjectConfig, section: str, flags: dict[str, tuple[str, object]]) -> ProjectConfig:
+    """`cfg` with command-line flags set on one section, validated by the same rules as the file.
+
+    `flags` maps a field of the section to (flag, value); a value of None is no override. A value
+    the file could not hold either raises ConfigError naming the flag and the setting it overrides,
+    e.g. `--lookback-days 0: Input should be greater than 0 (overrides attribution.lookback_days)`.
+    """
+    updates = {name: value for name, (_, value) in flags.items() if value is not None}
+    if not updates:
+        return cfg
+    model = getattr(cfg, section)
+    try:
+        new = type(model).model_validate({**model.model_dump(), **updates})
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else ""
+            flag, value = flags.get(name, (f"{section}.{name}", err.get("input")))
+            lines.append(f"{flag} {value!r}: {err['msg']} (overrides {section}.{name} of the project file)")
+        raise ConfigError("; ".join(lines)) from exc
+    return cfg.model_copy(update={section: new})
 
 
 def secret(name: str) -> str | None:

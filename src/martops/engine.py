@@ -11,16 +11,18 @@ import contextlib
 import logging
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import duckdb
 import ibis
+import ibis.common.exceptions
 import ibis.expr.types as ir
 import sqlglot as sg
 from ibis.backends.sql.datatypes import DuckDBType
 
+from martops import interrupts
 from martops.config import WarehouseConfig
-from martops.errors import ConfigError, MartopsError, SourceError
+from martops.errors import ConfigError, MartopsError, SourceError, StepError
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ class Warehouse:
         self._raw = backend.con  # the DuckDB connection, for transactions and ATTACH
         self._loaded: set[str] = set()
         self._in_tx = False
+        self._keepers: dict[str, Any] = {}
+        interrupts.register(self._raw)  # Ctrl-C stops a running query at once (see interrupts)
         self._raw.execute("SET enable_progress_bar = false")  # rich draws ours; DuckDB's would garble it
         for schema in SCHEMAS:
             self.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
@@ -71,8 +75,13 @@ class Warehouse:
 
     # -- reading ----------------------------------------------------------------------------
     def table(self, name: str) -> ir.Table:
+        """The table `schema.table`; StepError naming it when the warehouse does not have it yet."""
         schema, table = self._split(name)
-        return self.backend.table(table, database=schema)
+        try:
+            return self.backend.table(table, database=schema)
+        except ibis.common.exceptions.TableNotFound:
+            raise StepError(f"{name} is not in the warehouse {self.location} yet: run the step that builds it "
+                            "first (see the README's step tables), or check --warehouse") from None
 
     def exists(self, name: str) -> bool:
         schema, table = self._split(name)
@@ -101,16 +110,50 @@ class Warehouse:
             yield
             return
         self._raw.execute("BEGIN TRANSACTION")
-        self._in_tx = True
+        self._in_tx, self._keepers = True, {}
         try:
             yield
-        except BaseException:
-            self._raw.execute("ROLLBACK")
+        except BaseException as exc:
+            keepers, self._keepers = list(self._keepers.values()), {}
+            for keeper in keepers:
+                keeper.before_rollback(exc)
+            self.after_interrupt("ROLLBACK")
+            self._in_tx = False
+            for keeper in keepers:
+                keeper.after_rollback(exc)
             raise
         else:
-            self._raw.execute("COMMIT")
+            self._keepers = {}
+            with interrupts.deferred():  # a COMMIT is never cut: the step is written whole or not at all
+                self._raw.execute("COMMIT")
         finally:
             self._in_tx = False
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._in_tx
+
+    def keeper(self, name: str, factory: Callable[[], Any]) -> Any:
+        """Inside a transaction: the object registered as `name` (made by `factory` the first time),
+        whose `before_rollback(exc)` runs just before a ROLLBACK and `after_rollback(exc)` just
+        after it, outside any transaction. This is how `ops.quarantine` keeps the rows that explain
+        a failed load; both must not raise."""
+        if not self._in_tx:
+            raise RuntimeError("Warehouse.keeper() outside a transaction")  # pragma: no cover - a martops bug
+        if name not in self._keepers:
+            self._keepers[name] = factory()
+        return self._keepers[name]
+
+    def after_interrupt(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
+        """Run a clean-up statement (ROLLBACK, marking a run failed) even if Ctrl-C's interrupt of
+        the connection lands on it: DuckDB clears the interrupt when the next statement starts."""
+        for attempt in range(3):
+            try:
+                return self.execute(sql, params)
+            except duckdb.InterruptException:
+                if attempt == 2:
+                    raise
+        return []  # pragma: no cover - the loop returns or raises
 
     def ensure_table(self, name: str, schema: ibis.Schema) -> None:
         """Create the table, or add the columns a newer martops writes (additive migration)."""
@@ -203,6 +246,7 @@ class Warehouse:
             self._raw.execute(f"DETACH DATABASE IF EXISTS {alias}")
 
     def close(self) -> None:
+        interrupts.unregister(self._raw)
         self.backend.disconnect()
 
     def __enter__(self) -> "Warehouse":
@@ -213,20 +257,20 @@ class Warehouse:
 
 
 def connect(config: WarehouseConfig | None = None, *, path: str | Path | None = None,
-            lock_timeout: float | None = None) -> Warehouse:
-    """Open (creating if needed) the warehouse the config names; `path=':memory:'` for tests.
+            lock_timeout: float | None = None, create: bool = True, build_hint: str | None = None) -> Warehouse:
+    """Open the warehouse the config names; `path=':memory:'` for tests.
 
+    `create=False` (commands that only read: check, status, runs, show, ...) makes a missing file
+    a ConfigError instead of a new empty warehouse, so a mistyped `--warehouse` is caught; its
+    message ends with `build_hint` (the command that builds what the caller reads).
     DuckDB lets one process write a file at a time. A second martops process waits for the lock
     (`lock_timeout_seconds`), then fails with a message; it never touches the first one's data.
+    Raises ConfigError for a `memory_limit` or `threads` DuckDB refuses.
     """
     config = config or WarehouseConfig()
     location = str(path if path is not None else config.path)
     if location != ":memory:":
-        if Path(location).stem.lower() in SCHEMAS:
-            # DuckDB names the file's catalog after its stem; `crm.customers` would then be ambiguous
-            raise ConfigError(f"warehouse {location}: a warehouse file can't be named after one of its schemas "
-                              f"({', '.join(SCHEMAS)}); use e.g. {Path(location).with_stem(Path(location).stem + '-warehouse')}")
-        Path(location).parent.mkdir(parents=True, exist_ok=True)
+        _check_location(Path(location), create, build_hint or BUILD_HINT)
     settings: dict[str, Any] = {
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
@@ -242,6 +286,10 @@ def connect(config: WarehouseConfig | None = None, *, path: str | Path | None = 
         try:
             backend = ibis.duckdb.connect(location, **settings)
             break
+        except (duckdb.ParserException, duckdb.InvalidInputException, duckdb.OutOfMemoryException) as exc:
+            key, value = (("memory_limit", config.memory_limit) if "memory" in str(exc).lower()
+                          else ("threads", config.threads))
+            raise ConfigError(f"warehouse.{key} {value!r}: DuckDB refused it: {str(exc).splitlines()[0]}") from exc
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise MartopsError(f"cannot open warehouse {location}: {exc}") from exc
@@ -256,3 +304,23 @@ def connect(config: WarehouseConfig | None = None, *, path: str | Path | None = 
                 warned = True
             time.sleep(min(0.25, max(deadline - time.monotonic(), 0.01)))
     return Warehouse(backend, location)
+
+
+BUILD_HINT = "build it first (`martops attribution run`, `martops kpis build` or `martops crm build`)"
+
+
+def _check_location(path: Path, create: bool, build_hint: str) -> None:
+    if path.stem.lower() in SCHEMAS:
+        # DuckDB names the file's catalog after its stem; `crm.customers` would then be ambiguous
+        raise ConfigError(f"warehouse {path}: a warehouse file can't be named after one of its schemas "
+                          f"({', '.join(SCHEMAS)}); use e.g. {path.with_stem(path.stem + '-warehouse')}")
+    if path.is_dir():
+        raise ConfigError(f"warehouse {path} is a directory; --warehouse takes a DuckDB file, e.g. {path / 'warehouse.duckdb'}")
+    if not create and not path.exists():
+        raise ConfigError(f"warehouse {path} does not exist (nothing was created); check --warehouse or "
+                          f"warehouse.path in martops.yml, or {build_hint}")
+    if create:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"warehouse {path}: cannot create its folder {path.parent}: {exc.strerror}") from exc

@@ -16,6 +16,15 @@ class SourceError(MartopsError):
     """A source file or table is missing, unreadable or holds values of the wrong shape."""
 
 
+class TooManyQuarantined(SourceError):
+    """So many rows of a table were quarantined that the format must have changed; nothing loaded
+    (the quarantined rows are kept, to show why)."""
+
+
+class OutputError(MartopsError):
+    """An output file or folder cannot be written (a directory in its place, no permission, a full disk)."""
+
+
 class CheckFailed(MartopsError):
     """An error-severity data check found failing rows; downstream steps must not run."""
 

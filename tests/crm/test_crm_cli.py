@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from martops.engine import connect
 from tests.cli_runner import run_cli
 from tests.crm.folders import write_folder
 
@@ -28,5 +29,6 @@ def test_errors_print_without_a_traceback(tmp_path, capsys):
 
 
 def test_cleaning_before_any_build(tmp_path, capsys):
+    connect(path=tmp_path / "w.duckdb").close()  # a warehouse that exists (a missing one is an error)
     res = run_cli(capsys, "crm", "cleaning", "--warehouse", tmp_path / "w.duckdb")
     assert res.code == 0 and "no crm build has been logged yet" in res.out

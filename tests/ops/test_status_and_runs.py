@@ -15,6 +15,9 @@ RANGE = ["--since", "2023-09-01", "--until", "2023-09-07"]
 def test_status_shows_freshness_last_load_and_quarantine(capsys, tiny_db, tmp_path):
     wh = tmp_path / "wh.duckdb"
     res = run_cli(capsys, "status", "--warehouse", wh)
+    assert res.code == 1 and "does not exist (nothing was created)" in res.err and not wh.exists()
+    connect(path=wh).close()
+    res = run_cli(capsys, "status", "--warehouse", wh)
     assert res.code == 0 and "missing" in res.out and "never" in res.out
     assert run_cli(capsys, "attribution", "ingest", "--db", tiny_db, *RANGE, "--warehouse", wh).code == 0
     res = run_cli(capsys, "status", "--warehouse", wh)

@@ -68,12 +68,16 @@ def _linear(j: ir.Table, cfg: AttributionConfig) -> ir.Value:
 
 
 def _position_based(j: ir.Table, cfg: AttributionConfig) -> ir.Value:
+    """First and last get their weights, the middle sessions share theirs; a two-session journey
+    splits 1 in the ratio first:last, or evenly when both are 0 (e.g. weights 0/1/0, which give
+    everything to the middle, and a two-session journey has none)."""
     first, middle, last = cfg.position_weights
     n = j.n_sessions.cast("float64")
     ends = first + last
+    two_first, two_last = (first / ends, last / ends) if ends > 0 else (0.5, 0.5)
     return ibis.cases(
         (j.n_sessions == 1, 1.0),
-        (j.n_sessions == 2, ibis.ifelse(j.position == 1, first / ends, last / ends)),
+        (j.n_sessions == 2, ibis.ifelse(j.position == 1, two_first, two_last)),
         (j.position == 1, first),
         (j.position == j.n_sessions, last),
         else_=middle / (n - 2),

@@ -71,6 +71,21 @@ def apply_ddl(db: Path, ddl_text: str, ddl_name: str) -> Target:
     return Target(db, cost_nullable=not info["channel_reporting"]["cost"][3])
 
 
+def read_ddl(path: Path) -> str:
+    """The text of a `--ddl` file; SourceError naming it when it is missing, a folder or not text."""
+    try:
+        return path.read_text("utf-8")
+    except FileNotFoundError:
+        raise SourceError(f"--ddl {path} does not exist; give the DDL file (e.g. the challenge's "
+                          "challenge_db_create.sql), or leave --ddl out to use the built-in one") from None
+    except IsADirectoryError:
+        raise SourceError(f"--ddl {path} is a directory; give the DDL file itself") from None
+    except OSError as exc:
+        raise SourceError(f"--ddl {path} cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"--ddl {path} is not UTF-8 text (byte {exc.start}); is it the right file?") from None
+
+
 def write_back(
     wh: Warehouse, db: str | Path, model: str, since: dt.date, until: dt.date, ddl: str | Path | None = None,
 ) -> dict:
@@ -79,7 +94,7 @@ def write_back(
         raise SourceError(f"SQLite database {db} does not exist")
     if not wh.exists(T.CHANNEL_REPORTING):
         raise StepError("no channel_reporting in the warehouse; run `martops attribution report` first")
-    ddl_text = Path(ddl).read_text("utf-8") if ddl else default_ddl()
+    ddl_text = read_ddl(Path(ddl)) if ddl else default_ddl()
     target = apply_ddl(db, ddl_text, str(ddl) if ddl else "built-in challenge DDL")
     report_span(wh, model)  # fails clearly when nothing was attributed with the model
     ranges = wh.table(T.RANGES)

@@ -6,8 +6,12 @@ joins them with the project file, so `martops check` and the pipeline steps see 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import difflib
 import fnmatch
+import importlib
+import re
 from typing import Callable, Iterable
 
 import ibis.expr.types as ir
@@ -18,7 +22,8 @@ from martops.checks.specs import (AcceptedValues, CheckSpec, Expression, Freshne
                                   Range, Relationships, RowCount, SumsTo, Unique)
 from martops.checks.store import previous_observation
 from martops.config import ProjectConfig, QualityConfig
-from martops.engine import Warehouse
+from martops.engine import SCHEMAS, Warehouse
+from martops.errors import ConfigError
 
 BuiltIn = Callable[[ir.Table, str, QualityConfig], list[Check]]
 
@@ -114,6 +119,51 @@ def tables(cfg: ProjectConfig) -> list[str]:
     return sorted(set(_domains()) | set(cfg.checks))
 
 
+_TABLE_NAME = re.compile(rf"({'|'.join(SCHEMAS)})\.\w+")
+_TABLE_MODULES = (
+    "martops.attribution.tables", "martops.attribution.ihc_api.store", "martops.campaigns.tables",
+    "martops.crm.tables", "martops.crm.marts", "martops.crm.marts.identity", "martops.crm.customer_dedupe",
+    "martops.ops.quarantine", "martops.ops.runlog", "martops.ops.cleaning_log", "martops.checks.store",
+)
+"""Modules that name the tables martops writes (until the domain registry lists them in one place)."""
+
+
+def known_tables() -> set[str]:
+    """Every table martops writes: those with built-in checks, and every `schema.table` name the
+    table modules hold (as constants, in dicts, or in dataclasses such as the golden tables)."""
+    names = set(_domains())
+    for module in map(importlib.import_module, _TABLE_MODULES):
+        for value in vars(module).values():
+            if isinstance(value, dict):
+                values: Iterable[object] = value.values()
+            elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+                values = dataclasses.astuple(value)
+            else:
+                values = (value,)
+            names.update(v for v in values if isinstance(v, str) and _TABLE_NAME.fullmatch(v))
+    return names
+
+
+def check_declared(wh: Warehouse, cfg: ProjectConfig) -> None:
+    """A table under `checks:` that is neither in the warehouse nor one martops writes is a typo:
+    ConfigError naming it, the nearest known name and every known one. (A table martops writes but
+    this warehouse does not hold yet is fine: its checks run once a step builds it.)"""
+    missing = [name for name in cfg.checks if not wh.exists(name)]
+    if not missing:
+        return
+    known = known_tables()
+    for schema in SCHEMAS:
+        known.update(f"{schema}.{t}" for t in wh.backend.list_tables(database=schema))
+    unknown = [name for name in missing if name not in known]
+    if not unknown:
+        return
+    lines = []
+    for name in unknown:
+        near = difflib.get_close_matches(name, known, n=1)
+        lines.append(f"martops.yml checks: there is no table {name!r}" + (f" (did you mean {near[0]}?)" if near else ""))
+    raise ConfigError("; ".join(lines) + f". Known tables: {', '.join(sorted(known))}")
+
+
 def select(checks: Iterable[Check], pattern: str | None) -> list[Check]:
     """`--select`: a glob on the table (`staging.*`), the check (`unique*`) or `table:check`."""
     if not pattern:
@@ -126,7 +176,9 @@ def gate(wh: Warehouse, project: ProjectConfig, names: Iterable[str], results: l
     """Inside a step's transaction: run the tables' checks into `results`; a blocking failure raises.
 
     Pair with `store.recorded` outside the transaction so the results survive the rollback.
+    Raises ConfigError first if `checks:` names a table that does not exist (a typo).
     """
+    check_declared(wh, project)
     for name in names:
         results += run_checks(wh, for_table(wh, project, name, in_step=True))
     enforce(results)

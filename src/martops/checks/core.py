@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import ibis.expr.types as ir
 
+from martops import interrupts
 from martops.checks.specs import Severity
 from martops.engine import Warehouse
 from martops.errors import CheckFailed
@@ -87,6 +88,8 @@ def run_check(wh: Warehouse, check: Check) -> CheckResult:
         sample = wh.to_pyarrow(check.failing.limit(SAMPLE_ROWS)).to_pylist() if count else []
         observed = None if check.observed is None else wh.scalar(check.observed)
     except Exception as exc:  # noqa: BLE001 - reported as the check's status, never swallowed
+        if interrupts.requested():  # Ctrl-C interrupted the query: stop, don't report a broken check
+            raise KeyboardInterrupt from exc
         log.debug("check %s on %s failed to run", check.name, check.table, exc_info=True)
         return CheckResult(check.name, check.table, check.severity, "error", 0, [], query, None,
                            f"{type(exc).__name__}: {exc}".splitlines()[0])

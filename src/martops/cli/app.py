@@ -7,7 +7,7 @@ import logging
 import typer
 
 from martops import __version__
-from martops.cli import ops as ops_cli
+from martops.cli import boundary, ops as ops_cli
 from martops.cli.attribution import attribution_app
 from martops.cli.crm import crm_app
 from martops.cli.kpis import kpis_app
@@ -43,9 +43,11 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="-v for INFO logs, -vv for DEBUG (SQL)."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True,
+                                help="-v for INFO logs, -vv for DEBUG (SQL) and tracebacks of unexpected errors on the terminal."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     """martops: marketing-operations data platform."""
+    boundary.verbosity = verbose
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -9,11 +9,12 @@ import typer
 
 from martops.attribution import pipeline
 from martops.attribution.ihc_api.runner import ApiOptions
+from martops.attribution.writeback import read_ddl
 from martops.attribution.models import ALL_MODELS
 from martops.checks.store import results_of_run
-from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse, parse_date
+from martops.cli.common import CONFIG, WAREHOUSE, connect_warehouse, open_warehouse, parse_date
 from martops.cli.render import check_table, console, step_progress, summary_table
-from martops.config import ProjectConfig
+from martops.config import ProjectConfig, load_config, with_overrides
 from martops.engine import Warehouse
 from martops.errors import ConfigError, MartopsError
 from martops.ops import runlog
@@ -34,13 +35,21 @@ def _options(cfg: ProjectConfig, since: Optional[str], until: Optional[str], mod
     s, u = parse_date(since, "--since"), parse_date(until, "--until")
     if s is None or u is None:
         raise ConfigError("--since and --until are required (YYYY-MM-DD)")
+    cfg = with_overrides(cfg, "attribution", {"lookback_days": ("--lookback-days", lookback_days)})
     acfg = cfg.attribution
-    if lookback_days is not None:
-        acfg = acfg.model_copy(update={"lookback_days": lookback_days})
     if model not in ALL_MODELS:
         raise ConfigError(f"--model {model!r} is not a model; choose one of {', '.join(ALL_MODELS)}")
+    _check_files(kw.get("ddl"), kw.get("export"))
     api = ApiOptions(config=cfg.ihc_api, conv_type_id=conv_type_id, refresh=refresh, allow_partial=allow_partial)
     return pipeline.RunOptions(since=s, until=u, model=model, config=acfg, project=cfg, api=api, **kw)
+
+
+def _check_files(ddl: Optional[Path], export: Optional[Path]) -> None:
+    """Files named by flags, checked before any step runs (not after ingest and attribution)."""
+    if ddl is not None:
+        read_ddl(ddl)
+    if export is not None and export.is_dir():
+        raise ConfigError(f"--export {export} is a directory; give a file name, e.g. {export / 'channel_reporting.csv'}")
 
 
 def _report(results: list[StepResult]) -> None:
@@ -158,9 +167,10 @@ def ingest(db: Path = DB, since: str = SINCE, until: str = UNTIL, warehouse: Opt
 
       martops attribution ingest --db challenge.db --since 2023-09-01 --until 2023-09-07
     """
-    cfg, wh = open_warehouse(config, warehouse)
-    with wh:
-        _report(_run_steps(["ingest"], wh, _options(cfg, since, until, lookback_days=lookback_days, db=db)))
+    cfg = load_config(config)
+    opts = _options(cfg, since, until, lookback_days=lookback_days, db=db)  # bad flags: nothing is created
+    with connect_warehouse(cfg, warehouse, create=True) as wh:
+        _report(_run_steps(["ingest"], wh, opts))
 
 
 @attribution_app.command()
@@ -172,7 +182,7 @@ def journeys(since: str = SINCE, until: str = UNTIL, warehouse: Optional[Path] =
 
       martops attribution journeys --since 2023-09-01 --until 2023-09-07
     """
-    cfg, wh = open_warehouse(config, warehouse)
+    cfg, wh = open_warehouse(config, warehouse, domain="attribution")
     with wh:
         _report(_run_steps(["journeys"], wh, _options(cfg, since, until, lookback_days=lookback_days)))
 
@@ -194,7 +204,7 @@ def attribute(since: str = SINCE, until: str = UNTIL, model: str = MODEL,
 
       IHC_API_KEY=... martops attribution attribute --since 2023-09-01 --until 2023-09-07 --model ihc_api --conv-type-id all_markets
     """
-    cfg, wh = open_warehouse(config, warehouse)
+    cfg, wh = open_warehouse(config, warehouse, domain="attribution")
     with wh:
         _report(_run_steps(["attribute"], wh, _options(cfg, since, until, model, conv_type_id=conv_type_id,
                                                        refresh=refresh, allow_partial=allow_partial)))
@@ -212,7 +222,7 @@ def report(since: str = SINCE, until: str = UNTIL, model: str = MODEL,
 
       martops attribution report --since 2023-09-01 --until 2023-09-07 --model ihc
     """
-    cfg, wh = open_warehouse(config, warehouse)
+    cfg, wh = open_warehouse(config, warehouse, domain="attribution")
     with wh:
         _report(_run_steps(["report"], wh, _options(cfg, since, until, model)))
 
@@ -227,7 +237,7 @@ def export(since: str = SINCE, until: str = UNTIL, model: str = MODEL,
 
       martops attribution export --since 2023-09-01 --until 2023-09-07 --model ihc --export channel_reporting.csv
     """
-    cfg, wh = open_warehouse(config, warehouse)
+    cfg, wh = open_warehouse(config, warehouse, domain="attribution")
     with wh:
         _report(_run_steps(["export"], wh, _options(cfg, since, until, model, export=out)))
 
@@ -242,7 +252,7 @@ def write_back(db: Path = DB, since: str = SINCE, until: str = UNTIL, model: str
 
       martops attribution write-back --db challenge.db --since 2023-09-01 --until 2023-09-07 --ddl challenge_db_create.sql
     """
-    cfg, wh = open_warehouse(config, warehouse)
+    cfg, wh = open_warehouse(config, warehouse, domain="attribution")
     with wh:
         _report(_run_steps(["write-back"], wh, _options(cfg, since, until, model, db=db, ddl=ddl)))
 
@@ -262,11 +272,11 @@ def run(db: Path = DB, since: str = SINCE, until: str = UNTIL, model: str = MODE
 
       martops attribution run --db challenge.db --since 2023-09-01 --until 2023-09-07 --model ihc --warehouse out/warehouse.duckdb --export out/channel_reporting.csv --write-back
     """
-    cfg, wh = open_warehouse(config, warehouse)
+    cfg = load_config(config)
     opts = _options(cfg, since, until, model, lookback_days=lookback_days, db=db, export=export_to,
                     write_back=write_back, ddl=ddl, conv_type_id=conv_type_id, refresh=refresh,
-                    allow_partial=allow_partial)
-    with wh:
+                    allow_partial=allow_partial)  # bad flags: nothing is created
+    with connect_warehouse(cfg, warehouse, create=True) as wh:
         _report(_run_steps(pipeline.plan(opts), wh, opts))
 
 

@@ -31,7 +31,7 @@ def run_build(config: Optional[Path], warehouse: Optional[Path], domain: str, st
               build: Callable, source: Path, file_order: tuple[str, ...], footer: str) -> None:
     """Run `build(wh, source, cfg, on_step=...)` under a step bar, then print what it did (also when
     a step failed: the cleaning log and the checks say why)."""
-    cfg, wh = open_warehouse(config, warehouse)
+    cfg, wh = open_warehouse(config, warehouse, create=True)
     with wh, runlog.invocation() as run_id, step_progress(len(steps), domain) as (progress, task):
         def on_step(name: str) -> None:
             progress.update(task, description=name, completed=steps.index(name))
@@ -51,7 +51,7 @@ def run_build(config: Optional[Path], warehouse: Optional[Path], domain: str, st
 
 def print_cleaning(config: Optional[Path], warehouse: Optional[Path], domain: str, run: Optional[str],
                    file_order: tuple[str, ...], empty_hint: str) -> None:
-    _, wh = open_warehouse(config, warehouse)
+    _, wh = open_warehouse(config, warehouse, domain=domain)
     with wh:
         run = run or last_run(wh, domain)
         rows = of_run(wh, run, file_order) if run else []

@@ -25,9 +25,29 @@ def parse_date(value: Optional[str], flag: str) -> Optional[dt.date]:
         raise ConfigError(f"{flag} {value!r} is not a date; use YYYY-MM-DD, e.g. 2023-09-01") from None
 
 
-def open_warehouse(config: Optional[Path], warehouse: Optional[Path]) -> tuple[ProjectConfig, Warehouse]:
+BUILDS = {
+    "attribution": "build it first: martops attribution run --db <challenge.db> --since ... --until ...",
+    "kpis": "build it first: martops kpis build --source <folder of exports>",
+    "crm": "build it first: martops crm build --source <folder of the CRM extract>",
+}
+"""What to run when a command of a domain finds no warehouse (the end of the error's line)."""
+
+
+def open_warehouse(config: Optional[Path], warehouse: Optional[Path], *, create: bool = False,
+                   domain: Optional[str] = None) -> tuple[ProjectConfig, Warehouse]:
+    """The project file and the warehouse. Only commands that load data pass `create=True`; for
+    every other one a missing warehouse file is an error (ending with what builds the `domain`'s
+    tables), so a mistyped --warehouse creates nothing."""
     cfg = load_config(config)
-    wh = connect(cfg.warehouse, path=warehouse) if warehouse else connect(cfg.warehouse)
-    return cfg, wh
+    return cfg, connect_warehouse(cfg, warehouse, create=create, domain=domain)
+
+
+def connect_warehouse(cfg: ProjectConfig, warehouse: Optional[Path], *, create: bool = False,
+                      domain: Optional[str] = None) -> Warehouse:
+    """The warehouse of `--warehouse`, else the project file's (see `open_warehouse`)."""
+    hint = BUILDS.get(domain or "")
+    if warehouse:
+        return connect(cfg.warehouse, path=warehouse, create=create, build_hint=hint)
+    return connect(cfg.warehouse, create=create, build_hint=hint)
 
 

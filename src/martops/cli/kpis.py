@@ -65,7 +65,7 @@ def show(
     s, u = parse_date(since, "--since"), parse_date(until, "--until")
     if by not in SHOW_BY:
         raise ConfigError(f"--by {by!r} is not a dimension; choose one of {', '.join(SHOW_BY)}")
-    _, wh = open_warehouse(config, warehouse)
+    _, wh = open_warehouse(config, warehouse, domain="kpis")
     with wh:
         rows, columns = kpi_summary(wh, s, u, by)
         if export is not None:
@@ -100,7 +100,7 @@ def export_cmd(
     """
     if grain not in GRAINS:
         raise ConfigError(f"--grain {grain!r} is not one of {', '.join(GRAINS)}")
-    _, wh = open_warehouse(config, warehouse)
+    _, wh = open_warehouse(config, warehouse, domain="kpis")
     with wh:
         n = export_mart(wh, GRAINS[grain], out, parse_date(since, "--since"), parse_date(until, "--until"))
     console.print(f"wrote {n:,} rows of {GRAINS[grain]} to {out}")

@@ -32,6 +32,7 @@ def check(
     """
     cfg, wh = open_warehouse(config, warehouse)
     with wh, runlog.invocation() as run_id:
+        catalog.check_declared(wh, cfg)
         with runlog.logged(wh, "check", {"select": select}) as run:
             checks = []
             for name in catalog.tables(cfg):
@@ -86,8 +87,15 @@ def runs(
                       f"[{style.get(r['status'], '')}]{r['status']}[/]",
                       "" if r["rows_in"] is None else f"{r['rows_in']:,}",
                       "" if r["rows_out"] is None else f"{r['rows_out']:,}",
-                      "" if secs is None else f"{secs:.2f}", (r["error"] or "")[:300])
+                      "" if secs is None else f"{secs:.2f}", _first_line(r["error"]))
     console.print(table)
+
+
+def _first_line(error: str | None) -> str:
+    """An error's first line (the rest, e.g. the kept quarantine reasons, is in ops.runs)."""
+    lines = (error or "").splitlines()
+    more = f" (+{len(lines) - 1} lines in ops.runs)" if len(lines) > 1 else ""
+    return (lines[0][:300] + more) if lines else ""
 
 
 def status(warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG) -> None:

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator
 
 import ibis
 
+from martops import interrupts
 from martops.engine import Warehouse
 from martops.results import StepResult
 
@@ -99,9 +100,12 @@ def logged(wh: Warehouse, step: str, params: dict[str, Any] | None = None,
     try:
         yield run
     except BaseException as exc:
-        message = str(exc) or type(exc).__name__
-        wh.execute(f"UPDATE {wh.quoted(RUNS)} SET status = 'failed', ended_at = ?, error = ? WHERE {where}",
-                   [dt.datetime.now(), message[:4000], run.run_id, step])
+        if interrupts.requested() or isinstance(exc, KeyboardInterrupt):
+            message = "interrupted (Ctrl-C); the step's changes were rolled back"
+        else:
+            message = str(exc) or type(exc).__name__
+        wh.after_interrupt(f"UPDATE {wh.quoted(RUNS)} SET status = 'failed', ended_at = ?, error = ? WHERE {where}",
+                           [dt.datetime.now(), message[:4000], run.run_id, step])
         raise
     wh.execute(f"UPDATE {wh.quoted(RUNS)} SET status = 'success', ended_at = ?, rows_in = ?, rows_out = ? "
                f"WHERE {where}", [dt.datetime.now(), run.rows_in, run.rows_out, run.run_id, step])

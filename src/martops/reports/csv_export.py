@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 from pathlib import Path
 
 import ibis
@@ -12,6 +11,7 @@ import ibis
 from martops.attribution import tables as T
 from martops.engine import Warehouse
 from martops.errors import StepError
+from martops.export_files import write_atomically
 
 COLUMNS = ["channel_name", "date", "cost", "ihc", "ihc_revenue", "CPO", "ROAS", "unknown_cost_sessions"]
 
@@ -35,6 +35,8 @@ def export_channel_reporting(
     An unknown cost (NULL) stays empty, and so do its CPO and ROAS; `unknown_cost_sessions` says how
     many sessions of the row have an unknown cost (where it is > 0 and cost is given, cost, CPO and
     ROAS cover the known costs only).
+
+    Raises OutputError (and leaves no file behind) when `out` is a directory or cannot be written.
     """
     if not wh.exists(T.CHANNEL_REPORTING):
         raise StepError("channel_reporting is empty; run `martops attribution report` first")
@@ -51,13 +53,13 @@ def export_channel_reporting(
         ROAS=ibis.ifelse(t.cost != 0, t.ihc_revenue / t.cost, ibis.null("float64")),
     ).order_by(["date", "channel_name"])
     rows = wh.to_pyarrow(t).to_pylist()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(COLUMNS)
-        for r in rows:
-            w.writerow([_fmt(r[c]) for c in COLUMNS])
-    os.replace(tmp, out)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(COLUMNS)
+            for r in rows:
+                w.writerow([_fmt(r[c]) for c in COLUMNS])
+
+    write_atomically(out, write)
     return len(rows)
