@@ -21,6 +21,7 @@ from martops.crm.dedupe import exact, fold
 from martops.crm.dedupe.kinds import Column, blocking_keys, comparisons, deterministic_keys, prepare_sql, text_sql
 from martops.crm.dedupe.spec import DedupeSpec
 from martops.crm.nicknames import NICKNAMES
+from martops import interrupts
 from martops.errors import SourceError
 
 log = logging.getLogger(__name__)
@@ -204,6 +205,7 @@ def dedupe(records: pa.Table, spec: DedupeSpec, *, label: str = "input", threads
         splink_log.setLevel(logging.ERROR)
     cols = spec.columns()
     con = duckdb.connect()
+    interrupts.register(con)  # Ctrl-C stops Splink's queries too, not only the warehouse's
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     try:
@@ -266,5 +268,6 @@ def dedupe(records: pa.Table, spec: DedupeSpec, *, label: str = "input", threads
         model = linker.misc.save_model_to_json()
         return DedupeResult(clusters=clusters, pairs=pairs, model=model, stats=stats)
     finally:
+        interrupts.unregister(con)
         con.close()
         splink_log.setLevel(level)
