@@ -14,23 +14,25 @@ import ibis
 import ibis.expr.types as ir
 
 from martops.attribution import tables as T
-from martops.attribution.source import SPECS, ChallengeSource
+from martops.attribution.source import ChallengeSource
 from martops.checks import catalog
 from martops.checks.store import recorded
 from martops.config import ProjectConfig
 from martops.engine import Warehouse
 from martops.ops import faults, quarantine
 from martops.ops.runlog import current_run_id
+from martops.sources import timestamps as TS
 from martops.sources.typed import quarantine_rows, reasons
 
 
-def _sessions(sess: ir.Table, costs: ir.Table, now: dt.datetime) -> ir.Table:
+def _sessions(sess: ir.Table, costs: ir.Table, now: dt.datetime, zone: str) -> ir.Table:
     """Loadable sessions with their cost. A cost row naming no session joins nothing, so the
-    (expensive) orphan test is left to the cost accounting."""
+    (expensive) orphan test is left to the cost accounting. `session_ts` is UTC, built from the
+    parsed date and time (`sources.timestamps.combined`), never by casting their concatenated text."""
     s = sess.filter(sess._ok)
     c = costs.filter(costs._ok).select(_cost_sid=costs.session_id, cost=costs.t_cost)
     j = s.left_join(c, s.session_id == c._cost_sid)
-    ts = (j.event_date.strip() + " " + j.event_time.strip()).cast("timestamp")  # both parsed, so this does
+    ts = TS.combined(j.event_date, j.event_time, zone)
     return j.select(
         session_id=j.session_id, user_id=j.user_id, event_date=j.t_event_date, session_ts=ts,
         channel_name=j.channel_name, holder_engagement=j.t_holder_engagement,
@@ -39,9 +41,9 @@ def _sessions(sess: ir.Table, costs: ir.Table, now: dt.datetime) -> ir.Table:
     )
 
 
-def _conversions(conv: ir.Table, now: dt.datetime) -> ir.Table:
+def _conversions(conv: ir.Table, now: dt.datetime, zone: str) -> ir.Table:
     c = conv.filter(conv._ok)
-    ts = (c.conv_date.strip() + " " + c.conv_time.strip()).cast("timestamp")
+    ts = TS.combined(c.conv_date, c.conv_time, zone)
     return c.select(conv_id=c.conv_id, user_id=c.user_id, conv_date=c.t_conv_date, conv_ts=ts,
                     revenue=c.t_revenue, _loaded_at=ibis.literal(now, type="timestamp"))
 
@@ -49,7 +51,7 @@ def _conversions(conv: ir.Table, now: dt.datetime) -> ir.Table:
 def _load(wh: Warehouse, src: ChallengeSource, table: str, target: str, annotated: ir.Table, good: ir.Table,
           lo: dt.date | None, hi: dt.date, run_id: str, now: dt.datetime) -> dict[str, int]:
     """Replace one staging range and its quarantine; returns read/loaded/quarantined counts."""
-    spec = SPECS[table]
+    spec = src.specs[table]
     wh.ensure_table(target, good.schema())
     col = spec.partition
     where, params = (f"{col} <= ?", [hi]) if lo is None else (f"{col} BETWEEN ? AND ?", [lo, hi])
@@ -66,7 +68,7 @@ def _load_costs(wh: Warehouse, src: ChallengeSource, run_id: str, now: dt.dateti
     read, usable = int(wh.scalar(src.annotated("session_costs").count())), int(wh.scalar(src.usable_costs()))
     bad_rows = None
     if read != usable:
-        bad_rows = quarantine_rows(src.cost_reasons(src.costs()), SPECS["session_costs"], src.name, run_id, now)
+        bad_rows = quarantine_rows(src.cost_reasons(src.costs()), src.specs["session_costs"], src.name, run_id, now)
     return {"read": read, "loaded": usable, "quarantined": quarantine.replace(wh, src.name, "session_costs", bad_rows, None, None)}
 
 
@@ -80,15 +82,16 @@ def ingest(wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookba
     """
     project = project or ProjectConfig()
     run_id, now = current_run_id(), dt.datetime.now()
-    src = ChallengeSource(wh, db)
+    settings = project.sources.attribution
+    src = ChallengeSource(wh, db, settings)
     lo = since - dt.timedelta(days=lookback_days) if lookback_days else None
     try:
         sess, conv = src.annotated("session_sources", lo, until), src.annotated("conversions", since, until)
         with recorded(wh, run_id) as results, wh.transaction():
             counts = {
                 "session_sources": _load(wh, src, "session_sources", T.SESSIONS, sess,
-                                         _sessions(sess, src.annotated("session_costs"), now), lo, until, run_id, now),
-                "conversions": _load(wh, src, "conversions", T.CONVERSIONS, conv, _conversions(conv, now),
+                                         _sessions(sess, src.annotated("session_costs"), now, settings.timezone), lo, until, run_id, now),
+                "conversions": _load(wh, src, "conversions", T.CONVERSIONS, conv, _conversions(conv, now, settings.timezone),
                                      since, until, run_id, now),
                 "session_costs": _load_costs(wh, src, run_id, now),
             }
