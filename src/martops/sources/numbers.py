@@ -63,7 +63,10 @@ def number(text: ir.StringValue, decimal: str = ".") -> ir.FloatingValue:
     body = _body(text)
     v = ibis.ifelse(body.re_search(GRAMMAR[decimal]), _canonical(body, decimal), ibis.null("string"))
     v = v.try_cast("float64")
-    return ibis.ifelse(v.isinf() | v.isnan(), ibis.null("float64"), v)
+    slow = ibis.ifelse(v.isinf() | v.isnan(), ibis.null("float64"), v)
+    # plain digits (most cells of most files) need neither the symbol nor the grouping rules
+    plain = r"^-?\d{1,15}(\.\d+)?$" if decimal == "." else r"^-?\d{1,15}$"
+    return ibis.ifelse(text.re_search(plain), text.try_cast("float64"), slow)
 
 
 def decimal_hint(text: ir.StringValue, decimal: str, setting: str) -> ir.StringValue:
@@ -81,5 +84,5 @@ def decimal_hint(text: ir.StringValue, decimal: str, setting: str) -> ir.StringV
 def flag(text: ir.StringValue) -> ir.IntegerValue:
     """0 or 1 (int8) for a text that is exactly 0 or 1 after trimming (`1.0` and `0.000` too,
     as float exports write them), else NULL: `0.5`, `1.4`, `0x1`, `-0.4`, `yes` are not flags."""
-    s = text.strip()
-    return ibis.ifelse(s.re_search(r"^[01](?:\.0+)?$"), s.left(1).cast("int8"), ibis.null("int8"))
+    slow = ibis.ifelse(text.strip().re_search(r"^[01](?:\.0+)?$"), text.strip().left(1).cast("int8"), ibis.null("int8"))
+    return ibis.cases((text == "1", ibis.literal(1, "int8")), (text == "0", ibis.literal(0, "int8")), else_=slow)

@@ -25,8 +25,6 @@ derived from a timestamp is the calendar date in the reporting time zone
 
 from __future__ import annotations
 
-import dataclasses
-
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
@@ -65,6 +63,13 @@ def utc_to_local(ts: ir.TimestampValue, zone: str) -> ir.TimestampValue:
     return ts if zone == UTC else _wall_clock(zone, _at_zone(UTC, ts))
 
 
+def _let(value: ir.Value, fn) -> ir.Value:
+    """`fn(value)` with `value` computed once: Ibis inlines an expression at every use, so a parser
+    reusing its parts would compile to SQL growing exponentially with its depth. A one-element
+    list mapped by a lambda binds the value once (`list_apply([v], x -> ...)[1]`)."""
+    return ibis.array([value]).map(fn)[0]
+
+
 def _int(text: ir.StringValue) -> ir.IntegerValue:
     return text.nullif("").try_cast("int64")
 
@@ -75,91 +80,116 @@ def _iso_dates(s: ir.StringValue) -> ir.StringValue:
     return s.re_replace(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})(\D|$)", r"\3-\2-\1\4")
 
 
-def _make_date(y: ir.StringValue, m: ir.StringValue, d: ir.StringValue) -> ir.DateValue:
-    return (y + "-" + m.lpad(2, "0") + "-" + d.lpad(2, "0")).try_cast("date")
+_CLOCK_GROUPS = ("h", "mi", "sec", "frac", "ampm", "off")
 
 
-@dataclasses.dataclass(frozen=True)
-class _Clock:
-    """A parsed time of day: microseconds since midnight (86,400,000,000 for 24:00) and the
-    offset in minutes east of UTC (NULL when the text had none). NULL micros: not a valid time."""
-
-    micros: ir.IntegerValue
-    offset: ir.IntegerValue
-    present: ir.BooleanValue
-    """The text had a time part (false for a bare date)."""
+def _groups(text: ir.StringValue, pattern: str, names: tuple[str, ...]) -> ir.StructValue:
+    return _let(text, lambda x: ibis.struct({n: x.re_extract(pattern, i) for i, n in enumerate(names, start=1)}))
 
 
-def _clock(h: ir.StringValue, mi: ir.StringValue, sec: ir.StringValue, frac: ir.StringValue,
-           ampm: ir.StringValue, off: ir.StringValue) -> _Clock:
-    hh, mm, ss = _int(h), _int(mi), _int(sec).fill_null(0)
-    fr = frac.nullif("").rpad(6, "0").left(6).try_cast("int64").fill_null(0)
-    twelve = ampm.nullif("").notnull()
-    pm = ampm.upper() == "P"
-    hour = ibis.ifelse(twelve, (hh % 12) + ibis.ifelse(pm, 12, 0), hh)
-    end_of_day = ~twelve & (hh == 24) & (mm == 0) & (ss == 0) & (fr == 0)
-    ok = (ibis.ifelse(twelve, hh.between(1, 12), (hh <= 23) | end_of_day)
-          & (mm <= 59) & (ss <= 59))
-    micros = ((hour * 60 + mm) * 60 + ss) * 1_000_000 + fr
-    o = off.nullif("").upper()
-    o_h, o_m = _int(o.re_extract(r"^[+-](\d{2})", 1)), _int(o.re_extract(r"^[+-]\d{2}:?(\d{2})$", 1)).fill_null(0)
-    sign = ibis.ifelse(o.startswith("-"), -1, 1)
-    offset = ibis.cases((o.isin(["Z", "UTC"]), 0), (o.notnull(), sign * (o_h * 60 + o_m)), else_=ibis.null("int64"))
-    ok = ok & (o.isnull() | o.isin(["Z", "UTC"]) | ((o_h <= 14) & (o_m <= 59)))
-    return _Clock(ibis.ifelse(ok.fill_null(False), micros, ibis.null("int64")), offset, h.nullif("").notnull())
+def _clock(g: ir.StructValue) -> ir.StructValue:
+    """(Call with `g` bound by `_let`.) From the regex groups of a time: `micros` since midnight (86,400,000,000 for 24:00; NULL:
+    not a valid time), `offset` in minutes east of UTC (NULL: naive) and `present` (a time part)."""
+    nums = ibis.struct({
+        "hh": _int(g.h), "mm": _int(g.mi), "ss": _int(g.sec).fill_null(0),
+        "fr": g.frac.nullif("").rpad(6, "0").left(6).try_cast("int64").fill_null(0),
+        "twelve": g.ampm.nullif("").notnull(), "pm": g.ampm.upper() == "P", "o": g.off.nullif("").upper(),
+        "present": g.h.nullif("").notnull(),
+    })
+
+    def build(n: ir.StructValue) -> ir.StructValue:
+        hour = ibis.ifelse(n.twelve, (n.hh % 12) + ibis.ifelse(n.pm, 12, 0), n.hh)
+        end_of_day = ~n.twelve & (n.hh == 24) & (n.mm == 0) & (n.ss == 0) & (n.fr == 0)
+        ok = ibis.ifelse(n.twelve, n.hh.between(1, 12), (n.hh <= 23) | end_of_day) & (n.mm <= 59) & (n.ss <= 59)
+        o_h = _int(n.o.re_extract(r"^[+-](\d{2})", 1))
+        o_m = _int(n.o.re_extract(r"^[+-]\d{2}:?(\d{2})$", 1)).fill_null(0)
+        utc = n.o.isin(["Z", "UTC"])
+        ok = ok & (n.o.isnull() | utc | ((o_h <= 14) & (o_m <= 59)))
+        sign = ibis.ifelse(n.o.startswith("-"), -1, 1)
+        return ibis.struct({
+            "micros": ibis.ifelse(ok.fill_null(False), ((hour * 60 + n.mm) * 60 + n.ss) * 1_000_000 + n.fr,
+                                  ibis.null("int64")),
+            "offset": ibis.cases((utc, 0), (n.o.notnull(), sign * (o_h * 60 + o_m)), else_=ibis.null("int64")),
+            "present": n.present,
+        })
+
+    return _let(nums, build)
 
 
-def _instant(day: ir.DateValue, clock: _Clock, zone: str) -> ir.TimestampValue:
-    """Date + time of day (+ offset, else `zone`) as a naive UTC timestamp; NULL if either is."""
-    local = day.cast("timestamp") + clock.micros.as_interval("us")
-    shifted = local - clock.offset.as_interval("m")
-    return ibis.ifelse(clock.offset.notnull(), shifted, local_to_utc(local, zone))
+def _local(day: ir.DateValue, micros: ir.IntegerValue) -> ir.TimestampValue:
+    return day.cast("timestamp") + micros.as_interval("us")
 
 
-def _datetime_parts(text: ir.StringValue) -> tuple[ir.DateValue, _Clock]:
-    s = _iso_dates(text.strip())
-    g = [s.re_extract(DATETIME_RE, i) for i in range(1, 10)]
-    day = _make_date(g[0], g[1], g[2])
-    return day, _clock(*g[3:])
+def _utc(local: ir.TimestampValue, offset: ir.IntegerValue, zone: str) -> ir.TimestampValue:
+    """A wall-clock time with its offset (else read in `zone`) as a naive UTC timestamp."""
+    return ibis.ifelse(offset.notnull(), local - offset.as_interval("m"), local_to_utc(local, zone))
 
 
-def time_of_day(text: ir.StringValue) -> _Clock:
-    """A time column's text parsed alone (see the grammar)."""
-    s = text.strip()
-    return _clock(*[s.re_extract(TIME_RE, i) for i in range(1, 7)])
+def _parts(text: ir.StringValue) -> ir.StructValue:
+    """A date or datetime text as {day, micros, offset, present} (see `_clock`); day NULL: invalid."""
+    g = _groups(_iso_dates(text.strip()), DATETIME_RE, ("y", "m", "d", *_CLOCK_GROUPS))
+    return _let(g, lambda g: ibis.struct({"day": (g.y + "-" + g.m.lpad(2, "0") + "-" + g.d.lpad(2, "0")).try_cast("date"),
+                                          "clock": _clock(g)}))
+
+
+def time_of_day(text: ir.StringValue) -> ir.StructValue:
+    """A time column's text parsed alone: {micros, offset, present} (micros NULL: not a valid time)."""
+    return _let(_groups(text.strip(), TIME_RE, _CLOCK_GROUPS), _clock)
 
 
 def date(text: ir.StringValue) -> ir.DateValue:
     """A bare date (no time part) in one of the accepted styles, else NULL."""
     s = text.strip()
-    day, clock = _datetime_parts(s)
-    slow = ibis.ifelse(clock.present, ibis.null("date"), day)
+    slow = _let(_parts(s), lambda p: ibis.ifelse(p.clock.present, ibis.null("date"), p.day))
     return ibis.ifelse(s.re_search(_FAST_DATE), s.try_cast("date"), slow)
 
 
 def timestamp(text: ir.StringValue, zone: str = UTC) -> ir.TimestampValue:
     """A date or datetime (a bare date is its midnight) as a naive UTC timestamp, else NULL."""
-    day, clock = _datetime_parts(text)
-    micros = ibis.ifelse(clock.present, clock.micros, 0)
-    return _instant(day, _Clock(micros, clock.offset, clock.present), zone)
+    def build(p: ir.StructValue) -> ir.TimestampValue:
+        micros = ibis.ifelse(p.clock.present, p.clock.micros, 0)
+        return _utc(_local(p.day, micros), p.clock.offset, zone)
+
+    return _let(_parts(text), build)
 
 
 def holds_time(text: ir.StringValue) -> ir.BooleanValue:
     """The text is a valid datetime (it has a time part), not a bare date."""
     s = text.strip()
-    day, clock = _datetime_parts(s)
-    return (~s.re_search(_FAST_DATE) & day.notnull() & clock.present & clock.micros.notnull()).fill_null(False)
+    slow = _let(_parts(s), lambda p: p.day.notnull() & p.clock.present & p.clock.micros.notnull())
+    return ibis.ifelse(s.re_search(_FAST_DATE), False, slow).fill_null(False)
 
 
 def calendar_date(text: ir.StringValue, zone: str = UTC, reporting_zone: str = UTC) -> ir.DateValue:
     """The date a DATE column's text names. A bare date is itself (a calendar date has no zone); a
     datetime (with an offset, or naive in `zone`) is the date it falls on in `reporting_zone`."""
     s = text.strip()
-    day, clock = _datetime_parts(s)
-    when = _instant(day, clock, zone)
-    from_ts = utc_to_local(when, reporting_zone).date()
-    slow = ibis.ifelse(clock.present, from_ts, day)
-    return ibis.ifelse(s.re_search(_FAST_DATE), s.try_cast("date"), slow)
+
+    def build(p: ir.StructValue) -> ir.DateValue:
+        when = _utc(_local(p.day, p.clock.micros), p.clock.offset, zone)
+        return ibis.ifelse(p.clock.present, utc_to_local(when, reporting_zone).date(), p.day)
+
+    return ibis.ifelse(s.re_search(_FAST_DATE), s.try_cast("date"), _let(_parts(s), build))
+
+
+def _combine(date_text: ir.StringValue, time_text: ir.StringValue, zone: str) -> ir.StructValue:
+    """{ts, own_day, time_ok} for a date column and a time column, slow path (any style)."""
+    both = ibis.struct({"d": _parts(date_text), "t": time_of_day(time_text)})
+
+    def build(b: ir.StructValue) -> ir.StructValue:
+        d, t = b.d, b.t
+        ts = _utc(_local(d.day, t.micros), t.offset, zone)
+        midnight = (d.clock.micros == 0) & d.clock.offset.isnull()
+        agrees = _utc(_local(d.day, d.clock.micros), d.clock.offset, zone) == ts
+        usable = ~d.clock.present | (d.clock.micros.notnull() & (midnight | agrees)).fill_null(False)
+        return ibis.struct({"ts": ibis.ifelse(usable, ts, ibis.null("timestamp")), "own_day": d.day,
+                            "time_ok": t.micros.notnull()})
+
+    return _let(both, build)
+
+
+def _fast(date_text: ir.StringValue, time_text: ir.StringValue) -> ir.BooleanValue:
+    return date_text.re_search(_FAST_DATE) & time_text.re_search(_FAST_TIME)
 
 
 def combined(date_text: ir.StringValue, time_text: ir.StringValue, zone: str = UTC) -> ir.TimestampValue:
@@ -169,17 +199,8 @@ def combined(date_text: ir.StringValue, time_text: ir.StringValue, zone: str = U
     datetime is read when it is unambiguous: its time is a naive midnight (a spreadsheet's date
     cell), or it names the same instant as the time column; otherwise NULL.
     """
-    d, t = date_text.strip(), time_text.strip()
-    fast = d.re_search(_FAST_DATE) & t.re_search(_FAST_TIME)
-    fast_ts = local_to_utc((d + " " + t).try_cast("timestamp"), zone)
-    day, d_clock = _datetime_parts(d)
-    t_clock = time_of_day(t)
-    ts = _instant(day, t_clock, zone)
-    midnight = (d_clock.micros == 0) & d_clock.offset.isnull()
-    agrees = _instant(day, d_clock, zone) == ts
-    slow = ibis.ifelse(~d_clock.present | (d_clock.micros.notnull() & (midnight | agrees)).fill_null(False),
-                       ts, ibis.null("timestamp"))
-    return ibis.ifelse(fast, fast_ts, slow)
+    fast_ts = local_to_utc((date_text + " " + time_text).try_cast("timestamp"), zone)
+    return ibis.ifelse(_fast(date_text, time_text), fast_ts, _combine(date_text, time_text, zone).ts)
 
 
 def combined_date(date_text: ir.StringValue, time_text: ir.StringValue, zone: str = UTC,
@@ -187,15 +208,18 @@ def combined_date(date_text: ir.StringValue, time_text: ir.StringValue, zone: st
     """The date `combined` falls on in `reporting_zone`. When the time column alone is invalid, the
     date column's own date (so the time, not the date, is blamed); NULL when the date is invalid
     or disagrees with the time column."""
-    ts = combined(date_text, time_text, zone)
-    d = date_text.strip()
-    own = ibis.ifelse(d.re_search(_FAST_DATE), d.try_cast("date"), _datetime_parts(d)[0])
-    time_bad = time_of_day(time_text).micros.isnull()
-    from_ts = ts.date() if reporting_zone == UTC else utc_to_local(ts, reporting_zone).date()
-    return ibis.ifelse(ts.notnull(), from_ts, ibis.ifelse(time_bad, own, ibis.null("date")))
+    def build(c: ir.StructValue) -> ir.DateValue:
+        on = c.ts.date() if reporting_zone == UTC else utc_to_local(c.ts, reporting_zone).date()
+        return ibis.ifelse(c.ts.notnull(), on, ibis.ifelse(c.time_ok, ibis.null("date"), c.own_day))
+
+    slow = _let(_combine(date_text, time_text, zone), build)
+    if zone == UTC and reporting_zone == UTC:  # HH:MM:SS in UTC cannot move the date column's date
+        fast = date_text.try_cast("date")
+    else:
+        fast = utc_to_local(local_to_utc((date_text + " " + time_text).try_cast("timestamp"), zone), reporting_zone).date()
+    return ibis.ifelse(_fast(date_text, time_text), fast, slow)
 
 
 def time_valid(time_text: ir.StringValue) -> ir.BooleanValue:
     """The time column's text is a valid time on its own (fast for HH:MM:SS)."""
-    t = time_text.strip()
-    return t.re_search(_FAST_TIME) | time_of_day(t).micros.notnull()
+    return ibis.ifelse(time_text.re_search(_FAST_TIME), True, time_of_day(time_text).micros.notnull())
