@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from martops.checks.specs import CheckSpec, normalise
 from martops.errors import ConfigError
@@ -177,6 +177,57 @@ class CampaignsConfig(_Strict):
     campaign in the exports sells POS Lite, so a bare 'pos' is read as POS Lite."""
 
 
+def _time_zone(name: str) -> str:
+    """An IANA time zone name (`Europe/Paris`, `UTC`), checked against the system's tz database."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{name!r} is not a time zone name (IANA, e.g. UTC, Europe/Paris, America/New_York)") from exc
+    return name
+
+
+TimeZone = Annotated[str, AfterValidator(_time_zone)]
+
+
+class SourceSettings(_Strict):
+    """How one domain's source files are written (`sources.<domain>` in martops.yml); see
+    `martops.sources.numbers` and `martops.sources.timestamps` for the grammar each setting tunes."""
+
+    timezone: TimeZone = "UTC"
+    """Time zone of naive times in the source; times with an offset (`Z`, `+02:00`) are converted."""
+    reporting_timezone: TimeZone = "UTC"
+    """The calendar a timestamp's date is taken in (a DATE column holding a timestamp, session dates)."""
+    decimal: Literal[".", ","] = "."
+    """Decimal separator of numbers. With '.', ',' groups thousands (1,234.5); with ',', '.' does (1.234,5)."""
+    null_values: list[str] = []
+    """Texts (compared trimmed, case-insensitively) that mean missing, besides an empty cell."""
+    delimiter: str = ","
+    """CSV field separator: one character (`;`, `|`, or `tab` / `\\t` for a tab)."""
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, v: str) -> str:
+        v = "\t" if v in ("tab", "\\t") else v
+        if len(v) != 1 or v in ('"', "\n", "\r"):
+            raise ValueError(f"must be one character other than a quote or a line break (or 'tab'), got {v!r}")
+        return v
+
+
+class CampaignSourceSettings(SourceSettings):
+    null_values: list[str] = ["nan", "null", "none", "n/a", "-"]
+    """The POS Lite exports were written by pandas, which spells a missing measure `NaN`."""
+
+
+class SourcesConfig(_Strict):
+    """Per-domain source settings: `sources: {attribution: {...}, campaigns: {...}, crm: {...}}`."""
+
+    attribution: SourceSettings = SourceSettings()
+    campaigns: CampaignSourceSettings = CampaignSourceSettings()
+    crm: SourceSettings = SourceSettings()
+
+
 CrmRole = Literal["customers", "transactions", "products", "interactions", "sales_team", "countries"]
 
 
@@ -239,6 +290,7 @@ class ProjectConfig(_Strict):
     quality: QualityConfig = QualityConfig()
     campaigns: CampaignsConfig = CampaignsConfig()
     crm: CrmConfig = CrmConfig()
+    sources: SourcesConfig = SourcesConfig()
     checks: dict[str, list[Annotated[CheckSpec, BeforeValidator(normalise)]]] = {}
     """Declared checks per warehouse table (`schema.table`), on top of the built-in ones."""
 

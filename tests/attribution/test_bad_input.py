@@ -41,7 +41,7 @@ def _counts(wh_path):
 
 @pytest.mark.parametrize("table,index,column,value,source_table,col_name,reason", [
     ("sessions", 2, 3, "25:61:00", "session_sources", "event_time", "event_time '25:61:00' is not a time HH:MM:SS"),
-    ("sessions", 1, 2, "2023-02-30", "session_sources", "event_date", "event_date '2023-02-30' is not a date YYYY-MM-DD"),
+    ("sessions", 1, 2, "2023-02-30", "session_sources", "event_date", "event_date '2023-02-30' is not a date (YYYY-MM-DD"),
     ("sessions", 0, 5, 2, "session_sources", "holder_engagement", "holder_engagement '2' is not 0 or 1"),
     ("conversions", 0, 4, "abc", "conversions", "revenue", "revenue 'abc' is not a number"),
     ("costs", 0, 1, "abc", "session_costs", "cost", "cost 'abc' is not a number or empty"),
@@ -118,7 +118,7 @@ def test_too_many_bad_rows_is_a_format_change_and_loads_nothing(capsys, tmp_path
     wh = tmp_path / "wh.duckdb"
     assert run_cli(capsys, "attribution", "ingest", "--db", good, *RANGE, "--warehouse", wh).code == 0
     before = _counts(wh)
-    day_first = [(s[0], s[1], ".".join(reversed(s[2].split("-"))), *s[3:]) for s in TINY_SESSIONS]  # 30.08.2023
+    day_first = [(s[0], s[1], "/".join(reversed(s[2].split("-"))), *s[3:]) for s in TINY_SESSIONS]  # 30/08/2023
     bad = make_challenge_db(tmp_path / "day_first.db", day_first, TINY_CONVERSIONS, TINY_COSTS[:-1])
     cfg = tmp_path / "martops.yml"
     cfg.write_text("quality:\n  fraction_applies_from_rows: 5\n")
@@ -126,7 +126,7 @@ def test_too_many_bad_rows_is_a_format_change_and_loads_nothing(capsys, tmp_path
     msg = " ".join(res.err.split())
     assert res.code == 1
     assert "9 of 9 session_sources rows (100.0%) could not be loaded" in msg and "nothing was loaded" in msg
-    assert "event_date '30.08.2023' is not a date" in msg
+    assert "event_date '30/08/2023' is not a date" in msg
     assert _counts(wh) == before
 
 

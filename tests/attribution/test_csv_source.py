@@ -56,7 +56,7 @@ def test_dirty_csv_rows_are_quarantined_with_their_line_number(capsys, tmp_path)
     with connect(path=wh) as w:
         q = {(r["table_name"], r["row_number"]): r for r in w.to_pyarrow(w.table("ops.quarantine")).to_pylist()}
         assert w.count(T.SESSIONS) == len(TINY_SESSIONS) - 1 and w.count(T.CONVERSIONS) == len(TINY_CONVERSIONS)
-    assert q[("session_sources", 6)]["reason"] == "event_time '7 am' is not a time HH:MM:SS"  # line 6 of the file
+    assert q[("session_sources", 6)]["reason"].startswith("event_time '7 am' is not a time HH:MM:SS")  # line 6
     assert q[("conversions", 7)]["reason"] == "exact duplicate of row 2"
 
 

@@ -24,17 +24,20 @@ from martops.engine import Warehouse
 from martops.ops import faults, quarantine
 from martops.ops.cleaning_log import CleaningLog
 from martops.ops.runlog import current_run_id
+from martops.sources import timestamps as TS
 from martops.sources.typed import quarantine_rows, reasons
 
 
 SPELLING_SCHEMA = ibis.schema({"raw": "string", "canonical": "string", "uses": "int64"})
 
 
-def _sessions(sess: ir.Table, costs: ir.Table, now: dt.datetime, spelling: ir.Table) -> ir.Table:
+def _sessions(sess: ir.Table, costs: ir.Table, now: dt.datetime, spelling: ir.Table, zone: str) -> ir.Table:
     """Loadable sessions with their cost, channels in their canonical spelling. A cost row naming
-    no session joins nothing, so the (expensive) orphan test is left to the cost accounting."""
+    no session joins nothing, so the (expensive) orphan test is left to the cost accounting.
+    `session_ts` is UTC, built from the parsed date and time (`sources.timestamps.combined`), never
+    by casting their concatenated text."""
     j = with_costs(channels.respell(sess.filter(sess._ok), spelling), costs)
-    ts = (j.event_date.strip() + " " + j.event_time.strip()).cast("timestamp")  # both parsed, so this does
+    ts = TS.combined(j.event_date, j.event_time, zone)
     return j.select(
         session_id=j.session_id, user_id=j.user_id, event_date=j.t_event_date, session_ts=ts,
         channel_name=j.channel_name, holder_engagement=j.t_holder_engagement,
@@ -43,9 +46,9 @@ def _sessions(sess: ir.Table, costs: ir.Table, now: dt.datetime, spelling: ir.Ta
     )
 
 
-def _conversions(conv: ir.Table, now: dt.datetime) -> ir.Table:
+def _conversions(conv: ir.Table, now: dt.datetime, zone: str) -> ir.Table:
     c = conv.filter(conv._ok)
-    ts = (c.conv_date.strip() + " " + c.conv_time.strip()).cast("timestamp")
+    ts = TS.combined(c.conv_date, c.conv_time, zone)
     return c.select(conv_id=c.conv_id, user_id=c.user_id, conv_date=c.t_conv_date, conv_ts=ts,
                     revenue=c.t_revenue, _loaded_at=ibis.literal(now, type="timestamp"))
 
@@ -84,7 +87,8 @@ def ingest(wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookba
     """
     project = project or ProjectConfig()
     run_id, now = current_run_id(), dt.datetime.now()
-    src = ChallengeSource(wh, db, project.attribution)
+    settings = project.sources.attribution
+    src = ChallengeSource(wh, db, project.attribution, settings)
     lo = since - dt.timedelta(days=lookback_days) if lookback_days else None
     log = CleaningLog("attribution")
     try:
@@ -96,9 +100,10 @@ def ingest(wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookba
         with recorded(wh, run_id) as results, wh.transaction():
             counts = {
                 "session_sources": _load(wh, src, "session_sources", T.SESSIONS, sess,
-                                         _sessions(sess, src.annotated("session_costs"), now, spelling_t),
-                                         lo, until, run_id, now),
-                "conversions": _load(wh, src, "conversions", T.CONVERSIONS, conv, _conversions(conv, now),
+                                         _sessions(sess, src.annotated("session_costs"), now, spelling_t,
+                                                   settings.timezone), lo, until, run_id, now),
+                "conversions": _load(wh, src, "conversions", T.CONVERSIONS, conv,
+                                     _conversions(conv, now, settings.timezone),
                                      since, until, run_id, now),
                 "session_costs": _load_costs(wh, src, run_id, now),
             }

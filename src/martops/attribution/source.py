@@ -15,79 +15,110 @@ import ibis
 import ibis.expr.types as ir
 
 from martops.attribution import channels
-from martops.config import AttributionConfig
+from martops.config import AttributionConfig, SourceSettings
 from martops.engine import Warehouse
 from martops.errors import SourceError
+from martops.sources import headers
+from martops.sources import numbers as N
+from martops.sources import timestamps as TS
 from martops.sources.csv_folder import CsvFolder
 from martops.sources.sqlite import SqliteFile
 from martops.sources.typed import Field, Keep, RawSpec, annotate, in_scope, reasons
 
-DATE, TIME = ("date", "a date YYYY-MM-DD"), ("time", "a time HH:MM:SS")
-FLAG = ("int8", "0 or 1")
+SETTING = "sources.attribution"
+DATE_EXPECTED = (TS.DATE_EXPECTED[:-1] + "; a datetime here must be a midnight or name the same instant as the "
+                 "time column)")
+TIME_EXPECTED = "a time HH:MM:SS (24-hour, or 12-hour with AM/PM; an offset such as Z or +02:00 allowed)"
 
-SPECS: dict[str, RawSpec] = {
-    "session_sources": RawSpec(
-        "session_sources",
-        (
-            Field("session_id"), Field("user_id", required=True),
-            Field("event_date", *DATE, required=True), Field("event_time", *TIME, required=True),
-            Field("channel_name", required=True),
-            *[Field(f, *FLAG, required=True, accepted=(0, 1))
-              for f in ("holder_engagement", "closer_engagement", "impression_interaction")],
+
+def base_specs(settings: SourceSettings | None = None) -> dict[str, RawSpec]:
+    """The typing rules of the challenge's tables under a source's settings (time zones, decimal
+    separator, null markers). Dates are the date of the combined UTC timestamp in the reporting
+    zone, so `24:00:00` and offsets move the date with the timestamp."""
+    s = settings or SourceSettings()
+    nulls = tuple(s.null_values)
+
+    def when(d: str, t: str) -> tuple[Field, Field]:
+        day = Field(d, "date", DATE_EXPECTED, required=True,
+                    parse=lambda x: TS.combined_date(x[d], x[t], s.timezone, s.reporting_timezone))
+        clock = Field(t, "string", TIME_EXPECTED, required=True,
+                      parse=lambda x: ibis.ifelse(TS.time_valid(x[t]), x[t], ibis.null("string")))
+        return day, clock
+
+    def amount(name: str, expected: str, required: bool) -> Field:
+        return Field(name, "float64", expected, required=required, parse=lambda x: N.number(x[name], s.decimal),
+                     hint=lambda x: N.decimal_hint(x[name], s.decimal, SETTING))
+
+    flags = [Field(f, "int8", N.FLAG_EXPECTED, required=True, parse=lambda x, f=f: N.flag(x[f]))
+             for f in ("holder_engagement", "closer_engagement", "impression_interaction")]
+    return {
+        "session_sources": RawSpec(
+            "session_sources",
+            (Field("session_id"), Field("user_id", required=True), *when("event_date", "event_time"),
+             Field("channel_name", required=True), *flags),
+            key=("session_id",), partition="event_date", null_values=nulls,
         ),
-        key=("session_id",), partition="event_date",
-    ),
-    "conversions": RawSpec(
-        "conversions",
-        (
-            Field("conv_id"), Field("user_id", required=True),
-            Field("conv_date", *DATE, required=True), Field("conv_time", *TIME, required=True),
-            Field("revenue", "float64", "a number", required=True),
+        "conversions": RawSpec(
+            "conversions",
+            (Field("conv_id"), Field("user_id", required=True), *when("conv_date", "conv_time"),
+             amount("revenue", N.NUMBER_EXPECTED, True)),
+            key=("conv_id",), partition="conv_date", null_values=nulls,
         ),
-        key=("conv_id",), partition="conv_date",
-    ),
-    "session_costs": RawSpec(
-        "session_costs", (Field("session_id"), Field("cost", "float64", "a number or empty")), key=("session_id",),
-    ),
-}
+        "session_costs": RawSpec(
+            "session_costs", (Field("session_id"), amount("cost", N.NUMBER_EXPECTED + " or empty", False)),
+            key=("session_id",), null_values=nulls,
+        ),
+    }
+
+
+SPECS = base_specs()
+"""The rules under the default settings (the table and field names are the same under any)."""
 REQUIRE_ROWS = ("session_sources", "conversions")
 REFUND = "is a refund (negative revenue), not a conversion (attribution.refunds: quarantine)"
 
 
-def specs(cfg: AttributionConfig | None = None) -> dict[str, RawSpec]:
-    """SPECS with the settings that change what loads: duplicate conversions and refunds.
+def specs(cfg: AttributionConfig | None = None, settings: SourceSettings | None = None) -> dict[str, RawSpec]:
+    """`base_specs` with the settings that change what loads: duplicate conversions and refunds.
 
-    A conversion delivered twice differing only in date and time is resolved by the parsed date
-    and time (the earliest by default); one whose revenue is negative is quarantined as a refund.
+    A conversion delivered twice differing only in date and time is resolved by its parsed UTC
+    timestamp (the earliest by default); one whose revenue is negative is quarantined as a refund.
     """
-    cfg = cfg or AttributionConfig()
-    conv = SPECS["conversions"]
+    cfg, settings = cfg or AttributionConfig(), settings or SourceSettings()
+    base = base_specs(settings)
+    conv = base["conversions"]
     policy = cfg.duplicate_conversions
-    keep = Keep(order=lambda t: [t.t_conv_date, t.t_conv_time], decides=("conv_date", "conv_time"),
-                word=policy, setting=f"attribution.duplicate_conversions: {policy}",
+    keep = Keep(order=lambda t: [TS.combined(t.conv_date, t.conv_time, settings.timezone)],
+                decides=("conv_date", "conv_time"), word=policy,
+                setting=f"attribution.duplicate_conversions: {policy}",
                 descending=policy == "latest", reject=policy == "reject")
     fields = conv.fields
     if cfg.refunds == "quarantine":
         fields = tuple(dataclasses.replace(f, reject=((lambda v: v < 0, REFUND),)) if f.name == "revenue" else f
                        for f in fields)
-    return {**SPECS, "conversions": dataclasses.replace(conv, fields=fields, keep=keep)}
+    return {**base, "conversions": dataclasses.replace(conv, fields=fields, keep=keep)}
 
 
-def open_reader(wh: Warehouse, path: Path) -> SqliteFile | CsvFolder:
-    return CsvFolder(wh, path) if path.is_dir() else SqliteFile(wh, path, alias="challenge_src")
+def open_reader(wh: Warehouse, path: Path, settings: SourceSettings | None = None) -> SqliteFile | CsvFolder:
+    if path.is_dir():
+        return CsvFolder(wh, path, delimiter=(settings or SourceSettings()).delimiter, setting=SETTING)
+    return SqliteFile(wh, path, alias="challenge_src")
 
 
 class ChallengeSource:
     """Annotated (typed + reasons) source tables; `good`/`bad` splits are taken by ingest."""
 
-    def __init__(self, wh: Warehouse, path: str | Path, cfg: AttributionConfig | None = None):
+    def __init__(self, wh: Warehouse, path: str | Path, cfg: AttributionConfig | None = None,
+                 settings: SourceSettings | None = None):
         self.wh = wh
         self.path = Path(path)
-        self.specs = specs(cfg)
+        self.settings = settings or SourceSettings()
+        self.specs = specs(cfg, self.settings)
+        self._names: dict[str, dict[str, str]] = {}
+        """table -> field -> the column as the source spells it (headers match case-insensitively)."""
         if not self.path.exists():
             raise SourceError(f"{self.path} does not exist; expected a challenge SQLite database or a folder "
                               "with session_sources.csv, conversions.csv and session_costs.csv")
-        self.reader = open_reader(wh, self.path)
+        self.reader = open_reader(wh, self.path, self.settings)
         try:
             self._validate_structure()
         except BaseException:
@@ -101,7 +132,7 @@ class ChallengeSource:
     def _validate_structure(self) -> None:
         existing = self.reader.tables()
         where = "file" if isinstance(self.reader, CsvFolder) else "table"
-        for table, spec in SPECS.items():
+        for table, spec in self.specs.items():
             if table not in existing:
                 found = [f"{t}.csv" for t in existing] if isinstance(self.reader, CsvFolder) else existing
                 raise SourceError(
@@ -111,7 +142,7 @@ class ChallengeSource:
                 )
             have = self.reader.columns(table)
             wanted = [f.name for f in spec.fields]
-            missing = [c for c in wanted if c not in have]
+            self._names[table], missing = headers.match(have, wanted)
             if missing:
                 raise SourceError(f"{self.path}: table {table!r} lacks column(s) {missing}; it has {have}. "
                                   f"Expected {wanted}.")
@@ -122,7 +153,7 @@ class ChallengeSource:
     def annotated(self, table: str, lo: dt.date | None = None, hi: dt.date | None = None) -> ir.Table:
         """The table's rows in the range [lo, hi] of its partition date, typed, with `_reason`."""
         spec = self.specs[table]
-        raw = self.reader.raw(table, [f.name for f in spec.fields])
+        raw = self._raw(table, [f.name for f in spec.fields])
         dup_free = self.reader.declared_unique(table, spec.key)
         return in_scope(annotate(raw, spec, check_duplicates=not dup_free), spec, lo, hi)
 
@@ -138,7 +169,7 @@ class ChallengeSource:
         session id, and a cost row naming no session joins nothing anyway.
         """
         c = self.annotated("session_costs")
-        ids = self.reader.raw("session_sources", ["session_id"]).select("session_id")
+        ids = self._raw("session_sources", ["session_id"]).select("session_id")
         ids = ids.filter(ids.session_id.notnull()).distinct()  # one NULL id would make IN answer NULL
         return c.mutate(_ok=(c._ok & c.session_id.isin(ids.session_id)).fill_null(False))
 
@@ -146,14 +177,20 @@ class ChallengeSource:
         """How many cost rows parse and name a session: a join, which DuckDB builds on the smaller
         cost side (about 1 s less at 10M sessions than the IN test `costs()` uses)."""
         c = self.annotated("session_costs")
-        s = self.reader.raw("session_sources", ["session_id"])
+        s = self._raw("session_sources", ["session_id"])
         j = c.filter(c._ok).join(s, c.session_id == s.session_id)
         return j.select(_row=c._row)._row.nunique()
 
-    @staticmethod
-    def cost_reasons(costs: ir.Table) -> ir.Table:
+    def _raw(self, table: str, fields: list[str]) -> ir.Table:
+        """The fields as text under their canonical names (whatever case the source uses), plus `_row`."""
+        names = self._names[table]
+        t = self.reader.raw(table, [names[f] for f in fields])
+        renames = {f: names[f] for f in fields if names[f] != f}
+        return t.rename(renames) if renames else t
+
+    def cost_reasons(self, costs: ir.Table) -> ir.Table:
         """`reasons()` for cost rows, plus the orphan reason `reasons()` cannot know about."""
-        bad = reasons(costs, SPECS["session_costs"])
+        bad = reasons(costs, self.specs["session_costs"])
         orphan = bad._reason == ""
         why = ibis.literal("session_id '") + bad.session_id + "' names no session in session_sources"
         return bad.mutate(_reason=ibis.ifelse(orphan, why, bad._reason),

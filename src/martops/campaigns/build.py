@@ -75,6 +75,7 @@ def _log_funnel(log: CleaningLog, wh: Warehouse, file: str, staged: ir.Table, na
                      missing_spend=staged.spend.isnull().sum().as_scalar())
     s = _scalars(wh, **{k.lstrip("_"): v for k, v in flags.items()}, **extra)
     log.add(file, "text NaN/null in a measure read as missing", s["nan_cells"])
+    log.add(file, "date holding a timestamp -> its date in sources.campaigns.reporting_timezone", s["date_from_timestamp"])
     log.add(file, "campaign_id '.000000' float suffix dropped", s["id_normalised"])
     log.add(file, "campaign_id filled from campaign_name", s.get("id_imputed", 0))
     log.add(file, "country_code blank/unknown -> unknown code", s["country_defaulted"])
@@ -96,12 +97,13 @@ def _log_funnel(log: CleaningLog, wh: Warehouse, file: str, staged: ir.Table, na
 
 def _load_funnel(wh: Warehouse, src: CampaignExports, file: str, spelling: ir.Table, names: ir.Table,
                  project: ProjectConfig, log: CleaningLog, run_id: str, now: dt.datetime) -> dict[str, int]:
-    cfg = project.campaigns
-    raw, nan_cells = funnels.without_missing_texts(src.raw(file), file)
-    lims = funnels.limits(wh, raw, file, cfg)
+    cfg, settings = project.campaigns, project.sources.campaigns
+    raw = src.raw(file)
+    nan_cells = funnels.marker_cells(raw, file, settings)
+    lims = funnels.limits(wh, raw, file, cfg, settings)
     if file == "leads_funnel":
         raw = funnels.with_ids_from_names(raw, names)
-    spec = funnels.spec(file, lims, cfg, funnels.currencies(wh, cfg))
+    spec = funnels.spec(file, lims, cfg, funnels.currencies(wh, cfg), settings)
     ann = wh.materialize(annotate(raw, spec, check_duplicates=False), f"_campaigns_{file}_annotated")
     staged = wh.materialize(funnels.staged(ann, file, spelling, funnels.fx_rates(wh), cfg, run_id, now),
                             f"_campaigns_{file}_staged")
@@ -127,7 +129,7 @@ def load(wh: Warehouse, folder: str | Path, project: ProjectConfig, results: lis
          log: CleaningLog) -> tuple[Delivery, dict]:
     """Channel dictionary and funnel files -> staging + quarantine, in one transaction."""
     run_id, now = current_run_id(), dt.datetime.now()
-    src = CampaignExports(wh, folder)
+    src = CampaignExports(wh, folder, project.sources.campaigns)
     try:
         ch_raw = src.raw("channels")
         raws = [ch_raw] + ([src.raw("leads_funnel")] if "sales_assisted" in src.funnels else [])

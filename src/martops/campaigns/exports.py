@@ -12,8 +12,10 @@ from pathlib import Path
 
 import ibis.expr.types as ir
 
+from martops.config import CampaignSourceSettings, SourceSettings
 from martops.engine import Warehouse
 from martops.errors import SourceError
+from martops.sources import headers
 from martops.sources.csv_folder import CsvFolder
 from martops.sources.typed import ROW
 
@@ -27,6 +29,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "web_orders": ("date", "country_code", "campaign_id", "total_spend_eur", "nb_of_sessions", "nb_of_signups",
                    "nb_of_orders", "nb_of_poslite_items_ordered", "nb_poslite_items_dispatched"),
 }
+SETTING = "sources.campaigns"
 FUNNEL_FILES = {"sales_assisted": "leads_funnel", "web": "web_orders"}
 
 
@@ -34,13 +37,14 @@ class CampaignExports:
     """`channels.csv` is required (it names the campaigns); each funnel file is optional, so a
     re-delivery of one funnel is a valid delivery."""
 
-    def __init__(self, wh: Warehouse, folder: str | Path):
+    def __init__(self, wh: Warehouse, folder: str | Path, settings: SourceSettings | None = None):
         self.path = Path(folder)
+        self.settings = settings or CampaignSourceSettings()
         if not self.path.is_dir():
             raise SourceError(f"{self.path} is not a folder; expected a folder holding channels.csv, "
                               "leads_funnel.csv and/or web_orders.csv")
         self.name = str(self.path.resolve())
-        self._csv = CsvFolder(wh, self.path, null_values=[""])  # only empty is missing; NaN texts are counted
+        self._csv = CsvFolder(wh, self.path, delimiter=self.settings.delimiter, setting=SETTING)
         if not (self.path / "channels.csv").exists():
             raise SourceError(f"{self.path}: channels.csv is missing; it names the campaigns (files found: "
                               f"{sorted(p.name for p in self.path.glob('*.csv')) or 'none'})")
@@ -57,12 +61,11 @@ class CampaignExports:
     def _header(self, table: str) -> dict[str, str]:
         """lower-case name -> the file's spelling, after checking every expected column is there."""
         found = self._csv.columns(table)
-        lower = {h.strip().lower(): h for h in found}
-        missing = [c for c in COLUMNS[table] if c not in lower]
+        names, missing = headers.match(found, list(COLUMNS[table]))
         if missing:
             raise SourceError(f"{self.path / (table + '.csv')}: column(s) {[c.upper() for c in missing]} missing; "
                               f"the header has {found}")
-        return {c: lower[c] for c in COLUMNS[table]}
+        return names
 
     def raw(self, table: str) -> ir.Table:
         """Every expected column as text, named in lower case, plus `_row` (the line in the file)."""

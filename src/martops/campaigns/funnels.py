@@ -8,7 +8,11 @@ What is judged per row (a failing row goes to `ops.quarantine` with every reason
 - measures are numbers >= 0 (counts whole), not a placeholder value and not above
   `outlier_factor` x their column's 99th percentile in the delivery. Such a value is junk, not
   a figure: summing one 100,000,000-impression row would swamp a year of real ones.
-A blank measure (or the text NaN) is missing, not junk: exports leave steps they do not track empty.
+A blank measure (or a declared null marker such as NaN, `sources.campaigns.null_values`) is missing,
+not junk: exports leave steps they do not track empty. Numbers and dates are read by the shared
+parsers (`sources.numbers`, `sources.timestamps`): `€1,234.56` is 1234.56 as in every domain, and a
+timestamp in the date column (`2023-09-01T23:30:00-05:00`) becomes its date in
+`sources.campaigns.reporting_timezone`, counted in the cleaning log.
 
 What is cleaned on loadable rows (and counted in the cleaning log): names and channels respelled
 (`clean.spellings`), products mapped to canonical names, foreign-currency spend converted to EUR.
@@ -25,9 +29,12 @@ import ibis.expr.types as ir
 from martops.campaigns import clean
 from martops.campaigns.channels import ID_EXPECTED, SPELLED
 from martops.campaigns.tables import FX_RATES
-from martops.config import CampaignsConfig
+from martops.campaigns.exports import SETTING
+from martops.config import CampaignsConfig, CampaignSourceSettings, SourceSettings
 from martops.engine import Warehouse
-from martops.sources.typed import ROW, Field, RawSpec
+from martops.sources import numbers as N
+from martops.sources import timestamps as TS
+from martops.sources.typed import ROW, Field, RawSpec, missing
 
 MEASURES: dict[str, dict[str, str]] = {
     "leads_funnel": {
@@ -42,7 +49,6 @@ MEASURES: dict[str, dict[str, str]] = {
     },
 }
 MONEY = {"total_spend", "total_spend_eur"}
-MISSING_TEXTS = ["nan", "null", "none", "n/a", "-"]
 FX_SCHEMA = ibis.schema({"currency": "string", "rate_date": "date", "eur_per_unit": "float64", "source": "string"})
 
 
@@ -53,20 +59,25 @@ class Limit:
     """Values above are junk; None when the column has too few values to judge."""
 
 
-def without_missing_texts(raw: ir.Table, file: str) -> tuple[ir.Table, ir.Scalar]:
-    """Measures spelled NaN/null/... become NULL (missing); also returns how many cells changed."""
-    cols = list(MEASURES[file])
-    is_missing = {c: raw[c].strip().lower().isin(MISSING_TEXTS).fill_null(False) for c in cols}
-    n = sum(is_missing[c].cast("int64").sum() for c in cols)
-    return raw.mutate(**{c: ibis.ifelse(is_missing[c], ibis.null("string"), raw[c]) for c in cols}), n
+def marker_cells(raw: ir.Table, file: str, settings: SourceSettings) -> ir.Scalar:
+    """How many measure cells hold a declared null marker (NaN, null, ...): read as missing, counted."""
+    nulls = tuple(settings.null_values)
+    if not nulls:
+        return ibis.literal(0, type="int64")
+    is_marker = [(missing(raw[c], nulls) & raw[c].strip().nullif("").notnull()).cast("int64") for c in MEASURES[file]]
+    return sum(is_marker[1:], is_marker[0]).sum().fill_null(0)
 
 
-def limits(wh: Warehouse, raw: ir.Table, file: str, cfg: CampaignsConfig) -> dict[str, Limit]:
+
+
+def limits(wh: Warehouse, raw: ir.Table, file: str, cfg: CampaignsConfig,
+           settings: SourceSettings | None = None) -> dict[str, Limit]:
     """Each measure's 99th percentile in this delivery (placeholders left out) and its junk ceiling."""
+    settings = settings or CampaignSourceSettings()
     aggs = {}
     for c in MEASURES[file]:
-        v = raw[c].strip().try_cast("float64")
-        v = ibis.ifelse(v.notin(cfg.placeholder_values) & (v >= 0) & ~v.isnan() & ~v.isinf(), v, ibis.null("float64"))
+        v = N.number(raw[c], settings.decimal)
+        v = ibis.ifelse(v.notin(cfg.placeholder_values) & (v >= 0), v, ibis.null("float64"))
         aggs[f"p_{c}"], aggs[f"n_{c}"] = v.quantile(0.99), v.count()
     row = wh.to_pyarrow(raw.aggregate(**aggs)).to_pylist()[0]
     out = {}
@@ -77,13 +88,13 @@ def limits(wh: Warehouse, raw: ir.Table, file: str, cfg: CampaignsConfig) -> dic
     return out
 
 
-def _measure(col: str, limit: Limit, cfg: CampaignsConfig) -> Field:
+def _measure(col: str, limit: Limit, cfg: CampaignsConfig, settings: SourceSettings) -> Field:
     money = col in MONEY
     placeholders = [float(v) for v in cfg.placeholder_values]
 
     def parse(t: ir.Table) -> ir.Value:
-        v = t[col].strip().try_cast("float64")
-        ok = v.notnull() & ~v.isnan() & ~v.isinf() & (v >= 0) & v.notin(placeholders)
+        v = N.number(t[col], settings.decimal)
+        ok = v.notnull() & (v >= 0) & v.notin(placeholders)
         if not money:
             ok = ok & (v == v.floor())
         if limit.ceiling is not None:
@@ -98,7 +109,8 @@ def _measure(col: str, limit: Limit, cfg: CampaignsConfig) -> Field:
         expected += (f"; at most {cfg.outlier_factor:g}x the column's 99th percentile {_num(limit.p99)}"
                      f" = {_num(limit.ceiling)}")
     expected += ")"
-    return Field(col, "float64" if money else "int64", expected, parse=parse)
+    return Field(col, "float64" if money else "int64", expected, parse=parse,
+                 hint=lambda t: N.decimal_hint(t[col], settings.decimal, SETTING))
 
 
 def _num(v: float) -> str:
@@ -109,11 +121,14 @@ def _blank(text: ir.StringValue) -> ir.BooleanValue:
     return text.isnull() | (text.strip() == "")
 
 
-def spec(file: str, lims: dict[str, Limit], cfg: CampaignsConfig, currencies: list[str]) -> RawSpec:
+def spec(file: str, lims: dict[str, Limit], cfg: CampaignsConfig, currencies: list[str],
+         settings: SourceSettings | None = None) -> RawSpec:
     """The typing rules of one funnel file for this delivery (limits are the delivery's own)."""
+    settings = settings or CampaignSourceSettings()
     unknown = cfg.unknown_country
     fields = [
-        Field("date", "date", "a date YYYY-MM-DD", required=True),
+        Field("date", "date", TS.DATETIME_EXPECTED, required=True,
+              parse=lambda t: TS.calendar_date(t.date, settings.timezone, settings.reporting_timezone)),
         Field("country_code", expected=f"an ISO 3166 alpha-2 country code (blank or 'unknown' become {unknown})",
               required=True, parse=lambda t: clean.country(t.country_code, cfg.country_aliases, unknown)),
     ]
@@ -135,8 +150,8 @@ def spec(file: str, lims: dict[str, Limit], cfg: CampaignsConfig, currencies: li
     else:
         fields.append(Field("campaign_id", expected=ID_EXPECTED, required=True,
                             parse=lambda t: clean.campaign_id(t.campaign_id)))
-    fields += [_measure(c, lims[c], cfg) for c in MEASURES[file]]
-    return RawSpec(file, tuple(fields), key=(), partition="date")
+    fields += [_measure(c, lims[c], cfg, settings) for c in MEASURES[file]]
+    return RawSpec(file, tuple(fields), key=(), partition="date", null_values=tuple(settings.null_values))
 
 
 def with_ids_from_names(raw: ir.Table, names: ir.Table) -> ir.Table:
@@ -190,7 +205,8 @@ def staged(annotated: ir.Table, file: str, spelling: ir.Table, rates: ir.Table, 
     names = {c: g[f"t_{c}"] for c in MEASURES[file]}
     base = dict(date=g.t_date, country_code=g.t_country_code, campaign_id=g.t_campaign_id)
     flags = dict(_id_imputed=_blank(g.campaign_id), _id_normalised=~_blank(g.campaign_id) & (g.campaign_id != g.t_campaign_id),
-                 _country_defaulted=g.t_country_code == cfg.unknown_country)
+                 _country_defaulted=g.t_country_code == cfg.unknown_country,
+                 _date_from_timestamp=TS.holds_time(g.date))
     stamp = dict(_etl_loaded_at=ibis.literal(now, type="timestamp"), _run_id=ibis.literal(run_id))
     if file == "web_orders":
         return g.select(ROW, **base, **{MEASURES[file][c]: v for c, v in names.items()}, **stamp, **flags)

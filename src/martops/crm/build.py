@@ -66,7 +66,7 @@ def _with_place(bad: ir.Table, src: CrmFolder, role: str) -> ir.Table:
 
 def _load_role(wh: Warehouse, src: CrmFolder, role: str, raw: ir.Table, lk: roles.Lookups, cfg: CrmConfig,
                log: CleaningLog, run_id: str, now: dt.datetime) -> dict[str, int]:
-    spec = roles.spec(role, raw.columns)
+    spec = roles.spec(role, raw.columns, src.settings)
     ann = wh.materialize(annotate(raw, spec, check_duplicates=False), f"_crm_{role}_annotated")
     st = roles.staged(role, ann.filter(ann._ok), lk, cfg)
     st = survivorship.resolve(st, roles.KEYS[role], roles.RAW_COLUMNS[role], roles.completeness(st, role, cfg),
@@ -89,7 +89,7 @@ def load(wh: Warehouse, folder: str | Path, project: ProjectConfig, results: lis
     """Every role in the folder -> staging + quarantine, then `crm.*`, in one transaction."""
     cfg = project.crm
     run_id, now = current_run_id(), dt.datetime.now()
-    src = CrmFolder(wh, folder, cfg.files, cfg.columns)
+    src = CrmFolder(wh, folder, cfg.files, cfg.columns, project.sources.crm)
     try:
         raws = {role: src.raw(role) for role in src.roles}
         lk = lookups(wh, raws, cfg)

@@ -13,10 +13,14 @@ import dataclasses
 import ibis
 import ibis.expr.types as ir
 
-from martops.config import CrmConfig
+from martops.config import CrmConfig, SourceSettings
 from martops.crm import phones
 from martops.crm import standardize as S
+from martops.sources import numbers as N
+from martops.sources import timestamps as TS
 from martops.sources.typed import ROW, Field, RawSpec
+
+SETTING = "sources.crm"
 
 KEYS = {"customers": "customer_id", "transactions": "transaction_id", "products": "product_id",
         "interactions": "interaction_id", "sales_team": "sales_rep_id", "countries": "name"}
@@ -29,21 +33,25 @@ def _trimmed(col: str):
     return lambda t: t[col].strip().nullif("")
 
 
-def spec(role: str, columns: list[str]) -> RawSpec:
-    """The typing rules of one role's file (`columns`: the canonical columns it was read with)."""
+def spec(role: str, columns: list[str], settings: SourceSettings | None = None) -> RawSpec:
+    """The typing rules of one role's file (`columns`: the canonical columns it was read with).
+    Dates and amounts are read by the shared parsers under the CRM's source settings."""
+    s = settings or SourceSettings()
     key = "country" if role == "countries" else KEYS[role]
     fields: dict[str, Field] = {c: Field(c) for c in columns if c != ROW}
     fields[key] = Field(key, expected="an id", required=True, parse=_trimmed(key))
     for fk in REQUIRED_TEXT.get(role, ()):
         fields[fk] = Field(fk, expected="an id", required=True, parse=_trimmed(fk))
     if "date" in fields:
-        fields["date"] = Field("date", "date", S.DATE_EXPECTED, required=True, parse=lambda t: S.date(t.date))
+        fields["date"] = Field("date", "date", TS.DATETIME_EXPECTED, required=True,
+                               parse=lambda t: TS.calendar_date(t.date, s.timezone, s.reporting_timezone))
     for c in ("amount", "price", "sales_target", "sales_achieved", "quantity"):
         if c in fields:
-            fields[c] = Field(c, "float64", S.AMOUNT_EXPECTED, parse=lambda t, c=c: S.amount(t[c]))
+            fields[c] = Field(c, "float64", S.AMOUNT_EXPECTED, parse=lambda t, c=c: S.amount(t[c], s.decimal),
+                              hint=lambda t, c=c: N.decimal_hint(t[c], s.decimal, SETTING))
     if "resolved" in fields:
         fields["resolved"] = Field("resolved", "boolean", S.BOOLEAN_EXPECTED, parse=lambda t: S.boolean(t.resolved))
-    return RawSpec(f"crm_{role}", tuple(fields.values()), key=())
+    return RawSpec(f"crm_{role}", tuple(fields.values()), key=(), null_values=tuple(s.null_values))
 
 
 @dataclasses.dataclass

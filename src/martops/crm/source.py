@@ -3,8 +3,10 @@
 Files default to `<role>.csv`; `crm.files` names others. Headers are matched trimmed and
 case-insensitively to the canonical column names below (or to the header `crm.columns` maps a
 canonical name to); extra columns are ignored; a missing column is an error naming the file, the
-column and the header it has. Every column is read as text and only an empty cell is NULL, so ids
-keep their leading zeros and `NA` stays a value. `_row` is the line in the file (header = line 1).
+column and the header it has. Every column is read as text (by `sources.csv_files`, the reader of
+every domain) and only an empty cell is NULL, so ids keep their leading zeros and `NA` stays a value.
+`_row` is the physical line where the record starts (header = line 1). A role's file that is a
+directory or unreadable is an error, never a role silently skipped.
 
 Only `customers` is required. Every other role is optional: a delivery of transactions alone is
 valid, and its foreign keys are checked against the customers, products and sales team already in
@@ -18,9 +20,12 @@ from pathlib import Path
 
 import ibis.expr.types as ir
 
+from martops.config import SourceSettings
 from martops.crm.tables import REQUIRED, ROLES
 from martops.engine import Warehouse
 from martops.errors import SourceError
+from martops.sources import headers
+from martops.sources.csv_files import check_readable
 from martops.sources.csv_folder import CsvFolder
 from martops.sources.typed import ROW
 
@@ -42,11 +47,14 @@ OPTIONAL: dict[str, dict[str, str]] = {"transactions": {"quantity": "quantity"}}
 """Columns read when the file has them: with a quantity, a blank amount is price x quantity."""
 
 
+SETTING = "sources.crm"
+
+
 class _RoleFiles(CsvFolder):
     """CsvFolder addressing files by role, whatever the delivery calls them."""
 
-    def __init__(self, wh: Warehouse, path: Path, files: dict[str, str]):
-        super().__init__(wh, path, null_values=[""])
+    def __init__(self, wh: Warehouse, path: Path, files: dict[str, str], delimiter: str):
+        super().__init__(wh, path, delimiter=delimiter, setting=SETTING)
         self.files = files
 
     def _file(self, table: str) -> Path:
@@ -55,8 +63,9 @@ class _RoleFiles(CsvFolder):
 
 class CrmFolder:
     def __init__(self, wh: Warehouse, folder: str | Path, files: dict[str, str] | None = None,
-                 columns: dict[str, dict[str, str]] | None = None):
+                 columns: dict[str, dict[str, str]] | None = None, settings: SourceSettings | None = None):
         self.path = Path(folder)
+        self.settings = settings or SourceSettings()
         if not self.path.is_dir():
             raise SourceError(f"{self.path} is not a folder; expected a folder holding customers.csv and "
                               f"optionally {', '.join(r + '.csv' for r in ROLES if r not in REQUIRED)}")
@@ -65,20 +74,18 @@ class CrmFolder:
         if unknown:
             raise SourceError(f"unknown CRM role(s) {unknown} in crm.files/crm.columns; roles are {list(ROLES)}")
         names = {role: files.get(role, f"{role}.csv") for role in ROLES}
-        for role in ROLES:
-            p = self.path / names[role]
-            if p.exists() and not p.is_file():
-                # skipping it would keep the previous delivery's rows of the role as if current
-                raise SourceError(f"{p} is a {'folder' if p.is_dir() else 'special file'}, not the {role} file; "
-                                  f"move it away or name the {role} file with crm.files in martops.yml")
-        self.roles = [r for r in ROLES if (self.path / names[r]).is_file()]
+        self.roles = [r for r in ROLES if (self.path / names[r]).exists()]
+        for role in self.roles:
+            # a directory or unreadable file is an error: skipping it would keep the previous
+            # delivery's rows of the role as if they were current
+            check_readable(self.path / names[role])
         for role in REQUIRED:
             if role not in self.roles:
                 raise SourceError(f"{self.path / names[role]} is missing; a CRM delivery needs its {role} file "
                                   f"(files found: {sorted(p.name for p in self.path.iterdir() if p.is_file()) or 'none'}"
                                   "); name another file with crm.files in martops.yml")
         self.files = {r: names[r] for r in self.roles}
-        self._csv = _RoleFiles(wh, self.path, self.files)
+        self._csv = _RoleFiles(wh, self.path, self.files, self.settings.delimiter)
         self._headers = {r: self._header(r, columns.get(r, {})) for r in self.roles}
         for role in self.roles:
             if not self._csv.has_rows(role):
@@ -88,7 +95,7 @@ class CrmFolder:
     def _header(self, role: str, mapped: dict[str, str]) -> dict[str, str]:
         """canonical name -> the file's spelling, after checking every expected column is there."""
         found = self._csv.columns(role)
-        lower = {h.strip().lower(): h for h in found}
+        lower = headers.by_key(found)
         stray = sorted(set(mapped) - set(COLUMNS[role]) - set(OPTIONAL.get(role, {})))
         if stray:
             raise SourceError(f"crm.columns.{role}: {stray} are not columns of {role}; its columns are "

@@ -9,11 +9,10 @@
   only of them is missing (NULL, counted). `first_name` / `surname` for
   linkage are the first and last words once honorifics (`Mr.`, `Dr.`) and suffixes (`MD`, `PhD`,
   `III`) are left out; a one-word name is a surname. Compare them case-insensitively.
-- **Dates**: `YYYY-MM-DD`, `YYYY/MM/DD` and `DD.MM.YYYY` (one- or two-digit day and month). Slashed
-  day-first or month-first dates (`03/04/2024`) are refused: nothing in a row says which it is.
-- **Amounts** (amount, price, targets, quantity): spaces and currency symbols dropped, commas
-  accepted only as thousands separators (`1,234.50`); a decimal comma, other text or a negative is
-  not an amount (the row is quarantined).
+- **Dates** and **amounts** are read by the shared parsers of every domain (`sources.timestamps`,
+  `sources.numbers`): `YYYY-MM-DD`, `YYYY/MM/DD`, `DD.MM.YYYY` (slashed day- or month-first dates
+  are refused); amounts with currency symbols and thousands separators (`$ 1 234.50`); a decimal
+  comma only where `sources.crm.decimal` declares it. A negative amount is quarantined.
 - **Categoricals**: interaction types trimmed, lower-cased and mapped (`crm.interaction_types`,
   `e-mail` -> `email`); product categories and regions keep the spelling most rows of the delivery
   use among texts equal once case and spaces are folded. Blank becomes `unknown`.
@@ -25,6 +24,9 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
+
+from martops.sources import numbers as N
+from martops.sources import timestamps as TS
 
 EMAIL_PATTERN = (r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
                  r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
@@ -92,39 +94,25 @@ def surname(name: ir.StringValue) -> ir.StringValue:
 
 
 def date(text: ir.StringValue) -> ir.DateValue:
-    """The date a text names in one of the accepted formats, else NULL."""
-    s = text.strip()
-    iso = ibis.cases(
-        (s.re_search(r"^\d{4}-\d{1,2}-\d{1,2}$"), s),
-        (s.re_search(r"^\d{4}/\d{1,2}/\d{1,2}$"), s.replace("/", "-")),
-        (s.re_search(r"^\d{1,2}\.\d{1,2}\.\d{4}$"), s.re_replace(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$", r"\3-\2-\1")),
-        else_=ibis.null("string"),
-    )
-    return iso.try_cast("date")
+    """The date a text names in one of the accepted formats, else NULL (`sources.timestamps.date`)."""
+    return TS.date(text)
 
 
-DATE_EXPECTED = "a date (YYYY-MM-DD, YYYY/MM/DD or DD.MM.YYYY)"
+DATE_EXPECTED = TS.DATE_EXPECTED
 
 
-def amount_text(text: ir.StringValue) -> ir.StringValue:
-    """The text with spaces and currency symbols dropped and thousands commas removed."""
-    s = text.re_replace(r"[\s$€£¥]|^(USD|EUR|GBP)|(USD|EUR|GBP)$", "")
-    return ibis.ifelse(s.re_search(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$"), s.replace(",", ""), s)
-
-
-def amount(text: ir.StringValue) -> ir.FloatingValue:
-    """A number >= 0 from the text (see `amount_text`), else NULL (an empty text is NULL too)."""
-    s = amount_text(text)
-    v = ibis.ifelse(s.re_search(r"^\d+(\.\d+)?$|^\.\d+$"), s, ibis.null("string")).try_cast("float64")
-    return v
+def amount(text: ir.StringValue, decimal: str = ".") -> ir.FloatingValue:
+    """A number >= 0 read by the shared grammar (`sources.numbers.number`), else NULL (empty too)."""
+    v = N.number(text, decimal)
+    return ibis.ifelse(v >= 0, v, ibis.null("float64"))
 
 
 AMOUNT_EXPECTED = "an amount >= 0 (digits, optional decimals; $, spaces and thousands commas allowed)"
 
 
 def amount_cleaned(text: ir.StringValue) -> ir.BooleanValue:
-    """The text was not already a bare number (spaces, symbols or separators were dropped)."""
-    return text.notnull() & (amount_text(text) != text)
+    """The text reads as an amount but was not already a bare number (spaces, symbols or separators)."""
+    return text.notnull() & N.number(text).notnull() & ~text.re_search(r"^-?\d+(\.\d+)?$")
 
 
 def boolean(text: ir.StringValue) -> ir.BooleanValue:

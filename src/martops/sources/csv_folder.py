@@ -1,58 +1,36 @@
 """A folder of CSV exports as a raw source: `<table>.csv` per table, every column as text.
 
-Encoding and header are checked before anything is read into the warehouse, with messages that
-say which file, which line and what was expected. `_row` is the line number in the file (the
-header is line 1; exact unless a quoted field spans lines), so a quarantined row can be found
-with any editor.
+Files are read by `sources.csv_files` (the one CSV reader): encoding, delimiter, duplicate
+columns and readability are checked before anything reaches the warehouse, with messages naming
+the file, the line or column and the setting to change. `_row` is the physical line where each
+record starts (the header is line 1).
 """
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from martops.engine import Warehouse
 from martops.errors import SourceError
+from martops.sources.csv_files import Layout, read_header, read_text_table
 from martops.sources.typed import ROW
-
-
-def _first_bad_utf8_line(path: Path) -> tuple[int, bytes] | None:
-    with path.open("rb") as fh:
-        for number, line in enumerate(fh, start=1):
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError:
-                return number, line[:80]
-    return None
-
-
-def read_header(path: Path) -> list[str]:
-    bad = _first_bad_utf8_line(path)
-    if bad is not None:
-        raise SourceError(f"{path}: line {bad[0]} is not UTF-8 ({bad[1]!r}); save the export as UTF-8 and re-run")
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        header = next(csv.reader(fh), None)
-    if not header:
-        raise SourceError(f"{path}: the file is empty; expected a header line")
-    return [h.strip() for h in header]
 
 
 class CsvFolder:
     kind = "folder of CSV files"
 
-    def __init__(self, wh: Warehouse, path: str | Path, *, null_values: list[str] | None = None):
-        """`null_values`: texts read as NULL (default: Arrow's list, which includes NA, NaN and null);
-        pass `[""]` where such texts may be real values (Namibia's country code is NA)."""
+    def __init__(self, wh: Warehouse, path: str | Path, *, delimiter: str = ",", setting: str = "sources"):
+        """`delimiter`: the field separator; `setting`: the settings key messages point at
+        (`sources.attribution`). Only an empty cell is NULL: null markers are the typing's business."""
         self.wh, self.path = wh, Path(path)
-        self.null_values = null_values
+        self.delimiter, self.setting = delimiter, setting
         if not self.path.is_dir():
             raise SourceError(f"{self.path} is not a folder of CSV files")
-        self._headers: dict[str, list[str]] = {}
+        self._layouts: dict[str, Layout] = {}
         self._data: dict[str, pa.Table] = {}
 
     def _file(self, table: str) -> Path:
@@ -62,34 +40,21 @@ class CsvFolder:
         return sorted(p.stem for p in self.path.glob("*.csv"))
 
     def columns(self, table: str) -> list[str]:
-        if table not in self._headers:
-            self._headers[table] = read_header(self._file(table))
-        return self._headers[table]
+        if table not in self._layouts:
+            self._layouts[table] = read_header(self._file(table), self.delimiter, self.setting)
+        return self._layouts[table].names
 
     def declared_unique(self, table: str, key: tuple[str, ...]) -> bool:
         return False  # a CSV promises nothing
 
     def _read(self, table: str) -> pa.Table:
-        if table in self._data:
-            return self._data[table]
-        path = self._file(table)
-        header = self.columns(table)
-        try:
-            data = pacsv.read_csv(
-                path,
-                read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, encoding="utf-8"),
-                convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
-                                                     strings_can_be_null=True, null_values=self.null_values),
-            )
-        except pa.ArrowInvalid as exc:
-            raise SourceError(f"{path}: cannot be read as CSV with header {header}: {exc}") from exc
-        self._data[table] = data
-        return data
+        if table not in self._data:
+            self.columns(table)
+            self._data[table] = read_text_table(self._file(table), self._layouts[table], self.delimiter)
+        return self._data[table]
 
     def raw(self, table: str, columns: list[str]) -> ir.Table:
-        data = self._read(table).select(columns)
-        rows = pa.array(range(2, data.num_rows + 2), type=pa.int64())
-        return ibis.memtable(data.add_column(0, ROW, rows))
+        return ibis.memtable(self._read(table).select([ROW, *columns]))
 
     def has_rows(self, table: str) -> bool:
         return self._read(table).num_rows > 0

@@ -36,6 +36,9 @@ class Field:
     parse: Callable[[ir.Table], ir.Value] | None = None
     """A parser for values a cast cannot judge (ids, placeholders, codes): given the raw table, the
     typed value, NULL where the text is not valid. It may use other columns of the row."""
+    hint: Callable[[ir.Table], ir.StringValue] | None = None
+    """Text appended to the reason of a value that does not parse, where it says more (NULL: nothing),
+    e.g. the setting that would read it: "(it looks like a decimal comma; declare ...)"."""
 
     reject: tuple[tuple[Callable[[ir.Value], ir.BooleanValue], str], ...] = ()
     """Rules on the parsed value a type cannot express: (condition that rejects the row, why), e.g.
@@ -75,6 +78,9 @@ class RawSpec:
     """Date field that scopes a range load; rows whose date does not parse belong to every range."""
     keep: Keep | None = None
     """How duplicates differing only in some fields are resolved (None: all quarantined)."""
+    null_values: tuple[str, ...] = ()
+    """Texts that mean missing besides an empty cell (the source's declared null markers), compared
+    trimmed and case-insensitively. The raw text is kept; only the typed value is NULL."""
 
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
@@ -82,6 +88,17 @@ class RawSpec:
 
 def _null() -> ir.StringValue:
     return ibis.null("string")
+
+
+def missing(text: ir.StringValue, null_values: tuple[str, ...] = ()) -> ir.BooleanValue:
+    """The cell is missing: NULL, empty or blank, or one of the declared null markers."""
+    s = text.strip()
+    # only a text starting with whitespace can be blank: trimming millions of ids costs seconds
+    blank = ibis.ifelse(text.left(1).isin([" ", "\t", "\n", "\r", "\v", "\f"]), s == "", text == "")
+    empty = text.isnull() | blank
+    if not null_values:
+        return empty
+    return empty | s.lower().isin([v.strip().lower() for v in null_values])
 
 
 def _quote(v: ir.StringValue) -> ir.StringValue:
@@ -130,15 +147,17 @@ def _problems(t: ir.Table, spec: RawSpec, typed: dict[str, ir.Value],
     out: list[tuple[str, ir.BooleanValue, ir.StringValue]] = []
     for f in spec.fields:
         text, value = t[f.name], typed[f"t_{f.name}"]
-        empty = text.isnull() | (text == "")
+        empty = missing(text, spec.null_values)
         if f.parse is not None and (f.required or f.name in spec.key):
             out.append((f.name, empty & value.isnull(), ibis.literal(f"{f.name} is NULL or empty (required)")))
         elif f.required or f.name in spec.key:
             why = "is NULL or empty (a key)" if f.name in spec.key else "is NULL or empty (required)"
             out.append((f.name, empty, ibis.literal(f"{f.name} {why}")))
         if f.parsed:
-            out.append((f.name, ~empty & value.isnull(),
-                        ibis.literal(f"{f.name} ") + _quote(text) + f" is not {f.expected}"))
+            why = ibis.literal(f"{f.name} ") + _quote(text) + f" is not {f.expected}"
+            if f.hint is not None:
+                why = why + f.hint(t).fill_null("")
+            out.append((f.name, ~empty & value.isnull(), why))
         if f.accepted is not None:
             off = value.notnull() & value.notin(list(f.accepted))
             out.append((f.name, off, ibis.literal(f"{f.name} ") + _quote(text) + f" is not {f.expected}"))
@@ -181,14 +200,17 @@ def annotate(raw: ir.Table, spec: RawSpec, *, check_duplicates: bool) -> ir.Tabl
     if duplicates:
         dups = duplicate_keys(raw, spec)
         t = raw.left_join(dups, [raw[k] == dups[k] for k in spec.key]).drop(*[f"{k}_right" for k in spec.key])
-    typed = {f"t_{f.name}": _typed(t, f) for f in spec.fields}
+    typed = {f"t_{f.name}": _typed(t, f, spec.null_values) for f in spec.fields}
     return t.mutate(**typed, _ok=_loadable(t, spec, typed, duplicates))
 
 
-def _typed(t: ir.Table, f: Field) -> ir.Value:
+def _typed(t: ir.Table, f: Field, null_values: tuple[str, ...]) -> ir.Value:
     if f.parse is not None:
-        return f.parse(t)
-    return t[f.name] if f.dtype == "string" else t[f.name].try_cast(f.dtype)
+        return f.parse(t)  # a parser decides what a marker means (a missing country may become ZZ)
+    value = t[f.name] if f.dtype == "string" else t[f.name].try_cast(f.dtype)
+    if null_values:  # a null marker in a text column is missing, not the text "NULL"
+        value = ibis.ifelse(missing(t[f.name], null_values), ibis.null(value.type()), value)
+    return value
 
 
 def _loadable(t: ir.Table, spec: RawSpec, typed: dict[str, ir.Value], duplicates: bool) -> ir.BooleanValue:
@@ -199,12 +221,12 @@ def _loadable(t: ir.Table, spec: RawSpec, typed: dict[str, ir.Value], duplicates
         required = f.required or f.name in spec.key
         if f.parse is not None:
             # a parser may fill an empty text (a default, a value derived from another column)
-            conds.append(value.notnull() if required else value.notnull() | text.isnull() | (text == ""))
+            conds.append(value.notnull() if required else value.notnull() | missing(text, spec.null_values))
         elif f.dtype == "string":
             if required:
-                conds.append(text.notnull() & (text != ""))
+                conds.append(~missing(text, spec.null_values))
         else:
-            conds.append(value.notnull() if required else value.notnull() | text.isnull() | (text == ""))
+            conds.append(value.notnull() if required else value.notnull() | missing(text, spec.null_values))
         if f.accepted is not None:
             conds.append(value.isnull() | value.isin(list(f.accepted)))
         for rejects, _ in f.reject:

@@ -1,0 +1,168 @@
+"""The one CSV reader of every domain: a file -> every column as text, plus `_row`, its physical line.
+
+What a file must be, each fault a one-line `SourceError` naming the file (and line or column):
+- a readable regular file (not a directory, not unreadable), UTF-8 (a BOM is allowed; the first
+  line that is not UTF-8 is named), with a header line;
+- separated by the declared delimiter (`sources.<domain>.delimiter`, default `,`): a header that
+  is one column under it but splits on `;`, tab or `|` names the delimiter it found and the
+  setting that declares it;
+- no header column twice (compared trimmed and case-insensitively, as headers are matched).
+
+Quoted fields may hold line breaks (LF or CRLF) in files of any size. `_row` is the physical line
+where the record starts (the header is line 1), also when quoted fields span lines or blank lines
+are skipped, so a quarantined row can be found with any editor. Only an empty cell is NULL; every
+other text is kept for the typing rules (`sources.typed`) to judge.
+"""
+
+from __future__ import annotations
+
+import codecs
+import dataclasses
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from martops.errors import SourceError
+
+ROW = "_row"
+CANDIDATES = {";": "';'", "\t": "a tab", "|": "'|'", ",": "','"}
+_CHUNK = 1 << 24
+
+
+def _shown(delimiter: str) -> str:
+    return CANDIDATES.get(delimiter, repr(delimiter))
+
+
+def check_readable(path: Path) -> None:
+    """A regular file we may open; otherwise a one-line error saying what is there instead."""
+    if not path.exists():
+        raise SourceError(f"{path} does not exist")
+    if path.is_dir():
+        raise SourceError(f"{path} is a directory; expected a CSV file")
+    try:
+        with path.open("rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise SourceError(f"{path} cannot be read: {exc.strerror or exc}") from exc
+
+
+def _first_bad_utf8_line(path: Path) -> tuple[int, bytes] | None:
+    with path.open("rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number, line[:80]
+    return None
+
+
+def scan(path: Path) -> int:
+    """Check the whole file is UTF-8 (naming the first bad line) and count its physical lines."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines, last = 0, b""
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                decoder.decode(chunk)
+                lines += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+                if last == b"\r" and chunk[:1] == b"\n":
+                    lines -= 1  # a CRLF split across two chunks was counted twice
+                last = chunk[-1:]
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        bad = _first_bad_utf8_line(path)
+        where = f"line {bad[0]} is not UTF-8 ({bad[1]!r})" if bad else "the file ends inside a UTF-8 character"
+        raise SourceError(f"{path}: {where}; save the export as UTF-8 and re-run") from None
+    except OSError as exc:
+        raise SourceError(f"{path} cannot be read: {exc.strerror or exc}") from exc
+    return lines + (1 if last not in (b"", b"\n", b"\r") else 0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """What `read_header` found: the column names (trimmed), the physical lines the header takes
+    and the lines in the file."""
+
+    names: list[str]
+    header_lines: int
+    lines: int
+
+
+def read_header(path: Path, delimiter: str = ",", setting: str = "sources") -> Layout:
+    """Check the file (readable, UTF-8, delimiter, unique columns) and read its header."""
+    check_readable(path)
+    lines = scan(path)
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            raise SourceError(f"{path}: line 1 is not a CSV header: {exc}") from exc
+        header_lines = reader.line_num
+    if not header or not any(h.strip() for h in header):
+        raise SourceError(f"{path}: the file is empty; expected a header line")
+    if len(header) == 1:
+        for other, shown in CANDIDATES.items():
+            if other != delimiter and other in header[0]:
+                raise SourceError(
+                    f"{path}: the header is separated by {shown}, not {_shown(delimiter)}; declare "
+                    f"{setting}.delimiter: {other!r} in martops.yml")
+    names = [h.strip() for h in header]
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        key = name.lower()
+        if key in seen:
+            raise SourceError(f"{path}: column {name!r} appears twice in the header (columns {seen[key]} and "
+                              f"{position}); rename one")
+        seen[key] = position
+    return Layout(names, header_lines, lines)
+
+
+def _record_lines(path: Path, delimiter: str, header_lines: int) -> list[int]:
+    """The physical line each record starts on, walking the file with Python's csv module (only
+    for files where records and lines differ: quoted line breaks, blank lines)."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(sys.maxsize)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh, delimiter=delimiter)
+            next(reader, None)
+            starts, before = [], header_lines
+            for record in reader:
+                if record:
+                    starts.append(before + 1)
+                before = reader.line_num
+    finally:
+        csv.field_size_limit(old)
+    return starts
+
+
+def read_text_table(path: Path, layout: Layout, delimiter: str = ",") -> pa.Table:
+    """Every column of the file (as `read_header` laid it out) as text, an empty cell NULL, plus
+    `_row` (int64) first."""
+    header, header_lines, lines = layout.names, layout.header_lines, layout.lines
+    try:
+        data = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=header_lines, encoding="utf-8"),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
+                                                 strings_can_be_null=True, null_values=[""]),
+        )
+    except pa.ArrowInvalid as exc:
+        raise SourceError(f"{path}: cannot be read as CSV separated by {_shown(delimiter)} with header "
+                          f"{header}: {exc}".replace("\n", " ")) from exc
+    n = data.num_rows
+    if lines == header_lines + n:  # one record per line: numbering is arithmetic
+        rows = pa.array(np.arange(header_lines + 1, header_lines + n + 1, dtype=np.int64))
+    else:
+        starts = _record_lines(path, delimiter, header_lines)
+        if len(starts) != n:
+            raise SourceError(f"{path}: its quoting is inconsistent ({n:,} records by one reading, {len(starts):,} "
+                              "by another); check for an unclosed quote")
+        rows = pa.array(starts, type=pa.int64())
+    return data.add_column(0, ROW, rows)
