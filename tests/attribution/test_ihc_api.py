@@ -267,8 +267,13 @@ def test_refresh_and_changed_settings_send_everything_again(server, prepared):
 
 def test_pacing_holds_the_request_rate(server, prepared):
     run_api(prepared, cfg={"requests_per_second": 25})
-    gaps = [b.at - a.at for a, b in zip(server.seen, server.seen[1:])]
-    assert min(gaps) >= 0.035  # 1/25 s between request starts, less scheduling slack
+    gaps = sorted(b.at - a.at for a, b in zip(server.seen, server.seen[1:]))
+    # 1/25 s = 0.04 s between request starts as the client sends them; the server stamps arrivals,
+    # which a loaded machine delays unevenly, so one gap may shrink by the delay of the one before.
+    # Unpaced requests on loopback arrive ~1 ms apart: the median and the whole span tell pacing apart.
+    assert gaps[len(gaps) // 2] >= 0.038
+    assert server.seen[-1].at - server.seen[0].at >= 0.04 * len(gaps) * 0.95
+    assert gaps[0] >= 0.02
 
 
 def test_a_journey_over_the_session_limit(server, prepared):
