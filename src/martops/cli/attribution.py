@@ -233,7 +233,8 @@ def report(since: str = SINCE, until: str = UNTIL, model: str = MODEL,
 def export(since: str = SINCE, until: str = UNTIL, model: str = MODEL,
            out: Path = typer.Option(..., "--export", "--out", "-o", help="CSV file to write."),
            warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG) -> None:
-    """Export channel_reporting with CPO (cost / ihc) and ROAS (ihc_revenue / cost) as CSV.
+    """Export channel_reporting's rows dated --since..--until with CPO (cost / ihc) and ROAS
+    (ihc_revenue / cost) as CSV. A model never reported, or a range with no rows, is an error.
 
     Example:
 
@@ -241,7 +242,7 @@ def export(since: str = SINCE, until: str = UNTIL, model: str = MODEL,
     """
     cfg, wh = open_warehouse(config, warehouse, domain="attribution")
     with wh:
-        _report(_run_steps(["export"], wh, _options(cfg, since, until, model, export=out)))
+        _report(_run_steps(["export"], wh, _options(cfg, since, until, model, export=out, export_range=True)))
 
 
 @attribution_app.command("write-back")
