@@ -78,12 +78,11 @@ def _load_costs(wh: Warehouse, src: ChallengeSource, run_id: str, now: dt.dateti
     return {"read": read, "loaded": usable, "quarantined": quarantine.replace(wh, src.name, "session_costs", bad_rows, None, None)}
 
 
-def _require_conversions(wh: Warehouse, src: ChallengeSource, conv: ir.Table, since: dt.date, until: dt.date) -> None:
+def _require_conversions(src: ChallengeSource, since: dt.date, until: dt.date) -> None:
     """A range holding no conversion at all is a wrong range, not dirt: say so, with the dates the
-    source has, before the generic row_count check. Runs only when nothing loaded; the span is one
-    min/max over the typed date of the whole table."""
-    if int(wh.scalar(conv.filter(conv.t_conv_date.notnull()).count())):
-        return  # conversions are dated in the range but every one was quarantined: the checks say why
+    source has, before the generic row_count check. Runs only when no row was read (rows with an
+    unreadable date belong to every range and go to quarantine instead); the span is one min/max
+    over the parsed date of the whole table."""
     first, last = src.date_span("conversions")
     dated = (f"its conversions are dated {first}..{last}" if first is not None
              else "none of its conversions has a readable date")
@@ -120,8 +119,8 @@ def ingest(wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookba
                                      since, until, run_id, now),
                 "session_costs": _load_costs(wh, src, run_id, now),
             }
-            if not counts["conversions"]["loaded"]:
-                _require_conversions(wh, src, conv, since, until)
+            if not counts["conversions"]["read"]:  # no row dated in the range, nor an undated one
+                _require_conversions(src, since, until)
             log_conversion_policies(log, wh, run_id)
             log.write(wh, run_id)
             faults.pause_point("ingest.before_commit")
