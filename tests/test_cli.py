@@ -212,3 +212,30 @@ def test_position_weights_with_nothing_at_the_ends_split_a_two_session_journey_e
     assert credit[("c3", "s5")] == credit[("c3", "s6")] == 0.5  # two sessions, no middle
     assert (credit[("c1", "s1")], credit[("c1", "s2")], credit[("c1", "s3")]) == (0.0, 1.0, 0.0)
     assert [credit[("c2", s)] for s in ("s1", "s2", "s3", "s4")] == [0.0, 0.5, 0.5, 0.0]
+
+
+# -- attribution export: the range given, and nothing is not a file ----------------------------
+def test_attribution_export_holds_the_range_and_an_empty_one_is_an_error(capsys, tiny_db, tmp_path):
+    import csv
+
+    wh, out = tmp_path / "wh.duckdb", tmp_path / "e.csv"
+    assert run_cli(capsys, "attribution", "run", "--db", tiny_db, *RANGE, "-w", wh, "-m", "last_touch").code == 0
+    res = run_cli(capsys, "attribution", "export", "--since", "2023-09-02", "--until", "2023-09-03",
+                  "-m", "last_touch", "--export", out, "-w", wh)
+    assert res.code == 0, res.err
+    rows = list(csv.DictReader(out.open()))
+    # sessions on Sep 2: s3 (Newsletter & Email), s9 (Paid Search Brand); Sep 3: s4, s5, s6
+    assert [(r["date"], r["channel_name"]) for r in rows] == [
+        ("2023-09-02", "Newsletter & Email"), ("2023-09-02", "Paid Search Brand"),
+        ("2023-09-03", "FB & IG Ads"), ("2023-09-03", "Organic Traffic"), ("2023-09-03", "Performance Max")]
+    out.unlink()
+    res = run_cli(capsys, "attribution", "export", "--since", "2024-09-01", "--until", "2024-09-07",
+                  "-m", "last_touch", "--export", out, "-w", wh)
+    assert res.code == 1 and _lines(res.err) == [
+        "error: no rows of model 'last_touch' in channel_reporting dated 2024-09-01..2024-09-07; its rows are "
+        "dated 2023-08-30..2023-09-05"]
+    res = run_cli(capsys, "attribution", "export", *RANGE, "-m", "ihc", "--export", out, "-w", wh)
+    assert res.code == 1 and _lines(res.err) == [
+        "error: channel_reporting has no rows of model 'ihc'; models run: last_touch (run `martops attribution "
+        "attribute` and `report` with --model ihc first)"]
+    assert not out.exists()

@@ -33,6 +33,9 @@ def test_values_override(tmp_path):
     ("warehouse:\n  threads: 0\n", "warehouse.threads"),
     ("attribution:\n  position_weights: [.nan, 0.5, 0.5]\n", "attribution.position_weights"),
     ("attribution:\n  lookback_days: 0\n", "attribution.lookback_days"),
+    ("attribution:\n  ihc_weights: {initializer: 0, holder: 0, closer: 0}\n",
+     "attribution.ihc_weights: Value error, at least one phase weight (initializer, holder, closer) must be > 0 "
+     "(got {'initializer': 0, 'holder': 0, 'closer': 0})"),
 ])
 def test_errors_name_the_key(tmp_path, text, fragment):
     p = tmp_path / "martops.yml"
@@ -155,3 +158,37 @@ def test_every_other_flag_refuses_bad_values_in_one_line(capsys, tmp_path, monke
     lines = [line for line in res.err.splitlines() if line.strip()]
     assert res.code == code and len(lines) == 1 and fragment in lines[0], res.err
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.mark.parametrize("text,line", [
+    ("sources:\n  attribution:\n    delimiter: '::'\n", "  sources.attribution.delimiter: Value error, must be one "
+     "character other than a quote or a line break (or 'tab'), got '::'"),
+    ("attribution:\n  position_weights: [0.5, 0.5, 0.5]\n", "  attribution.position_weights: Value error, must be "
+     "three non-negative numbers that sum to 1, got [0.5, 0.5, 0.5]"),
+    ("attribution:\n  half_life_days: -1\n", "  attribution.half_life_days: Input should be greater than 0 (got -1)"),
+])
+def test_an_invalid_value_is_named_once(tmp_path, text, line):
+    p = tmp_path / "martops.yml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    assert str(err.value).splitlines() == [f"{p}: invalid project file", line]
+
+
+def test_a_project_file_that_is_a_folder_or_not_text_is_one_line(capsys, tmp_path):
+    binary = tmp_path / "martops.yml"
+    binary.write_bytes(b"attribution:\n  direct_channel: Caf\xe9\n")  # latin-1
+    for path, said in [(tmp_path, f"error: project file {tmp_path} is a directory; give the file itself, e.g. "
+                                  f"{tmp_path / 'martops.yml'}"),
+                       (binary, f"error: project file {binary} is not UTF-8 text (byte 34); is it the right file?")]:
+        res = _cli(capsys, "check", "-c", path, "-w", tmp_path / "w.duckdb")
+        assert res.code == 1 and res.err.strip().splitlines() == [said]
+
+
+def test_all_zero_ihc_weights_stop_a_run_before_anything_is_written(capsys, tiny_db, tmp_path):
+    cfg = tmp_path / "martops.yml"
+    cfg.write_text("attribution:\n  ihc_weights: {initializer: 0, holder: 0, closer: 0}\n")
+    wh = tmp_path / "wh.duckdb"
+    res = _cli(capsys, "attribution", "run", "--db", tiny_db, *RANGE, "-w", wh, "-c", cfg)
+    assert res.code == 1 and "attribution.ihc_weights: Value error, at least one phase weight" in res.err
+    assert not wh.exists()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from martops.checks.specs import CheckSpec, normalise
 from martops.errors import ConfigError
@@ -65,6 +65,14 @@ class IhcWeights(_Strict):
     initializer: float = Field(1.0, ge=0)
     holder: float = Field(1.0, ge=0)
     closer: float = Field(1.0, ge=0)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> "IhcWeights":
+        """All zero would divide by zero in every journey: refused when the file loads, not
+        after ingest and journeys have run."""
+        if self.initializer + self.holder + self.closer <= 0:
+            raise ValueError("at least one phase weight (initializer, holder, closer) must be > 0")
+        return self
 
     def normalised(self) -> tuple[float, float, float]:
         total = self.initializer + self.holder + self.closer
@@ -305,7 +313,15 @@ def load_config(path: str | Path | None = None) -> ProjectConfig:
     if not path.exists():
         raise ConfigError(f"project file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise ConfigError(f"project file {path} is a directory; give the file itself, e.g. {path / DEFAULT_PROJECT_FILE}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"project file {path} is not UTF-8 text (byte {exc.start}); is it the right file?") from None
+    except OSError as exc:
+        raise ConfigError(f"project file {path} cannot be read: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
@@ -316,7 +332,8 @@ def load_config(path: str | Path | None = None) -> ProjectConfig:
         lines = [f"{path}: invalid project file"]
         for err in exc.errors():
             key = ".".join(str(p) for p in err["loc"])
-            lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r})")
+            said = err["msg"] if "got " in err["msg"] else f"{err['msg']} (got {err.get('input')!r})"
+            lines.append(f"  {key}: {said}")  # a validator that names the value is not echoed twice
         raise ConfigError("\n".join(lines)) from exc
 
 

@@ -205,3 +205,25 @@ def test_a_model_with_negative_credit_fails(wh, tiny_db, monkeypatch):
     with pytest.raises(CheckFailed, match=r"range\(ihc >= 0\)"):
         attribute(wh, since, until, "last_touch", AttributionConfig())
     assert not wh.exists(T.CUSTOMER_JOURNEY) or wh.count(T.CUSTOMER_JOURNEY) == 0
+
+
+def test_a_range_with_no_conversions_says_which_dates_the_source_has(capsys, tiny_db, tmp_path):
+    october = ["--since", "2023-10-01", "--until", "2023-10-07"]
+    said = (f"error: no conversions dated 2023-10-01..2023-10-07 in {tiny_db} (its conversions are dated "
+            "2023-09-02..2023-09-04); nothing was loaded")
+    wh = tmp_path / "wh.duckdb"
+    res = run_cli(capsys, "attribution", "run", "--db", tiny_db, *october, "-w", wh)
+    assert res.code == 1 and res.err.strip().splitlines() == [said]
+    assert run_cli(capsys, "attribution", "run", "--db", tiny_db, *RANGE, "-w", wh).code == 0
+    res = run_cli(capsys, "attribution", "ingest", "--db", tiny_db, *october, "-w", wh)  # was exit 0 here
+    assert res.code == 1 and res.err.strip().splitlines() == [said]
+    with connect(path=wh) as w:
+        assert w.count(T.CONVERSIONS) == len(TINY_CONVERSIONS)  # the September load is untouched
+
+
+def test_a_range_whose_conversions_were_all_quarantined_keeps_the_check_message(capsys, tmp_path):
+    db = make_challenge_db(tmp_path / "bad.db", TINY_SESSIONS, [_with(TINY_CONVERSIONS, 0, 4, "abc")[0]], TINY_COSTS,
+                           constraints=False)
+    res = run_cli(capsys, "attribution", "ingest", "--db", db, "--since", "2023-09-02", "--until", "2023-09-02",
+                  "-w", tmp_path / "wh.duckdb")
+    assert res.code == 1 and "no conversions dated" not in res.err and "row_count" in res.err, res.err

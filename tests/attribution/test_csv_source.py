@@ -2,6 +2,7 @@
 nothing; dirty rows are quarantined with their line number."""
 
 import csv
+import datetime as dt
 
 import pytest
 
@@ -89,3 +90,23 @@ def test_structural_faults_are_errors_and_load_nothing(capsys, tmp_path, fault, 
     assert "Traceback" not in res.err
     with connect(path=wh) as w:  # the earlier load is intact
         assert w.count(T.SESSIONS) == len(TINY_SESSIONS) and w.count(T.CONVERSIONS) == len(TINY_CONVERSIONS)
+
+
+def test_write_back_into_a_csv_folder_is_refused_before_any_step_runs(capsys, tmp_path):
+    from martops.attribution.writeback import write_back
+    from martops.errors import SourceError
+
+    folder, wh = write_folder(tmp_path / "export"), tmp_path / "wh.duckdb"
+    said = f"error: --write-back needs the challenge's SQLite file; {folder} is a folder of CSV files"
+    res = run_cli(capsys, "attribution", "run", "--db", folder, *RANGE, "-w", wh, "--write-back")
+    assert res.code == 1 and res.err.strip().splitlines() == [said] and not wh.exists()
+    assert run_cli(capsys, "attribution", "run", "--db", folder, *RANGE, "-w", wh).code == 0
+    with connect(path=wh) as w:
+        runs = w.count("ops.runs")
+    res = run_cli(capsys, "attribution", "write-back", "--db", folder, *RANGE, "-w", wh)
+    assert res.code == 1 and res.err.strip().splitlines() == [said]
+    with connect(path=wh) as w:
+        assert w.count("ops.runs") == runs  # no write-back step was even logged
+        with pytest.raises(SourceError, match="is a folder of CSV files"):
+            write_back(w, folder, "ihc", dt.date(2023, 9, 1), dt.date(2023, 9, 7))
+    assert sorted(p.name for p in folder.iterdir()) == ["conversions.csv", "session_costs.csv", "session_sources.csv"]

@@ -95,3 +95,29 @@ def test_cleaning_status_and_check_see_the_campaign_tables(built, capsys):
 def test_show_before_any_build_says_what_to_run(capsys, tmp_path):
     res = run_cli(capsys, "kpis", "show", "--warehouse", tmp_path / "empty.duckdb")
     assert res.code == 1 and "martops kpis build --source" in res.err
+
+
+def test_an_empty_range_is_an_error_naming_the_dates_and_show_titles_the_real_span(built, capsys, tmp_path):
+    base, _, _ = built
+    w = base / "w.duckdb"
+    with connect(path=w) as wh:
+        d = wh.table(T.DAILY)
+        first, last = wh.to_pyarrow(d.aggregate(a=d.date.min(), b=d.date.max())).to_pylist()[0].values()
+    assert (first.isoformat(), last.isoformat()) == ("2022-01-01", "2022-03-01")  # --days 60 from 2022-01-01
+    lines = lambda res: [x for x in res.err.splitlines() if x.strip()]  # noqa: E731
+    out = tmp_path / "e.csv"
+    for args in (["show"], ["export", "--out", out]):
+        res = run_cli(capsys, "kpis", *args, "--warehouse", w, "--since", "2023-01-01", "--until", "2023-01-31")
+        assert res.code == 1 and lines(res) == [f"error: no rows of {T.DAILY} dated 2023-01-01..2023-01-31; its rows "
+                                                "are dated 2022-01-01..2022-03-01"], res.err
+        res = run_cli(capsys, "kpis", *args, "--warehouse", w, "--since", "2022-02-01", "--until", "2022-01-01")
+        assert res.code == 1 and lines(res) == ["error: --since 2022-02-01 is after --until 2022-01-01"]
+    assert not out.exists()
+    res = run_cli(capsys, "kpis", "export", "--warehouse", w, "--grain", "monthly", "--since", "2022-04-01",
+                  "--out", out)
+    assert res.code == 1 and lines(res) == [f"error: no rows of {T.MONTHLY} dated from 2022-04-01; its rows are "
+                                            "dated 2022-01-01..2022-03-01"]
+    res = run_cli(capsys, "kpis", "show", "--warehouse", w)
+    assert res.code == 0 and "Campaign KPIs by funnel, 2022-01-01 .. 2022-03-01" in res.out
+    res = run_cli(capsys, "kpis", "show", "--warehouse", w, "--since", "2022-02-15")
+    assert res.code == 0 and "Campaign KPIs by funnel, 2022-02-15 .. 2022-03-01" in res.out

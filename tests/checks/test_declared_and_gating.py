@@ -54,7 +54,13 @@ checks:
     res = run_cli(capsys, "check", "--warehouse", loaded, "--config", cfg, "--select", "staging.conversions")
     assert res.code == 0 and "1 warn" in " ".join(res.out.split())
     res = run_cli(capsys, "check", "--warehouse", loaded, "--config", cfg, "--select", "no_such*")
-    assert res.code == 0 and "no checks matched" in res.out
+    lines = res.err.strip().splitlines()
+    assert res.code == 1 and len(lines) == 1 and lines[0].startswith(
+        "error: --select 'no_such*' matches no check (a glob on the table, the check or table:check); the ")
+    named = [n.strip("'") for n in lines[0].split(" checks here include ")[1].split("', '")]
+    assert len(named) == 4 and len({n.split(":")[0] for n in named}) == 4  # one check of each of 4 tables
+    res = run_cli(capsys, "check", "--warehouse", loaded, "--config", cfg, "--select", named[0])
+    assert res.code in (0, 1) and "matches no check" not in res.err
 
 
 def test_a_check_on_a_missing_column_is_reported_not_crashed(capsys, loaded, tmp_path):

@@ -81,3 +81,12 @@ def test_generate_people_into_a_path_that_cannot_be_written(tmp_path, capsys, wh
     assert message.format(tmp=tmp_path) in res.err.replace("\n", "")
     ok = run_cli(capsys, "crm", "generate-people", "--out", tmp_path / "p.csv", "--records", "50")
     assert ok.code == 0 and pacsv.read_csv(tmp_path / "p.csv").num_rows == 50
+
+
+def test_an_input_that_is_a_folder_is_named_as_one(tmp_path, capsys):
+    res = run_cli(capsys, "crm", "dedupe", "--input", tmp_path, *ARGS, "--out", tmp_path / "c.csv")
+    assert res.code == 1 and res.err.strip().splitlines() == [
+        f"error: {tmp_path} is a directory; give a .csv or .parquet file of records, not a folder"]
+    res = run_cli(capsys, "crm", "dedupe", "--input", tmp_path / "none.csv", *ARGS, "--out", tmp_path / "c.csv")
+    assert res.code == 1 and "none.csv: no such file" in res.err
+    assert list(tmp_path.iterdir()) == []

@@ -123,3 +123,21 @@ def test_without_golden_tables_each_customer_id_is_a_customer(wh):
     rows = {r["golden_id"]: r for r in wh.to_pyarrow(wh.table(C.TABLE)).to_pylist()}
     assert {k: (r["spend"], r["country"], r["known"]) for k, r in rows.items()} == {
         "c1": (100.0, "JP", True), "c2": (50.0, "DE", True), "c3": (30.0, "FR", True), "ghost": (5.0, "ZZ", False)}
+
+
+def test_a_buyer_with_no_known_amount_has_unknown_spend_not_zero(wh):
+    # g's only purchase has no amount: spend, M, tier and decile are unknown; R and F are not.
+    put(wh, "crm.customers", PEOPLE + [("g", "G", "FR")])
+    put(wh, "crm.transactions", tx(SALES + [("g", "2023-12-15", None)]))
+    C.build(wh)
+    rows = {r["golden_id"]: r for r in wh.to_pyarrow(wh.table(C.TABLE)).to_pylist()}
+    g = rows["g"]
+    assert (g["transactions"], g["transactions_with_amount"], g["spend"], g["avg_order_value"]) == (1, 0, None, None)
+    # six buyers: g is the stalest (rank 0 of 6: R 1) and ties b on one purchase (rank 0: F 1); FM is F alone
+    assert (g["recency_days"], g["r_score"], g["f_score"], g["m_score"], g["spend_tier"], g["spend_decile"],
+            g["rfm_segment"]) == (47, 1, 1, None, None, None, "Lost")
+    # M, tiers and deciles rank the five known spends as before: g is not a 0 at the bottom
+    assert {k: (r["m_score"], r["spend_tier"], r["spend_decile"]) for k, r in rows.items() if k in "abcde"} == {
+        "a": (5, "Top 10%", 1), "b": (1, "Bottom 40%", 9), "c": (3, "Middle 30%", 5), "d": (4, "Next 20%", 3),
+        "e": (2, "Bottom 40%", 7)}
+    assert C.top_decile_share(wh) == pytest.approx(1000 / 2050)

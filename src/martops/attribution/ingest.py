@@ -21,6 +21,7 @@ from martops.checks import catalog
 from martops.checks.store import recorded
 from martops.config import ProjectConfig
 from martops.engine import Warehouse
+from martops.errors import StepError
 from martops.ops import faults, quarantine
 from martops.ops.cleaning_log import CleaningLog
 from martops.ops.runlog import current_run_id
@@ -77,6 +78,17 @@ def _load_costs(wh: Warehouse, src: ChallengeSource, run_id: str, now: dt.dateti
     return {"read": read, "loaded": usable, "quarantined": quarantine.replace(wh, src.name, "session_costs", bad_rows, None, None)}
 
 
+def _require_conversions(src: ChallengeSource, since: dt.date, until: dt.date) -> None:
+    """A range holding no conversion at all is a wrong range, not dirt: say so, with the dates the
+    source has, before the generic row_count check. Runs only when no row was read (rows with an
+    unreadable date belong to every range and go to quarantine instead); the span is one min/max
+    over the parsed date of the whole table."""
+    first, last = src.date_span("conversions")
+    dated = (f"its conversions are dated {first}..{last}" if first is not None
+             else "none of its conversions has a readable date")
+    raise StepError(f"no conversions dated {since}..{until} in {src.path} ({dated}); nothing was loaded")
+
+
 def ingest(wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookback_days: int | None = None,
            project: ProjectConfig | None = None) -> dict:
     """Load conversions dated [since, until] and the sessions a journey of theirs can use.
@@ -107,6 +119,8 @@ def ingest(wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookba
                                      since, until, run_id, now),
                 "session_costs": _load_costs(wh, src, run_id, now),
             }
+            if not counts["conversions"]["read"]:  # no row dated in the range, nor an undated one
+                _require_conversions(src, since, until)
             log_conversion_policies(log, wh, run_id)
             log.write(wh, run_id)
             faults.pause_point("ingest.before_commit")

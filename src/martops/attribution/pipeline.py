@@ -33,6 +33,9 @@ class RunOptions:
     db: Path | None = None
     export: Path | None = None
     write_back: bool = False
+    export_range: bool = False
+    """The export holds only the rows dated [since, until] (`attribution export`); else all the
+    model's rows (`run --export`, whose report spans every range attributed so far)."""
     ddl: Path | None = None
     config: AttributionConfig = dataclasses.field(default_factory=AttributionConfig)
     project: ProjectConfig = dataclasses.field(default_factory=ProjectConfig)
@@ -95,7 +98,8 @@ def step_export(wh: Warehouse, opts: RunOptions) -> StepResult:
     out = opts.export
 
     def go() -> dict:
-        n = csv_export.export_channel_reporting(wh, opts.model, out)
+        dates = (opts.since, opts.until) if opts.export_range else (None, None)
+        n = csv_export.export_channel_reporting(wh, opts.model, out, *dates)
         return {"read": n, "rows": n, "file": str(out)}
 
     return _timed(wh, "export", opts, go, "read", "rows")

@@ -157,6 +157,15 @@ class ChallengeSource:
         dup_free = self.reader.declared_unique(table, spec.key)
         return in_scope(annotate(raw, spec, check_duplicates=not dup_free), spec, lo, hi)
 
+    def date_span(self, table: str) -> tuple[dt.date | None, dt.date | None]:
+        """First and last parsed partition date of the whole table: one min/max over the raw rows,
+        without `annotated`'s duplicate-key join (for error messages naming the dates there are)."""
+        spec = self.specs[table]
+        field = next(f for f in spec.fields if f.name == spec.partition)
+        day = field.parse(self._raw(table, [f.name for f in spec.fields]))
+        got = self.wh.to_pyarrow(day.name("d").as_table().aggregate(a=ibis._.d.min(), b=ibis._.d.max())).to_pylist()[0]
+        return got["a"], got["b"]
+
     def channel_spellings(self) -> list[dict]:
         """Every raw channel spelling of the whole delivery and its canonical channel (see `channels`)."""
         raw = self.reader.raw("session_sources", ["channel_name"])

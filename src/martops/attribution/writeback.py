@@ -86,12 +86,20 @@ def read_ddl(path: Path) -> str:
         raise SourceError(f"--ddl {path} is not UTF-8 text (byte {exc.start}); is it the right file?") from None
 
 
+def require_sqlite_file(db: Path) -> None:
+    """Write-back writes into the SQLite file the data came from; a folder of CSV files (also a
+    valid source for ingest) has no such file, so this fails before any step runs."""
+    if db.is_dir():
+        raise SourceError(f"--write-back needs the challenge's SQLite file; {db} is a folder of CSV files")
+
+
 def write_back(
     wh: Warehouse, db: str | Path, model: str, since: dt.date, until: dt.date, ddl: str | Path | None = None,
 ) -> dict:
     db = Path(db)
     if not db.exists():
         raise SourceError(f"SQLite database {db} does not exist")
+    require_sqlite_file(db)
     if not wh.exists(T.CHANNEL_REPORTING):
         raise StepError("no channel_reporting in the warehouse; run `martops attribution report` first")
     ddl_text = read_ddl(Path(ddl)) if ddl else default_ddl()

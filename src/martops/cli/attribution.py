@@ -9,7 +9,7 @@ import typer
 
 from martops.attribution import pipeline
 from martops.attribution.ihc_api.runner import ApiOptions
-from martops.attribution.writeback import read_ddl
+from martops.attribution.writeback import read_ddl, require_sqlite_file
 from martops.attribution.models import ALL_MODELS
 from martops.checks.store import results_of_run
 from martops.cli.common import CONFIG, WAREHOUSE, connect_warehouse, open_warehouse, parse_date
@@ -39,13 +39,15 @@ def _options(cfg: ProjectConfig, since: Optional[str], until: Optional[str], mod
     acfg = cfg.attribution
     if model not in ALL_MODELS:
         raise ConfigError(f"--model {model!r} is not a model; choose one of {', '.join(ALL_MODELS)}")
-    _check_files(kw.get("ddl"), kw.get("export"))
+    _check_files(kw.get("ddl"), kw.get("export"), kw.get("db") if kw.get("write_back") else None)
     api = ApiOptions(config=cfg.ihc_api, conv_type_id=conv_type_id, refresh=refresh, allow_partial=allow_partial)
     return pipeline.RunOptions(since=s, until=u, model=model, config=acfg, project=cfg, api=api, **kw)
 
 
-def _check_files(ddl: Optional[Path], export: Optional[Path]) -> None:
+def _check_files(ddl: Optional[Path], export: Optional[Path], write_db: Optional[Path] = None) -> None:
     """Files named by flags, checked before any step runs (not after ingest and attribution)."""
+    if write_db is not None:
+        require_sqlite_file(write_db)
     if ddl is not None:
         read_ddl(ddl)
     if export is not None and export.is_dir():
@@ -231,7 +233,8 @@ def report(since: str = SINCE, until: str = UNTIL, model: str = MODEL,
 def export(since: str = SINCE, until: str = UNTIL, model: str = MODEL,
            out: Path = typer.Option(..., "--export", "--out", "-o", help="CSV file to write."),
            warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG) -> None:
-    """Export channel_reporting with CPO (cost / ihc) and ROAS (ihc_revenue / cost) as CSV.
+    """Export channel_reporting's rows dated --since..--until with CPO (cost / ihc) and ROAS
+    (ihc_revenue / cost) as CSV. A model never reported, or a range with no rows, is an error.
 
     Example:
 
@@ -239,7 +242,7 @@ def export(since: str = SINCE, until: str = UNTIL, model: str = MODEL,
     """
     cfg, wh = open_warehouse(config, warehouse, domain="attribution")
     with wh:
-        _report(_run_steps(["export"], wh, _options(cfg, since, until, model, export=out)))
+        _report(_run_steps(["export"], wh, _options(cfg, since, until, model, export=out, export_range=True)))
 
 
 @attribution_app.command("write-back")
@@ -254,7 +257,8 @@ def write_back(db: Path = DB, since: str = SINCE, until: str = UNTIL, model: str
     """
     cfg, wh = open_warehouse(config, warehouse, domain="attribution")
     with wh:
-        _report(_run_steps(["write-back"], wh, _options(cfg, since, until, model, db=db, ddl=ddl)))
+        _report(_run_steps(["write-back"], wh, _options(cfg, since, until, model, db=db, ddl=ddl,
+                                                                  write_back=True)))
 
 
 @attribution_app.command()

@@ -25,6 +25,14 @@ def parse_date(value: Optional[str], flag: str) -> Optional[dt.date]:
         raise ConfigError(f"{flag} {value!r} is not a date; use YYYY-MM-DD, e.g. 2023-09-01") from None
 
 
+def parse_range(since: Optional[str], until: Optional[str]) -> tuple[Optional[dt.date], Optional[dt.date]]:
+    """--since/--until, either optional; since after until is a flag error (as attribution's)."""
+    s, u = parse_date(since, "--since"), parse_date(until, "--until")
+    if s is not None and u is not None and s > u:
+        raise ConfigError(f"--since {s} is after --until {u}")
+    return s, u
+
+
 BUILDS = {
     "attribution": "build it first: martops attribution run --db <challenge.db> --since ... --until ...",
     "kpis": "build it first: martops kpis build --source <folder of exports>",

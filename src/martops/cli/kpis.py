@@ -14,7 +14,7 @@ from martops.campaigns.tables import FILE_ORDER
 from martops.campaigns.build import build as build_mart
 from martops.campaigns.views import GRAINS, SHOW_BY, export_mart, kpi_summary, write_rows
 from martops.cli.builds import print_cleaning, run_build
-from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse, parse_date
+from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse, parse_range
 from martops.cli.render import console
 from martops.errors import ConfigError
 
@@ -53,7 +53,8 @@ def show(
     export: Optional[Path] = typer.Option(None, "--export", help="Also write the table to this .csv or .parquet file."),
     warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
 ) -> None:
-    """KPIs over a date range, grouped by funnel, channel or country, with a total row.
+    """KPIs over a date range, grouped by funnel, channel or country, with a total row. A range
+    with no data is an error naming the dates the mart has.
 
     Ratios are ratios of sums over the range (never averages of daily ratios); '-' is a KPI
     whose denominator is 0 (no deals: no CAC).
@@ -62,15 +63,15 @@ def show(
 
       martops kpis show --since 2022-03-01 --until 2022-03-31 --by channel_3
     """
-    s, u = parse_date(since, "--since"), parse_date(until, "--until")
+    s, u = parse_range(since, until)
     if by not in SHOW_BY:
         raise ConfigError(f"--by {by!r} is not a dimension; choose one of {', '.join(SHOW_BY)}")
     _, wh = open_warehouse(config, warehouse, domain="kpis")
     with wh:
-        rows, columns = kpi_summary(wh, s, u, by)
+        rows, columns, (first, last) = kpi_summary(wh, s, u, by)
         if export is not None:
             write_rows(rows, columns, export)
-    span = f"{s or 'start'} .. {u or 'end'}"
+    span = f"{s or first} .. {u or last}"
     table = Table(title=f"Campaign KPIs by {by}, {span}", title_justify="left")
     for c in columns:
         if c == by:
@@ -100,9 +101,10 @@ def export_cmd(
     """
     if grain not in GRAINS:
         raise ConfigError(f"--grain {grain!r} is not one of {', '.join(GRAINS)}")
+    s, u = parse_range(since, until)
     _, wh = open_warehouse(config, warehouse, domain="kpis")
     with wh:
-        n = export_mart(wh, GRAINS[grain], out, parse_date(since, "--since"), parse_date(until, "--until"))
+        n = export_mart(wh, GRAINS[grain], out, s, u)
     console.print(f"wrote {n:,} rows of {GRAINS[grain]} to {out}")
 
 

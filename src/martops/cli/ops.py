@@ -13,6 +13,7 @@ from martops.checks.core import run_checks
 from martops.checks.store import record
 from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse
 from martops.cli.render import check_table, console
+from martops.errors import ConfigError
 from martops.ops import runlog, status as status_mod
 from rich.table import Table
 
@@ -33,12 +34,19 @@ def check(
     cfg, wh = open_warehouse(config, warehouse)
     with wh, runlog.invocation() as run_id:
         catalog.check_declared(wh, cfg)
+        every = []
+        for name in catalog.tables(cfg):
+            if wh.exists(name):
+                every += catalog.for_table(wh, cfg, name)
+        checks = catalog.select(every, select)
+        if select and not checks:
+            firsts = list({c.table: f"{c.table}:{c.name}" for c in reversed(every)}.values())[::-1]  # one per table
+            names = (firsts + [f"{c.table}:{c.name}" for c in every if f"{c.table}:{c.name}" not in firsts])[:4]
+            here = (f"the {len(every):,} checks here include {', '.join(map(repr, names))}" if names else
+                    f"no table with checks exists here yet ({', '.join(catalog.tables(cfg))})")
+            raise ConfigError(f"--select {select!r} matches no check (a glob on the table, the check or "
+                              f"table:check); {here}")
         with runlog.logged(wh, "check", {"select": select}) as run:
-            checks = []
-            for name in catalog.tables(cfg):
-                if wh.exists(name):
-                    checks += catalog.for_table(wh, cfg, name)
-            checks = catalog.select(checks, select)
             results = run_checks(wh, checks)
             record(wh, run_id, results)
             run.rows_in, run.rows_out = len(results), sum(r.blocking for r in results)

@@ -36,12 +36,17 @@ def export_channel_reporting(
     many sessions of the row have an unknown cost (where it is > 0 and cost is given, cost, CPO and
     ROAS cover the known costs only).
 
-    Raises OutputError (and leaves no file behind) when `out` is a directory or cannot be written.
+    `since`/`until` keep the rows dated in [since, until] (the row's `date`, a session date).
+
+    Raises StepError, writing nothing, when `model` has no rows in channel_reporting (naming the
+    models that have) or none dated in the range (naming the dates it has); OutputError (and
+    leaves no file behind) when `out` is a directory or cannot be written.
     """
     if not wh.exists(T.CHANNEL_REPORTING):
         raise StepError("channel_reporting is empty; run `martops attribution report` first")
     t = wh.table(T.CHANNEL_REPORTING)
     t = t.filter(t.model == model)
+    span = _model_span(wh, t, model)
     if since is not None:
         t = t.filter(t.date >= since)
     if until is not None:
@@ -53,6 +58,9 @@ def export_channel_reporting(
         ROAS=ibis.ifelse(t.cost != 0, t.ihc_revenue / t.cost, ibis.null("float64")),
     ).order_by(["date", "channel_name"])
     rows = wh.to_pyarrow(t).to_pylist()
+    if not rows:
+        raise StepError(f"no rows of model {model!r} in channel_reporting dated {since or '...'}..{until or '...'}; "
+                        f"its rows are dated {span[0]}..{span[1]}")
 
     def write(tmp: Path) -> None:
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
@@ -63,3 +71,15 @@ def export_channel_reporting(
 
     write_atomically(out, write)
     return len(rows)
+
+
+def _model_span(wh: Warehouse, rows: ibis.Table, model: str) -> tuple[dt.date, dt.date]:
+    """The first and last date of the model's rows; StepError naming the models run when it has none."""
+    span = wh.to_pyarrow(rows.aggregate(first=rows.date.min(), last=rows.date.max())).to_pylist()[0]
+    if span["first"] is None:
+        cr = wh.table(T.CHANNEL_REPORTING)
+        models = sorted(wh.to_pyarrow(cr.select("model").distinct()).column("model").to_pylist())
+        raise StepError(f"channel_reporting has no rows of model {model!r}; models run: "
+                        f"{', '.join(models) or 'none'} (run `martops attribution attribute` and `report` with "
+                        f"--model {model} first)")
+    return tuple(v.date() if isinstance(v, dt.datetime) else v for v in (span["first"], span["last"]))

@@ -40,6 +40,8 @@ def check_output(path: Path, flag: str, suffixes: tuple[str, ...] | None = None)
 def read_file(path: Path) -> pa.Table:
     """Every CSV column as text: ids like 00123 or 20-digit numbers must survive exactly."""
     path = Path(path)
+    if path.is_dir():
+        raise SourceError(f"{path} is a directory; give a .csv or .parquet file of records, not a folder")
     if not path.is_file():
         raise SourceError(f"{path}: no such file; give a .csv or .parquet file of records")
     suffix = path.suffix.lower()

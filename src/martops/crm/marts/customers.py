@@ -2,7 +2,9 @@
 
 Frequency counts every transaction (one with a missing amount still happened); spend sums the
 known amounts only, so `avg_order_value` = spend / transactions_with_amount (NULL when no amount
-is known). A customer without a known amount has spend 0, not NULL: an empty sum of known amounts.
+is known). A buyer none of whose amounts is known has spend NULL (unknown is never summed as 0),
+and so NULL `avg_order_value`, `m_score`, `spend_tier` and `spend_decile` (see `rfm`); a customer
+with no transaction at all has spend 0 (spent nothing, for certain).
 
 `as_of`, the day recency is measured to, defaults to the day after the latest transaction: the
 extract is historical (its last sale is months or years before any "today"), and measuring to
@@ -55,7 +57,7 @@ def value(wh: Warehouse, as_of: dt.date | None = None) -> ir.Table:
         j = people.left_join(per, "golden_id")
         j = j.mutate(transactions=j.transactions.fill_null(0),
                      transactions_with_amount=j.transactions_with_amount.fill_null(0),
-                     spend=j.spend.fill_null(0.0))
+                     spend=ibis.ifelse(j.transactions.isnull(), 0.0, j.spend))  # no transaction: 0; no known amount: NULL
     recency = (ibis.literal(as_of, "date") - j.last_purchase).cast("int64") if as_of is not None \
         else ibis.null("int64")
     j = j.mutate(avg_order_value=ratio(j.spend, j.transactions_with_amount),

@@ -27,6 +27,10 @@ A customer with no purchase is `No purchase` (no scores).
 **Spend tiers and deciles** rank buyers by spend, largest first: position/buyers < 10% is
 `Top 10%`, < 30% `Next 20%`, < 60% `Middle 30%`, else `Bottom 40%`; `spend_decile` 1 is the top
 10%, 10 the bottom. Ties share the better tier.
+
+**Unknown spend**: a buyer none of whose amounts is known (spend NULL) is left out of the M score,
+tier and decile ranks, which count only buyers with a known spend; those three are NULL for it,
+and its segment reads FM as F alone (R and F are known: the purchases happened).
 """
 
 from __future__ import annotations
@@ -52,17 +56,19 @@ def scored(t: ir.Table) -> ir.Table:
     Windows run over buyers only; non-buyers get NULL scores and `No purchase`.
     """
     buyers = t.filter(t.transactions > 0)
-    n = buyers.count().as_scalar()
-    asc = lambda col: ibis.rank().over(order_by=[buyers[col]])  # noqa: E731
+    n, n_spend = buyers.count().as_scalar(), buyers.spend.count().as_scalar()
+    known = buyers.spend.notnull()
+    by_spend = lambda *order: ibis.rank().over(group_by=[known], order_by=list(order))  # noqa: E731 - known spends rank among themselves
     b = buyers.mutate(
         r_score=_quantile(ibis.rank().over(order_by=[ibis.desc(buyers.recency_days)]), n, 5),
-        f_score=_quantile(asc("transactions"), n, 5),
-        m_score=_quantile(asc("spend"), n, 5),
-        _spend_pos=ibis.rank().over(order_by=[ibis.desc(buyers.spend)]),
+        f_score=_quantile(ibis.rank().over(order_by=[buyers.transactions]), n, 5),
+        m_score=ibis.ifelse(known, _quantile(by_spend(buyers.spend), n_spend, 5), ibis.null("int64")),
+        _spend_pos=ibis.ifelse(known, by_spend(ibis.desc(buyers.spend)), ibis.null("int64")),
     )
-    b = b.mutate(spend_decile=_quantile(b._spend_pos, n, 10),
-                 spend_tier=ibis.cases(*[(b._spend_pos.cast("float64") / n.cast("float64") < cut, name)
-                                         for cut, name in TIER_CUTS], else_=TIERS[3]),
+    b = b.mutate(spend_decile=_quantile(b._spend_pos, n_spend, 10),
+                 spend_tier=ibis.cases(*[(b._spend_pos.cast("float64") / n_spend.cast("float64") < cut, name)
+                                         for cut, name in TIER_CUTS],
+                                       else_=ibis.ifelse(b._spend_pos.isnull(), ibis.null("string"), TIERS[3])),
                  rfm_segment=segment(b.r_score, b.f_score, b.m_score)).drop("_spend_pos")
     rest = t.filter(~(t.transactions > 0)).mutate(
         r_score=ibis.null("int64"), f_score=ibis.null("int64"), m_score=ibis.null("int64"),
@@ -72,7 +78,7 @@ def scored(t: ir.Table) -> ir.Table:
 
 def segment(r: ir.IntegerValue, f: ir.IntegerValue, m: ir.IntegerValue) -> ir.StringValue:
     """The segment table in the module docstring, as one CASE."""
-    fm = (f + m).cast("float64") / 2
+    fm = ((f + m).cast("float64") / 2).fill_null(f.cast("float64"))  # M unknown: F alone
     return ibis.cases(
         ((r >= 4) & (fm >= 4), "Champions"),
         ((r >= 3) & (fm >= 3), "Loyal"),
