@@ -78,7 +78,11 @@ class CrmFolder:
         for role in self.roles:
             # a directory or unreadable file is an error: skipping it would keep the previous
             # delivery's rows of the role as if they were current
-            check_readable(self.path / names[role])
+            p = self.path / names[role]
+            if not p.is_file():
+                raise SourceError(f"{p} is a {'folder' if p.is_dir() else 'special file'}, not the {role} file; "
+                                  f"move it away or name the {role} file with crm.files in martops.yml")
+            check_readable(p)
         for role in REQUIRED:
             if role not in self.roles:
                 raise SourceError(f"{self.path / names[role]} is missing; a CRM delivery needs its {role} file "
