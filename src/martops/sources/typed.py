@@ -131,7 +131,7 @@ def _kept_rows(raw: ir.Table, spec: RawSpec, dups: ir.Table) -> ir.Table:
         return dups.mutate(_dup_keep=ibis.null("int64"))
     resolvable = dups.filter((dups._dup_variants > 1) & (dups._dup_same == 1))
     sub = raw.semi_join(resolvable, list(spec.key))
-    typed = {f"t_{f.name}": _typed(sub, f) for f in spec.fields}
+    typed = {f"t_{f.name}": _typed(sub, f, spec.null_values) for f in spec.fields}
     sub = sub.mutate(**typed, _parses=_loadable(sub, spec, typed, duplicates=False).cast("int8"))
     order = [ibis.desc(v) if keep.descending else v for v in keep.order(sub)]
     rank = ibis.row_number().over(group_by=list(spec.key), order_by=[ibis.desc(sub._parses), *order, sub[ROW]])
