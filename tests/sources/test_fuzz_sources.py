@@ -231,3 +231,28 @@ def test_attribution_sqlite_file(baselines, tmp_path_factory, edits):
     res = Z.run(work, "attribution", "ingest", *RANGE, "--db", db, "--warehouse", wh)
     _check(res, wh, base, f"sqlite {edits!r}", _attribution_accounting)
 
+
+# -- findings of the fuzzer, each with its exact input
+
+@pytest.mark.parametrize("edits", [
+    # found: an overwritten page left b'20\xff\xfe-09-02' in a TEXT value, and an integer conv_id
+    # made DuckDB's scanner fail with "Cannot create a string of size 18446744073709551615" (exit 70)
+    [("conversions", ("cell", 19823, 130, 139)), ("session_costs", ("file", 0.49201916579196403, b"\xff\xfe"))],
+])
+def test_found_a_sqlite_text_that_is_not_utf8_is_a_one_line_error(tmp_path, edits):
+    res = Z.run(tmp_path, "attribution", "ingest", *RANGE, "--db", _sqlite(tmp_path / "s.db", edits),
+                "--warehouse", tmp_path / "wh.duckdb")
+    Z.assert_clean_exit(res, "ingest")
+    assert res.code == 1
+    assert "table 'session_sources', rowid 3, column 'event_date': text b'20\\xff\\xfe-09-02' is not UTF-8" in res.err
+
+
+def test_a_latin1_channel_name_in_a_sqlite_file_names_its_row(tmp_path, tiny_db):
+    con = sqlite3.connect(tiny_db)
+    con.execute("UPDATE session_sources SET channel_name = CAST(? AS TEXT) WHERE session_id = 's2'", [b"R\xe9f\xe9rence"])
+    con.commit()
+    con.close()
+    res = Z.run(tmp_path, "attribution", "ingest", *RANGE, "--db", tiny_db, "--warehouse", tmp_path / "wh.duckdb")
+    Z.assert_clean_exit(res, "ingest")
+    assert res.code == 1 and "table 'session_sources', rowid 2, column 'channel_name'" in res.err, res.err
+    assert not (tmp_path / ".martops").exists()
