@@ -256,3 +256,18 @@ def test_a_latin1_channel_name_in_a_sqlite_file_names_its_row(tmp_path, tiny_db)
     Z.assert_clean_exit(res, "ingest")
     assert res.code == 1 and "table 'session_sources', rowid 2, column 'channel_name'" in res.err, res.err
     assert not (tmp_path / ".martops").exists()
+
+
+def test_found_a_recategorised_campaign_with_a_quarantined_day_still_builds_its_weekly_mart(tmp_path):
+    """Found: after a good delivery, one whose channels.csv changes the budget category while the
+    week's other web day is quarantined left two weekly rows for one campaign (the old day keeps
+    its old category): the mart's unique check failed, exit 1 after load and snapshot committed."""
+    edits = [("web_orders.csv", ("cell", 386, 386, "{}")), ("channels.csv", ("cell", 386, 386, "{}"))]
+    wh = tmp_path / "wh.duckdb"
+    for name, damage in (("good", []), ("bad", edits)):
+        res = Z.run(tmp_path, "kpis", "build", "--source", Z.write(tmp_path / name, Z.apply(CAMPAIGNS, damage)[0]),
+                    "--warehouse", wh)
+        assert res.code == 0, res.err
+    web = Z.query(wh, "SELECT period_start, budget_category, days, spend_eur FROM marts.campaign_kpis_weekly "
+                      "WHERE funnel = 'web'")
+    assert [(str(p), b, d, s) for p, b, d, s in web] == [("2023-08-28", "{}", 2, 201.0)]
