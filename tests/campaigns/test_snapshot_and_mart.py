@@ -73,6 +73,18 @@ def test_a_renamed_campaign_closes_the_old_key_at_the_same_grain(tmp_path, wh):
     assert _mart_row(wh, D1)["campaign_name"] == "new_name"
 
 
+def test_a_campaign_renamed_mid_week_is_one_weekly_row_named_as_its_latest_day(tmp_path, wh):
+    """Found by the fuzzer: the rollup grouped by the name too, so the week held two rows and the
+    mart's unique check failed `kpis build` after load and snapshot had committed."""
+    run_build(wh, write_exports(tmp_path / "a", [channel(name="old_name")], [lead(D1)]))
+    run_build(wh, write_exports(tmp_path / "b", [channel(name="new_name", budget="brand")], [lead(D2)]))  # raised
+    for table in (T.WEEKLY, T.MONTHLY):
+        (week,) = rows(wh, table, where=lambda t: t.funnel == "sales_assisted")
+        assert (week["campaign_name"], week["budget_category"], week["days"], week["spend_eur"]) == \
+            ("new_name", "brand", 2, 40.0)
+    assert [r["campaign_name"] for r in rows(wh, T.DAILY, ["date"])] == ["old_name", "new_name"]
+
+
 def test_surrogate_key_is_md5_of_the_columns_with_a_null_token():
     import hashlib
 

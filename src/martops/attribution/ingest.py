@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 
@@ -26,6 +27,7 @@ from martops.ops import faults, quarantine
 from martops.ops.cleaning_log import CleaningLog
 from martops.ops.runlog import current_run_id
 from martops.sources import timestamps as TS
+from martops.sources.sqlite import SqliteFile
 from martops.sources.typed import quarantine_rows, reasons
 
 
@@ -126,6 +128,10 @@ def ingest(wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookba
             faults.pause_point("ingest.before_commit")
             quarantine.account(wh, src.name, counts, project.quality, lambda table: (src.name, f"{table} rows"))
             catalog.gate(wh, project, (T.SESSIONS, T.CONVERSIONS), results)
+    except duckdb.Error as exc:
+        if isinstance(exc, duckdb.InterruptException) or not isinstance(src.reader, SqliteFile):
+            raise
+        raise src.reader.not_utf8(list(src.specs)) or exc
     finally:
         src.close()
     s, c, k = counts["session_sources"], counts["conversions"], counts["session_costs"]

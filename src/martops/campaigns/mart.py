@@ -15,6 +15,8 @@ import ibis.expr.types as ir
 
 DIMENSIONS = ["funnel", "campaign_id", "campaign_name", "country_code", "channel_3", "channel_4", "channel_5",
               "budget_category", "in_dictionary"]
+GRAIN = ["funnel", "campaign_id", "country_code"]
+"""What identifies a row (with the day or period); the other DIMENSIONS describe it."""
 MEASURES = ["spend_eur", "lead_spend_eur", "impressions", "clicks", "sessions", "leads", "fake_leads", "sqls", "meetings", "signed",
             "deals", "signups", "orders", "items_ordered", "items_dispatched", "acquisitions"]
 RATIOS: dict[str, tuple[str, str]] = {
@@ -61,7 +63,13 @@ def rollup(day: ir.Table, unit: str) -> ir.Table:
     start = (day.date - day.date.day_of_week.index().as_interval("D") if unit == "W"
              else ibis.date(day.date.year(), day.date.month(), 1))  # DATE_TRUNC gives a timestamp in DuckDB
     d = day.mutate(period_start=start)
-    g = d.group_by(["period_start", *DIMENSIONS]).aggregate(days=d.count(), **{m: d[m].sum() for m in MEASURES})
+    # descriptive columns are those of the period's latest day: days snapshotted from different
+    # deliveries may spell a campaign differently (renamed, recategorised), and grouping by them
+    # would split one campaign's week into two rows
+    described = {c: d[c].argmax(d.date) for c in DIMENSIONS if c not in GRAIN}
+    g = d.group_by(["period_start", *GRAIN]).aggregate(days=d.count(), **described,
+                                                       **{m: d[m].sum() for m in MEASURES})
+    g = g.select("period_start", *DIMENSIONS, "days", *MEASURES)
     return with_kpis(g).order_by(["period_start", "funnel", "campaign_id", "country_code"])
 
 

@@ -80,6 +80,35 @@ class SqliteFile:
         except duckdb.Error as exc:
             raise SourceError(f"{self.path}: cannot read table {table!r}: {exc}") from exc
 
+    def not_utf8(self, tables: list[str]) -> SourceError | None:
+        """The first TEXT value of `tables` that is not UTF-8, as an error naming table, rowid and
+        column; None when every text is UTF-8.
+
+        SQLite stores any bytes as TEXT, and DuckDB's scanner fails on such a value inside a query
+        with an error that names no row (or a nonsense string size), so a failed read is explained
+        here, on the error path only, by reading the raw bytes through SQLite itself.
+        """
+        con = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        con.text_factory = bytes
+        try:
+            for table in tables:
+                cols = [r[1].decode("utf-8", "replace") for r in con.execute(f"PRAGMA table_info('{table}')")]
+                quoted = ", ".join('"' + c.replace('"', '""') + '"' for c in cols)
+                for rowid, *values in con.execute(f'SELECT rowid, {quoted} FROM "{table}"'):
+                    for col, v in zip(cols, values):
+                        if isinstance(v, bytes):
+                            try:
+                                v.decode("utf-8")
+                            except UnicodeDecodeError:
+                                return SourceError(
+                                    f"{self.path}: table {table!r}, rowid {rowid}, column {col!r}: text {v[:40]!r} "
+                                    "is not UTF-8; re-export the table as UTF-8 text; nothing was loaded")
+        except sqlite3.DatabaseError:
+            return None
+        finally:
+            con.close()
+        return None
+
     def close(self) -> None:
         self.wh.detach(self.alias)
         self._lock.close()
