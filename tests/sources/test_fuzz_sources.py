@@ -31,6 +31,7 @@ from . import fuzz_deliveries as Z
 
 RANGE = ["--since", "2023-09-01", "--until", "2023-09-07"]
 settings.register_profile("fuzz", max_examples=12, deadline=None, derandomize=True, database=None,
+                          phases=[Phase.explicit, Phase.generate],  # shrinking reruns the CLI hundreds of times
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile("fuzz-explore", max_examples=40, deadline=None, derandomize=False, database=None,
                           phases=[Phase.explicit, Phase.generate], report_multiple_bugs=True,
@@ -204,7 +205,8 @@ def _sqlite(path, edits):
     con = sqlite3.connect(path)
     for table, (header, rows) in tables.items():
         names = []
-        for h in header:  # SQLite refuses a column named twice (case-insensitively); a rename keeps its text
+        for h in header:  # SQLite refuses a column named twice (case-insensitively) or holding NUL
+            h = h.replace("\x00", "")
             n = h if h.strip() and h.lower() not in {x.lower() for x in names} else f"{h}_{len(names)}"
             names.append(n)
         cols = ", ".join('"' + n.replace('"', '""') + '"' for n in names)
