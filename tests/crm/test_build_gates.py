@@ -49,6 +49,6 @@ def test_a_role_file_that_is_a_folder_is_an_error_not_a_skipped_role(tmp_path, c
     (folder / "transactions.csv").mkdir()   # e.g. an archive unpacked under the file's name
     res = run_cli(capsys, "crm", "build", "--source", folder, "--warehouse", wh)
     assert res.code == 1 and "Traceback" not in res.err
-    assert f"{folder / 'transactions.csv'} is a folder, not the transactions file" in res.err.replace("\n", "")
+    assert f"{folder / 'transactions.csv'} is a directory; expected a CSV file (the transactions file)" in res.err.replace("\n", "")
     with connect(path=wh) as w:   # nothing was loaded over the previous delivery
         assert w.count(T.TRANSACTIONS) == 2

@@ -80,8 +80,8 @@ class CrmFolder:
             # delivery's rows of the role as if they were current
             p = self.path / names[role]
             if not p.is_file():
-                raise SourceError(f"{p} is a {'folder' if p.is_dir() else 'special file'}, not the {role} file; "
-                                  f"move it away or name the {role} file with crm.files in martops.yml")
+                raise SourceError(f"{p} is a {'directory' if p.is_dir() else 'special file'}; expected a CSV file "
+                                  f"(the {role} file): move it away or name the {role} file with crm.files in martops.yml")
             check_readable(p)
         for role in REQUIRED:
             if role not in self.roles:
