@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from martops.checks.specs import CheckSpec, normalise
 from martops.errors import ConfigError
+from martops.textfiles import read_text
 
 DEFAULT_PROJECT_FILE = "martops.yml"
 
@@ -312,14 +313,8 @@ def load_config(path: str | Path | None = None) -> ProjectConfig:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"project file {path} does not exist")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except IsADirectoryError:
-        raise ConfigError(f"project file {path} is a directory; give the file itself, e.g. {path / DEFAULT_PROJECT_FILE}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"project file {path} is not UTF-8 text (byte {exc.start}); is it the right file?") from None
-    except OSError as exc:
-        raise ConfigError(f"project file {path} cannot be read: {exc.strerror or exc}") from None
+    text = read_text(path, "project file", ConfigError, missing="give an existing file",
+                     directory=f"give the file itself, e.g. {path / DEFAULT_PROJECT_FILE}")
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:

@@ -28,6 +28,7 @@ from martops.attribution.challenge_schema import clean_ddl, default_ddl, split_s
 from martops.attribution.reporting import as_date, report_expr, report_span
 from martops.engine import Warehouse
 from martops.errors import SourceError, StepError
+from martops.textfiles import read_text
 
 ALIAS = "challenge_out"
 OUTPUT_COLUMNS = {
@@ -73,17 +74,10 @@ def apply_ddl(db: Path, ddl_text: str, ddl_name: str) -> Target:
 
 def read_ddl(path: Path) -> str:
     """The text of a `--ddl` file; SourceError naming it when it is missing, a folder or not text."""
-    try:
-        return path.read_text("utf-8")
-    except FileNotFoundError:
-        raise SourceError(f"--ddl {path} does not exist; give the DDL file (e.g. the challenge's "
-                          "challenge_db_create.sql), or leave --ddl out to use the built-in one") from None
-    except IsADirectoryError:
-        raise SourceError(f"--ddl {path} is a directory; give the DDL file itself") from None
-    except OSError as exc:
-        raise SourceError(f"--ddl {path} cannot be read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"--ddl {path} is not UTF-8 text (byte {exc.start}); is it the right file?") from None
+    return read_text(path, "--ddl", SourceError,
+                     missing="give the DDL file (e.g. the challenge's challenge_db_create.sql), "
+                             "or leave --ddl out to use the built-in one",
+                     directory="give the DDL file itself")
 
 
 def require_sqlite_file(db: Path) -> None:
