@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from martops.automation.schedules import Schedules
 from martops.checks.specs import CheckSpec, normalise
 from martops.errors import ConfigError
 from martops.textfiles import read_text
@@ -302,6 +303,8 @@ class ProjectConfig(_Strict):
     sources: SourcesConfig = SourcesConfig()
     checks: dict[str, list[Annotated[CheckSpec, BeforeValidator(normalise)]]] = {}
     """Declared checks per warehouse table (`schema.table`), on top of the built-in ones."""
+    schedules: Schedules = []
+    """When to run which selection (`martops schedule list|cron|serve`); see martops.automation.schedules."""
 
 
 def load_config(path: str | Path | None = None) -> ProjectConfig:

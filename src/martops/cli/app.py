@@ -11,6 +11,7 @@ from martops.cli import boundary, ops as ops_cli
 from martops.cli.attribution import attribution_app
 from martops.cli.crm import crm_app
 from martops.cli.kpis import kpis_app
+from martops.cli.schedule import schedule_app
 
 app = typer.Typer(
     name="martops",
@@ -31,6 +32,7 @@ app = typer.Typer(
 app.add_typer(attribution_app, name="attribution")
 app.add_typer(kpis_app, name="kpis")
 app.add_typer(crm_app, name="crm")
+app.add_typer(schedule_app, name="schedule")
 for _command in (ops_cli.check, ops_cli.runs, ops_cli.status, ops_cli.quarantine):
     app.command()(_command)
 
