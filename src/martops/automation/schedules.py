@@ -26,7 +26,9 @@ FIELDS = (("minute", "0-59"), ("hour", "0-23"), ("day of month", "1-31"), ("mont
 """The five cron fields in order, with what each allows (for error messages)."""
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
-_SELECTOR = re.compile(r"\+?[A-Za-z0-9_][A-Za-z0-9_.*-]*\+?")
+_SELECTOR = re.compile(r"[^\s-]\S*")
+"""One word not starting with '-' (never an option of `martops run`); `schedule` commands then check
+it against the step graph as `martops run` does."""
 
 
 def _words(value: object) -> object:
@@ -97,7 +99,7 @@ class Schedule(BaseModel):
         bad = [s for s in self.select if not _SELECTOR.fullmatch(s)]
         if bad:
             raise ValueError(f"schedule {self.name!r}: select takes selectors as `martops run` does (kpis, "
-                             f"kpis.load+, +attribution.report), got {bad[0]!r}")
+                             f"kpis.load+, +attribution.report), not options, got {bad[0]!r}")
         try:
             config._time_zone(self.timezone)
         except ValueError:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 import os
 import signal
 import socket
@@ -134,6 +135,8 @@ class ScheduleServer:
         self._pending: list[dict] = []
         self._run_lock = threading.Lock()
         self._count_lock = threading.Lock()
+        if logging.getLogger().getEffectiveLevel() >= logging.WARNING:  # without -v: our lines, not its
+            logging.getLogger("apscheduler").setLevel(logging.CRITICAL)
         self.scheduler = BackgroundScheduler(
             timezone=UTC, executors={"default": ThreadPoolExecutor(max(1, len(schedules)))},
             job_defaults={"coalesce": True, "max_instances": 1})
@@ -201,8 +204,8 @@ class ScheduleServer:
             span = f" --since {since} --until {until}" if since else ""
             covers = f" (catching up {_how_many(covered)} fires)" if len(covered) > 1 else ""
             result = "success" if outcome.code == 0 else f"failed (exit {outcome.code}): {outcome.error}"
-            self.say(f"{schedule.name}: fire {_when(fire)}{covers}: martops run {' '.join(schedule.select)}"
-                     f"{span}: {result}")
+            what = " ".join(schedule.select) or "(the whole project)"
+            self.say(f"{schedule.name}: fire {_when(fire)}{covers}: martops run {what}{span}: {result}")
             self._tally(outcome.code != 0)
 
     def _tally(self, failed: bool) -> None:

@@ -14,6 +14,7 @@ from martops.automation.commands import martops_executable
 from martops.automation.crontab import crontab
 from martops.automation.firetimes import FireTimes
 from martops.automation.schedules import Schedule
+from martops.cli import platform
 from martops.cli.common import CONFIG
 from martops.config import DEFAULT_PROJECT_FILE, ProjectConfig, load_config
 from martops.errors import ConfigError
@@ -34,6 +35,11 @@ def _project(config: Optional[Path]) -> tuple[Path, ProjectConfig, list[Schedule
     if not cfg.schedules:
         raise ConfigError(f"{path} declares no schedules: add a `schedules:` list, e.g. "
                           "[{name: nightly, cron: '0 6 * * *'}] (see the README's Schedules section)")
+    for s in cfg.schedules:  # a typo in a selector fails now, not at 06:00
+        try:
+            platform.selection(cfg, s.select, [], [], None)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: schedule {s.name!r}: {exc}") from None
     return path, cfg, cfg.schedules
 
 
