@@ -3,6 +3,8 @@ the CLI, exit 1, naming the file, the schedule and the field; nothing written)."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from martops.config import load_config
@@ -114,3 +116,19 @@ def test_a_bad_after_is_one_line(tmp_path, capsys):
     assert out.code == 1
     assert out.err == ("error: --after 'tomorrow' is not a date and time; use ISO 8601, e.g. 2024-03-30T12:00 "
                        "(UTC) or 2024-03-30T12:00+01:00\n")
+
+
+def test_the_readme_example_loads_and_lists(tmp_path, capsys):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Schedules (`martops schedule`)", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "martops.yml"
+    path.write_text(example)
+    out = run_cli(capsys, "schedule", "list", "--config", path, "--count", "3", "--after", "2024-10-26T12:00")
+    assert out.code == 0, out.err
+    assert out.out.splitlines() == [
+        "nightly: cron '0 6 * * *' in Europe/Berlin; runs kpis; range new; missed fires: skip",
+        "  2024-10-27 06:00 CET    2024-10-27 05:00 UTC",
+        "  2024-10-28 06:00 CET    2024-10-28 05:00 UTC",
+        "  2024-10-29 06:00 CET    2024-10-29 05:00 UTC",
+    ]
