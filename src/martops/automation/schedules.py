@@ -79,9 +79,10 @@ class Schedule(BaseModel):
     clocks it fires as cron does: a time skipped in spring fires at the change (02:30 -> 03:00);
     a fixed hour repeated in autumn fires once, an `*` hour in each real hour."""
     missed: Literal["skip", "run_once"] = "skip"
-    """Fires that passed while `serve` was not running (down, suspended, or this schedule's
-    previous run still going): `skip` them, or `run_once` as soon as it can for all of them
-    together (with `range: previous_day`, one run over every missed day)."""
+    """Fires `serve` could not run on time: while it was down (run at start), while the machine
+    slept (run when it wakes), while this schedule's previous run was still going (run with the
+    next fire). `skip` them, or `run_once`: one run for all of them together (with
+    `range: previous_day`, over every missed day)."""
     range: Literal["new", "previous_day"] = "new"
     """The dates the run gets: `new` passes no --since/--until, so each domain loads its data's
     new range; `previous_day` passes --since/--until = the day before the fire, in `timezone`."""

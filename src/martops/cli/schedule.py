@@ -12,7 +12,6 @@ import typer
 
 from martops.automation.commands import martops_executable
 from martops.automation.crontab import crontab
-from martops.automation.firetimes import FireTimes
 from martops.automation.schedules import Schedule
 from martops.cli import platform
 from martops.cli.common import CONFIG
@@ -71,6 +70,8 @@ def list_(
 
       martops schedule list --count 3
     """
+    from martops.automation.firetimes import FireTimes  # croniter and APScheduler load for schedule commands only
+
     _, _, schedules = _project(config)
     moment = _moment(after)
     for i, s in enumerate(schedules):
