@@ -19,8 +19,10 @@ UTC = dt.timezone.utc
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 
 
-def _local(times):
-    return [(t.strftime("%a %Y-%m-%d %H:%M"), t.astimezone(UTC).strftime("%H:%M")) for t in times]
+def _local(times, zone="Europe/Berlin"):
+    """(weekday and wall clock in `zone`, UTC clock) of each time; FireTimes gives UTC times."""
+    tz = zoneinfo.ZoneInfo(zone)
+    return [(t.astimezone(tz).strftime("%a %Y-%m-%d %H:%M"), t.astimezone(UTC).strftime("%H:%M")) for t in times]
 
 
 def test_monday_is_1_and_sunday_is_0_or_7_in_berlin_across_the_october_change():
@@ -35,7 +37,7 @@ def test_monday_is_1_and_sunday_is_0_or_7_in_berlin_across_the_october_change():
 def test_new_york_spring_change_keeps_9_local_on_mondays():
     start = dt.datetime(2024, 3, 1, tzinfo=UTC)  # US clocks go forward on Sunday 2024-03-10
     fires = FireTimes("0 9 * * 1", "America/New_York").upcoming(start, 3)
-    assert _local(fires) == [("Mon 2024-03-04 09:00", "14:00"), ("Mon 2024-03-11 09:00", "13:00"),
+    assert _local(fires, "America/New_York") == [("Mon 2024-03-04 09:00", "14:00"), ("Mon 2024-03-11 09:00", "13:00"),
                              ("Mon 2024-03-18 09:00", "13:00")]
 
 
@@ -44,7 +46,7 @@ def test_apscheduler_gets_cron_weekdays_through_the_trigger_not_from_crontab():
     now = dt.datetime(2024, 10, 21, 12, tzinfo=BERLIN)  # a Monday
     ours = FireTimesTrigger(FireTimes("0 9 * * 0", "Europe/Berlin")).get_next_fire_time(None, now)
     theirs = CronTrigger.from_crontab("0 9 * * 0", timezone=BERLIN).get_next_fire_time(None, now)
-    assert ours.strftime("%a %d") == "Sun 27"
+    assert ours.astimezone(BERLIN).strftime("%a %d") == "Sun 27"
     assert theirs.strftime("%a %d") == "Mon 28"  # the trap the trigger avoids
 
 
@@ -59,6 +61,11 @@ def test_a_fixed_hour_fires_once_in_the_repeated_hour_and_at_the_change_in_sprin
     day = hourly.between(dt.datetime(2024, 10, 26, 22, tzinfo=UTC) - dt.timedelta(seconds=1),
                          dt.datetime(2024, 10, 27, 22, 59, tzinfo=UTC))
     assert len(day) == 25  # the local day of 25 hours: each real hour once
+    minutes = FireTimes("* * * * *", "America/New_York").between(dt.datetime(2024, 11, 3, 5, 58, tzinfo=UTC),
+                                                                 dt.datetime(2024, 11, 3, 6, 2, tzinfo=UTC))
+    # 01:59 EDT, then 01:00 EST: later in time although earlier on the wall clock
+    assert [(t.astimezone(UTC).strftime("%H:%M"), t > p) for t, p in zip(minutes[1:], minutes)] == [
+        ("06:00", True), ("06:01", True), ("06:02", True)]
 
 
 def test_latest_and_between_bound_fires_as_documented():
@@ -156,13 +163,13 @@ def test_away_from_clock_changes_the_fires_are_croniters(expr, zone, start):
     ours = FireTimes(expr, zone).upcoming(start, 5)
     # croniter fires a fixed-hour time twice in the repeated autumn hour; ours, as cron, once
     repeated = [t for t in theirs if t.fold == 1 and t.replace(fold=0).utcoffset() != t.utcoffset()]
-    if not repeated or expr.split()[1] == "*":
-        assert ours == theirs
+    if not repeated or expr.split()[1] == "*":  # compared in UTC: == across zones is False in a repeated hour
+        assert ours == [t.astimezone(UTC) for t in theirs]
 
 
 def test_schedule_list_prints_the_next_fires_in_local_time_and_utc(tmp_path, capsys):
     cfg = tmp_path / "martops.yml"
-    cfg.write_text("schedules:\n"
+    cfg.write_text("sources: {campaigns: {path: exports}}\nschedules:\n"
                    "  - {name: weekly, cron: '0 9 * * 7', timezone: Europe/Berlin, select: [kpis, crm]}\n"
                    "  - {name: hourly, cron: '15 * * * *'}\n")
     out = run_cli(capsys, "schedule", "list", "--config", cfg, "--count", "3", "--after", "2024-10-20T08:00")

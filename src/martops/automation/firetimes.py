@@ -5,7 +5,9 @@ croniter, not APScheduler's CronTrigger, computes every fire time: APScheduler 3
 from 0 = Monday, so `CronTrigger.from_crontab("0 9 * * 0")` would fire on Mondays where cron fires
 on Sundays. `FireTimesTrigger` hands these times to APScheduler.
 
-Times go in as aware datetimes (any zone) and come out aware in the schedule's zone.
+Times go in as aware datetimes (any zone) and come out aware in UTC: Python compares two datetimes
+of the same zone by their wall clock, ignoring `fold`, so in the hour repeated in autumn 01:00 EST
+would sort before 01:30 EDT. `local(t)` gives the wall clock for display and dates.
 """
 
 from __future__ import annotations
@@ -51,7 +53,11 @@ class FireTimes:
         while True:
             t = it.get_prev(dt.datetime) if backwards else it.get_next(dt.datetime)
             if not self._repeat(t):
-                return t.astimezone(self.zone)
+                return t.astimezone(dt.timezone.utc)
+
+    def local(self, t: dt.datetime) -> dt.datetime:
+        """`t` on the schedule's wall clock (`2024-10-27 02:30 CET`)."""
+        return t.astimezone(self.zone)
 
     def after(self, moment: dt.datetime) -> dt.datetime:
         """The first fire strictly after `moment`."""

@@ -151,8 +151,9 @@ class ScheduleServer:
             missed = fires.between(last, now, CATCH_UP_LIMIT) if last else []
             catch_up = bool(missed) and s.missed == "run_once"
             if missed:
-                what = (f"{s.name}: {_how_many(missed)} fire(s) from {_when(missed[0])} to {_when(missed[-1])} passed "
-                        f"since the last recorded fire ({_when(last)})")
+                what = (f"{s.name}: {_how_many(missed)} fire(s) from {_when(fires.local(missed[0]))} to "
+                        f"{_when(fires.local(missed[-1]))} passed since the last recorded fire "
+                        f"({_when(fires.local(last))})")
                 self.say(f"{what}; running once now for them (missed: run_once)" if catch_up
                          else f"{what}; skipped (missed: skip)")
             self.scheduler.add_job(
@@ -162,7 +163,7 @@ class ScheduleServer:
         self.scheduler.add_listener(self._event, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED | EVENT_JOB_ERROR)
         self.scheduler.start()
         for job in self.scheduler.get_jobs():
-            self.say(f"{job.id}: next fire {_when(job.next_run_time.astimezone(self.fires[job.id].zone))}")
+            self.say(f"{job.id}: next fire {_when(self.fires[job.id].local(job.next_run_time))}")
 
     def stop(self, interrupted: bool = False) -> None:
         """No new fire; with `interrupted`, the running child gets SIGINT; waits for it to end."""
@@ -194,7 +195,7 @@ class ScheduleServer:
             self._last[schedule.name] = fire
             self._record({
                 "run_id": new_run_id(), "step": f"schedule.{schedule.name}",
-                "params": json.dumps({"fire": fire.isoformat(), "fires": len(covered), "select": schedule.select,
+                "params": json.dumps({"fire": fires.local(fire).isoformat(), "fires": len(covered), "select": schedule.select,
                                       "range": schedule.range, "exit_code": outcome.code,
                                       "command": " ".join(argv[3:])}, sort_keys=True),
                 "since": since, "until": until, "started_at": started, "ended_at": dt.datetime.now(),
@@ -205,7 +206,7 @@ class ScheduleServer:
             covers = f" (catching up {_how_many(covered)} fires)" if len(covered) > 1 else ""
             result = "success" if outcome.code == 0 else f"failed (exit {outcome.code}): {outcome.error}"
             what = " ".join(schedule.select) or "(the whole project)"
-            self.say(f"{schedule.name}: fire {_when(fire)}{covers}: martops run {what}{span}: {result}")
+            self.say(f"{schedule.name}: fire {_when(fires.local(fire))}{covers}: martops run {what}{span}: {result}")
             self._tally(outcome.code != 0)
 
     def _tally(self, failed: bool) -> None:
@@ -216,15 +217,16 @@ class ScheduleServer:
                 self.done.set()
 
     def _event(self, event: JobExecutionEvent) -> None:
+        local = self.fires[event.job_id].local
         if event.code == EVENT_JOB_MAX_INSTANCES:
-            when = ", ".join(_when(t) for t in event.scheduled_run_times)
+            when = ", ".join(_when(local(t)) for t in event.scheduled_run_times)
             self.say(f"{event.job_id}: fire {when} skipped: its previous run is still going (a schedule never "
                      "overlaps itself)")
         elif event.code == EVENT_JOB_MISSED:
-            self.say(f"{event.job_id}: fire {_when(event.scheduled_run_time)} missed (reached more than "
+            self.say(f"{event.job_id}: fire {_when(local(event.scheduled_run_time))} missed (reached more than "
                      f"{MISFIRE_GRACE_SECONDS} s late, e.g. the machine slept); skipped (missed: skip)")
         else:
-            self.say(f"error: {event.job_id}: the fire at {_when(event.scheduled_run_time)} failed in serve: "
+            self.say(f"error: {event.job_id}: the fire at {_when(local(event.scheduled_run_time))} failed in serve: "
                      f"{type(event.exception).__name__}: {event.exception}")
             self._tally(True)
 
@@ -240,7 +242,7 @@ class ScheduleServer:
         last: dict[str, dt.datetime] = {}
         for step, params in rows:
             try:
-                fire = dt.datetime.fromisoformat(json.loads(params)["fire"])
+                fire = dt.datetime.fromisoformat(json.loads(params)["fire"]).astimezone(UTC)
             except (TypeError, ValueError, KeyError):
                 continue  # not a row serve wrote
             name = step.removeprefix("schedule.")

@@ -79,8 +79,9 @@ def list_(
             typer.echo("")
         typer.echo(f"{s.name}: cron '{s.cron}' in {s.timezone}; runs {' '.join(s.select) or 'the whole project'}; "
                    f"range {s.range}; missed fires: {s.missed}")
-        for t in FireTimes.of(s).upcoming(moment, count):
-            typer.echo(f"  {_fire(t)}")
+        fires = FireTimes.of(s)
+        for t in fires.upcoming(moment, count):
+            typer.echo(f"  {_fire(fires.local(t))}")
 
 
 @schedule_app.command()
