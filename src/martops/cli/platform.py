@@ -100,7 +100,8 @@ def run_cli(selectors: list[str], *, strict: bool = False, config: Optional[Path
     names = selection(cfg, selectors, list(exclude or []), list(source or []), db)
     per_domain = _sources(list(source or []), db, names)
     common = {k: v for k, v in (params or {}).items() if v is not None}
-    common.setdefault("export_range", True if (since or until) else None)
+    # the export step on its own writes the rows of --since..--until; in a chain, the whole report
+    common.setdefault("export_range", True if names == ["attribution.export"] and (since or until) else None)
     check_deliveries(cfg, names, per_domain)
     domains.preflight(StepContext(None, cfg, s, u, params=common, domain_params=per_domain), names)  # type: ignore[arg-type]
     graph = domains.graph()
