@@ -28,8 +28,7 @@ from typing import Any, Iterable, Optional, Union
 from airflow.sdk import DAG, BaseOperator, CronDataIntervalTimetable, DeltaDataIntervalTimetable
 from airflow.sdk.exceptions import AirflowFailException
 
-from martops.automation.orchestration.martops_cli import (Project, Step, StepFailed, interval_to_range,
-                                                         select_steps)
+from martops.automation.orchestration.martops_cli import Project, Step, StepFailed, interval_to_range
 
 DEFAULT_START = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -37,18 +36,21 @@ DEFAULT_START = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 class MartopsStepOperator(BaseOperator):
     """Runs one martops step for the run's data interval.
 
-    `step`: the step name; `project`: where and how martops is called. The range goes to every
-    step: `martops run` hands it to the steps that take one and the others ignore it.
+    `step`: the step name; `project`: where and how martops is called; `ranged`: the step takes
+    --since/--until (a delivery step loads all it is given and runs without them).
     """
 
     ui_color = "#e8f0fe"
 
-    def __init__(self, *, step: str, project: Project, **kwargs: Any) -> None:
+    def __init__(self, *, step: str, project: Project, ranged: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.step, self.project = step, project
+        self.step, self.project, self.ranged = step, project, ranged
 
     def execute(self, context: Any) -> None:
         since = until = None
+        if not self.ranged:
+            self._run(None, None)
+            return
         tz = getattr(context.get("dag"), "timezone", None)
         try:
             found = interval_to_range(context.get("data_interval_start"), context.get("data_interval_end"), tz)
@@ -58,6 +60,9 @@ class MartopsStepOperator(BaseOperator):
             self.log.info("no data interval (a manual run): martops runs its default range")
         else:
             since, until = found
+        self._run(since, until)
+
+    def _run(self, since: Optional[dt.date], until: Optional[dt.date]) -> None:
         try:
             self.project.run_step(self.step, since, until, log=self.log.info)
         except StepFailed as exc:
@@ -67,14 +72,19 @@ class MartopsStepOperator(BaseOperator):
             raise
 
 
-def load_graph(project: Project, graph: Union[str, Path, None] = None) -> list[Step]:
-    """The steps from `graph` (a saved `martops steps --format json`), else from martops itself.
+def load_graph(project: Project, select: Optional[Iterable[str]] = None,
+               graph: Union[str, Path, None] = None) -> list[Step]:
+    """The selected steps from martops itself, or all steps of `graph` (a saved
+    `martops steps [SELECTOR ...] --format json`, selected when saved).
 
     A saved graph spares the DAG processor a martops process on every parse of the DAG file;
     regenerate it when the project's steps change.
     """
     if graph is None:
-        return project.steps()
+        return project.steps(select)
+    if select is not None:
+        raise ValueError("pass select or graph, not both: save the selection, "
+                         "`martops steps SELECTOR... --format json > graph.json`")
     return [Step.from_json(row) for row in json.loads(Path(graph).read_text(encoding="utf-8"))["steps"]]
 
 
@@ -95,8 +105,8 @@ def martops_dag(dag_id: str = "martops", *, select: Optional[Iterable[str]] = No
                 graph: Union[str, Path, None] = None, **dag_kwargs: Any) -> DAG:
     """An Airflow DAG running the selected martops steps in dependency order.
 
-    `select`: step names or domains (None: every step); an unknown name is an error listing the
-    steps. `schedule`: a cron string (as a CronDataIntervalTimetable in start_date's time zone), a
+    `select`: martops selectors (`kpis`, `attribution.ingest+`, `+marts.channel_reporting`;
+    None: every step); martops rejects one that matches nothing. `schedule`: a cron string (as a CronDataIntervalTimetable in start_date's time zone), a
     timedelta, None (manual only) or any Airflow schedule. `retries`/`retry_delay`: per task.
     `martops_bin`, `config`, `warehouse`, `cwd`: how martops is called (default bin: $MARTOPS_BIN,
     else the checkout's .venv/bin/martops). `graph`: a saved `martops steps --format json` file.
@@ -105,14 +115,14 @@ def martops_dag(dag_id: str = "martops", *, select: Optional[Iterable[str]] = No
     project = Project(bin=martops_bin, config=None if config is None else str(config),
                       warehouse=None if warehouse is None else str(warehouse),
                       cwd=None if cwd is None else str(cwd))
-    steps = select_steps(load_graph(project, graph), select)
+    steps = load_graph(project, select, graph)
     tz = start_date.tzinfo or dt.timezone.utc
     dag_kwargs.setdefault("catchup", False)
     dag_kwargs.setdefault("max_active_runs", 1)  # two runs of one warehouse would wait on its lock
     dag_kwargs.setdefault("tags", ["martops"])
     dag_kwargs.setdefault("description", "martops steps: " + ", ".join(s.name for s in steps))
     with DAG(dag_id, schedule=_timetable(schedule, tz), start_date=start_date, **dag_kwargs) as dag:
-        tasks = {s.name: MartopsStepOperator(task_id=s.name, step=s.name, project=project,
+        tasks = {s.name: MartopsStepOperator(task_id=s.name, step=s.name, project=project, ranged=s.ranged,
                                              retries=retries, retry_delay=retry_delay, doc_md=s.description)
                  for s in steps}
         for s in steps:

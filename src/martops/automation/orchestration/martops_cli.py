@@ -7,9 +7,12 @@ standard library, so it loads in either orchestrator's interpreter with `src/` o
 
 - `Project` names what a run needs: the martops executable, the project file, the warehouse
   and the working directory (relative paths in martops.yml resolve from there).
-- `Project.steps()` reads `martops steps --format json`: a list of `Step` in dependency order.
+- `Project.steps(select)` reads `martops steps [SELECTOR ...] --format json` (martops' own
+  selector grammar: `kpis`, `kpis.load+`, `+marts.channel_reporting`): `Step`s in run order.
 - `Project.run_step()` runs `martops run <step> [--since D --until D] ...` and raises
   `StepFailed` carrying martops' one-line error (the last line it wrote to stderr).
+- `Project.checked_tables()` and `Project.check()` read `martops check --list` and run
+  `martops check --select TABLE --format json`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 ENV_BIN = "MARTOPS_BIN"
 """Environment variable naming the martops executable of the core venv."""
@@ -59,7 +62,8 @@ class Step:
     """One node of `martops steps --format json`.
 
     `inputs` are warehouse tables (`schema.table`) or `source:<domain>`; `outputs` the tables the
-    step writes; `upstream` the step names it depends on; `parameters` what the step accepts.
+    step writes, or `file:<what>` outside the warehouse; `upstream` the step names it depends on
+    (within the selection); `ranged` whether it takes --since/--until; `parameters` its flags.
     """
 
     name: str
@@ -68,6 +72,7 @@ class Step:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     upstream: tuple[str, ...]
+    ranged: bool
     parameters: dict
 
     @classmethod
@@ -75,7 +80,8 @@ class Step:
         try:
             return cls(name=row["name"], domain=row["domain"], description=row.get("description") or "",
                        inputs=tuple(row.get("inputs") or ()), outputs=tuple(row.get("outputs") or ()),
-                       upstream=tuple(row.get("upstream") or ()), parameters=dict(row.get("parameters") or {}))
+                       upstream=tuple(row.get("upstream") or ()), ranged=bool(row.get("ranged", True)),
+                       parameters=dict(row.get("parameters") or {}))
         except (KeyError, TypeError) as exc:
             raise MartopsError(f"`martops steps --format json` gave a step without {exc}: {row!r}") from None
 
@@ -144,26 +150,34 @@ class Project:
             raise MartopsError(f"cannot run martops at {exe} ({exc.strerror}); set {ENV_BIN} "
                                "to the core venv's martops") from None
 
+    def _config_flag(self) -> list[str]:
+        return ["--config", str(self.config)] if self.config else []
+
     def _project_flags(self) -> list[str]:
-        flags = []
-        if self.config:
-            flags += ["--config", str(self.config)]
+        flags = self._config_flag()
         if self.warehouse:
             flags += ["--warehouse", str(self.warehouse)]
         return flags
 
-    def steps(self) -> list[Step]:
-        """Every step of the graph, in dependency order (`martops steps --format json`)."""
-        done = self._call(["steps", "--format", "json"])
+    def _json(self, args: Sequence[str], key: str) -> Any:
+        done = self._call(args)
+        command = " ".join(["martops", *args])
         if done.returncode != 0:
-            raise MartopsError(f"`martops steps --format json` failed (exit {done.returncode}): "
+            raise MartopsError(f"`{command}` failed (exit {done.returncode}): "
                                f"{last_line(done.stderr) or last_line(done.stdout)}")
         try:
-            rows = json.loads(done.stdout)["steps"]
+            return json.loads(done.stdout)[key]
         except (ValueError, KeyError, TypeError):
-            raise MartopsError("`martops steps --format json` printed no {\"steps\": [...]} object: "
-                               f"{done.stdout[:200]!r}") from None
-        return [Step.from_json(row) for row in rows]
+            raise MartopsError(f"`{command}` printed no {{\"{key}\": ...}} object: {done.stdout[:200]!r}") from None
+
+    def steps(self, select: Optional[Iterable[str]] = None) -> list[Step]:
+        """The selected steps (None: all) in run order; a selector matching nothing is martops' error."""
+        args = ["steps", *(select or ()), "--format", "json"]
+        return [Step.from_json(row) for row in self._json(args, "steps")]
+
+    def checked_tables(self) -> list[str]:
+        """The tables martops has checks for (built-in or martops.yml's): `martops check --list`."""
+        return list(self._json(["check", "--list", "--format", "json", *self._config_flag()], "tables"))
 
     def run_step(self, step: str, since: Optional[dt.date] = None, until: Optional[dt.date] = None,
                  log: Callable[[str], None] = print) -> subprocess.CompletedProcess:
@@ -183,37 +197,25 @@ class Project:
             raise StepFailed(step, done.returncode, message, done.stdout, done.stderr)
         return done
 
-    def check(self, select: str, log: Callable[[str], None] = print) -> subprocess.CompletedProcess:
-        """`martops check --select SELECT`: exit 0 when no error-severity check failed, 1 otherwise."""
-        args = ["check", "--select", select, *self._project_flags()]
+    def check(self, tables: Sequence[str], log: Callable[[str], None] = print) -> list[dict]:
+        """`martops check --select T1 --select T2 ... --format json` (one process for a step's
+        tables): one dict per check (status pass/warn/fail/error, table, check, failing_count,
+        blocking, message). Exit 1 only means a blocking check failed (the results say which); any
+        other failure raises MartopsError with martops' error."""
+        args = ["check", *(a for t in tables for a in ("--select", t)), "--format", "json", *self._project_flags()]
         log(f"$ {self.executable()} {' '.join(args)}")
         done = self._call(args)
-        for line in (done.stdout + done.stderr).splitlines():
-            log(line)
-        return done
+        if done.stderr.strip():
+            log(done.stderr.rstrip())
+        try:
+            return list(json.loads(done.stdout)["results"])
+        except (ValueError, KeyError, TypeError):
+            raise MartopsError(f"martops check of {', '.join(tables)} failed (exit {done.returncode}): "
+                               f"{last_line(done.stderr) or last_line(done.stdout)}") from None
 
 
 def last_line(text: str) -> str:
     """The last non-blank line of `text`, stripped (martops prints its one-line error last)."""
     lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
     return lines[-1] if lines else ""
-
-
-def select_steps(steps: Sequence[Step], select: Optional[Iterable[str]]) -> list[Step]:
-    """The steps named by `select` (step names or domain names), keeping the graph's order.
-
-    None selects every step. A name that matches no step is an error listing the valid ones, so a
-    typo never builds an empty or partial pipeline silently.
-    """
-    if select is None:
-        return list(steps)
-    wanted = list(select)
-    if not wanted:
-        raise MartopsError("the selection is empty; name steps or domains, or pass None for every step")
-    names, domains = {s.name for s in steps}, {s.domain for s in steps}
-    unknown = [w for w in wanted if w not in names and w not in domains]
-    if unknown:
-        raise MartopsError(f"{', '.join(map(repr, unknown))} is no martops step or domain; steps: "
-                           f"{', '.join(s.name for s in steps)}")
-    return [s for s in steps if s.name in wanted or s.domain in wanted]
 
