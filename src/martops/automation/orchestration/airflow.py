@@ -25,6 +25,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
+import pendulum
 from airflow.sdk import DAG, BaseOperator, CronDataIntervalTimetable, DeltaDataIntervalTimetable
 from airflow.sdk.exceptions import AirflowFailException
 
@@ -116,7 +117,7 @@ def martops_dag(dag_id: str = "martops", *, select: Optional[Iterable[str]] = No
                       warehouse=None if warehouse is None else str(warehouse),
                       cwd=None if cwd is None else str(cwd))
     steps = load_graph(project, select, graph)
-    tz = start_date.tzinfo or dt.timezone.utc
+    tz = pendulum.instance(start_date, tz=start_date.tzinfo or "UTC").timezone  # Airflow serialises pendulum zones only
     dag_kwargs.setdefault("catchup", False)
     dag_kwargs.setdefault("max_active_runs", 1)  # two runs of one warehouse would wait on its lock
     dag_kwargs.setdefault("tags", ["martops"])
