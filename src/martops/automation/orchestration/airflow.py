@@ -107,8 +107,9 @@ def martops_dag(dag_id: str = "martops", *, select: Optional[Iterable[str]] = No
     """An Airflow DAG running the selected martops steps in dependency order.
 
     `select`: martops selectors (`kpis`, `attribution.ingest+`, `+marts.channel_reporting`;
-    None: every step); martops rejects one that matches nothing. `schedule`: a cron string (as a CronDataIntervalTimetable in start_date's time zone), a
-    timedelta, None (manual only) or any Airflow schedule. `retries`/`retry_delay`: per task.
+    None: every step); martops rejects one that matches nothing. `schedule`: a cron string (as a
+    CronDataIntervalTimetable in start_date's time zone), a timedelta, None (manual only) or any
+    Airflow schedule. `retries`/`retry_delay`: per task.
     `martops_bin`, `config`, `warehouse`, `cwd`: how martops is called (default bin: $MARTOPS_BIN,
     else the checkout's .venv/bin/martops). `graph`: a saved `martops steps --format json` file.
     Other keyword arguments go to `DAG` (tags, max_active_runs, default_args...).
