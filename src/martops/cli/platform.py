@@ -93,8 +93,8 @@ def run_cli(selectors: list[str], *, strict: bool = False, config: Optional[Path
             params: Optional[dict] = None, title: str = "run",
             after: Optional[Callable[[RunReport, object], None]] = None) -> RunReport:
     """Resolve the selection, check every flag, then open (or create) the warehouse and run; print
-    one summary. A failed step raises StepError after the summary (exit 1). `strict`: the
-    selection names single steps, and one with nothing to do is an error."""
+    one summary. A failed step raises StepError after the summary (exit 1). A step named by its
+    exact name (or every step, with `strict`) that has nothing to do is an error, not a skip."""
     cfg = load_config(config)
     s, u = parse_range(since, until)
     names = selection(cfg, selectors, list(exclude or []), list(source or []), db)
@@ -113,7 +113,8 @@ def run_cli(selectors: list[str], *, strict: bool = False, config: Optional[Path
                 progress.update(bars[label], completed=done, total=total)
 
             ctx.progress = api_progress
-            report = domains.run(ctx, names, strict=names if strict else (),
+            named = names if strict else [n for n in names if n in selectors]  # a step named on its own
+            report = domains.run(ctx, names, strict=named,
                                  on_start=lambda step: progress.update(task, description=step.name),
                                  on_end=lambda _: progress.advance(task))
         print_report(report, title)
