@@ -6,6 +6,7 @@ domains from here; lower layers (engine, sources, checks, ops, reports) never im
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 from martops.attribution.domain import DOMAIN as ATTRIBUTION
@@ -52,8 +53,20 @@ def status_sources() -> list[tuple[dict[str, tuple[str, ...]], str]]:
     return [(dict(d.staging_sources), d.load_step) for d in DOMAINS if d.load_step]
 
 
-def run(ctx: StepContext, names: list[str], **kw) -> runner.RunReport:
-    """`names` (in graph order) through the runner, after checking martops.yml's `checks:` for a
+def preflight(ctx: StepContext, names: list[str]) -> None:
+    """Each selected domain's checks that can fail before anything is written (`Domain.preflight`);
+    `ctx.wh` may be None: they must not touch the warehouse."""
+    for d in DOMAINS:
+        if d.preflight and any(graph().step(n).domain == d.name for n in names):
+            d.preflight(dataclasses.replace(ctx, params={**ctx.params, **ctx.domain_params.get(d.name, {})}),
+                        list(names))
+
+
+def run(ctx: StepContext, names: list[str], *, checked: bool = False, **kw) -> runner.RunReport:
+    """`names` (in graph order) through the runner, after the domains' preflights (unless the
+    caller, `checked`, ran them before opening the warehouse) and a check of martops.yml's `checks:` for a
     table that no domain writes and the warehouse lacks (a typo stops the run before any step)."""
+    if not checked:
+        preflight(ctx, names)
     check_declared(ctx.wh, ctx.project, catalog())
     return runner.run(DOMAINS, graph(), names, ctx, **kw)

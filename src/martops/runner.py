@@ -83,10 +83,6 @@ def run(domains: Sequence[Domain], graph: Graph, names: Sequence[str], ctx: Step
     """
     check_range(ctx.since, ctx.until)
     by_domain = {d.name: d for d in domains}
-    for d in domains:
-        if d.preflight and any(graph.step(n).domain == d.name for n in names):
-            d.preflight(dataclasses.replace(ctx, params={**ctx.params, **ctx.domain_params.get(d.name, {})}),
-                        list(names))
     outcomes: list[Outcome] = []
     broken: dict[str, str] = {}
     ranges: dict[str, tuple[dt.date, dt.date] | None] = {}

@@ -173,3 +173,22 @@ def test_steps_lists_the_graph_as_table_json_and_dot(capsys):
     assert "crm.golden" in table and "source:kpis" in table
     bad = run_cli(capsys, "steps", "--format", "yaml")
     assert bad.code == 1 and "choose table, json or dot" in bad.err
+
+
+def test_every_declared_grain_holds_in_the_built_tables(capsys, project):
+    """The grain each domain declares is true: its columns exist and no two rows share them."""
+    from martops import domains
+
+    assert run_cli(capsys, "run").code == 0
+    checked = 0
+    with connect(path=project / "wh.duckdb") as w:
+        for d in domains.DOMAINS:
+            for spec in d.tables:
+                if not spec.grain or not w.exists(spec.name):
+                    continue
+                t = w.table(spec.name)
+                assert set(spec.grain) <= set(t.columns), (spec.name, spec.grain, t.columns)
+                dupes = w.scalar(t.group_by(list(spec.grain)).aggregate(n=t.count()).filter(lambda g: g.n > 1).count())
+                assert dupes == 0, (spec.name, spec.grain)
+                checked += 1
+    assert checked >= 20

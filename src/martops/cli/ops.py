@@ -147,7 +147,8 @@ def status(warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFI
     style = {"fresh": "green", "warn": "yellow", "stale": "bold red", "empty": "bold red", "missing": "dim"}
     for s in rows:
         last = s.last_run
-        last_txt = f"{last['status']} {last['started_at']:%Y-%m-%d %H:%M} ({last['since']}..{last['until']})" if last else "never"
+        span = f" ({last['since']}..{last['until']})" if last and last["since"] else ""
+        last_txt = f"{last['status']} {last['started_at']:%Y-%m-%d %H:%M}{span}" if last else "never"
         table.add_row(s.table, f"{s.rows:,}", f"{s.loaded_at:%Y-%m-%d %H:%M:%S}" if s.loaded_at else "",
                       "" if s.age_hours is None else f"{s.age_hours:.1f}", f"[{style[s.freshness]}]{s.freshness}[/]",
                       last_txt, f"{s.quarantined:,}")

@@ -35,7 +35,7 @@ SOURCE = typer.Option(None, "--source", "-s", help="A delivery: PATH when one do
                       "Default: martops.yml's sources.<domain>.path.")
 DB = typer.Option(None, "--db", help="The challenge SQLite database (same as --source attribution=FILE).")
 MODEL = typer.Option(None, "--model", "-m", help="Attribution model (default: attribution.model, ihc).")
-EXPORT = typer.Option(None, "--export", "--out", "-o", help="attribution.export: the CSV file to write.")
+EXPORT = typer.Option(None, "--export", "-o", help="attribution.export: the CSV file to write.")
 WRITE_BACK = typer.Option(None, "--write-back/--no-write-back", help="Write attribution results into the challenge database.")
 DDL = typer.Option(None, "--ddl", help="DDL file for the write-back's output tables (the challenge's own works).")
 LOOKBACK = typer.Option(None, "--lookback-days", help="Only sessions at most N days before a conversion count.")
@@ -100,9 +100,15 @@ def run_cli(selectors: list[str], *, strict: bool = False, config: Optional[Path
     names = selection(cfg, selectors, list(exclude or []), list(source or []), db)
     per_domain = _sources(list(source or []), db, names)
     common = {k: v for k, v in (params or {}).items() if v is not None}
-    common.setdefault("export_range", True if (since or until) else None)
+    # the export step on its own writes the rows of --since..--until; in a chain, the whole report
+    common.setdefault("export_range", True if names == ["attribution.export"] and (since or until) else None)
     check_deliveries(cfg, names, per_domain)
-    with connect_warehouse(cfg, warehouse, create=True) as wh:
+    domains.preflight(StepContext(None, cfg, s, u, params=common, domain_params=per_domain), names)  # type: ignore[arg-type]
+    graph = domains.graph()
+    loads = any(i.startswith(SOURCE_PREFIX) for n in names for i in graph.step(n).inputs)
+    first = domains.domain(graph.step(names[0]).domain)
+    # only a selection that loads a delivery may create the warehouse: a typo elsewhere creates nothing
+    with connect_warehouse(cfg, warehouse, create=loads, domain=first.name) as wh:
         ctx = StepContext(wh, cfg, s, u, params=common, domain_params=per_domain)
         with step_progress(len(names), title) as (progress, task):
             bars: dict[str, object] = {}
@@ -114,7 +120,7 @@ def run_cli(selectors: list[str], *, strict: bool = False, config: Optional[Path
 
             ctx.progress = api_progress
             named = names if strict else [n for n in names if n in selectors]  # a step named on its own
-            report = domains.run(ctx, names, strict=named,
+            report = domains.run(ctx, names, strict=named, checked=True,
                                  on_start=lambda step: progress.update(task, description=step.name),
                                  on_end=lambda _: progress.advance(task))
         print_report(report, title)
@@ -125,6 +131,8 @@ def run_cli(selectors: list[str], *, strict: bool = False, config: Optional[Path
             after(report, wh)
     if not report.ok:
         failed = report.failed
+        if len(names) == 1:
+            raise StepError(str(failed[0].reason))
         skipped = [o.step for o in report.outcomes if o.status == SKIPPED and (o.reason or "").startswith("not run")]
         raise StepError(f"{failed[0].step} failed: {failed[0].reason}"
                         + (f" (and {len(failed) - 1} more failed step(s))" if len(failed) > 1 else "")
