@@ -77,5 +77,5 @@ def test_dag_test_runs_the_graph_and_a_failed_step_fails_its_task(tmp_path):
     assert broken["state"] == "failed"
     assert broken["tasks"]["attribution.ingest"] == ["failed", 2]  # retried once
     assert broken["tasks"]["attribution.journeys"][0] == "upstream_failed"
-    assert ("martops step attribution.ingest failed (exit 1): error: attribution.ingest failed: bad.db is not a "
-            "readable SQLite database") in out["log"]
+    assert ("martops step attribution.ingest failed (exit 1): error: bad.db is not a readable SQLite database: "
+            "file is not a database") in out["log"]
