@@ -6,12 +6,13 @@ STAMP  := $(VENV)/.installed
 PY     := $(BIN)/python
 DEMO   := demo-out
 
-.PHONY: demo test bench bench-attribution bench-dedupe setup lock clean help
+.PHONY: demo test bench bench-attribution bench-dedupe setup lock clean help airflow-env dagster-env
 
 help:
 	@echo "make demo   - set up and run the attribution pipeline, the campaign KPI mart and the data checks on generated demo data"
 	@echo "make test   - set up and run the test suite"
 	@echo "make bench  - set up and run the benchmarks (1M and 10M sessions; takes minutes)"
+	@echo "make airflow-env / dagster-env - Airflow's / Dagster's own venv (.venv-airflow, .venv-dagster) for the adapters"
 
 setup: $(STAMP)
 
@@ -35,6 +36,21 @@ demo: $(STAMP)
 	  --compare address=address --compare postcode=postcode --compare city=city --out $(DEMO)/people_clusters.csv
 	$(BIN)/martops check --warehouse $(DEMO)/warehouse.duckdb
 
+# Airflow and Dagster each get their own venv from their own lock: the adapters in
+# src/martops/automation/orchestration/ import only the stdlib and the orchestrator, and drive the
+# core venv's `martops` CLI. A .pth file puts src/ on the venv's path (no martops install there).
+ORCH_STAMP = .installed
+airflow-env: .venv-airflow/$(ORCH_STAMP)
+dagster-env: .venv-dagster/$(ORCH_STAMP)
+
+.venv-%/$(ORCH_STAMP): requirements/%-lock.txt
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "the $* env needs Python 3.11, found " + sys.version'
+	rm -rf .venv-$*
+	$(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/pip install --quiet --disable-pip-version-check -r requirements/$*-lock.txt
+	echo "$(CURDIR)/src" > "$$(.venv-$*/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/martops-src.pth"
+	touch $@
+
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -55,4 +71,4 @@ lock:
 	rm -rf .lockenv
 
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-airflow .venv-dagster $(DEMO) .pytest_cache .hypothesis

@@ -13,6 +13,7 @@ from martops.checks import catalog
 from martops.checks.core import run_checks
 from martops.checks.store import record
 from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse
+from martops.config import load_config
 from martops.cli.render import check_table, console
 from martops.errors import ConfigError
 from martops.ops import runlog, status as status_mod
@@ -20,18 +21,29 @@ from rich.table import Table
 
 
 def check(
-    select: Optional[str] = typer.Option(None, "--select", "-s",
-                                         help="Glob on table, check or table:check, e.g. 'staging.*' or 'unique*'."),
+    select: Optional[list[str]] = typer.Option(None, "--select", "-s",
+                                               help="Glob on table, check or table:check, e.g. 'staging.*' or "
+                                               "'unique*'; repeatable (a check matching any runs)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, or json (for orchestrators: one object on stdout)."),
+    list_tables: bool = typer.Option(False, "--list", help="Only list the tables that have checks; open no warehouse."),
     warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
 ) -> None:
     """Run the data checks (built-in and martops.yml's) on the warehouse; exit 1 if an error-severity check fails.
 
     Results are kept in ops.check_results with a sample of failing rows and the query to rerun.
+    `--format json` prints {"run_id", "results": [{"status", "table", "check", "failing_count",
+    "blocking", "message"}], "counts"}; `--list` prints the tables that have checks ({"tables": [...]} as json).
 
     Example:
 
       martops check --select 'staging.*'
     """
+    if fmt not in ("table", "json"):
+        raise ConfigError(f"--format {fmt!r}: choose table or json")
+    if list_tables:
+        names = catalog.tables(load_config(config), domains.catalog())
+        typer.echo(json.dumps({"tables": names}) if fmt == "json" else "\n".join(names))
+        return
     cfg, wh = open_warehouse(config, warehouse)
     with wh, runlog.invocation() as run_id:
         known = domains.catalog()
@@ -40,20 +52,31 @@ def check(
         for name in catalog.tables(cfg, known):
             if wh.exists(name):
                 every += catalog.for_table(wh, cfg, name, known.builtins)
-        checks = catalog.select(every, select)
-        if select and not checks:
+        patterns = list(select or [])
+        checks = [c for c in every if not patterns or any(catalog.select([c], p) for p in patterns)]
+        for pattern in patterns:
+            if catalog.select(every, pattern):
+                continue
             firsts = list({c.table: f"{c.table}:{c.name}" for c in reversed(every)}.values())[::-1]  # one per table
             names = (firsts + [f"{c.table}:{c.name}" for c in every if f"{c.table}:{c.name}" not in firsts])[:4]
             here = (f"the {len(every):,} checks here include {', '.join(map(repr, names))}" if names else
                     f"no table with checks exists here yet ({', '.join(catalog.tables(cfg, known))})")
-            raise ConfigError(f"--select {select!r} matches no check (a glob on the table, the check or "
+            raise ConfigError(f"--select {pattern!r} matches no check (a glob on the table, the check or "
                               f"table:check); {here}")
-        with runlog.logged(wh, "check", {"select": select}) as run:
+        with runlog.logged(wh, "check", {"select": patterns[0] if len(patterns) == 1 else patterns or None}) as run:
             results = run_checks(wh, checks)
             record(wh, run_id, results)
             run.rows_in, run.rows_out = len(results), sum(r.blocking for r in results)
+        if fmt == "json":
+            typer.echo(json.dumps({"run_id": run_id, "results": [
+                {"status": r.status, "table": r.table, "check": r.check, "failing_count": r.failing_count,
+                 "blocking": r.blocking, "message": r.message} for r in results],
+                "counts": {s: sum(r.status == s for r in results) for s in ("pass", "warn", "fail", "error")}}))
+            if any(r.blocking for r in results):
+                raise typer.Exit(1)
+            return
         if not results:
-            console.print(f"no checks matched{' --select ' + select if select else ''} (tables with checks: "
+            console.print(f"no checks matched{''.join(' --select ' + p for p in patterns)} (tables with checks: "
                           f"{', '.join(catalog.tables(cfg, known))}; only existing tables are checked)")
             raise typer.Exit(0)
         rows = [{"status": r.status, "table_name": r.table, "check_name": r.check, "failing_count": r.failing_count,
