@@ -79,11 +79,12 @@ bench-dedupe: $(STAMP)
 
 # Regenerate the lock after changing a pin in pyproject.toml: resolved on $(PYTHON), then installed on
 # every other supported Python found, which must get exactly the same set (else split the lock per version).
+# (pip freeze lists setuptools on 3.12+ only, so the comparison leaves it out.)
 lock: check-python
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/pip install --quiet -e '.[dev]'
 	{ echo "# Full transitive lock (base + dev) for Python $(SUPPORTED_PYTHONS), resolved on $(PYVER). Regenerate: make lock"; \
-	  .lockenv/bin/pip freeze --exclude-editable | grep -v '^martops'; echo "setuptools==80.9.0"; } > requirements/lock.txt
+	  .lockenv/bin/pip freeze --exclude-editable | grep -v -e '^martops' -e '^setuptools=='; echo "setuptools==80.9.0"; } > requirements/lock.txt
 	rm -rf .lockenv
 	@$(MAKE) --no-print-directory -k $(call other_pythons,lockcheck)
 
@@ -93,7 +94,7 @@ other_pythons = $(foreach v,$(filter-out $(PYVER),$(SUPPORTED_PYTHONS)),$(if $(c
 lockcheck-%:
 	$(call make_venv,$(call find_python,$*),.lockenv-$*)
 	.lockenv-$*/bin/pip check
-	@.lockenv-$*/bin/pip freeze --exclude-editable | grep -v '^martops' | LC_ALL=C sort -f > .lockenv-$*/freeze.txt
+	@.lockenv-$*/bin/pip freeze --exclude-editable | grep -v -e '^martops' -e '^setuptools==' | LC_ALL=C sort -f > .lockenv-$*/freeze.txt
 	@grep -v -e '^#' -e '^setuptools==' requirements/lock.txt | LC_ALL=C sort -f | diff - .lockenv-$*/freeze.txt \
 	  || { echo "requirements/lock.txt does not install as locked on Python $* (diff above): give it requirements/lock-$*.txt" >&2; exit 1; }
 	rm -rf .lockenv-$*
