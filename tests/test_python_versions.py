@@ -95,12 +95,15 @@ def test_make_picks_a_supported_python_by_default():
 
 
 @needs_310
-def test_martops_on_python_310_says_which_versions_work_without_a_traceback():
-    as_command = _martops(PYTHON_310, "-m", "martops", "--version")
-    assert as_command.returncode == 1
-    assert "Traceback" not in as_command.stderr
-    assert as_command.stderr.startswith(f"martops needs Python {SUPPORTED_TEXT}; this is Python 3.10 (")
-    assert len(as_command.stderr.strip().splitlines()) == 1
+def test_martops_on_python_310_says_which_versions_work_without_a_traceback(tmp_path):
+    script = tmp_path / "martops"  # what pip's console script does
+    script.write_text("from martops.cli import main\nmain()\n")
+    for as_command in (_martops(PYTHON_310, "-m", "martops", "--version"),
+                       _martops(PYTHON_310, str(script), "--version")):
+        assert as_command.returncode == 1
+        assert "Traceback" not in as_command.stderr
+        assert as_command.stderr.startswith(f"martops needs Python {SUPPORTED_TEXT}; this is Python 3.10 (")
+        assert len(as_command.stderr.strip().splitlines()) == 1
     as_library = _martops(PYTHON_310, "-c", "import martops")
     assert as_library.returncode == 1
     assert f"ImportError: martops needs Python {SUPPORTED_TEXT}; this is Python 3.10" in as_library.stderr
