@@ -1,27 +1,57 @@
-# martops: every target sets up .venv from the lock first, from nothing but Python 3.11 and make.
-PYTHON ?= python3
+# martops: every target sets up .venv from the lock first, from nothing but make and Python 3.11, 3.12
+# or 3.13 (one lock for the three: `make lock` checks it installs the same set on each found).
+SUPPORTED_PYTHONS := 3.11 3.12 3.13
+PYENV_ROOT ?= $(HOME)/.pyenv
+# $(call find_python,3.12): a command that runs that Python: python3.12 on PATH, else a pyenv install of
+# it (pyenv's shims answer only for versions made global); empty when there is none.
+find_python = $(shell for p in python$(1) $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python$(1)); do \
+	[ "$$($$p -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = "$(1)" ] && { echo $$p; break; }; done)
+# PYTHON: the first supported Python found, else python3 (refused below unless supported).
+# Pick another with `make demo PYTHON=python3.12`; changing it rebuilds .venv.
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(or $(call find_python,3.11),$(call find_python,3.12),$(call find_python,3.13),python3)
+endif
+PYVER  := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+STAMP  := $(VENV)/.installed-$(PYVER)
 PY     := $(BIN)/python
 DEMO   := demo-out
+# `make test-pythons` runs these on every other supported Python found
+SMOKE_TESTS := tests/test_cli.py tests/campaigns/test_kpis_cli.py
 
-.PHONY: demo test bench bench-attribution bench-dedupe setup lock clean help airflow-env dagster-env
+# $(call make_venv,PYTHON,DIR): DIR becomes a fresh venv of PYTHON holding the lock and martops (editable)
+define make_venv
+rm -rf $(2) && $(1) -m venv $(2)
+$(2)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt
+$(2)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+endef
+
+.PHONY: demo test bench bench-attribution bench-dedupe setup lock clean help check-python test-pythons airflow-env dagster-env
+.PRECIOUS: .venv-%/.installed
 
 help:
 	@echo "make demo   - set up and run the attribution pipeline, the campaign KPI mart and the data checks on generated demo data"
 	@echo "make test   - set up and run the test suite"
 	@echo "make bench  - set up and run the benchmarks (1M and 10M sessions; takes minutes)"
 	@echo "make airflow-env / dagster-env - Airflow's / Dagster's own venv (.venv-airflow, .venv-dagster) for the adapters"
+	@echo "make test-pythons - smoke-test the other supported Pythons found ($(SUPPORTED_PYTHONS)) in .venv-X.Y"
+	@echo "Python: $(PYTHON) ($(or $(PYVER),does not run)); pick another with PYTHON=python3.12"
 
 setup: $(STAMP)
 
-$(STAMP): requirements/lock.txt pyproject.toml
-	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "martops needs Python 3.11, found " + sys.version' 
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+$(STAMP): requirements/lock.txt pyproject.toml | check-python
+	$(call make_venv,$(PYTHON),$(VENV))
 	touch $(STAMP)
+
+# Refuses an unsupported or missing PYTHON before anything is created, naming the supported ones found.
+check-python: FOUND = $(strip $(foreach v,$(SUPPORTED_PYTHONS),$(call find_python,$(v))))
+check-python:
+ifeq ($(filter $(PYVER),$(SUPPORTED_PYTHONS)),)
+	@echo "martops needs Python 3.11, 3.12 or 3.13, but PYTHON=$(PYTHON) is $(if $(PYVER),Python $(PYVER),not a Python that runs)." >&2
+	@echo "Pick one: make $(or $(firstword $(MAKECMDGOALS)),demo) PYTHON=$(or $(firstword $(FOUND)),python3.12)$(if $(FOUND), (supported Pythons found: $(FOUND)), (none is installed here: install one first))." >&2
+	@exit 1
+endif
 
 demo: $(STAMP)
 	$(BIN)/martops attribution generate --out $(DEMO)/challenge.db --conversions 2000 --seed 7 --force
@@ -35,11 +65,12 @@ demo: $(STAMP)
 	  --compare surname=name --compare dob=date --compare email=email --compare phone=phone \
 	  --compare address=address --compare postcode=postcode --compare city=city --out $(DEMO)/people_clusters.csv
 	$(BIN)/martops check --warehouse $(DEMO)/warehouse.duckdb
+	@echo "Demo outputs are in $(DEMO)/. To run the README's commands as written: source $(BIN)/activate"
 
 # Airflow and Dagster each get their own venv from their own lock: the adapters in
 # src/martops/automation/orchestration/ import only the stdlib and the orchestrator, and drive the
 # core venv's `martops` CLI. A .pth file puts src/ on the venv's path (no martops install there).
-ORCH_STAMP = .installed
+ORCH_STAMP = .installed-orchestrator
 airflow-env: .venv-airflow/$(ORCH_STAMP)
 dagster-env: .venv-dagster/$(ORCH_STAMP)
 
@@ -62,13 +93,41 @@ bench-attribution: $(STAMP)
 bench-dedupe: $(STAMP)
 	$(BIN)/python benchmarks/bench_dedupe.py $(DEDUPE_BENCH_ARGS)
 
-# Regenerate the lock after changing a pin in pyproject.toml.
-lock:
+# Regenerate the lock after changing a pin in pyproject.toml: resolved on $(PYTHON), then installed on
+# every other supported Python found, which must get exactly the same set (else split the lock per version).
+# (pip freeze lists setuptools on 3.12+ only, so the comparison leaves it out.)
+lock: check-python
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/pip install --quiet -e '.[dev]'
-	{ echo "# Full transitive lock for Python 3.11 (base + dev). Regenerate: make lock"; \
-	  .lockenv/bin/pip freeze --exclude-editable | grep -v '^martops'; echo "setuptools==80.9.0"; } > requirements/lock.txt
+	{ echo "# Full transitive lock (base + dev) for Python $(SUPPORTED_PYTHONS), resolved on $(PYVER). Regenerate: make lock"; \
+	  .lockenv/bin/pip freeze --exclude-editable | grep -v -e '^martops' -e '^setuptools=='; echo "setuptools==80.9.0"; } > requirements/lock.txt
 	rm -rf .lockenv
+	@$(MAKE) --no-print-directory -k $(call other_pythons,lockcheck)
+
+# Test targets for the other supported Pythons: PREFIX-X.Y for each one found, skip-X.Y for the rest.
+other_pythons = $(foreach v,$(filter-out $(PYVER),$(SUPPORTED_PYTHONS)),$(if $(call find_python,$(v)),$(1)-$(v),skip-$(v)))
+
+lockcheck-%:
+	$(call make_venv,$(call find_python,$*),.lockenv-$*)
+	.lockenv-$*/bin/pip check
+	@.lockenv-$*/bin/pip freeze --exclude-editable | grep -v -e '^martops' -e '^setuptools==' | LC_ALL=C sort -f > .lockenv-$*/freeze.txt
+	@grep -v -e '^#' -e '^setuptools==' requirements/lock.txt | LC_ALL=C sort -f | diff - .lockenv-$*/freeze.txt \
+	  || { echo "requirements/lock.txt does not install as locked on Python $* (diff above): give it requirements/lock-$*.txt" >&2; exit 1; }
+	rm -rf .lockenv-$*
+	@echo "requirements/lock.txt installs as locked on Python $*"
+
+test-pythons:
+	@$(MAKE) --no-print-directory -k $(call other_pythons,smoke)
+
+smoke-%: .venv-%/.installed
+	.venv-$*/bin/python -m pytest -q -p no:cacheprovider $(SMOKE_TESTS) $(PYTEST_ARGS)
+
+.venv-%/.installed: requirements/lock.txt pyproject.toml
+	$(call make_venv,$(call find_python,$*),.venv-$*)
+	touch $@
+
+skip-%:
+	@echo "Python $* not found (python$* on PATH or a pyenv install): not tested"
 
 clean:
-	rm -rf $(VENV) .venv-airflow .venv-dagster $(DEMO) .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-3.* .venv-airflow .venv-dagster .lockenv* $(DEMO) .pytest_cache .hypothesis
