@@ -19,10 +19,10 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 
-from martops.campaigns.mart import ratio
 from martops.crm import tables as T
 from martops.crm.marts import identity, rfm
 from martops.engine import Warehouse
+from martops.measures import ratio
 
 TABLE = "marts.crm_customer_value"
 COLUMNS = ["golden_id", "name", "country", "known", "transactions", "transactions_with_amount", "spend",
