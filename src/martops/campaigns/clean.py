@@ -1,15 +1,18 @@
 """Cleaning expressions for campaign exports: ids, spellings, countries, products (all Ibis).
 
-Spelling variants: exports hand-typed by several people carry stray spaces (`fb prospe cting`,
-`search -shopping`, `demand gen`). Two texts that are equal once every space is removed and
-case is folded are one value; its canonical spelling is the one used most often across the
-delivery (ties: fewer spaces, then alphabetical). Values differing in any other way stay apart.
+Spelling variants follow the rule of every domain (`sources.spelling`): exports hand-typed by
+several people carry stray spaces (`fb prospe cting`, `search -shopping`, `demand gen`); texts
+equal once every space is removed and case is folded are one value, spelled as the delivery
+spells it most often (ties: fewer spaces, then alphabetical). Here every text is lower-cased
+first. Values differing in any other way stay apart.
 """
 
 from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
+
+from martops.sources import spelling
 
 ID_PATTERN = r"^(\d+)(\.0+)?$"
 
@@ -20,32 +23,14 @@ def campaign_id(text: ir.StringValue) -> ir.StringValue:
 
 
 def squash(text: ir.StringValue) -> ir.StringValue:
-    """Trimmed, lower case, runs of spaces collapsed; empty is NULL."""
-    return text.strip().lower().re_replace(r"\s+", " ").nullif("")
-
-
-def space_key(text: ir.StringValue) -> ir.StringValue:
-    return text.lower().re_replace(r"\s+", "").nullif("")
+    """Lower case, trimmed, runs of spaces collapsed; empty is NULL (`sources.spelling.squash`)."""
+    return spelling.squash(text.lower())
 
 
 def spellings(values: ir.Table) -> ir.Table:
-    """From a one-column table of texts (`value`), the map space_key -> canonical spelling."""
-    v = values.select(value=squash(values.value)).filter(lambda t: t.value.notnull())
-    v = v.mutate(key=space_key(v.value))
-    counts = v.group_by(["key", "value"]).aggregate(uses=v.count())
-    counts = counts.mutate(spaces=counts.value.length() - counts.value.replace(" ", "").length())
-    rank = ibis.row_number().over(group_by="key", order_by=[ibis.desc("uses"), "spaces", "value"])
-    ranked = counts.mutate(_rank=rank)
-    variants = counts.group_by("key").aggregate(variants=counts.count())
-    best = ranked.filter(ranked._rank == 0).select("key", canonical=ranked.value)
-    return best.join(variants, "key")
-
-
-def respell(t: ir.Table, column: str, spelling: ir.Table) -> ir.Table:
-    """Replace `column` with its canonical spelling (NULL stays NULL)."""
-    s = spelling.select(_k=spelling.key, _canon=spelling.canonical)
-    j = t.left_join(s, space_key(t[column]) == s._k)
-    return j.mutate(**{column: j._canon}).drop("_k", "_canon")
+    """The delivery's spelling map (`sources.spelling.spellings`) over lower-cased texts: campaign
+    names and channels are lower case by convention, so case is no spelling here."""
+    return spelling.spellings(values.mutate(value=values.value.lower()))
 
 
 def flag_changed(t: ir.Table, columns: tuple[str, ...]) -> ir.Table:

@@ -15,7 +15,8 @@ timestamp in the date column (`2023-09-01T23:30:00-05:00`) becomes its date in
 `sources.campaigns.reporting_timezone`, counted in the cleaning log.
 
 What is cleaned on loadable rows (and counted in the cleaning log): names and channels respelled
-(`clean.spellings`), products mapped to canonical names, foreign-currency spend converted to EUR.
+(`clean.spellings`, the rule of `sources.spelling`), products mapped to canonical names,
+foreign-currency spend converted to EUR.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from martops.campaigns.exports import SETTING
 from martops.config import CampaignsConfig, CampaignSourceSettings, SourceSettings
 from martops.engine import Warehouse
 from martops.sources import numbers as N
+from martops.sources.spelling import key as name_key, respell
 from martops.sources import timestamps as TS
 from martops.sources.typed import ROW, Field, RawSpec, missing
 
@@ -156,12 +158,12 @@ def spec(file: str, lims: dict[str, Limit], cfg: CampaignsConfig, currencies: li
 
 def with_ids_from_names(raw: ir.Table, names: ir.Table) -> ir.Table:
     """Adds `_id_from_name`: the campaign a name names, where it names exactly one."""
-    return raw.left_join(names, clean.space_key(raw.campaign_name) == names._name_key).drop("_name_key")
+    return raw.left_join(names, name_key(raw.campaign_name) == names._name_key).drop("_name_key")
 
 
 def name_index(*pairs: ir.Table) -> ir.Table:
     """(`_name_key`, `_id_from_name`) from tables of (campaign_id, campaign_name); ambiguous names dropped."""
-    both = ibis.union(*[p.select(id=clean.campaign_id(p.campaign_id), key=clean.space_key(p.campaign_name))
+    both = ibis.union(*[p.select(id=clean.campaign_id(p.campaign_id), key=name_key(p.campaign_name))
                         for p in pairs], distinct=True)
     both = both.filter(both.id.notnull() & both.key.notnull())
     g = both.group_by("key").aggregate(_ids=both.id.nunique(), _id=both.id.max())
@@ -218,7 +220,7 @@ def staged(annotated: ir.Table, file: str, spelling: ir.Table, rates: ir.Table, 
         **{f"_raw_{c}": g[c] for c in SPELLED},
     )
     for col in SPELLED:
-        t = clean.respell(t, col, spelling)
+        t = respell(t, col, spelling)
     t = clean.flag_changed(t, SPELLED)
     return _with_eur(t, rates, cfg)
 

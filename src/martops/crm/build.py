@@ -22,7 +22,6 @@ from martops.checks.core import CheckResult
 from martops.checks.store import recorded
 from martops.config import CrmConfig, ProjectConfig
 from martops.crm import countries, customer_dedupe, integrity, marts, phones, report, roles, survivorship
-from martops.crm import standardize as S
 from martops.crm import tables as T
 from martops.crm.source import CrmFolder
 from martops.engine import Warehouse
@@ -30,6 +29,7 @@ from martops.ops import quarantine, runlog
 from martops.ops.cleaning_log import CleaningLog
 from martops.ops.runlog import current_run_id
 from martops.results import StepResult
+from martops.sources import spelling
 from martops.sources.typed import ROW, annotate, quarantine_rows, reasons
 
 TRAILER = ("row_hash", "completeness", "duplicate_rows", "duplicate_kind", "is_survivor", "survivor_row",
@@ -51,7 +51,7 @@ def lookups(wh: Warehouse, raws: dict[str, ir.Table], cfg: CrmConfig) -> roles.L
         lk.phones = wh.materialize(phones.lookup(wh, numbers), "_crm_phones")
     for role, col in (("products", "category"), ("sales_team", "region")):
         if role in raws:
-            rows = wh.to_pyarrow(S.spellings(raws[role].select(value=raws[role][col]))).to_pylist()
+            rows = wh.to_pyarrow(spelling.spellings(raws[role].select(value=raws[role][col]))).to_pylist()
             lk.spellings[col] = {r["key"]: r["canonical"] for r in rows}
     return lk
 
