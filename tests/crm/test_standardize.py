@@ -6,9 +6,9 @@ import ibis
 import pytest
 
 from martops.config import CrmConfig
-from martops.crm import countries, phones
+from martops.crm import phones
 from martops.crm import standardize as S
-from martops.sources import spelling
+from martops.sources import countries, spelling
 
 
 def _col(fn, values, dtype="string"):

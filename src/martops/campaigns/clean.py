@@ -1,5 +1,7 @@
 """Cleaning expressions for campaign exports: ids, spellings, countries, products (all Ibis).
 
+Countries are read by the normaliser of every domain (`sources.countries`).
+
 Spelling variants follow the rule of every domain (`sources.spelling`): exports hand-typed by
 several people carry stray spaces (`fb prospe cting`, `search -shopping`, `demand gen`); texts
 equal once every space is removed and case is folded are one value, spelled as the delivery
@@ -12,7 +14,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from martops.sources import spelling
+from martops.sources import countries, spelling
 
 ID_PATTERN = r"^(\d+)(\.0+)?$"
 
@@ -40,13 +42,18 @@ def flag_changed(t: ir.Table, columns: tuple[str, ...]) -> ir.Table:
     return t.mutate(**flags).drop(*[f"_raw_{c}" for c in columns])
 
 
-def country(text: ir.StringValue, aliases: dict[str, str], unknown: str) -> ir.StringValue:
-    """ISO 3166 alpha-2: upper-cased, aliases mapped, blank/'unknown' -> `unknown`; else NULL (invalid)."""
-    c = text.strip().upper()
-    blank = text.isnull() | (c == "") | c.isin(["UNKNOWN", "N/A", "NONE", "NULL", "-"])
-    mapped = c.substitute(aliases) if aliases else c
-    valid = mapped.re_search(r"^[A-Z]{2}$")
-    return ibis.cases((blank, ibis.literal(unknown)), (valid, mapped), else_=ibis.null("string"))
+UNKNOWN_TEXTS = ("unknown", "n/a", "none", "null", "-")
+"""Country texts the exports write for 'unknown' (with blank and the unknown code itself)."""
+
+
+def country(text: ir.StringValue, codes: dict[str, str], unknown: str) -> ir.StringValue:
+    """ISO 3166 alpha-2 by the rules of every domain (`sources.countries`; `codes` is its map of the
+    delivery's texts, `countries.codes`): `es`, `ESP`, `Spain`, `UK` -> ES, ES, ES, GB. Blank,
+    'unknown' and the like become `unknown`; a text no rule maps is NULL (the row is quarantined)."""
+    k = countries.key(text)
+    blank = k.isnull() | k.isin([*UNKNOWN_TEXTS, unknown.lower()])
+    mapped = k.substitute(codes, else_=ibis.null("string")) if codes else ibis.null("string")
+    return ibis.cases((blank, ibis.literal(unknown)), else_=mapped)
 
 
 def product(text: ir.StringValue, products: dict[str, list[str]], unknown: str = "unknown") -> ir.StringValue:

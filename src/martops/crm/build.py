@@ -21,7 +21,7 @@ from martops.checks import catalog
 from martops.checks.core import CheckResult
 from martops.checks.store import recorded
 from martops.config import CrmConfig, ProjectConfig
-from martops.crm import countries, customer_dedupe, integrity, marts, phones, report, roles, survivorship
+from martops.crm import customer_dedupe, integrity, marts, phones, report, roles, survivorship
 from martops.crm import tables as T
 from martops.crm.source import CrmFolder
 from martops.engine import Warehouse
@@ -29,7 +29,7 @@ from martops.ops import quarantine, runlog
 from martops.ops.cleaning_log import CleaningLog
 from martops.ops.runlog import current_run_id
 from martops.results import StepResult
-from martops.sources import spelling
+from martops.sources import countries, spelling
 from martops.sources.typed import ROW, annotate, quarantine_rows, reasons
 
 TRAILER = ("row_hash", "completeness", "duplicate_rows", "duplicate_kind", "is_survivor", "survivor_row",
@@ -158,7 +158,8 @@ def build(wh: Warehouse, folder: str | Path, project: ProjectConfig,
         return out
 
     def do_marts() -> dict:
-        counts = gated(lambda: marts.build_all(wh), lambda built: [marts.TABLES[m] for m in built])
+        counts = gated(lambda: marts.build_all(wh, unknown_country=project.countries.unknown),
+                       lambda built: [marts.TABLES[m] for m in built])
         return {"marts": len(counts), "rows": sum(counts.values()), **counts}
 
     steps: list[tuple[str, Callable[[], dict], str, str]] = [
