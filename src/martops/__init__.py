@@ -1,3 +1,3 @@
-"""martops: marketing-operations data platform (ingest, test, attribute, report) on Ibis engines."""
+"""martops: marketing-operations data platform (ingest, test, attribute, report) on DuckDB, through Ibis."""
 
 __version__ = "0.1.0"

@@ -29,7 +29,7 @@ class _Strict(BaseModel):
 
 class WarehouseConfig(_Strict):
     engine: Literal["duckdb"] = "duckdb"
-    """Only DuckDB ships with this release; postgres and spark arrive with their extras."""
+    """DuckDB is the one engine martops supports."""
     path: str = "warehouse.duckdb"
     """The DuckDB file. One file holds every schema (staging, attribution, marts, ops)."""
     memory_limit: str = "3GB"

@@ -1,9 +1,9 @@
 """Local attribution models: each maps a journeys table to one credit per (conversion, session).
 
-Every model is a handful of window expressions over a journey (partition = conv_id), so the same
-code compiles for DuckDB, PostgreSQL and Spark. Inputs are the columns of `attribution.journeys`:
+Every model is a handful of Ibis window expressions over a journey (partition = conv_id), run in
+the warehouse (DuckDB) as SQL. Inputs are the columns of `attribution.journeys`:
 position (1-based, ordered by session_ts then session_id), n_sessions, the engagement flags.
-Credits are >= 0 and sum to 1 per conversion; `checks.attribution` enforces it after every run.
+Credits are >= 0 and sum to 1 per conversion; `attribution.quality.customer_journey` checks it after every run.
 
 The `ihc` model (a local model in the spirit of IHC, no API account needed)
 --------------------------------------------------------------------------
