@@ -164,7 +164,7 @@ def test_export_to_a_directory_is_one_line_and_leaves_no_temp_file(capsys, attri
 
 def test_the_csv_writer_refuses_a_directory_and_cleans_up_a_failed_write(attributed, tmp_path, monkeypatch):
     from martops.errors import OutputError
-    from martops.reports.csv_export import export_channel_reporting
+    from martops.attribution.csv_export import export_channel_reporting
 
     with connect(path=attributed) as w:
         with pytest.raises(OutputError, match="is a directory"):

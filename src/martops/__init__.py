@@ -1,4 +1,4 @@
-"""martops: marketing-operations data platform (ingest, test, attribute, report) on Ibis engines."""
+"""martops: marketing-operations data platform (ingest, test, attribute, report) on DuckDB, through Ibis."""
 
 import os
 import sys

@@ -30,7 +30,7 @@ class _Strict(BaseModel):
 
 class WarehouseConfig(_Strict):
     engine: Literal["duckdb"] = "duckdb"
-    """Only DuckDB ships with this release; postgres and spark arrive with their extras."""
+    """DuckDB is the one engine martops supports."""
     path: str = "warehouse.duckdb"
     """The DuckDB file. One file holds every schema (staging, attribution, marts, ops)."""
     memory_limit: str = "3GB"
@@ -169,6 +169,32 @@ class QualityConfig(_Strict):
     """A staging table shrinking by more than this since the last check fails it (None: off)."""
 
 
+DEFAULT_UNKNOWN_COUNTRY = "ZZ"
+USER_ASSIGNED_COUNTRY_CODES = frozenset(["AA", "ZZ", *(f"Q{c}" for c in "MNOPQRSTUVWXYZ"),
+                                         *(f"X{c}" for c in "ABCDEFGHIJLMNOPQRSTUVWXYZ")])
+"""ISO 3166-1's user-assigned alpha-2 codes (AA, QM-QZ, XA-XZ, ZZ), XK left out: Kosovo's code."""
+
+
+def _unknown_country(v: str) -> str:
+    code = v.strip().upper()
+    if code not in USER_ASSIGNED_COUNTRY_CODES:
+        raise ValueError("must be a user-assigned ISO 3166 code no country has (ZZ, AA, QM-QZ, XA-XZ but XK), "
+                         f"so an unknown country never counts as a real one; got {v!r}")
+    return code
+
+
+UnknownCountry = Annotated[str, AfterValidator(_unknown_country)]
+
+
+class CountriesConfig(_Strict):
+    """How every domain reads countries (`martops.sources.countries`: ISO codes, names, short forms)."""
+
+    unknown: UnknownCountry = DEFAULT_UNKNOWN_COUNTRY
+    """The code of a blank country, and of one no rule maps, in every domain (the CRM keeps such a
+    row with this code; a campaign export's unreadable code is quarantined instead). A user-assigned
+    ISO 3166 code. `campaigns.unknown_country` and `crm.unknown_country` are older spellings of it."""
+
+
 class CampaignsConfig(_Strict):
     """The campaign KPI mart (`martops kpis`): cleaning rules for the POS Lite exports."""
 
@@ -183,9 +209,12 @@ class CampaignsConfig(_Strict):
     """...judged only when the column has at least this many values: a percentile of 5 rows is noise."""
     rolling_days: int = Field(28, ge=1)
     """The rolling window of the `_28d` KPIs (the seed's two-week sales cycle plus slack)."""
-    unknown_country: str = "ZZ"
-    """Blank or 'unknown' country codes become this (ISO 3166's user-assigned 'unknown' code)."""
-    country_aliases: dict[str, str] = {"UK": "GB", "EL": "GR"}
+    unknown_country: UnknownCountry = DEFAULT_UNKNOWN_COUNTRY
+    """The older spelling of `countries.unknown`, still read: setting either sets both (they cannot
+    differ). Read the value from there."""
+    country_aliases: dict[str, str] = {}
+    """Country text -> ISO alpha-2, tried first (case-insensitively), for codes or names the shared
+    rules (`martops.sources.countries`: ISO codes, `UK`, `EL`, names, short forms) do not map."""
     products: dict[str, list[str]] = {
         "pos lite": ["pos lite", "pos-lite", "poslite", "poslite-cr", "pos"],
         "card reader": ["card reader", "card-reader", "cardreader"],
@@ -285,9 +314,10 @@ class CrmConfig(_Strict):
     country_aliases: dict[str, str] = {}
     """Country name -> ISO alpha-2, tried first (case-insensitively), for names no built-in rule maps
     or maps otherwise than this CRM means (`Netherlands Antilles: CW`). Common short forms (`USA`,
-    `UK`, `Korea`, `Ivory Coast`, ...) are built in: `martops.crm.countries.SHORT_FORMS`."""
-    unknown_country: str = "ZZ"
-    """Countries no rule maps (and blank ones) become this (ISO 3166's user-assigned 'unknown' code)."""
+    `UK`, `Korea`, `Ivory Coast`, ...) are built in: `martops.sources.countries.SHORT_FORMS`."""
+    unknown_country: UnknownCountry = DEFAULT_UNKNOWN_COUNTRY
+    """The older spelling of `countries.unknown`, still read: setting either sets both (they cannot
+    differ). Read the value from there."""
     interaction_types: dict[str, str] = {
         "e-mail": "email", "e mail": "email", "mail": "email", "telephone": "phone", "phone call": "phone",
         "call": "phone", "live chat": "chat", "web chat": "chat", "webchat": "chat",
@@ -312,11 +342,32 @@ class ProjectConfig(_Strict):
     quality: QualityConfig = QualityConfig()
     campaigns: CampaignsConfig = CampaignsConfig()
     crm: CrmConfig = CrmConfig()
+    countries: CountriesConfig = CountriesConfig()
     sources: SourcesConfig = SourcesConfig()
     checks: dict[str, list[Annotated[CheckSpec, BeforeValidator(normalise)]]] = {}
     """Declared checks per warehouse table (`schema.table`), on top of the built-in ones."""
     schedules: Schedules = []
     """When to run which selection (`martops schedule list|cron|serve`); see martops.automation.schedules."""
+
+    @model_validator(mode="after")
+    def _one_unknown_country(self) -> "ProjectConfig":
+        """`countries.unknown` is the one setting; `campaigns.unknown_country` and `crm.unknown_country`
+        (its older spellings) set it too, and every domain's copy is made equal to it, so no two
+        domains can write two codes for an unknown country."""
+        given = {"countries.unknown": self.countries.unknown} if "unknown" in self.countries.model_fields_set else {}
+        for section in ("campaigns", "crm"):
+            model = getattr(self, section)
+            if "unknown_country" in model.model_fields_set:
+                given[f"{section}.unknown_country"] = model.unknown_country
+        if len(set(given.values())) > 1:
+            said = " and ".join(f"{k} {v}" for k, v in given.items())
+            raise ValueError(f"one code for an unknown country serves every domain; set countries.unknown alone, "
+                             f"got {said}")
+        code = next(iter(given.values()), self.countries.unknown)
+        self.countries = self.countries.model_copy(update={"unknown": code})
+        self.campaigns = self.campaigns.model_copy(update={"unknown_country": code})
+        self.crm = self.crm.model_copy(update={"unknown_country": code})
+        return self
 
 
 def load_config(path: str | Path | None = None) -> ProjectConfig:
@@ -343,7 +394,7 @@ def load_config(path: str | Path | None = None) -> ProjectConfig:
         for err in exc.errors():
             key = ".".join(str(p) for p in err["loc"])
             said = err["msg"] if "got " in err["msg"] else f"{err['msg']} (got {err.get('input')!r})"
-            lines.append(f"  {key}: {said}")  # a validator that names the value is not echoed twice
+            lines.append(f"  {key}: {said}" if key else f"  {said}")  # a validator naming the value is not echoed twice
         raise ConfigError("\n".join(lines)) from exc
 
 

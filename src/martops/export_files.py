@@ -1,5 +1,5 @@
-"""Writing result files atomically, for every `--export`/`--out` flag: CSV or Parquet tables, and
-any file a writer function produces.
+"""Writing result files atomically, for every `--export`/`--out` flag: CSV or Parquet tables (a
+warehouse result or the rows a command shows), and any file a writer function produces.
 
 A reader never sees half a file: the data goes to a hidden file beside the target, which is then
 renamed over it. Whatever goes wrong (a directory where the file should be, no permission, a full
@@ -53,3 +53,12 @@ def write_table(data: pa.Table, out: Path) -> None:
         write_atomically(out, lambda tmp: pacsv.write_csv(data, tmp))
     else:
         write_atomically(out, lambda tmp: pq.write_table(data, tmp))
+
+
+def write_rows(rows: list[dict], columns: list[str], out: str | Path) -> int:
+    """Rows a command shows (dicts keyed by column) to a .csv or .parquet file, columns in order;
+    no rows writes the header (CSV) or an empty table. Returns the rows written; errors as
+    `write_table`."""
+    data = pa.Table.from_pylist(rows).select(columns) if rows else pa.table({c: [] for c in columns})
+    write_table(data, Path(out))
+    return data.num_rows

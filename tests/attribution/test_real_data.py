@@ -10,7 +10,7 @@ from martops.attribution.compare import mae_against_api
 from martops.attribution.models import MODELS
 from martops.attribution.pipeline import RunOptions, run
 from martops.engine import connect
-from martops.sources.ihc_sample import build_sample_db
+from martops.attribution.ihc_sample import build_sample_db
 
 SINCE, UNTIL = dt.date(2023, 8, 29), dt.date(2023, 9, 7)
 

@@ -6,6 +6,7 @@ import ibis
 from hypothesis import given, settings, strategies as st
 
 from martops.campaigns import clean, tables as T
+from martops.sources import countries
 from tests.campaigns.exports import ID, LONG_ID, channel, lead, rows, run_build, write_exports
 
 
@@ -36,14 +37,17 @@ def test_spelling_variants_take_the_most_used_spelling():
 
 
 def test_countries_and_products():
-    t = ibis.memtable({"c": ["es", " GB ", "UK", "unknown", "", None, "ESP"],
-                       "p": ["POS", "pos lite", "poslite-cr", "card reader", None, "unknown", "Terminal X"]})
-    got = t.select(c=clean.country(t.c, {"UK": "GB"}, "ZZ"),
+    """Countries are read by the CRM's normaliser too (`sources.countries`): an alpha-3 code or a name
+    is a country; two letters no country has (`XX`) and `NA` (Namibia or 'not available') are not."""
+    texts = ["es", " GB ", "UK", "unknown", "", None, "ESP", "Spain", "EL", "XX", "NA", "Atlantis", "zz"]
+    t = ibis.memtable({"c": texts, "p": ["POS", "pos lite", "poslite-cr", "card reader", None, "unknown",
+                                         "Terminal X", *[None] * 6]})
+    got = t.select(c=clean.country(t.c, countries.codes(texts, {"Atlantis": "AQ"}), "ZZ"),
                    p=clean.product(t.p, {"pos lite": ["pos", "pos lite", "poslite-cr"],
                                          "card reader": ["card reader"]})).to_pyarrow().to_pylist()
-    assert [r["c"] for r in got] == ["ES", "GB", "GB", "ZZ", "ZZ", "ZZ", None]
-    assert [r["p"] for r in got] == ["pos lite", "pos lite", "pos lite", "card reader", "unknown", "unknown",
-                                     "terminal x"]
+    assert [r["c"] for r in got] == ["ES", "GB", "GB", "ZZ", "ZZ", "ZZ", "ES", "ES", "GR", None, None, "AQ", "ZZ"]
+    assert [r["p"] for r in got][:7] == ["pos lite", "pos lite", "pos lite", "card reader", "unknown", "unknown",
+                                         "terminal x"]
 
 
 def test_channel_dictionary_resolves_to_one_row_per_campaign(tmp_path, wh):

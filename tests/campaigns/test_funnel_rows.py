@@ -21,7 +21,7 @@ def _quarantine(wh, file):
 
 def test_bad_values_are_quarantined_with_file_line_column_and_reason(tmp_path, wh):
     leads = [lead("2022-01-03"), lead("2022-01-04", impressions="100000000"), lead("2022-01-05", leads="f"),
-             lead("2022-01-06", spend="-5"), lead("2022-13-01"), lead("2022-01-07", country="ESP"),
+             lead("2022-01-06", spend="-5"), lead("2022-13-01"), lead("2022-01-07", country="XX"),
              lead("2022-01-08", currency="USD"), lead("2022-01-09", cid="1.20211E+17")]
     webs = [web("2022-01-03"), web("", spend="3"), web("2022-01-04", cid=""), web("2022-01-05", signups="2.5")]
     folder = write_exports(tmp_path / "x", [channel()], leads, webs)
@@ -34,7 +34,7 @@ def test_bad_values_are_quarantined_with_file_line_column_and_reason(tmp_path, w
     assert q[5]["column_name"] == "total_spend" and "'-5'" in q[5]["reason"]
     assert q[6]["column_name"] == "date" and "'2022-13-01' is not a date" in q[6]["reason"]
     assert q[6]["partition_date"] is None                       # an unreadable date belongs to every range
-    assert q[7]["column_name"] == "country_code"
+    assert q[7]["column_name"] == "country_code" and "a country: an ISO 3166 code or name" in q[7]["reason"]
     assert q[8]["column_name"] == "currency" and "EUR, GBP" in q[8]["reason"]
     assert q[9]["column_name"] == "campaign_id" and "1.2E+17" in q[9]["reason"]
     assert json.loads(q[3]["raw_row"])["total_impressions"] == "100000000"

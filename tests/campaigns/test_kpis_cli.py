@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import duckdb
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
@@ -64,6 +66,49 @@ def test_show_by_each_dimension_with_a_total_and_export(built, capsys, tmp_path)
     assert res.code == 0 and table.column_names[0] == "channel_3" and table.column("channel_3")[-1].as_py() == "TOTAL"
     res = run_cli(capsys, "kpis", "show", "--warehouse", w, "--by", "colour")
     assert res.code == 1 and "--by 'colour' is not a dimension" in res.err
+
+
+KPI_SQL = """
+    SELECT COALESCE(CAST({col} AS VARCHAR), '(none)') AS cut,
+           SUM(spend_eur) AS spend_eur, SUM(leads) AS leads, SUM(meetings) AS meetings, SUM(deals) AS deals,
+           SUM(sessions) AS sessions, SUM(orders) AS orders,
+           CASE WHEN SUM(acquisitions) > 0 THEN SUM(spend_eur) / SUM(acquisitions) END AS cac,
+           CASE WHEN SUM(leads) > 0 THEN SUM(lead_spend_eur) / SUM(leads) END AS cpl,
+           CASE WHEN SUM(impressions) > 0 THEN SUM(clicks) / SUM(impressions) END AS ctr,
+           CASE WHEN SUM(leads) > 0 THEN SUM(meetings) / SUM(leads) END AS lead_to_meeting,
+           CASE WHEN SUM(sessions) > 0 THEN SUM(orders) / SUM(sessions) END AS session_to_order
+    FROM marts.campaign_kpis_daily WHERE date BETWEEN DATE '2022-01-10' AND DATE '2022-02-20' GROUP BY {group}
+"""
+
+
+@pytest.mark.parametrize("by, column", [("channel_3", "channel_3"), ("country", "country_code")])
+def test_show_numbers_equal_sums_of_the_mart(built, capsys, tmp_path, by, column):
+    """What `kpis show` prints and exports, per cut and in TOTAL, against sums taken straight from
+    marts.campaign_kpis_daily in SQL (not through the code under test): KPIs are ratios of sums."""
+    base, _, _ = built
+    out = tmp_path / "shown.csv"
+    res = run_cli(capsys, "kpis", "show", "--warehouse", base / "w.duckdb", "--by", by, "--since", "2022-01-10",
+                  "--until", "2022-02-20", "--export", out)
+    assert res.code == 0, res.err
+    shown = {r[by]: r for r in pacsv.read_csv(out, convert_options=pacsv.ConvertOptions(
+        column_types={by: pa.string()})).to_pylist()}
+    with duckdb.connect(str(base / "w.duckdb"), read_only=True) as con:
+        def fetch(sql: str) -> list[dict]:
+            cur = con.execute(sql)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
+        want = {r["cut"]: r for r in fetch(KPI_SQL.format(col=column, group="1"))}
+        [total] = fetch(KPI_SQL.format(col="'TOTAL'", group="ALL"))
+    want["TOTAL"] = total
+    assert len(want) >= 3 and set(shown) == set(want)
+    for cut, w in want.items():
+        for k, v in w.items():
+            if k == "cut":
+                continue
+            got = shown[cut][k]
+            assert (got is None) == (v is None) and (v is None or got == pytest.approx(float(v), rel=1e-9)), (cut, k)
+    assert f"{float(total['spend_eur']):,.2f}" in res.out  # the printed TOTAL row, as formatted on screen
+    assert float(total["spend_eur"]) > 0 and int(total["leads"]) > 0
 
 
 def test_export_each_grain_to_parquet_and_csv(built, capsys, tmp_path):

@@ -9,8 +9,10 @@ import phonenumbers
 import pycountry
 import pytest
 
-from martops.crm import countries
 from martops.crm import tables as T
+from martops.engine import connect
+from martops.sources import countries
+from tests.cli_runner import run_cli
 from tests.conftest import dataset
 from tests.crm.folders import by_id, run_build, write_folder
 
@@ -107,3 +109,24 @@ def test_real_countries_file_agrees_with_the_dialling_codes():
             if calling and not row["Country_Code"].strip().lstrip("+").startswith(str(calling)):
                 wrong.append((row["Country"], code, row["Country_Code"]))
     assert wrong == [] and unmapped == ["Netherlands Antilles"]
+
+
+@pytest.mark.parametrize("yml", ["countries: {unknown: QZ}\n", "crm: {unknown_country: QZ}\n"])
+def test_the_one_unknown_country_setting_reaches_the_load_the_log_and_the_marts(capsys, tmp_path, yml):
+    """`countries.unknown` (or its older spelling `crm.unknown_country`) is the code of a blank or
+    unmapped country in crm.customers, in the cleaning log, and of a customer only a transaction
+    names (an orphan) in marts.crm_customer_value: no code is hard-coded."""
+    folder = write_folder(tmp_path / "d", customers=[("c1", "A B", "", "", "Atlantis"), ("c2", "C D", "", "", ""),
+                                                     ("c3", "E F", "", "", "Japan")],
+                          transactions=[("t1", "c1", "1", "2024-04-01", "10", "r1"),
+                                        ("t2", "ghost", "1", "2024-04-02", "5", "r1")])
+    (tmp_path / "m.yml").write_text(yml)
+    wh = tmp_path / "w.duckdb"
+    res = run_cli(capsys, "crm", "build", "--source", folder, "--warehouse", wh, "--config", tmp_path / "m.yml")
+    assert res.code == 0, res.err
+    assert "rows whose country no rule maps -> QZ" in res.out
+    with connect(path=wh) as w:
+        c = by_id(w, T.CUSTOMERS, "customer_id")
+        value = by_id(w, "marts.crm_customer_value", "golden_id")
+    assert {k: v["country"] for k, v in c.items()} == {"c1": "QZ", "c2": "QZ", "c3": "JP"}
+    assert (value["ghost"]["known"], value["ghost"]["country"]) == (False, "QZ")

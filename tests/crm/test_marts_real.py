@@ -1,7 +1,8 @@
 """The CRM marts on the real extract (../shared/datasets/crm): the headline figures, pinned.
 
-No dedupe step has run here, so customers are customer_ids (500, 427 of them buyers); the recency
-date is 2024-08-20, the day after the last sale (2024-08-19).
+The build runs the dedupe step; no two of the 500 customer ids link, so the 500 golden customers are
+the 500 customer_ids (427 of them buyers); the recency date is 2024-08-20, the day after the last
+sale (2024-08-19).
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ def real(tmp_path_factory):
 
 def test_customer_value_headlines(real):
     t = real.table(C.TABLE)
+    # deduplicated (the golden map exists), and the headline says so
+    golden = real.table("crm.customer_golden_map")
+    assert real.scalar(golden.count()) == 500 and real.scalar(golden.merged.sum()) == 0
+    assert "golden customers (deduplicated through crm.customer_golden_map)" in views.show(real, "customers").headlines[0]
     assert real.scalar(t.count()) == 500 and real.scalar((t.transactions > 0).sum()) == 427
     assert real.scalar(t.spend.sum()) == 269_455.0
     assert C.default_as_of(real).isoformat() == "2024-08-20"

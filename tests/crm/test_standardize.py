@@ -6,8 +6,9 @@ import ibis
 import pytest
 
 from martops.config import CrmConfig
-from martops.crm import countries, phones
+from martops.crm import phones
 from martops.crm import standardize as S
+from martops.sources import countries, spelling
 
 
 def _col(fn, values, dtype="string"):
@@ -52,7 +53,7 @@ def test_booleans_and_interaction_types():
 
 def test_categoricals_take_the_delivery_s_most_used_spelling():
     t = ibis.memtable({"value": ["Home", "home ", "Home", "HOME", "Beauty", None]})
-    m = {r["key"]: r["canonical"] for r in S.spellings(t).to_pyarrow().to_pylist()}
+    m = {r["key"]: r["canonical"] for r in spelling.spellings(t).to_pyarrow().to_pylist()}
     assert m == {"home": "Home", "beauty": "Beauty"}
     assert _col(lambda s: S.respelled(s, m), ["  home", "BEAUTY", "", None]) == ["Home", "Beauty", "unknown", "unknown"]
 

@@ -6,11 +6,9 @@ import datetime as dt
 
 import ibis
 
-from martops.attribution import tables as T
+from martops.attribution import quality, tables as T
 from martops.attribution.ihc_api import runner as api_runner
-from martops.attribution.ihc_api.answers import SUM_TOLERANCE as API_TOLERANCE
 from martops.attribution.models import API_MODEL, credits_expr
-from martops.checks.builders import attribution_checks
 from martops.checks.core import enforce, run_checks
 from martops.checks import catalog
 from martops.checks.store import recorded
@@ -30,19 +28,20 @@ def attribute(wh: Warehouse, since: dt.date, until: dt.date, model: str, cfg: At
               api: api_runner.ApiOptions | None = None, project: ProjectConfig | None = None) -> dict:
     """Replace the model's credits for conversions dated [since, until].
 
-    The sums-to-1 check runs on the rows just written, inside the same transaction: a model that
-    breaks the invariant leaves the previous credits in place and fails the step. For `ihc_api`
-    the answers come from the API (sent only where missing) and the tolerance is the API's 1e-3.
+    The table's built-in checks (`quality.customer_journey`: finite credits >= 0 summing to 1 per
+    conversion, 1e-9 for local models and the API's 1e-3 for `ihc_api`) run on the rows just
+    written, inside the same transaction: a model that breaks the invariant leaves the previous
+    credits in place and fails the step. For `ihc_api` the answers come from the API (sent only
+    where missing).
     """
     if not wh.exists(T.JOURNEYS):
         raise StepError("no journeys in the warehouse yet; run `martops attribution journeys` first")
     summary: dict = {}
-    tolerance = 1e-9
+    project = project or ProjectConfig()
     if model == API_MODEL:
         api = api or api_runner.ApiOptions()
         summary, current = api_runner.exchange(wh, since, until, api)
         credits = api_runner.credits_expr(wh, current)
-        tolerance = API_TOLERANCE
     else:
         j = wh.table(T.JOURNEYS)
         j = j.filter(j.conv_date.between(since, until))
@@ -55,9 +54,9 @@ def attribute(wh: Warehouse, since: dt.date, until: dt.date, model: str, cfg: At
         rows = wh.insert(T.CUSTOMER_JOURNEY, credits)
         stored = wh.table(T.CUSTOMER_JOURNEY)
         stored = stored.filter((stored.model == model) & stored.conv_date.between(since, until))
-        results += run_checks(wh, attribution_checks(stored, T.CUSTOMER_JOURNEY, tolerance))
+        results += run_checks(wh, quality.customer_journey(stored, T.CUSTOMER_JOURNEY, project.quality))
         enforce(results)
-        results += run_checks(wh, catalog.declared(wh, project or ProjectConfig(), T.CUSTOMER_JOURNEY))
+        results += run_checks(wh, catalog.declared(wh, project, T.CUSTOMER_JOURNEY))
         enforce(results)
         wh.ensure_table(T.RANGES, RANGES_SCHEMA)
         wh.delete_where(T.RANGES, "model = ? AND since = ? AND until = ?", params)

@@ -1,9 +1,9 @@
 """Local attribution models: each maps a journeys table to one credit per (conversion, session).
 
-Every model is a handful of window expressions over a journey (partition = conv_id), so the same
-code compiles for DuckDB, PostgreSQL and Spark. Inputs are the columns of `attribution.journeys`:
+Every model is a handful of Ibis window expressions over a journey (partition = conv_id), run in
+the warehouse (DuckDB) as SQL. Inputs are the columns of `attribution.journeys`:
 position (1-based, ordered by session_ts then session_id), n_sessions, the engagement flags.
-Credits are >= 0 and sum to 1 per conversion; `checks.attribution` enforces it after every run.
+Credits are >= 0 and sum to 1 per conversion; `attribution.quality.customer_journey` checks it after every run.
 
 The `ihc` model (a local model in the spirit of IHC, no API account needed)
 --------------------------------------------------------------------------
@@ -33,9 +33,9 @@ from typing import Callable
 import ibis
 import ibis.expr.types as ir
 
-from martops.attribution import channels
 from martops.config import AttributionConfig
 from martops.errors import ConfigError
+from martops.sources import spelling
 
 # A model returns its credit either as a column expression over the journeys table or, when it
 # needs window-over-window steps, as the table with a `_credit` column added.
@@ -57,7 +57,7 @@ def _last_touch(j: ir.Table, cfg: AttributionConfig) -> ir.Value:
 def _last_non_direct(j: ir.Table, cfg: AttributionConfig) -> ir.Value:
     """The last session not from the direct channel (in any spelling that differs only in case or
     whitespace); an all-direct journey credits its last."""
-    direct = channels.key(j.channel_name) == channels.key_of(cfg.direct_channel)
+    direct = spelling.key(j.channel_name) == spelling.key_of(cfg.direct_channel)
     non_direct_pos = ibis.ifelse(~direct, j.position, ibis.null("int32"))
     chosen = non_direct_pos.max().over(_conv_window()).coalesce(j.n_sessions)
     return (j.position == chosen).cast("float64")

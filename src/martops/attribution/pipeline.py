@@ -19,7 +19,7 @@ from martops.config import AttributionConfig, ProjectConfig
 from martops.engine import Warehouse
 from martops.errors import ConfigError
 from martops.ops import runlog
-from martops.reports import csv_export
+from martops.attribution import csv_export
 from martops.results import StepResult
 
 

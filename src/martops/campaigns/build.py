@@ -105,7 +105,7 @@ def _load_funnel(wh: Warehouse, src: CampaignExports, file: str, spelling: ir.Ta
     lims = funnels.limits(wh, raw, file, cfg, settings)
     if file == "leads_funnel":
         raw = funnels.with_ids_from_names(raw, names)
-    spec = funnels.spec(file, lims, cfg, funnels.currencies(wh, cfg), settings)
+    spec = funnels.spec(file, lims, cfg, funnels.currencies(wh, cfg), settings, funnels.country_codes(wh, raw, cfg))
     ann = wh.materialize(annotate(raw, spec, check_duplicates=False), f"_campaigns_{file}_annotated")
     staged = wh.materialize(funnels.staged(ann, file, spelling, funnels.fx_rates(wh), cfg, run_id, now),
                             f"_campaigns_{file}_staged")

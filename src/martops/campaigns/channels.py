@@ -5,7 +5,7 @@ with a value missing (an empty budget category, name or channel), and a few with
 value. The rule, per campaign and per attribute:
 
 1. texts are trimmed, lower-cased, spaces collapsed and respelled to the delivery's canonical
-   spelling (`clean.spellings`), empty is missing; a budget category of `unknown` counts as
+   spelling (`clean.spellings`, the rule of `sources.spelling`), empty is missing; a budget category of `unknown` counts as
    missing when another row knows it;
 2. the value most rows agree on wins; a tie goes to the row earliest in the file;
 3. a campaign whose rows disagree on a non-missing value is a conflict: resolved by the rule,
@@ -20,6 +20,7 @@ import ibis.expr.types as ir
 from martops.campaigns import clean
 from martops.ops.cleaning_log import CleaningLog
 from martops.engine import Warehouse
+from martops.sources.spelling import respell
 from martops.sources.typed import ROW, Field, RawSpec
 
 ID_EXPECTED = "a campaign id: digits, optionally with a .000000 suffix (not a float like 1.2E+17)"
@@ -39,7 +40,7 @@ def normalised(good: ir.Table, spelling: ir.Table) -> ir.Table:
                     **{new: clean.squash(good[old]) for old, new in ATTRIBUTES.items()},
                     **{f"_raw_{c}": good[c] for c in SPELLED})
     for col in SPELLED:
-        t = clean.respell(t, col, spelling)
+        t = respell(t, col, spelling)
     return clean.flag_changed(t, SPELLED)
 
 

@@ -1,15 +1,20 @@
 """Cleaning expressions for campaign exports: ids, spellings, countries, products (all Ibis).
 
-Spelling variants: exports hand-typed by several people carry stray spaces (`fb prospe cting`,
-`search -shopping`, `demand gen`). Two texts that are equal once every space is removed and
-case is folded are one value; its canonical spelling is the one used most often across the
-delivery (ties: fewer spaces, then alphabetical). Values differing in any other way stay apart.
+Countries are read by the normaliser of every domain (`sources.countries`).
+
+Spelling variants follow the rule of every domain (`sources.spelling`): exports hand-typed by
+several people carry stray spaces (`fb prospe cting`, `search -shopping`, `demand gen`); texts
+equal once every space is removed and case is folded are one value, spelled as the delivery
+spells it most often (ties: fewer spaces, then alphabetical). Here every text is lower-cased
+first. Values differing in any other way stay apart.
 """
 
 from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
+
+from martops.sources import countries, spelling
 
 ID_PATTERN = r"^(\d+)(\.0+)?$"
 
@@ -20,32 +25,14 @@ def campaign_id(text: ir.StringValue) -> ir.StringValue:
 
 
 def squash(text: ir.StringValue) -> ir.StringValue:
-    """Trimmed, lower case, runs of spaces collapsed; empty is NULL."""
-    return text.strip().lower().re_replace(r"\s+", " ").nullif("")
-
-
-def space_key(text: ir.StringValue) -> ir.StringValue:
-    return text.lower().re_replace(r"\s+", "").nullif("")
+    """Lower case, trimmed, runs of spaces collapsed; empty is NULL (`sources.spelling.squash`)."""
+    return spelling.squash(text.lower())
 
 
 def spellings(values: ir.Table) -> ir.Table:
-    """From a one-column table of texts (`value`), the map space_key -> canonical spelling."""
-    v = values.select(value=squash(values.value)).filter(lambda t: t.value.notnull())
-    v = v.mutate(key=space_key(v.value))
-    counts = v.group_by(["key", "value"]).aggregate(uses=v.count())
-    counts = counts.mutate(spaces=counts.value.length() - counts.value.replace(" ", "").length())
-    rank = ibis.row_number().over(group_by="key", order_by=[ibis.desc("uses"), "spaces", "value"])
-    ranked = counts.mutate(_rank=rank)
-    variants = counts.group_by("key").aggregate(variants=counts.count())
-    best = ranked.filter(ranked._rank == 0).select("key", canonical=ranked.value)
-    return best.join(variants, "key")
-
-
-def respell(t: ir.Table, column: str, spelling: ir.Table) -> ir.Table:
-    """Replace `column` with its canonical spelling (NULL stays NULL)."""
-    s = spelling.select(_k=spelling.key, _canon=spelling.canonical)
-    j = t.left_join(s, space_key(t[column]) == s._k)
-    return j.mutate(**{column: j._canon}).drop("_k", "_canon")
+    """The delivery's spelling map (`sources.spelling.spellings`) over lower-cased texts: campaign
+    names and channels are lower case by convention, so case is no spelling here."""
+    return spelling.spellings(values.mutate(value=values.value.lower()))
 
 
 def flag_changed(t: ir.Table, columns: tuple[str, ...]) -> ir.Table:
@@ -55,13 +42,18 @@ def flag_changed(t: ir.Table, columns: tuple[str, ...]) -> ir.Table:
     return t.mutate(**flags).drop(*[f"_raw_{c}" for c in columns])
 
 
-def country(text: ir.StringValue, aliases: dict[str, str], unknown: str) -> ir.StringValue:
-    """ISO 3166 alpha-2: upper-cased, aliases mapped, blank/'unknown' -> `unknown`; else NULL (invalid)."""
-    c = text.strip().upper()
-    blank = text.isnull() | (c == "") | c.isin(["UNKNOWN", "N/A", "NONE", "NULL", "-"])
-    mapped = c.substitute(aliases) if aliases else c
-    valid = mapped.re_search(r"^[A-Z]{2}$")
-    return ibis.cases((blank, ibis.literal(unknown)), (valid, mapped), else_=ibis.null("string"))
+UNKNOWN_TEXTS = ("unknown", "n/a", "none", "null", "-")
+"""Country texts the exports write for 'unknown' (with blank and the unknown code itself)."""
+
+
+def country(text: ir.StringValue, codes: dict[str, str], unknown: str) -> ir.StringValue:
+    """ISO 3166 alpha-2 by the rules of every domain (`sources.countries`; `codes` is its map of the
+    delivery's texts, `countries.codes`): `es`, `ESP`, `Spain`, `UK` -> ES, ES, ES, GB. Blank,
+    'unknown' and the like become `unknown`; a text no rule maps is NULL (the row is quarantined)."""
+    k = countries.key(text)
+    blank = k.isnull() | k.isin([*UNKNOWN_TEXTS, unknown.lower()])
+    mapped = k.substitute(codes, else_=ibis.null("string")) if codes else ibis.null("string")
+    return ibis.cases((blank, ibis.literal(unknown)), else_=mapped)
 
 
 def product(text: ir.StringValue, products: dict[str, list[str]], unknown: str = "unknown") -> ir.StringValue:

@@ -3,7 +3,8 @@
 What is judged per row (a failing row goes to `ops.quarantine` with every reason):
 - `date` must be a date; `campaign_id` digits (a `.000000` float suffix is dropped; a blank id
   is filled from `campaign_name` where the name names exactly one campaign, and counted);
-- `country_code` an ISO alpha-2 code (blank or `unknown` become `campaigns.unknown_country`);
+- `country_code` an ISO alpha-2 code, read by the rules of every domain (`sources.countries`: `ESP`,
+  `Spain`, `UK` are ES, ES, GB); blank or `unknown` become `countries.unknown`;
 - `currency` EUR or one with a rate to EUR;
 - measures are numbers >= 0 (counts whole), not a placeholder value and not above
   `outlier_factor` x their column's 99th percentile in the delivery. Such a value is junk, not
@@ -15,7 +16,8 @@ timestamp in the date column (`2023-09-01T23:30:00-05:00`) becomes its date in
 `sources.campaigns.reporting_timezone`, counted in the cleaning log.
 
 What is cleaned on loadable rows (and counted in the cleaning log): names and channels respelled
-(`clean.spellings`), products mapped to canonical names, foreign-currency spend converted to EUR.
+(`clean.spellings`, the rule of `sources.spelling`), products mapped to canonical names,
+foreign-currency spend converted to EUR.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from martops.campaigns.tables import FX_RATES
 from martops.campaigns.exports import SETTING
 from martops.config import CampaignsConfig, CampaignSourceSettings, SourceSettings
 from martops.engine import Warehouse
+from martops.sources import countries
 from martops.sources import numbers as N
+from martops.sources.spelling import key as name_key, respell
 from martops.sources import timestamps as TS
 from martops.sources.typed import ROW, Field, RawSpec, missing
 
@@ -121,16 +125,24 @@ def _blank(text: ir.StringValue) -> ir.BooleanValue:
     return text.isnull() | (text.strip() == "")
 
 
+def country_codes(wh: Warehouse, raw: ir.Table, cfg: CampaignsConfig) -> dict[str, str]:
+    """The delivery's distinct country texts that a rule maps -> ISO alpha-2 (`sources.countries`)."""
+    texts = wh.to_pyarrow(raw.select("country_code").distinct()).column("country_code").to_pylist()
+    return countries.codes(texts, cfg.country_aliases)
+
+
 def spec(file: str, lims: dict[str, Limit], cfg: CampaignsConfig, currencies: list[str],
-         settings: SourceSettings | None = None) -> RawSpec:
-    """The typing rules of one funnel file for this delivery (limits are the delivery's own)."""
+         settings: SourceSettings | None = None, codes: dict[str, str] | None = None) -> RawSpec:
+    """The typing rules of one funnel file for this delivery (limits and `codes`, from
+    `country_codes`, are the delivery's own)."""
     settings = settings or CampaignSourceSettings()
     unknown = cfg.unknown_country
     fields = [
         Field("date", "date", TS.DATETIME_EXPECTED, required=True,
               parse=lambda t: TS.calendar_date(t.date, settings.timezone, settings.reporting_timezone)),
-        Field("country_code", expected=f"an ISO 3166 alpha-2 country code (blank or 'unknown' become {unknown})",
-              required=True, parse=lambda t: clean.country(t.country_code, cfg.country_aliases, unknown)),
+        Field("country_code", expected=f"a country: an ISO 3166 code or name (blank or 'unknown' become {unknown}; "
+              "campaigns.country_aliases maps others)",
+              required=True, parse=lambda t: clean.country(t.country_code, codes or {}, unknown)),
     ]
     if file == "leads_funnel":
         def leads_id(t: ir.Table) -> ir.Value:
@@ -156,12 +168,12 @@ def spec(file: str, lims: dict[str, Limit], cfg: CampaignsConfig, currencies: li
 
 def with_ids_from_names(raw: ir.Table, names: ir.Table) -> ir.Table:
     """Adds `_id_from_name`: the campaign a name names, where it names exactly one."""
-    return raw.left_join(names, clean.space_key(raw.campaign_name) == names._name_key).drop("_name_key")
+    return raw.left_join(names, name_key(raw.campaign_name) == names._name_key).drop("_name_key")
 
 
 def name_index(*pairs: ir.Table) -> ir.Table:
     """(`_name_key`, `_id_from_name`) from tables of (campaign_id, campaign_name); ambiguous names dropped."""
-    both = ibis.union(*[p.select(id=clean.campaign_id(p.campaign_id), key=clean.space_key(p.campaign_name))
+    both = ibis.union(*[p.select(id=clean.campaign_id(p.campaign_id), key=name_key(p.campaign_name))
                         for p in pairs], distinct=True)
     both = both.filter(both.id.notnull() & both.key.notnull())
     g = both.group_by("key").aggregate(_ids=both.id.nunique(), _id=both.id.max())
@@ -218,7 +230,7 @@ def staged(annotated: ir.Table, file: str, spelling: ir.Table, rates: ir.Table, 
         **{f"_raw_{c}": g[c] for c in SPELLED},
     )
     for col in SPELLED:
-        t = clean.respell(t, col, spelling)
+        t = respell(t, col, spelling)
     t = clean.flag_changed(t, SPELLED)
     return _with_eur(t, rates, cfg)
 

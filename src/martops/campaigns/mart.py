@@ -13,6 +13,8 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from martops.measures import ratio
+
 DIMENSIONS = ["funnel", "campaign_id", "campaign_name", "country_code", "channel_3", "channel_4", "channel_5",
               "budget_category", "in_dictionary"]
 GRAIN = ["funnel", "campaign_id", "country_code"]
@@ -32,10 +34,6 @@ RATIOS: dict[str, tuple[str, str]] = {
     "signup_to_order": ("orders", "signups"),
     "session_to_order": ("orders", "sessions"),
 }
-
-
-def ratio(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
-    return ibis.ifelse(den > 0, num.cast("float64") / den.cast("float64"), ibis.null("float64"))
 
 
 def with_kpis(t: ir.Table, suffix: str = "") -> ir.Table:

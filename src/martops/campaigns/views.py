@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import pyarrow as pa
-
 from martops.campaigns import mart
 from martops.campaigns import tables as T
 from martops.engine import Warehouse
@@ -71,13 +69,6 @@ def kpi_summary(wh: Warehouse, since: dt.date | None, until: dt.date | None,
     if total and any(v is not None for v in total[0].values()):
         rows.append({by: "TOTAL", **total[0]})
     return rows, [by, *SHOWN], span
-
-
-def write_rows(rows: list[dict], columns: list[str], out: Path) -> int:
-    """A shown summary (`kpi_summary`'s rows) to CSV/Parquet."""
-    data = pa.Table.from_pylist(rows).select(columns) if rows else pa.table({c: [] for c in columns})
-    write_table(data, Path(out))
-    return data.num_rows
 
 
 def export_mart(wh: Warehouse, table: str, out: Path, since: dt.date | None = None,

@@ -1,6 +1,7 @@
 """Check builders: each returns a `Check` whose query selects the rows that break a rule.
 
-Every builder works on an Ibis table, so the same check runs on DuckDB, PostgreSQL or Spark.
+Every builder works on an Ibis table and knows no domain: a domain composes them for its tables
+(e.g. `attribution.quality.customer_journey`, credits summing to 1 per conversion).
 A column that does not exist makes a `Check` with `problem` set (status `error`), naming the
 columns the table has, instead of raising halfway through a batch of checks.
 """
@@ -158,11 +159,3 @@ def sums_to(table: ir.Table, name: str, *, group_by: list[str], column: str, val
     return _guard(f"sums_to_{value:g}({column} by {', '.join(group_by)})", name, severity, table,
                   [*group_by, column], build)
 
-
-def attribution_checks(credits: ir.Table, name: str, tolerance: float = 1e-9) -> list[Check]:
-    """Every attributed conversion: finite credits >= 0 that sum to 1."""
-    return [
-        not_nan(credits, name, "ihc"),
-        non_negative(credits, name, "ihc"),
-        sums_to(credits, name, group_by=["model", "conv_id"], column="ihc", tolerance=tolerance),
-    ]

@@ -58,7 +58,7 @@ def from_journeys(
 
       martops attribution from-journeys --dataset ../shared/datasets/ihc-challenge --out real.db
     """
-    from martops.sources.ihc_sample import build_sample_db
+    from martops.attribution.ihc_sample import build_sample_db
 
     counts = build_sample_db(dataset, out)
     console.print(f"{out}: {counts['sessions']:,} sessions, {counts['conversions']:,} conversions; "

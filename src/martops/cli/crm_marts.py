@@ -9,11 +9,11 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from martops.campaigns.views import write_rows
 from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse
 from martops.cli.render import console
 from martops.crm.marts import TABLES
 from martops.crm.marts import views
+from martops.export_files import write_rows
 
 MARTS = ", ".join(f"{m} (--by {'|'.join(b)})" for m, b in views.BY.items())
 MONEY = ("spend", "revenue", "avg_order_value", "avg_amount", "price", "sales_target", "sales_achieved",

@@ -11,12 +11,13 @@ from rich.table import Table
 
 from martops.campaigns import tables as T
 from martops.campaigns.tables import FILE_ORDER
-from martops.campaigns.views import GRAINS, SHOW_BY, export_mart, kpi_summary, write_rows
+from martops.campaigns.views import GRAINS, SHOW_BY, export_mart, kpi_summary
 from martops.cli import platform
 from martops.cli.builds import print_cleaning, run_build
 from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse, parse_range
 from martops.cli.render import console
 from martops.errors import ConfigError
+from martops.export_files import write_rows
 
 kpis_app = typer.Typer(
     help="Campaign KPI mart: channel dictionary + leads funnel + web orders -> CAC, CPL, CTR, conversion rates.",

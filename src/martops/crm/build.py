@@ -21,8 +21,7 @@ from martops.checks import catalog
 from martops.checks.core import CheckResult
 from martops.checks.store import recorded
 from martops.config import CrmConfig, ProjectConfig
-from martops.crm import countries, customer_dedupe, integrity, marts, phones, quality, report, roles, survivorship
-from martops.crm import standardize as S
+from martops.crm import customer_dedupe, integrity, marts, phones, quality, report, roles, survivorship
 from martops.crm import tables as T
 from martops.crm.source import CrmFolder
 from martops.engine import Warehouse
@@ -32,6 +31,7 @@ from martops.ops.runlog import current_run_id
 from martops.domain import StepContext
 from martops.errors import ConfigError
 from martops.results import StepResult
+from martops.sources import countries, spelling
 from martops.sources.typed import ROW, annotate, quarantine_rows, reasons
 
 TRAILER = ("row_hash", "completeness", "duplicate_rows", "duplicate_kind", "is_survivor", "survivor_row",
@@ -53,7 +53,7 @@ def lookups(wh: Warehouse, raws: dict[str, ir.Table], cfg: CrmConfig) -> roles.L
         lk.phones = wh.materialize(phones.lookup(wh, numbers), "_crm_phones")
     for role, col in (("products", "category"), ("sales_team", "region")):
         if role in raws:
-            rows = wh.to_pyarrow(S.spellings(raws[role].select(value=raws[role][col]))).to_pylist()
+            rows = wh.to_pyarrow(spelling.spellings(raws[role].select(value=raws[role][col]))).to_pylist()
             lk.spellings[col] = {r["key"]: r["canonical"] for r in rows}
     return lk
 
@@ -203,7 +203,7 @@ def step_marts(ctx: StepContext) -> StepResult:
     _require(ctx, "marts", T.CUSTOMERS)
 
     def go(log: CleaningLog) -> dict:
-        counts = _gated(ctx, lambda: marts.build_all(ctx.wh), lambda built: [marts.TABLES[m] for m in built])
+        counts = _gated(ctx, lambda: marts.build_all(ctx.wh, unknown_country=ctx.project.countries.unknown), lambda built: [marts.TABLES[m] for m in built])
         return {"marts": len(counts), "rows": sum(counts.values()), **counts}
 
     return _logged(ctx, "marts", {}, go, None, "rows")

@@ -16,6 +16,7 @@ import ibis.expr.types as ir
 from martops.config import CrmConfig, SourceSettings
 from martops.crm import phones
 from martops.crm import standardize as S
+from martops.sources import countries
 from martops.sources import numbers as N
 from martops.sources import timestamps as TS
 from martops.sources.typed import ROW, Field, RawSpec
@@ -65,10 +66,10 @@ class Lookups:
 
 
 def with_country(t: ir.Table, col: str, lk: Lookups, cfg: CrmConfig) -> ir.Table:
-    """`t` plus `_iso` (the ISO alpha-2 code of `col`, `crm.unknown_country` when no rule maps it)
+    """`t` plus `_iso` (the ISO alpha-2 code of `col`, `countries.unknown` when no rule maps it)
     and `_rule` (the rule that mapped it, `blank` for none)."""
     c = lk.countries
-    j = t.left_join(c, S.squash(t[col]).lower() == c.country_key)
+    j = t.left_join(c, countries.key(t[col]) == c.country_key)
     return j.mutate(_iso=j.country_iso.fill_null(cfg.unknown_country),
                     _rule=ibis.ifelse(S.blank(j[col]), ibis.literal("blank"), j.country_rule)
                     ).drop("country_key", "country_iso", "country_rule")

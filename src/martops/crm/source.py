@@ -8,10 +8,10 @@ every domain) and only an empty cell is NULL, so ids keep their leading zeros an
 `_row` is the physical line where the record starts (header = line 1). A role's file that is a
 directory or unreadable is an error, never a role silently skipped.
 
-Only `customers` is required. Every other role is optional: a delivery of transactions alone is
-valid, and its foreign keys are checked against the customers, products and sales team already in
-the warehouse (from an earlier delivery); where a parent was never delivered the `orphan_<fk>`
-flag is NULL (not checked) and the log says so.
+Only `customers` is required (a delivery without it is an error naming the file). Every other
+role is optional: a role a delivery leaves out keeps the rows of the last delivery that held it,
+and foreign keys are checked against the products and sales team in the warehouse; where a parent
+was never delivered the `orphan_<fk>` flag is NULL (not checked) and the log says so.
 """
 
 from __future__ import annotations

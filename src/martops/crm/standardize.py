@@ -15,7 +15,8 @@
   comma only where `sources.crm.decimal` declares it. A negative amount is quarantined.
 - **Categoricals**: interaction types trimmed, lower-cased and mapped (`crm.interaction_types`,
   `e-mail` -> `email`); product categories and regions keep the spelling most rows of the delivery
-  use among texts equal once case and spaces are folded. Blank becomes `unknown`.
+  use among texts equal once case and spaces are folded (`sources.spelling`, the rule of every
+  domain). Blank becomes `unknown`.
 - **Booleans**: true/false, yes/no, y/n, t/f, 1/0 in any case; blank is NULL; anything else is
   quarantined.
 """
@@ -26,7 +27,9 @@ import ibis
 import ibis.expr.types as ir
 
 from martops.sources import numbers as N
+from martops.sources import spelling
 from martops.sources import timestamps as TS
+from martops.sources.spelling import squash
 
 EMAIL_PATTERN = (r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
                  r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
@@ -41,11 +44,6 @@ FALSE_TEXTS = ("false", "f", "no", "n", "0")
 
 def blank(text: ir.StringValue) -> ir.BooleanValue:
     return text.isnull() | (text.strip() == "")
-
-
-def squash(text: ir.StringValue) -> ir.StringValue:
-    """Trimmed, runs of whitespace collapsed to one space; empty is NULL."""
-    return text.re_replace(r"\s+", " ").strip().nullif("")
 
 
 def email(text: ir.StringValue) -> ir.StringValue:
@@ -129,17 +127,7 @@ def interaction_type(text: ir.StringValue, aliases: dict[str, str]) -> ir.String
     return mapped.fill_null(UNKNOWN)
 
 
-def spellings(values: ir.Table) -> ir.Table:
-    """From a one-column table of texts (`value`), the map `key` (case and spaces folded) -> `canonical`:
-    the squashed spelling most rows use (ties: alphabetical)."""
-    v = values.select(value=squash(values.value)).filter(lambda t: t.value.notnull())
-    v = v.mutate(key=v.value.lower())
-    counts = v.group_by(["key", "value"]).aggregate(uses=v.count())
-    ranked = counts.mutate(_rank=ibis.row_number().over(group_by="key", order_by=[ibis.desc("uses"), "value"]))
-    return ranked.filter(ranked._rank == 0).select("key", canonical=ranked.value)
-
-
 def respelled(text: ir.StringValue, key_map: dict[str, str]) -> ir.StringValue:
-    """`text` in its canonical spelling (`key_map` from `spellings`), blank -> `unknown`."""
-    s = squash(text)
-    return (s.lower().substitute(key_map) if key_map else s).fill_null(UNKNOWN)
+    """`text` in the delivery's spelling (`sources.spelling.respelled`; `key_map` from its
+    `spellings`), blank -> `unknown`."""
+    return spelling.respelled(text, key_map).fill_null(UNKNOWN)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from martops.config import DEFAULT_UNKNOWN_COUNTRY
 from martops.crm import tables as T
 from martops.crm.marts import customers, products, sales, support
 from martops.engine import Warehouse
@@ -27,11 +28,15 @@ NEEDS = {"customers": (T.CUSTOMERS,), "products": (T.TRANSACTIONS,), "support": 
 """The crm tables a mart cannot be built without: a delivery lacking one skips that mart."""
 
 
-def build_all(wh: Warehouse, as_of: dt.date | None = None) -> dict[str, int]:
+def build_all(wh: Warehouse, as_of: dt.date | None = None,
+              unknown_country: str = DEFAULT_UNKNOWN_COUNTRY) -> dict[str, int]:
     """Write every mart whose inputs exist (customers before support, which reads its segments);
-    rows written per mart name. The caller owns the transaction."""
-    builders = {"customers": lambda: customers.build(wh, as_of), "products": lambda: products.build(wh),
-                "support": lambda: support.build(wh), "sales": lambda: sales.build(wh)}
+    rows written per mart name. `unknown_country` (the project's `countries.unknown`) is the
+    country of customers the transactions name but crm.customers lacks. The caller owns the
+    transaction."""
+    builders = {"customers": lambda: customers.build(wh, as_of, unknown_country),
+                "products": lambda: products.build(wh), "support": lambda: support.build(wh),
+                "sales": lambda: sales.build(wh)}
     out: dict[str, int] = {}
     for name, fn in builders.items():
         if all(wh.exists(t) for t in NEEDS[name]):

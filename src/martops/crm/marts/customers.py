@@ -19,10 +19,11 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 
-from martops.campaigns.mart import ratio
+from martops.config import DEFAULT_UNKNOWN_COUNTRY
 from martops.crm import tables as T
 from martops.crm.marts import identity, rfm
 from martops.engine import Warehouse
+from martops.measures import ratio
 
 TABLE = "marts.crm_customer_value"
 COLUMNS = ["golden_id", "name", "country", "known", "transactions", "transactions_with_amount", "spend",
@@ -39,11 +40,12 @@ def default_as_of(wh: Warehouse) -> dt.date | None:
     return None if last is None else last + dt.timedelta(days=1)
 
 
-def value(wh: Warehouse, as_of: dt.date | None = None) -> ir.Table:
-    """The mart's rows (an expression); `as_of` as in the module docstring."""
+def value(wh: Warehouse, as_of: dt.date | None = None, unknown_country: str = DEFAULT_UNKNOWN_COUNTRY) -> ir.Table:
+    """The mart's rows (an expression); `as_of` as in the module docstring; orphan customers'
+    country is `unknown_country` (`countries.unknown`)."""
     as_of = as_of or default_as_of(wh)
     tx = wh.table(T.TRANSACTIONS) if wh.exists(T.TRANSACTIONS) else None
-    people = identity.customers(wh, *([tx] if tx is not None else []))
+    people = identity.customers(wh, *([tx] if tx is not None else []), unknown_country=unknown_country)
     if tx is None:
         j = people.mutate(transactions=ibis.literal(0, "int64"), transactions_with_amount=ibis.literal(0, "int64"),
                           spend=ibis.literal(0.0), first_purchase=ibis.null("date"), last_purchase=ibis.null("date"))
@@ -65,8 +67,8 @@ def value(wh: Warehouse, as_of: dt.date | None = None) -> ir.Table:
     return rfm.scored(j).select(*COLUMNS).order_by([ibis.desc("spend"), "golden_id"])
 
 
-def build(wh: Warehouse, as_of: dt.date | None = None) -> int:
-    return wh.create_or_replace(TABLE, value(wh, as_of))
+def build(wh: Warehouse, as_of: dt.date | None = None, unknown_country: str = DEFAULT_UNKNOWN_COUNTRY) -> int:
+    return wh.create_or_replace(TABLE, value(wh, as_of, unknown_country))
 
 
 def top_decile_share(wh: Warehouse) -> float | None:

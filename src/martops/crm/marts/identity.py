@@ -16,12 +16,12 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from martops.config import DEFAULT_UNKNOWN_COUNTRY
 from martops.crm import tables as T
 from martops.engine import Warehouse
 
 GOLDEN = "crm.customer_golden"
 GOLDEN_MAP = "crm.customer_golden_map"
-UNKNOWN_COUNTRY = "ZZ"
 
 
 def has_golden(wh: Warehouse) -> bool:
@@ -47,12 +47,13 @@ def to_golden(wh: Warehouse, t: ir.Table) -> ir.Table:
     return j.mutate(golden_id=j._gid.fill_null(j.customer_id)).drop("_cid", "_gid")
 
 
-def customers(wh: Warehouse, *also: ir.Table) -> ir.Table:
+def customers(wh: Warehouse, *also: ir.Table, unknown_country: str = DEFAULT_UNKNOWN_COUNTRY) -> ir.Table:
     """One row per golden customer: golden_id, name, country, known.
 
     Every customer in `crm.customers` (mapped to its golden id), plus the ids that the `also`
-    tables name and crm.customers does not (orphans, `known = false`, country `ZZ`). Name and
-    country come from `crm.customer_golden` when present, else from the customer record.
+    tables name and crm.customers does not (orphans, `known = false`, country `unknown_country`,
+    the project's `countries.unknown`). Name and country come from `crm.customer_golden` when
+    present, else from the customer record.
     """
     c = wh.table(T.CUSTOMERS)
     rec = to_golden(wh, c.select("customer_id", "name", "country"))
@@ -72,5 +73,5 @@ def customers(wh: Warehouse, *also: ir.Table) -> ir.Table:
         orphans = ids.filter(ids.customer_id.notin(c.customer_id)).select("golden_id").distinct()
         orphans = orphans.filter(orphans.golden_id.notin(people.golden_id))
         people = people.union(orphans.select("golden_id", name=ibis.null("string"),
-                                             country=ibis.literal(UNKNOWN_COUNTRY), known=ibis.literal(False)))
-    return people.mutate(country=people.country.fill_null(UNKNOWN_COUNTRY))
+                                             country=ibis.literal(unknown_country), known=ibis.literal(False)))
+    return people.mutate(country=people.country.fill_null(unknown_country))

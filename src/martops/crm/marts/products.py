@@ -21,9 +21,9 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from martops.campaigns.mart import ratio
 from martops.crm import tables as T
 from martops.engine import Warehouse
+from martops.measures import ratio
 
 TABLE = "marts.crm_product_sales"
 PERFORMERS = 5

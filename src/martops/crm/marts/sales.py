@@ -15,9 +15,9 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from martops.campaigns.mart import ratio
 from martops.crm import tables as T
 from martops.engine import Warehouse
+from martops.measures import ratio
 
 TABLE = "marts.crm_sales_attainment"
 BANDS = ((0.5, "<50%"), (0.8, "50-80%"), (1.0, "80-100%"), (1.2, "100-120%"))

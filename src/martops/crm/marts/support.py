@@ -19,10 +19,10 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from martops.campaigns.mart import ratio
 from martops.crm import tables as T
 from martops.crm.marts import customers, identity
 from martops.engine import Warehouse
+from martops.measures import ratio
 
 TABLE = "marts.crm_support"
 DIMENSIONS = ("all", "channel", "month", "segment")

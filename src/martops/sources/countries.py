@@ -1,9 +1,12 @@
 """Country names and codes to ISO 3166 alpha-2 with `pycountry`, over the distinct names of a delivery.
 
+One normaliser for every domain: the CRM's country names and the campaign exports' country codes
+are read by the same rules (`lookup` for a table of the rules used, `codes` for a small map).
 In order, the first rule that answers wins (recorded per name in `country_rule`):
-1. `alias`: `crm.country_aliases` (case-insensitive), so a person's word beats the library's;
-2. `code`: an ISO alpha-2 or alpha-3 code in any case (`DE`, `deu`, `USA`). `NA` is refused: it is
-   Namibia's code and the usual "not available", and nothing in a row says which (alias it);
+1. `alias`: the domain's `country_aliases` (case-insensitive), so a person's word beats the library's;
+2. `code`: an ISO alpha-2 or alpha-3 code in any case (`DE`, `deu`, `USA`), and the codes in common
+   use beside ISO's (`UK`, the EU's `EL` for Greece, `XK`). `NA` is refused: it is Namibia's code and
+   the usual "not available", and nothing in a row says which (alias it);
 3. `name`, `official_name`, `common_name`: pycountry's exact lookups (case-insensitive). An ISO
    name is the standard's own: `Congo` is CG (the Democratic Republic is `DR Congo`, CD);
 4. `short_form`: the common names ISO does not list, `SHORT_FORMS` (`U.S.A.`, `DR Congo`, `Ivory
@@ -17,9 +20,10 @@ In order, the first rule that answers wins (recorded per name in `country_rule`)
    no answer, words that name no country by themselves (`Islands`, `Republic`) are not enough, and
    subdivisions are never searched: pycountry's own fuzzy search sent `Kosovo` to Serbia and
    `New Mexico` to the US through province names;
-7. otherwise `crm.unknown_country` (`ZZ`), counted with the names in the cleaning log. Names of
-   countries that no longer exist (`Netherlands Antilles`, split in 2010; `Yugoslavia`, `Zaire`) land
-   here on purpose: no single code is right. Add an alias to map them.
+7. otherwise no code: the CRM gives it `countries.unknown` (`ZZ`) and counts it with the names in
+   the cleaning log; the campaign exports quarantine the row. Names of countries that no longer
+   exist (`Netherlands Antilles`, split in 2010; `Yugoslavia`, `Zaire`) land here on purpose: no
+   single code is right. Add an alias to map them.
 
 **Kosovo is XK.** ISO 3166 has not assigned Kosovo a code; XK is a user-assigned code, but it is the
 one the European Commission, the IMF, SWIFT, Unicode CLDR and libphonenumber (+383) use, so a Kosovar
@@ -34,7 +38,10 @@ import re
 import unicodedata
 
 import ibis
+import ibis.expr.types as ir
 import pycountry
+
+from martops.sources.spelling import squash
 
 SCHEMA = ibis.schema({"country_key": "string", "country_iso": "string", "country_rule": "string"})
 RULES = ("alias", "code", "name", "official_name", "common_name", "short_form", "folded", "fuzzy")
@@ -43,8 +50,9 @@ RULES = ("alias", "code", "name", "official_name", "common_name", "short_form", 
 KOSOVO = "XK"
 REFUSED_CODES = frozenset({"NA"})
 """Codes that are more often something else in a CRM column (`NA`: not available)."""
-EXTRA_CODES = {"XK": KOSOVO, "XKX": KOSOVO, "UK": "GB"}
-"""Codes in common use beside ISO's own: Kosovo (user-assigned), UK (ISO reserves it for GB)."""
+EXTRA_CODES = {"XK": KOSOVO, "XKX": KOSOVO, "UK": "GB", "EL": "GR"}
+"""Codes in common use beside ISO's own: Kosovo (user-assigned), UK (ISO reserves it for GB), EL
+(the European Union's code for Greece, in Eurostat and EU exports)."""
 
 SHORT_FORMS = {
     "U.S.A.": "US", "U.S.": "US", "United States": "US", "America": "US",
@@ -172,12 +180,27 @@ def iso2(name: str, aliases: dict[str, str]) -> tuple[str | None, str]:
     return None, "unknown"
 
 
-def lookup(names: list[str], aliases: dict[str, str], unknown: str) -> ibis.Table:
-    """`country_key` (trimmed, whitespace collapsed, lower-cased name) -> `country_iso`, `country_rule`."""
+def key(text: ir.StringValue) -> ir.StringValue:
+    """The name as `lookup` and `codes` key it: trimmed, whitespace collapsed, lower case; blank is NULL."""
+    return squash(text).lower()
+
+
+def _keys(names: list[str | None]) -> list[str]:
+    return sorted({re.sub(r"\s+", " ", n).strip().lower() for n in names if n and n.strip()})
+
+
+def codes(names: list[str | None], aliases: dict[str, str]) -> dict[str, str]:
+    """`key` -> alpha-2 for each distinct name a rule maps; names no rule maps are left out."""
+    found = {k: iso2(k, aliases)[0] for k in _keys(names)}
+    return {k: code for k, code in found.items() if code}
+
+
+def lookup(names: list[str | None], aliases: dict[str, str], unknown: str) -> ibis.Table:
+    """`country_key` (`key` of a name) -> `country_iso` (`unknown` where no rule maps it), `country_rule`."""
     rows: dict[str, list] = {c: [] for c in SCHEMA.names}
-    for key in sorted({re.sub(r"\s+", " ", n).strip().lower() for n in names if n and n.strip()}):
-        code, rule = iso2(key, aliases)
-        rows["country_key"].append(key)
+    for k in _keys(names):
+        code, rule = iso2(k, aliases)
+        rows["country_key"].append(k)
         rows["country_iso"].append(code or unknown)
         rows["country_rule"].append(rule)
     return ibis.memtable(rows, schema=SCHEMA)
