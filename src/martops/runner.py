@@ -90,7 +90,10 @@ def run(domains: Sequence[Domain], graph: Graph, names: Sequence[str], ctx: Step
         for name in names:
             step = graph.step(name)
             blocked = [u for u in graph.ancestors(name) if u in broken]
-            if blocked:
+            unwanted = _unwanted(step, ctx) if blocked and name not in strict else None
+            if unwanted:  # would not have run anyway: say why, not that its upstream failed
+                outcome = Outcome(name, SKIPPED, reason=unwanted)
+            elif blocked:
                 first = min(blocked, key=graph.names.index)
                 broken[name] = first
                 outcome = Outcome(name, SKIPPED, reason=f"not run: upstream {broken_root(first, broken)} failed")
@@ -102,6 +105,13 @@ def run(domains: Sequence[Domain], graph: Graph, names: Sequence[str], ctx: Step
             if on_end:
                 on_end(outcome)
     return RunReport(rid, outcomes)
+
+
+def _unwanted(step: Step, base: StepContext) -> str | None:
+    if step.skip_reason is None:
+        return None
+    ctx = dataclasses.replace(base, params={**base.params, **base.domain_params.get(step.domain, {})})
+    return step.skip_reason(ctx)
 
 
 def broken_root(name: str, broken: dict[str, str]) -> str:

@@ -213,7 +213,9 @@ def test_a_range_with_no_conversions_says_which_dates_the_source_has(capsys, tin
             "2023-09-02..2023-09-04); nothing was loaded")
     wh = tmp_path / "wh.duckdb"
     res = run_cli(capsys, "attribution", "run", "--db", tiny_db, *october, "-w", wh)
-    assert res.code == 1 and res.err.strip().splitlines() == [said]
+    assert res.code == 1 and res.err.strip().splitlines() == [
+        said.replace("error: ", "error: attribution.ingest failed: ")
+        + "; not run: attribution.journeys, attribution.attribute, attribution.report"]
     assert run_cli(capsys, "attribution", "run", "--db", tiny_db, *RANGE, "-w", wh).code == 0
     res = run_cli(capsys, "attribution", "ingest", "--db", tiny_db, *october, "-w", wh)  # was exit 0 here
     assert res.code == 1 and res.err.strip().splitlines() == [said]
