@@ -51,7 +51,7 @@ def run_build(config: Optional[Path], warehouse: Optional[Path], domain: str, st
 
 def print_cleaning(config: Optional[Path], warehouse: Optional[Path], domain: str, run: Optional[str],
                    file_order: tuple[str, ...], empty_hint: str) -> None:
-    _, wh = open_warehouse(config, warehouse, domain=domain)
+    _, wh = open_warehouse(config, warehouse, domain=domain, read_only=True)
     with wh:
         run = run or last_run(wh, domain)
         rows = of_run(wh, run, file_order) if run else []

@@ -42,20 +42,27 @@ BUILDS = {
 
 
 def open_warehouse(config: Optional[Path], warehouse: Optional[Path], *, create: bool = False,
-                   domain: Optional[str] = None) -> tuple[ProjectConfig, Warehouse]:
+                   domain: Optional[str] = None, read_only: bool = False) -> tuple[ProjectConfig, Warehouse]:
     """The project file and the warehouse. Only commands that load data pass `create=True`; for
     every other one a missing warehouse file is an error (ending with what builds the `domain`'s
-    tables), so a mistyped --warehouse creates nothing."""
+    tables), so a mistyped --warehouse creates nothing. Commands that only read pass
+    `read_only=True`: they write nothing and work while a pipeline holds the write lock (they then
+    read the warehouse as of the pipeline's last commit, and say so on stderr)."""
     cfg = load_config(config)
-    return cfg, connect_warehouse(cfg, warehouse, create=create, domain=domain)
+    return cfg, connect_warehouse(cfg, warehouse, create=create, domain=domain, read_only=read_only)
 
 
 def connect_warehouse(cfg: ProjectConfig, warehouse: Optional[Path], *, create: bool = False,
-                      domain: Optional[str] = None) -> Warehouse:
+                      domain: Optional[str] = None, read_only: bool = False) -> Warehouse:
     """The warehouse of `--warehouse`, else the project file's (see `open_warehouse`)."""
     hint = BUILDS.get(domain or "")
-    if warehouse:
-        return connect(cfg.warehouse, path=warehouse, create=create, build_hint=hint)
-    return connect(cfg.warehouse, create=create, build_hint=hint)
+    kw = {"path": warehouse} if warehouse else {}
+    wh = connect(cfg.warehouse, create=create, build_hint=hint, read_only=read_only, **kw)
+    if wh.reading_copy is not None:
+        from martops.cli.render import console_err
+
+        console_err.print(f"note: {wh.location} is being written by another process; showing it as of that "
+                          "process's last commit", highlight=False, soft_wrap=True)
+    return wh
 
 

@@ -58,7 +58,7 @@ def show(
 
       martops crm show sales --by region --limit 5 --export regions.csv
     """
-    _, wh = open_warehouse(config, warehouse, domain="crm")
+    _, wh = open_warehouse(config, warehouse, domain="crm", read_only=True)
     with wh:
         view = views.show(wh, mart, by, None)
     if export is not None:
@@ -94,7 +94,7 @@ def export(
 
       martops crm export customers --out customer_value.csv --warehouse crm-warehouse.duckdb
     """
-    _, wh = open_warehouse(config, warehouse, domain="crm")
+    _, wh = open_warehouse(config, warehouse, domain="crm", read_only=True)
     with wh:
         n = views.export(wh, mart, out)
     console.print(f"wrote {n:,} rows of {TABLES.get(mart, mart)} to {out}")

@@ -60,7 +60,7 @@ def dedupe(
     if input_file is not None:
         records, label = io.read_file(input_file), str(input_file)
     else:
-        _, wh = open_warehouse(config, warehouse)
+        _, wh = open_warehouse(config, warehouse, read_only=True)
         with wh:
             records, label = io.read_table(wh, table), table
     with console_err.status("deduplicating") as status:

@@ -66,7 +66,7 @@ def show(
     s, u = parse_range(since, until)
     if by not in SHOW_BY:
         raise ConfigError(f"--by {by!r} is not a dimension; choose one of {', '.join(SHOW_BY)}")
-    _, wh = open_warehouse(config, warehouse, domain="kpis")
+    _, wh = open_warehouse(config, warehouse, domain="kpis", read_only=True)
     with wh:
         rows, columns, (first, last) = kpi_summary(wh, s, u, by)
         if export is not None:
@@ -102,7 +102,7 @@ def export_cmd(
     if grain not in GRAINS:
         raise ConfigError(f"--grain {grain!r} is not one of {', '.join(GRAINS)}")
     s, u = parse_range(since, until)
-    _, wh = open_warehouse(config, warehouse, domain="kpis")
+    _, wh = open_warehouse(config, warehouse, domain="kpis", read_only=True)
     with wh:
         n = export_mart(wh, GRAINS[grain], out, s, u)
     console.print(f"wrote {n:,} rows of {GRAINS[grain]} to {out}")

@@ -31,7 +31,7 @@ def check(
 
       martops check --select 'staging.*'
     """
-    cfg, wh = open_warehouse(config, warehouse)
+    cfg, wh = open_warehouse(config, warehouse)  # writes ops.check_results and ops.runs: read-write, never created
     with wh, runlog.invocation() as run_id:
         catalog.check_declared(wh, cfg)
         every = []
@@ -77,7 +77,7 @@ def runs(
 
       martops runs --limit 10 --step attribution
     """
-    _, wh = open_warehouse(config, warehouse)
+    _, wh = open_warehouse(config, warehouse, read_only=True)
     with wh:
         rows = runlog.recent(wh, limit, step)
     if not rows:
@@ -113,7 +113,7 @@ def status(warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFI
 
       martops status --warehouse out/warehouse.duckdb
     """
-    cfg, wh = open_warehouse(config, warehouse)
+    cfg, wh = open_warehouse(config, warehouse, read_only=True)
     with wh:
         rows = status_mod.source_status(wh, cfg)
     table = Table(title=f"Sources in {wh.location}", title_justify="left")
@@ -140,7 +140,7 @@ def quarantine(
 
       martops quarantine --table session_sources --limit 20
     """
-    _, wh = open_warehouse(config, warehouse)
+    _, wh = open_warehouse(config, warehouse, read_only=True)
     with wh:
         rows = status_mod.quarantined_rows(wh, table, limit)
     if not rows:
