@@ -100,6 +100,29 @@ class Warehouse:
         log.debug("SQL: %s %s", sql, params or "")
         return self._raw.execute(sql, params or []).fetchall()
 
+    def query(self, sql: str, limit: int | None = None) -> tuple[list[str], list[tuple], bool]:
+        """Run SQL a person typed: (column names, the first `limit` rows (all when None), whether more
+        rows followed). A statement that returns no rows gives ([], [], False). duckdb.Error propagates."""
+        log.debug("SQL: %s", sql)
+        cur = self._raw.execute(sql)
+        if cur.description is None:
+            return [], [], False
+        columns = [d[0] for d in cur.description]
+        if limit is None:
+            return columns, cur.fetchall(), False
+        rows = cur.fetchmany(limit + 1)
+        return columns, rows[:limit], len(rows) > limit
+
+    def relations(self) -> list[tuple[str, str, int]]:
+        """Every table and view of the warehouse as (`schema.table`, kind 'table'|'view', column count),
+        sorted by name; temporary tables and DuckDB's own catalog views are left out."""
+        rows = self.execute(
+            "SELECT schema_name || '.' || table_name, 'table', column_count FROM duckdb_tables() "
+            "WHERE database_name = current_database() AND NOT temporary "
+            "UNION ALL SELECT schema_name || '.' || view_name, 'view', column_count FROM duckdb_views() "
+            "WHERE database_name = current_database() AND NOT temporary AND NOT internal ORDER BY 1")
+        return [(name, kind, int(n)) for name, kind, n in rows]
+
     def scalar(self, expr: ir.Expr) -> Any:
         return self.backend.execute(expr)
 

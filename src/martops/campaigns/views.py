@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Collection
 
 import pyarrow as pa
 
@@ -73,19 +74,19 @@ def kpi_summary(wh: Warehouse, since: dt.date | None, until: dt.date | None,
     return rows, [by, *SHOWN], span
 
 
-def write_rows(rows: list[dict], columns: list[str], out: Path) -> int:
-    """A shown summary (`kpi_summary`'s rows) to CSV/Parquet."""
+def write_rows(rows: list[dict], columns: list[str], out: Path, money: Collection[str] | None = None) -> int:
+    """A shown summary (`kpi_summary`'s rows) to CSV/Parquet (`money`: see `write_table`)."""
     data = pa.Table.from_pylist(rows).select(columns) if rows else pa.table({c: [] for c in columns})
-    write_table(data, Path(out))
+    write_table(data, Path(out), money)
     return data.num_rows
 
 
 def export_mart(wh: Warehouse, table: str, out: Path, since: dt.date | None = None,
-                until: dt.date | None = None) -> int:
+                until: dt.date | None = None, money: Collection[str] | None = None) -> int:
     """A whole mart table (optionally a date range), ordered by its grain, to CSV/Parquet."""
     t = _mart(wh, table)
     day = "date" if "date" in t.columns else "period_start"
     selected_span(wh, table, day, since, until)
     data = wh.to_pyarrow(_in_range(t, day, since, until).order_by([day, "funnel", "campaign_id", "country_code"]))
-    write_table(data, Path(out))
+    write_table(data, Path(out), money)
     return data.num_rows

@@ -7,7 +7,7 @@ import logging
 import typer
 
 from martops import __version__
-from martops.cli import boundary, ops as ops_cli
+from martops.cli import boundary, ops as ops_cli, warehouse as warehouse_cli
 from martops.cli.attribution import attribution_app
 from martops.cli.crm import crm_app
 from martops.cli.kpis import kpis_app
@@ -32,6 +32,8 @@ app.add_typer(attribution_app, name="attribution")
 app.add_typer(kpis_app, name="kpis")
 app.add_typer(crm_app, name="crm")
 for _command in (ops_cli.check, ops_cli.runs, ops_cli.status, ops_cli.quarantine):
+    app.command()(_command)
+for _command in (warehouse_cli.tables, warehouse_cli.sql, warehouse_cli.show):
     app.command()(_command)
 
 

@@ -12,7 +12,9 @@ from martops.attribution.ihc_api.runner import ApiOptions
 from martops.attribution.writeback import read_ddl, require_sqlite_file
 from martops.attribution.models import ALL_MODELS
 from martops.checks.store import results_of_run
-from martops.cli.common import CONFIG, WAREHOUSE, connect_warehouse, open_warehouse, parse_date
+from martops.cli import attribution_view
+from martops.cli.common import (CONFIG, FORCE, WAREHOUSE, open_warehouse, parse_date, refuse_overwrite,
+                               writable_warehouse)
 from martops.cli.render import check_table, console, step_progress, summary_table
 from martops.config import ProjectConfig, load_config, with_overrides
 from martops.engine import Warehouse
@@ -122,7 +124,7 @@ def generate(
     conversions: int = typer.Option(2000, "--conversions", min=1, help="Number of conversions."),
     seed: int = typer.Option(7, "--seed", help="Random seed: same seed, same database."),
     sessions: Optional[int] = typer.Option(None, "--sessions", min=1, help="Number of sessions (default: 225 per conversion)."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+    force: bool = FORCE,
 ) -> None:
     """Write a synthetic challenge database that looks like the real data.
 
@@ -131,6 +133,8 @@ def generate(
       martops attribution generate --out challenge.db --conversions 2000 --seed 7
     """
     from martops.demo.attribution import generate_challenge_db
+
+    refuse_overwrite(force, ("--out", out))
 
     with step_progress(100, "generate") as (progress, task):
         def tick(phase: str, fraction: float) -> None:
@@ -145,7 +149,8 @@ def generate(
 def from_journeys(
     dataset: Path = typer.Option(Path("../shared/datasets/ihc-challenge"), "--dataset",
                                  help="Folder with journeys.json and sessions_by_conversion.json."),
-    out: Path = typer.Option(..., "--out", "-o", help="SQLite file to write (replaced if present)."),
+    out: Path = typer.Option(..., "--out", "-o", help="SQLite file to write."),
+    force: bool = FORCE,
 ) -> None:
     """Rebuild a challenge database from the real public IHC journeys, to run the pipeline on real data.
 
@@ -155,6 +160,7 @@ def from_journeys(
     """
     from martops.sources.ihc_sample import build_sample_db
 
+    refuse_overwrite(force, ("--out", out))
     counts = build_sample_db(dataset, out)
     console.print(f"{out}: {counts['sessions']:,} sessions, {counts['conversions']:,} conversions; "
                   f"{counts['skipped_conversions']:,} conversion(s) with no session anywhere were skipped")
@@ -171,7 +177,7 @@ def ingest(db: Path = DB, since: str = SINCE, until: str = UNTIL, warehouse: Opt
     """
     cfg = load_config(config)
     opts = _options(cfg, since, until, lookback_days=lookback_days, db=db)  # bad flags: nothing is created
-    with connect_warehouse(cfg, warehouse, create=True) as wh:
+    with writable_warehouse(cfg, warehouse) as wh:
         _report(_run_steps(["ingest"], wh, opts))
 
 
@@ -232,7 +238,7 @@ def report(since: str = SINCE, until: str = UNTIL, model: str = MODEL,
 @attribution_app.command()
 def export(since: str = SINCE, until: str = UNTIL, model: str = MODEL,
            out: Path = typer.Option(..., "--export", "--out", "-o", help="CSV file to write."),
-           warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG) -> None:
+           warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE) -> None:
     """Export channel_reporting's rows dated --since..--until with CPO (cost / ihc) and ROAS
     (ihc_revenue / cost) as CSV. A model never reported, or a range with no rows, is an error.
 
@@ -240,6 +246,7 @@ def export(since: str = SINCE, until: str = UNTIL, model: str = MODEL,
 
       martops attribution export --since 2023-09-01 --until 2023-09-07 --model ihc --export channel_reporting.csv
     """
+    refuse_overwrite(force, ("--export", out))
     cfg, wh = open_warehouse(config, warehouse, domain="attribution")
     with wh:
         _report(_run_steps(["export"], wh, _options(cfg, since, until, model, export=out, export_range=True)))
@@ -269,7 +276,7 @@ def run(db: Path = DB, since: str = SINCE, until: str = UNTIL, model: str = MODE
         ddl: Optional[Path] = typer.Option(None, "--ddl", help="DDL file for --write-back's output tables."),
         config: Optional[Path] = CONFIG, lookback_days: Optional[int] = LOOKBACK,
         conv_type_id: Optional[str] = CONV_TYPE, refresh: bool = REFRESH,
-        allow_partial: bool = ALLOW_PARTIAL) -> None:
+        allow_partial: bool = ALLOW_PARTIAL, force: bool = FORCE) -> None:
     """Run ingest, journeys, attribute, report (and export, write-back) for a range.
 
     Example:
@@ -277,10 +284,11 @@ def run(db: Path = DB, since: str = SINCE, until: str = UNTIL, model: str = MODE
       martops attribution run --db challenge.db --since 2023-09-01 --until 2023-09-07 --model ihc --warehouse out/warehouse.duckdb --export out/channel_reporting.csv --write-back
     """
     cfg = load_config(config)
+    refuse_overwrite(force, ("--export", export_to))
     opts = _options(cfg, since, until, model, lookback_days=lookback_days, db=db, export=export_to,
                     write_back=write_back, ddl=ddl, conv_type_id=conv_type_id, refresh=refresh,
                     allow_partial=allow_partial)  # bad flags: nothing is created
-    with connect_warehouse(cfg, warehouse, create=True) as wh:
+    with writable_warehouse(cfg, warehouse) as wh:
         _report(_run_steps(pipeline.plan(opts), wh, opts))
 
 
@@ -297,3 +305,7 @@ def cleaning(warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CON
 
     print_cleaning(config, warehouse, "attribution", run_id, ("session_sources", "conversions", "session_costs"),
                    "nothing logged yet: run `martops attribution ingest` (or `run`) first")
+
+
+# -- the business view (martops.cli.attribution_view) ------------------------------------------
+attribution_app.command("show")(attribution_view.show)

@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from martops.checks.store import results_of_run
-from martops.cli.common import open_warehouse
+from martops.cli.common import open_warehouse, writable_warehouse
+from martops.config import load_config
 from martops.cli.render import check_table, console, step_progress, summary_table
 from martops.ops import runlog
 from martops.ops.cleaning_log import last_run, of_run
@@ -31,8 +32,8 @@ def run_build(config: Optional[Path], warehouse: Optional[Path], domain: str, st
               build: Callable, source: Path, file_order: tuple[str, ...], footer: str) -> None:
     """Run `build(wh, source, cfg, on_step=...)` under a step bar, then print what it did (also when
     a step failed: the cleaning log and the checks say why)."""
-    cfg, wh = open_warehouse(config, warehouse, create=True)
-    with wh, runlog.invocation() as run_id, step_progress(len(steps), domain) as (progress, task):
+    cfg = load_config(config)
+    with writable_warehouse(cfg, warehouse) as wh, runlog.invocation() as run_id, step_progress(len(steps), domain) as (progress, task):
         def on_step(name: str) -> None:
             progress.update(task, description=name, completed=steps.index(name))
 

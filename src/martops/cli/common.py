@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import shutil
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import typer
 
@@ -14,6 +16,15 @@ from martops.errors import ConfigError
 
 WAREHOUSE = typer.Option(None, "--warehouse", "-w", help="DuckDB warehouse file (default: martops.yml's, else ./warehouse.duckdb).")
 CONFIG = typer.Option(None, "--config", "-c", help="Project file (default: ./martops.yml if present).")
+FORCE = typer.Option(False, "--force", help="Overwrite output files that already exist.")
+
+
+def refuse_overwrite(force: bool, *outputs: tuple[str, Optional[Path]]) -> None:
+    """Before any work: ConfigError naming the first output (flag, path) that already exists as a
+    file, unless `force`. Called by every command that writes a file; None paths are skipped."""
+    for flag, path in outputs:
+        if path is not None and not force and Path(path).is_file():
+            raise ConfigError(f"{flag} {path} already exists; pass --force to overwrite it")
 
 
 def parse_date(value: Optional[str], flag: str) -> Optional[dt.date]:
@@ -66,3 +77,42 @@ def connect_warehouse(cfg: ProjectConfig, warehouse: Optional[Path], *, create: 
     return wh
 
 
+
+
+@contextlib.contextmanager
+def writable_warehouse(cfg: ProjectConfig, warehouse: Optional[Path]) -> Iterator[Warehouse]:
+    """The warehouse for a command that loads data (created if missing), closed at the end.
+
+    When the command fails before it loaded anything (a missing source folder, a bad file found
+    after the warehouse was opened), a warehouse file it created is removed again with the folders
+    made for it, so a failed command leaves nothing behind. "Anything" is a table outside `ops`,
+    or quarantined rows (they explain a failed load): then the warehouse stays, with the
+    failure in ops.runs.
+    """
+    path = Path(warehouse or cfg.warehouse.path)
+    made = [d for d in [path, *path.parents] if not d.exists()]
+    wh = connect_warehouse(cfg, warehouse, create=True)
+    try:
+        with wh:
+            yield wh
+    except BaseException:
+        if made and path.exists() and not _holds_data(path):
+            for leftover in (path, path.with_name(path.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+            for folder in made[1:]:
+                shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _holds_data(path: Path) -> bool:
+    import duckdb
+
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            tables = {f"{s}.{t}" for s, t in con.execute(
+                "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()"
+            ).fetchall()}
+            kept = "ops.quarantine" in tables and con.execute("SELECT count(*) FROM ops.quarantine").fetchone()[0]
+            return bool(kept) or any(not t.startswith("ops.") for t in tables)
+    except duckdb.Error:
+        return True  # cannot tell: keep it

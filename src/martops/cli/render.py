@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from typing import Iterator
 
 from rich.console import Console
@@ -12,8 +13,8 @@ from rich.table import Table
 
 from martops.results import StepResult
 
-# Wider than rich's 80-column default when output is a pipe or a CI log.
-console = Console(width=None if Console().is_terminal else 140)
+# Wider than rich's 80-column default when output is a pipe or a CI log, unless COLUMNS says otherwise.
+console = Console(width=None if Console().is_terminal or os.environ.get("COLUMNS", "").isdigit() else 140)
 console_err = Console(stderr=True)
 
 
@@ -65,3 +66,30 @@ def check_table(rows: list[dict], title: str = "Checks") -> Table:
         table.add_row(f"[{style}]{r['status']}[/]", r["table_name"], r["check_name"], f"{r['failing_count']:,}",
                       detail[:300])
     return table
+
+
+def fitted_table(title: str, columns: list[str], rows: list[list[str]], *, width: int | None = None,
+                 right: set[str] = frozenset(), keep: int = 1, cap: int = 40) -> tuple[Table, list[str]]:
+    """`rows` (already text) as a table no wider than `width` (the console's): the first `keep`
+    columns always stay and are never narrower than their header (they are the labels); the
+    others follow in order while they fit at their natural width (at most `cap`, longer cells
+    wrap); from the first that does not fit, the rest are left out. Returns the table and the names of the columns left out.
+    """
+    width = width or console.width
+    head = [max(map(len, c.splitlines() or [''])) for c in columns]  # a header may have several lines
+    natural = [min(cap, max([head[i]] + [len(r[i]) for r in rows])) for i in range(len(columns))]
+    used, shown = 1, []  # the left border; each column adds its padding (2) and a border (1)
+    for i, w in enumerate(natural):
+        if i >= keep and used + w + 3 > width:
+            break  # the columns are in priority order: leave out this one and every later one
+        shown.append(i)
+        used += w + 3
+    table = Table(title=title, title_justify="left")
+    for i in shown:
+        label = i < keep
+        table.add_column(columns[i], justify="right" if columns[i] in right else "left", overflow="fold",
+                         min_width=min(natural[i], max(head[i], 8)) if label else None,
+                         no_wrap=label and natural[i] <= 24)
+    for r in rows:
+        table.add_row(*[r[i] for i in shown])
+    return table, [c.replace('\n', ' ') for i, c in enumerate(columns) if i not in shown]
