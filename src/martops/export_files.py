@@ -49,6 +49,17 @@ MONEY_DIGITS, RATIO_DIGITS = 2, 6
 fractional credits) to 6 decimals: a spreadsheet shows what a person reads, and the text is stable."""
 
 
+def csv_text(value: object, money: bool) -> str:
+    """One CSV cell: empty for None (never inf/NaN), a float rounded as `rounded` does, without a
+    trailing `.0`, so the text is stable run after run."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        text = repr(round(value, MONEY_DIGITS if money else RATIO_DIGITS))
+        return text[:-2] if text.endswith(".0") else text
+    return str(value)
+
+
 def rounded(data: pa.Table, money: Collection[str]) -> pa.Table:
     """Float columns of `data` rounded: those in `money` to MONEY_DIGITS, the others to RATIO_DIGITS."""
     columns = []

@@ -11,9 +11,9 @@ import typer
 
 from martops.attribution.channel_view import ChannelRow, channel_view
 from martops.cli.common import CONFIG, FORCE, WAREHOUSE, open_warehouse, parse_range, refuse_overwrite
-from martops.cli.render import console, fitted_table
+from martops.cli.render import console, console_err, fitted_table
 from martops.errors import ConfigError
-from martops.export_files import MONEY_DIGITS, RATIO_DIGITS, write_atomically
+from martops.export_files import csv_text, write_atomically
 
 CSV_COLUMNS = ["model", "channel_name", "cost", "conversions", "revenue", "CPO", "ROAS", "unknown_cost_sessions"]
 MONEY = ("cost", "revenue", "CPO")
@@ -53,21 +53,13 @@ def show(
         _write_csv(rows, sys.stdout)
     else:
         _print_table(shown, rows, f"Channels, {first} .. {last} (session dates)")
+    notes = console_err if fmt == "csv" else console  # stdout holds only the CSV
     unknown = {r.channel_name: r.unknown_cost_sessions for r in rows if r.unknown_cost_sessions and r.model == shown[0]}
     if unknown:
-        console.print(f"note: {sum(unknown.values()):,} session(s) have an unknown cost (channels: "
+        notes.print(f"note: {sum(unknown.values()):,} session(s) have an unknown cost (channels: "
                       f"{', '.join(sorted(unknown))}); cost, CPO and ROAS cover the known costs only", highlight=False)
     if export is not None:
-        console.print(f"wrote {len(rows):,} rows to {export}", highlight=False)
-
-
-def _csv_value(value: float | int | str | None, column: str) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        text = repr(round(value, MONEY_DIGITS if column in MONEY else RATIO_DIGITS))
-        return text[:-2] if text.endswith(".0") else text
-    return str(value)
+        notes.print(f"wrote {len(rows):,} rows to {export}", highlight=False)
 
 
 def _write_csv(rows: list[ChannelRow], fh) -> None:
@@ -76,7 +68,7 @@ def _write_csv(rows: list[ChannelRow], fh) -> None:
     for r in rows:
         values = {"model": r.model, "channel_name": r.channel_name, "cost": r.cost, "conversions": r.conversions,
                   "revenue": r.revenue, "CPO": r.cpo, "ROAS": r.roas, "unknown_cost_sessions": r.unknown_cost_sessions}
-        w.writerow([_csv_value(values[c], c) for c in CSV_COLUMNS])
+        w.writerow([csv_text(values[c], c in MONEY) for c in CSV_COLUMNS])
     if fh is not sys.stdout:
         fh.close()
 

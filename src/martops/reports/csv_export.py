@@ -11,21 +11,11 @@ import ibis
 from martops.attribution import tables as T
 from martops.engine import Warehouse
 from martops.errors import StepError
-from martops.export_files import MONEY_DIGITS, RATIO_DIGITS, write_atomically
+from martops.export_files import csv_text, write_atomically
 
 COLUMNS = ["channel_name", "date", "cost", "ihc", "ihc_revenue", "CPO", "ROAS", "unknown_cost_sessions"]
 MONEY = ("cost", "ihc_revenue", "CPO")
-"""Rounded to cents (MONEY_DIGITS); the credit `ihc` and `ROAS` to RATIO_DIGITS decimals."""
-
-
-def _fmt(value, column: str = "") -> str:
-    """Empty for a missing ratio (never inf/NaN); floats rounded (see MONEY) so the text is stable."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        text = repr(round(value, MONEY_DIGITS if column in MONEY else RATIO_DIGITS))
-        return text[:-2] if text.endswith(".0") else text
-    return str(value)
+"""Rounded to cents; the credit `ihc` and `ROAS` to 6 decimals (see `export_files.csv_text`)."""
 
 
 def export_channel_reporting(
@@ -70,7 +60,7 @@ def export_channel_reporting(
             w = csv.writer(fh, lineterminator="\n")
             w.writerow(COLUMNS)
             for r in rows:
-                w.writerow([_fmt(r[c], c) for c in COLUMNS])
+                w.writerow([csv_text(r[c], c in MONEY) for c in COLUMNS])
 
     write_atomically(out, write)
     return len(rows)
