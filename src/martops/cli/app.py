@@ -11,6 +11,7 @@ from martops.cli import boundary, ops as ops_cli, warehouse as warehouse_cli
 from martops.cli.attribution import attribution_app
 from martops.cli.crm import crm_app
 from martops.cli.kpis import kpis_app
+from martops.cli.render import WarningSummary
 
 app = typer.Typer(
     name="martops",
@@ -45,6 +46,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     verbose: int = typer.Option(0, "--verbose", "-v", count=True,
                                 help="-v for INFO logs, -vv for DEBUG (SQL) and tracebacks of unexpected errors on the terminal."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
@@ -52,4 +54,15 @@ def root(
     """martops: marketing-operations data platform."""
     boundary.verbosity = verbose
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root_logger = logging.getLogger()
+    for handler in [h for h in root_logger.handlers if isinstance(h, WarningSummary)]:
+        root_logger.removeHandler(handler)  # from an earlier invocation in the same process (tests)
+    WarningSummary.data_on_stdout = False
+    if verbose == 0:  # warnings become lines after the command's output, not log lines
+        summary = WarningSummary()
+        root_logger.addHandler(summary)
+        root_logger.setLevel(logging.WARNING)
+        logging.captureWarnings(True)
+        ctx.call_on_close(summary.print_summary)
+    else:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

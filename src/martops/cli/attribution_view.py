@@ -11,7 +11,7 @@ import typer
 
 from martops.attribution.channel_view import ChannelRow, channel_view
 from martops.cli.common import CONFIG, FORCE, WAREHOUSE, open_warehouse, parse_range, refuse_overwrite
-from martops.cli.render import console, console_err, fitted_table
+from martops.cli.render import WarningSummary, console, console_err, fitted_table
 from martops.errors import ConfigError
 from martops.export_files import csv_text, write_atomically
 
@@ -50,6 +50,7 @@ def show(
     if export is not None:
         write_atomically(export, lambda tmp: _write_csv(rows, tmp.open("w", newline="", encoding="utf-8")))
     if fmt == "csv":
+        WarningSummary.data_on_stdout = True
         _write_csv(rows, sys.stdout)
     else:
         _print_table(shown, rows, f"Channels, {first} .. {last} (session dates)")

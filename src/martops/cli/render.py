@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 from typing import Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -93,3 +95,32 @@ def fitted_table(title: str, columns: list[str], rows: list[list[str]], *, width
     for r in rows:
         table.add_row(*[r[i] for i in shown])
     return table, [c.replace('\n', ' ') for i, c in enumerate(columns) if i not in shown]
+
+
+class WarningSummary(logging.Handler):
+    """Without -v, log records of WARNING and above (martops', Splink's, Python warnings') are not
+    printed as log lines: they are gathered and printed once, after the command's own output, as
+    `warning: ...` lines (a repeated message once, with its count). `martops.engine`'s notes (a
+    wait for another process's lock) are printed at once, since the wait happens now.
+    The lines go to stdout with the summary, or to stderr when stdout carries data (`data_on_stdout`).
+    """
+
+    data_on_stdout = False
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: dict[str, int] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = " ".join(record.getMessage().split())
+        if record.name == "martops.engine":
+            console_err.print(f"note: {message}", highlight=False, soft_wrap=True)
+            return
+        self.seen[message] = self.seen.get(message, 0) + 1
+
+    def print_summary(self) -> None:
+        out = console_err if WarningSummary.data_on_stdout else console
+        for message, n in self.seen.items():
+            out.print(f"[yellow]warning:[/] {escape(message)}" + (f" ({n} times)" if n > 1 else ""),
+                      highlight=False, soft_wrap=True)
+        self.seen.clear()

@@ -17,7 +17,7 @@ import duckdb
 import typer
 
 from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse
-from martops.cli.render import console, fitted_table
+from martops.cli.render import WarningSummary, console, fitted_table
 from martops.engine import Warehouse
 from martops.errors import ConfigError, MartopsError
 
@@ -146,6 +146,7 @@ def _text(value: object) -> str:
 
 def _print(columns: list[str], rows: list[tuple], fmt: str, title: str, more: bool, limit: int) -> None:
     if fmt == "csv":
+        WarningSummary.data_on_stdout = True
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(columns)
         w.writerows([[_text(v) for v in r] for r in rows])
