@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from martops.attribution.channel_view import ChannelRow, channel_view
 from martops.cli.common import CONFIG, FORCE, WAREHOUSE, open_warehouse, parse_range, refuse_overwrite
-from martops.cli.render import WarningSummary, console, console_err, fitted_table
+from martops.cli.render import WarningSummary, console, console_err, fitted_table, left_out_note
 from martops.errors import ConfigError
 from martops.export_files import csv_text, write_atomically
 
@@ -104,14 +105,13 @@ def _print_table(models: list[str], rows: list[ChannelRow], title: str) -> None:
         return cells
 
     text = [line(c, lambda m, c=c: by.get((m, c))) for c in channels] + [line("TOTAL", total.get)]
-    table, left_out = fitted_table(title, columns, text, right=set(columns[1:]))
-    table.rows[-1].style = "bold"
-    table.rows[-1].end_section = False
+    text = [[escape(cell) for cell in row] for row in text]
+    table, left_out = fitted_table(title, columns, text, right=set(columns[1:]),
+                                   styles=[None] * (len(text) - 1) + ["bold"])
     if len(table.rows) > 1:
         table.rows[-2].end_section = True
     console.print(table)
-    if left_out:
-        console.print(f"left out at this width: {', '.join(left_out)} (--format csv has every value)", highlight=False)
+    left_out_note(left_out, " (--format csv has every value)")
 
 
 def _total(model: str, rows: list[ChannelRow]) -> ChannelRow:

@@ -7,24 +7,21 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from martops.checks.store import results_of_run
 from martops.cli.common import open_warehouse, writable_warehouse
 from martops.config import load_config
-from martops.cli.render import check_table, console, step_progress, summary_table
+from martops.cli.render import check_table, console, fitted_table, step_progress, summary_table
 from martops.ops import runlog
 from martops.ops.cleaning_log import last_run, of_run
 
 
 def cleaning_table(rows: list[dict], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    table.add_column("file", no_wrap=True)
-    table.add_column("rule", ratio=2)
-    table.add_column("rows", justify="right", no_wrap=True)
-    table.add_column("detail", ratio=3)
-    for r in rows:
-        table.add_row(r["file"], r["rule"], f"{r['rows']:,}", (r.get("example") or "")[:400])
+    text = [[escape(r["file"]), escape(r["rule"]), f"{r['rows']:,}", escape((r.get("example") or "")[:400])] for r in rows]
+    table, _ = fitted_table(title, ["file", "rule", "rows", "detail"], text, keep=1, right={"rows"},
+                            flex={"rule", "detail"}, priority=["rows", "rule", "detail"])
     return table
 
 

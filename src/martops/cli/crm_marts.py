@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from martops.campaigns.views import write_rows
 from martops.cli.common import CONFIG, FORCE, WAREHOUSE, open_warehouse, refuse_overwrite
-from martops.cli.render import console
+from martops.cli.render import console, fitted_table, left_out_note
 from martops.crm.marts import TABLES
 from martops.crm.marts import views
 
@@ -67,14 +67,12 @@ def show(
         write_rows(view.rows, view.columns, export, MONEY)
     rows = view.rows[:limit] if limit else view.rows
     shown = f", first {len(rows):,} of {view.total_rows:,}" if len(rows) < view.total_rows else ""
-    table = Table(title=f"{view.title}{shown}", title_justify="left")
-    for c in view.columns:
-        numeric = any(isinstance(r[c], (int, float)) and not isinstance(r[c], bool) for r in rows)
-        table.add_column(c, justify="right" if numeric else "left", overflow="fold",
-                         no_wrap=c.endswith("_id") or c.endswith("_purchase"))
-    for r in rows:
-        table.add_row(*[_cell(r[c], c) for c in view.columns])
+    numeric = {c for c in view.columns
+               if any(isinstance(r[c], (int, float)) and not isinstance(r[c], bool) for r in rows)}
+    table, left_out = fitted_table(f"{view.title}{shown}", view.columns,
+                                   [[escape(_cell(r[c], c)) for c in view.columns] for r in rows], right=numeric)
     console.print(table)
+    left_out_note(left_out, " (--export writes every column)")
     for line in view.headlines:
         console.print(line, highlight=False)
     if export is not None:

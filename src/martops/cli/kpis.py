@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from martops.campaigns import tables as T
 from martops.campaigns.tables import FILE_ORDER
@@ -15,7 +15,7 @@ from martops.campaigns.build import build as build_mart
 from martops.campaigns.views import GRAINS, SHOW_BY, export_mart, kpi_summary, write_rows
 from martops.cli.builds import print_cleaning, run_build
 from martops.cli.common import CONFIG, FORCE, WAREHOUSE, open_warehouse, parse_range, refuse_overwrite
-from martops.cli.render import console
+from martops.cli.render import console, fitted_table, left_out_note
 from martops.errors import ConfigError
 
 kpis_app = typer.Typer(
@@ -74,15 +74,12 @@ def show(
         if export is not None:
             write_rows(rows[:-1] if rows and rows[-1][by] == "TOTAL" else rows, columns, export, MONEY)
     span = f"{s or first} .. {u or last}"
-    table = Table(title=f"Campaign KPIs by {by}, {span}", title_justify="left")
-    for c in columns:
-        if c == by:
-            table.add_column(c, min_width=16, overflow="fold")
-        else:
-            table.add_column(HEADERS.get(c, c), justify="right", no_wrap=True)
-    for r in rows:
-        table.add_row(*[_cell(r[c], c) for c in columns], style="bold" if r[by] == "TOTAL" else None)
+    headers = [HEADERS.get(c, c) for c in columns]
+    table, left_out = fitted_table(f"Campaign KPIs by {by}, {span}", headers,
+                                   [[escape(_cell(r[c], c)) for c in columns] for r in rows], right=set(headers[1:]),
+                                   styles=["bold" if r[by] == "TOTAL" else None for r in rows], cap=36)
     console.print(table)
+    left_out_note(left_out, " (--export writes every column)")
     if export is not None:
         console.print(f"wrote {len(rows) - (rows[-1][by] == 'TOTAL'):,} rows to {export} (no TOTAL row)")
 
@@ -155,7 +152,7 @@ def generate(
 MONEY = ("spend_eur", "lead_spend_eur", "spend_eur_28d", "cac", "cpl", "cac_28d", "cpl_28d")
 """The KPI mart's money columns (EUR), rounded to cents in a CSV."""
 HEADERS = {"spend_eur": "spend EUR", "lead_to_meeting": "lead>meeting", "session_to_order": "session>order"}
-"""Shorter headers so the table fits 140 columns (exports keep the column names)."""
+"""Shorter headers so more KPIs fit the terminal (exports keep the column names)."""
 
 
 def _cell(value: object, column: str) -> str:

@@ -6,12 +6,13 @@ import contextlib
 import json
 import logging
 import os
-from typing import Iterator
+from typing import Collection, Iterator
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from martops.results import StepResult
 
@@ -21,15 +22,12 @@ console_err = Console(stderr=True)
 
 
 def summary_table(results: list[StepResult], title: str = "Summary") -> Table:
-    table = Table(title=title, title_justify="left")
-    for col, justify in [("step", "left"), ("range", "left"), ("rows in", "right"),
-                         ("rows out", "right"), ("seconds", "right")]:
-        table.add_column(col, justify=justify, no_wrap=True)
-    table.add_column("details", ratio=1)
-    for r in results:
-        span = f"{r.since}..{r.until}" if r.since else ""
-        details = ", ".join(f"{k}={v}" for k, v in r.details.items())
-        table.add_row(r.step, span, f"{r.rows_in:,}", f"{r.rows_out:,}", f"{r.seconds:.2f}", details)
+    """One row per step; at 80 columns the range and seconds give way to the counts and details."""
+    rows = [[r.step, f"{r.since}..{r.until}" if r.since else "", f"{r.rows_in:,}", f"{r.rows_out:,}",
+             f"{r.seconds:.2f}", escape(", ".join(f"{k}={v}" for k, v in r.details.items()))] for r in results]
+    table, _ = fitted_table(title, ["step", "range", "rows in", "rows out", "seconds", "details"], rows,
+                            right={"rows in", "rows out", "seconds"}, flex={"details"},
+                            priority=["rows in", "rows out", "details", "range", "seconds"])
     return table
 
 
@@ -51,10 +49,7 @@ STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "error": 
 
 def check_table(rows: list[dict], title: str = "Checks") -> Table:
     """Check results (dicts shaped like ops.check_results rows): status, counts, first example."""
-    table = Table(title=title, title_justify="left")
-    for col, justify in [("status", "left"), ("table", "left"), ("check", "left"), ("failing", "right")]:
-        table.add_column(col, justify=justify, no_wrap=col != "check")
-    table.add_column("example / message", ratio=1)
+    text = []
     for r in rows:
         style = STATUS_STYLE.get(r["status"], "")
         sample = r.get("sample")
@@ -65,36 +60,48 @@ def check_table(rows: list[dict], title: str = "Checks") -> Table:
             detail = json.dumps(detail, default=str)
         else:
             detail = ""
-        table.add_row(f"[{style}]{r['status']}[/]", r["table_name"], r["check_name"], f"{r['failing_count']:,}",
-                      detail[:300])
+        text.append([f"[{style}]{r['status']}[/]", escape(r["table_name"]), escape(r["check_name"]),
+                     f"{r['failing_count']:,}", escape(detail[:300])])
+    table, _ = fitted_table(title, ["status", "table", "check", "failing", "example / message"], text, keep=3,
+                            right={"failing"}, flex={"example / message", "check"}, cap=48)
     return table
 
 
 def fitted_table(title: str, columns: list[str], rows: list[list[str]], *, width: int | None = None,
-                 right: set[str] = frozenset(), keep: int = 1, cap: int = 40) -> tuple[Table, list[str]]:
-    """`rows` (already text) as a table no wider than `width` (the console's): the first `keep`
-    columns always stay and are never narrower than their header (they are the labels); the
-    others follow in order while they fit at their natural width (at most `cap`, longer cells
-    wrap); from the first that does not fit, the rest are left out. Returns the table and the names of the columns left out.
+                 right: Collection[str] = (), keep: int = 1, cap: int = 40, flex: Collection[str] = (),
+                 priority: list[str] | None = None, styles: list[str | None] | None = None) -> tuple[Table, list[str]]:
+    """`rows` (text, rich markup allowed) as a table no wider than `width` (the console's), never
+    with a squeezed column. The first `keep` columns (the labels) always stay at full width. The
+    others are taken in `priority` order (default: left to right) while they fit at their natural
+    width (at most `cap`); from the first that does not fit, the rest are left out. A `flex`
+    column (free text: an error, a detail) needs only 16 columns and wraps into what is left.
+    Columns keep their order on screen. Returns the table and the names of the columns left out.
     """
     width = width or console.width
-    head = [max(map(len, c.splitlines() or [''])) for c in columns]  # a header may have several lines
-    natural = [min(cap, max([head[i]] + [len(r[i]) for r in rows])) for i in range(len(columns))]
-    used, shown = 1, []  # the left border; each column adds its padding (2) and a border (1)
-    for i, w in enumerate(natural):
-        if i >= keep and used + w + 3 > width:
-            break  # the columns are in priority order: leave out this one and every later one
-        shown.append(i)
-        used += w + 3
+    head = [max(map(len, c.splitlines() or [""])) for c in columns]  # a header may have several lines
+    natural = [min(cap, max([head[i]] + [Text.from_markup(r[i]).cell_len for r in rows])) for i in range(len(columns))]
+    need = [min(natural[i], max(16, head[i])) if c in flex else natural[i] for i, c in enumerate(columns)]
+    order = list(range(keep)) + [columns.index(c) for c in (priority or columns) if columns.index(c) >= keep]
+    used, shown = 1, set()  # the left border; each column adds its padding (2) and a border (1)
+    for i in order:
+        if i >= keep and used + need[i] + 3 > width:
+            break
+        shown.add(i)
+        used += need[i] + 3
     table = Table(title=title, title_justify="left")
-    for i in shown:
-        label = i < keep
+    for i in sorted(shown):
+        wraps = columns[i] in flex or natural[i] >= cap
         table.add_column(columns[i], justify="right" if columns[i] in right else "left", overflow="fold",
-                         min_width=min(natural[i], max(head[i], 8)) if label else None,
-                         no_wrap=label and natural[i] <= 24)
-    for r in rows:
-        table.add_row(*[r[i] for i in shown])
-    return table, [c.replace('\n', ' ') for i, c in enumerate(columns) if i not in shown]
+                         min_width=need[i], no_wrap=not wraps, ratio=1 if columns[i] in flex else None)
+    for n, r in enumerate(rows):
+        table.add_row(*[r[i] for i in sorted(shown)], style=styles[n] if styles else None)
+    return table, [c.replace("\n", " ") for i, c in enumerate(columns) if i not in shown]
+
+
+def left_out_note(left_out: list[str], hint: str = "") -> None:
+    """Under a fitted table: which columns the width left out."""
+    if left_out:
+        console.print(f"left out at this width: {', '.join(left_out)}{hint}", highlight=False)
 
 
 class WarningSummary(logging.Handler):

@@ -15,6 +15,7 @@ from typing import Optional
 
 import duckdb
 import typer
+from rich.markup import escape
 
 from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse
 from martops.cli.render import WarningSummary, console, fitted_table
@@ -155,7 +156,8 @@ def _print(columns: list[str], rows: list[tuple], fmt: str, title: str, more: bo
         return
     numeric = {c for i, c in enumerate(columns)
                if rows and all(isinstance(r[i], (int, float)) or r[i] is None for r in rows)}
-    table, left_out = fitted_table(title, columns, [[_text(v) for v in r] for r in rows], right=numeric)
+    table, left_out = fitted_table(title, [escape(c) for c in columns], [[escape(_text(v)) for v in r] for r in rows],
+                                   right={escape(c) for c in numeric})
     console.print(table)
     if more:
         console.print(f"only the first {limit:,} rows; --limit 0 prints all", highlight=False)
