@@ -95,9 +95,16 @@ def test_an_unwritable_log_folder_falls_back_to_the_temp_folder(capsys, tmp_path
     assert len(logs) == 1 and str(logs[0]) in res.err
 
 
+def test_a_step_with_no_delivery_names_the_flag_and_the_setting(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = run_cli(capsys, "attribution", "ingest", *RANGE)
+    assert res.code == 1 and _lines(res.err) == [
+        "error: attribution.ingest has no delivery: pass --db FILE or set sources.attribution.path in martops.yml"]
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("args,message", [
     (["attribution", "ingest", "--foo"], "error: No such option: --foo (see `martops attribution ingest --help`)"),
-    (["attribution", "ingest", *RANGE], "error: Missing option '--db'"),
     (["attribution", "ingest", "--db", "x.db", *RANGE, "--lookback-days", "abc"], "error: Invalid value for '--lookback-days'"),
     (["nosuch"], "error: No such command 'nosuch' (see `martops --help`)"),
     (["runs", "--limit", "0"], "error: Invalid value for '--limit'"),

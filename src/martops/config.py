@@ -96,6 +96,14 @@ class AttributionConfig(_Strict):
     """One conv_id delivered twice with different times only (a page reload): keep the earliest or
     the latest row (the other is quarantined, naming the kept row), or quarantine both. Copies that
     also differ in user or revenue are a real conflict and are always all quarantined."""
+    model: str = "ihc"
+    """The model `martops run` attributes with when no --model is given (see `martops attribution
+    attribute --help` for the list)."""
+    export: str | None = None
+    """CSV file the `attribution.export` step writes channel_reporting to (None: the step is skipped
+    in a whole-project run)."""
+    write_back: bool = False
+    """Whether `martops run` writes the journeys back into the challenge database (`attribution.write-back`)."""
     refunds: Literal["quarantine", "keep"] = "quarantine"
     """A conversion with negative revenue is a refund, not an order: quarantined with that reason
     (so it earns no credit and does not lower CPO), or `keep` to load it as a conversion."""
@@ -204,6 +212,10 @@ class SourceSettings(_Strict):
     """How one domain's source files are written (`sources.<domain>` in martops.yml); see
     `martops.sources.numbers` and `martops.sources.timestamps` for the grammar each setting tunes."""
 
+    path: str | None = None
+    """Where this domain's delivery lives, for `martops run` (the challenge SQLite file for
+    attribution, the folder of exports for campaigns and crm); relative to the working directory,
+    like `warehouse.path`. A command's --db/--source flag wins over it."""
     timezone: TimeZone = "UTC"
     """Time zone of naive times in the source; times with an offset (`Z`, `+02:00`) are converted."""
     reporting_timezone: TimeZone = "UTC"

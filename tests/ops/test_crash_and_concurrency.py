@@ -81,7 +81,7 @@ def test_a_second_run_waits_for_the_lock_or_fails_clearly_without_harming_the_fi
     db = make_challenge_db(tmp_path / "tiny.db", TINY_SESSIONS, TINY_CONVERSIONS, TINY_COSTS)
     marker, env = _pause_env(tmp_path, "ingest.before_commit")
     first = _martops("attribution", "run", "--db", db, *RANGE, "--warehouse", wh,
-                     env={**env, "MARTOPS_PAUSE_SECONDS": "4"})
+                     env={**env, "MARTOPS_PAUSE_SECONDS": "15"})  # long enough for two CLI start-ups on a loaded machine
     _wait_for(marker, first)
 
     cfg = tmp_path / "impatient.yml"

@@ -14,7 +14,7 @@ import duckdb
 import ibis
 import ibis.expr.types as ir
 
-from martops.attribution import channels, tables as T
+from martops.attribution import channels, quality, tables as T
 from martops.attribution.cleaning import log_conversion_policies
 from martops.attribution.costs import with_costs
 from martops.attribution.source import ChallengeSource
@@ -127,7 +127,7 @@ def ingest(wh: Warehouse, db: str | Path, since: dt.date, until: dt.date, lookba
             log.write(wh, run_id)
             faults.pause_point("ingest.before_commit")
             quarantine.account(wh, src.name, counts, project.quality, lambda table: (src.name, f"{table} rows"))
-            catalog.gate(wh, project, (T.SESSIONS, T.CONVERSIONS), results)
+            catalog.gate(wh, project, (T.SESSIONS, T.CONVERSIONS), results, quality.TABLE_CHECKS)
     except duckdb.Error as exc:
         if isinstance(exc, duckdb.InterruptException) or not isinstance(src.reader, SqliteFile):
             raise

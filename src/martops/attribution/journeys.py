@@ -11,7 +11,7 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 
-from martops.attribution import tables as T
+from martops.attribution import quality, tables as T
 from martops.checks import catalog
 from martops.checks.store import recorded
 from martops.config import ProjectConfig
@@ -64,7 +64,7 @@ def build_journeys(wh: Warehouse, since: dt.date, until: dt.date, lookback_days:
         wh.delete_where(T.UNATTRIBUTED, where, params)
         n_lost = wh.insert(T.UNATTRIBUTED, lost)
         _ensure_non_converting_view(wh)
-        catalog.gate(wh, project or ProjectConfig(), [T.JOURNEYS], results)
+        catalog.gate(wh, project or ProjectConfig(), [T.JOURNEYS], results, quality.TABLE_CHECKS)
     n_conv = int(wh.scalar(conv.count()))
     return {"conversions": n_conv, "journey_rows": rows, "without_sessions": n_lost}
 

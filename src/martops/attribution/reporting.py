@@ -14,7 +14,7 @@ import datetime as dt
 
 import ibis
 
-from martops.attribution import tables as T
+from martops.attribution import quality, tables as T
 from martops.attribution.costs import EXACT, per_channel_day
 from martops.checks import catalog
 from martops.checks.store import recorded
@@ -101,7 +101,7 @@ def build_channel_reporting(wh: Warehouse, model: str, project: ProjectConfig | 
     expr = channel_reporting_expr(wh, model, start, end)
     with recorded(wh, current_run_id()) as results, wh.transaction():
         _, rows = wh.replace_where(T.CHANNEL_REPORTING, expr, "model = ?", [model])
-        catalog.gate(wh, project or ProjectConfig(), [T.CHANNEL_REPORTING], results)
+        catalog.gate(wh, project or ProjectConfig(), [T.CHANNEL_REPORTING], results, quality.TABLE_CHECKS)
     t = wh.table(T.CHANNEL_REPORTING)
     t = t.filter(t.model == model)
     unknown = wh.to_pyarrow(t.aggregate(sessions=t.unknown_cost_sessions.sum(),

@@ -28,6 +28,8 @@ from martops.config import ProjectConfig
 from martops.engine import Warehouse
 from martops.ops import quarantine, runlog
 from martops.ops.runlog import current_run_id
+from martops.domain import StepContext
+from martops.errors import ConfigError
 from martops.results import StepResult
 from martops.snapshots import merge
 from martops.sources.typed import annotate, quarantine_rows, reasons
@@ -147,7 +149,7 @@ def load(wh: Warehouse, folder: str | Path, project: ProjectConfig, results: lis
                 log.add(file, "rows read = loaded + quarantined", c["read"],
                         f"{c['read']:,} = {c['loaded']:,} + {c['quarantined']:,}", always=True)
             catalog.gate(wh, project, [T.CHANNELS, *[T.LEADS if f == "leads_funnel" else T.WEB
-                                                      for f in src.funnels.values()]], results)
+                                                      for f in src.funnels.values()]], results, quality.TABLE_CHECKS)
     finally:
         src.close()
     return Delivery(run_id, now, list(src.funnels), log), counts
@@ -175,7 +177,7 @@ def snapshot(wh: Warehouse, delivery: Delivery, project: ProjectConfig, results:
     with wh.transaction():
         res = merge(wh, T.SNAPSHOT, facts, key="snapshot_key", grain=reconcile.GRAIN, values_hash="values_hash",
                     loaded_at=delivery.loaded_at, run_id=delivery.run_id)
-        catalog.gate(wh, project, [T.SNAPSHOT], results)
+        catalog.gate(wh, project, [T.SNAPSHOT], results, quality.TABLE_CHECKS)
     log.add("snapshot", "facts new / changed (new version, old closed) / unchanged", res.new + res.changed,
             f"{res.new:,} new, {res.changed:,} changed, {res.unchanged:,} unchanged", always=True)
     return {"facts": n["facts"], "new": res.new, "changed": res.changed, "unchanged": res.unchanged}
@@ -189,7 +191,7 @@ def build_mart(wh: Warehouse, project: ProjectConfig, results: list[CheckResult]
         n = wh.create_or_replace(T.DAILY, day)
         wh.create_or_replace(T.WEEKLY, mart.rollup(wh.table(T.DAILY), "W"))
         wh.create_or_replace(T.MONTHLY, mart.rollup(wh.table(T.DAILY), "M"))
-        catalog.gate(wh, project, [T.DAILY, T.WEEKLY, T.MONTHLY], results)
+        catalog.gate(wh, project, [T.DAILY, T.WEEKLY, T.MONTHLY], results, quality.TABLE_CHECKS)
     if log is not None:
         d = wh.table(T.DAILY)
         for r in wh.to_pyarrow(mart.summary(d, ["funnel"]).select("funnel", "spend_eur")).to_pylist():
@@ -198,36 +200,93 @@ def build_mart(wh: Warehouse, project: ProjectConfig, results: list[CheckResult]
     return {"rows": n}
 
 
+# -- the steps (declared in martops.campaigns.domain) ------------------------------------------
+LOG_KEY = "kpis.cleaning_log"
+"""Where each step leaves its cleaning-log entries in `StepContext.state` (`build` returns them)."""
+
+
+def source_folder(ctx: StepContext) -> Path:
+    folder = ctx.param("source") or ctx.project.sources.campaigns.path
+    if folder is None:
+        raise ConfigError("kpis.load has no delivery: pass --source FOLDER or set sources.campaigns.path in martops.yml")
+    return Path(folder)
+
+
+def _logged(ctx: StepContext, step: str, params: dict, fn: Callable[[CleaningLog], dict], rows_in: str,
+            rows_out: str) -> StepResult:
+    """Run a step in ops.runs; its cleaning-log entries are written even when it fails."""
+    log = CleaningLog("kpis")
+    try:
+        return runlog.timed(ctx.wh, "kpis", step, params, lambda: fn(log), rows_in, rows_out, keep_counts=True)
+    finally:
+        log.write(ctx.wh, current_run_id())
+        ctx.state.setdefault(LOG_KEY, CleaningLog("kpis")).entries.extend(log.entries)
+
+
+def step_load(ctx: StepContext) -> StepResult:
+    folder = source_folder(ctx)
+
+    def go(log: CleaningLog) -> dict:
+        with recorded(ctx.wh, current_run_id()) as results:
+            delivery, counts = load(ctx.wh, folder, ctx.project, results, log)
+        ctx.state["kpis.delivery"] = delivery
+        return {k: sum(c[k] for c in counts.values()) for k in ("read", "loaded", "quarantined")}
+
+    return _logged(ctx, "load", {"source": str(folder)}, go, "read", "loaded")
+
+
+def last_delivery(wh: Warehouse, log: CleaningLog) -> Delivery:
+    """The delivery of the last successful `kpis.load`, read back from staging (its `_run_id`), so
+    `kpis.snapshot` can run on its own after a load in another invocation."""
+    runs = [r for r in runlog.recent(wh, limit=50, step="kpis.load") if r["status"] == "success"]
+    if not runs:
+        raise ConfigError("kpis.snapshot: no delivery has been loaded into this warehouse yet; "
+                          "run kpis.load first (martops run kpis --source FOLDER)")
+    run_id = runs[0]["run_id"]
+    funnels, stamps = [], []
+    for funnel, table in (("sales_assisted", T.LEADS), ("web", T.WEB)):
+        if wh.exists(table):
+            rows = _run_rows(wh, table, run_id)
+            got = _scalars(wh, n=rows.count().as_scalar(), at=rows._etl_loaded_at.max().as_scalar())
+            if got["n"]:
+                funnels.append(funnel)
+                stamps.append(got["at"])
+    if not funnels:
+        raise ConfigError(f"kpis.snapshot: the last load (run {run_id}) left no funnel rows in staging; run kpis.load again")
+    return Delivery(run_id, max(stamps), funnels, log)
+
+
+def step_snapshot(ctx: StepContext) -> StepResult:
+    def go(log: CleaningLog) -> dict:
+        kept = ctx.state.get("kpis.delivery")
+        delivery = dataclasses.replace(kept, log=log) if kept else last_delivery(ctx.wh, log)
+        with recorded(ctx.wh, current_run_id()) as results:
+            return snapshot(ctx.wh, delivery, ctx.project, results)
+
+    return _logged(ctx, "snapshot", {}, go, "facts", "new")
+
+
+def step_mart(ctx: StepContext) -> StepResult:
+    def go(log: CleaningLog) -> dict:
+        if not ctx.wh.exists(T.SNAPSHOT):
+            raise ConfigError(f"kpis.mart: {T.SNAPSHOT} does not exist yet; run kpis.load and kpis.snapshot first "
+                              "(martops run +kpis.mart --source FOLDER)")
+        with recorded(ctx.wh, current_run_id()) as results:
+            return build_mart(ctx.wh, ctx.project, results, log)
+
+    return _logged(ctx, "mart", {}, go, "rows", "rows")
+
+
 def build(wh: Warehouse, folder: str | Path, project: ProjectConfig,
           on_step: Callable[[str], None] | None = None) -> tuple[list[StepResult], CleaningLog]:
-    """All three steps for one delivery; the cleaning log is written even if a later step fails."""
-    params = {"source": str(folder)}
-    step_results: list[StepResult] = []
-    state: dict = {}
-    log = CleaningLog("kpis")
-    run_id = current_run_id()
+    """All three steps for one delivery, through the step graph (as `martops run kpis`); the first
+    failure is raised after the cleaning log is written. For library callers and tests."""
+    from martops import domains
 
-    def do_load() -> dict:
-        with recorded(wh, run_id) as results:
-            delivery, counts = load(wh, folder, project, results, log)
-        state["delivery"] = delivery
-        return {"read": sum(c["read"] for c in counts.values()), "loaded": sum(c["loaded"] for c in counts.values()),
-                "quarantined": sum(c["quarantined"] for c in counts.values())}
-
-    def do_snapshot() -> dict:
-        with recorded(wh, run_id) as results:
-            return snapshot(wh, state["delivery"], project, results)
-
-    def do_mart() -> dict:
-        with recorded(wh, run_id) as results:
-            return build_mart(wh, project, results, log)
-
-    try:
-        for name, fn, rin, rout in (("load", do_load, "read", "loaded"), ("snapshot", do_snapshot, "facts", "new"),
-                                    ("mart", do_mart, "rows", "rows")):
-            if on_step:
-                on_step(name)
-            step_results.append(runlog.timed(wh, "kpis", name, params, fn, rin, rout, keep_counts=True))
-    finally:
-        log.write(wh, run_id)
-    return step_results, log
+    graph = domains.graph()
+    ctx = StepContext(wh, project, params={"source": str(folder)})
+    names = graph.select(["kpis"])
+    report = domains.run(ctx, names, run_id=current_run_id(),
+                        on_start=(lambda step: on_step(step.name.split(".", 1)[1])) if on_step else None)
+    report.raise_first()
+    return report.results, ctx.state.get(LOG_KEY, CleaningLog("kpis"))

@@ -1,7 +1,8 @@
 """Which checks a table gets: its domain's built-in checks plus those `martops.yml` declares.
 
-Domains list their built-ins in a `quality` module (`attribution/quality.py`, ...); this module
-joins them with the project file, so `martops check` and the pipeline steps see the same set.
+Domains list their built-ins in a `quality` module (`attribution/quality.py`, ...) and declare them
+on their `Domain`; `martops.domains.catalog()` gathers them into a `Catalog`. This module imports no
+domain: a step's gate is handed its domain's built-ins, `martops check` the whole catalog.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ import dataclasses
 import datetime as dt
 import difflib
 import fnmatch
-import importlib
 import re
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 import ibis.expr.types as ir
 
@@ -20,7 +20,9 @@ from martops.checks import builders as B
 from martops.checks.core import Check, CheckResult, enforce, run_checks
 from martops.checks.specs import (AcceptedValues, CheckSpec, Expression, Freshness, MonotonicFunnel, NotNull,
                                   Range, Relationships, RowCount, SumsTo, Unique)
+from martops.checks import store
 from martops.checks.store import previous_observation
+from martops.ops import cleaning_log, quarantine, runlog
 from martops.config import ProjectConfig, QualityConfig
 from martops.engine import SCHEMAS, Warehouse
 from martops.errors import ConfigError
@@ -28,12 +30,13 @@ from martops.errors import ConfigError
 BuiltIn = Callable[[ir.Table, str, QualityConfig], list[Check]]
 
 
-def _domains() -> dict[str, BuiltIn]:
-    from martops.attribution import quality as attribution_quality
-    from martops.campaigns import quality as campaigns_quality
-    from martops.crm import quality as crm_quality
+@dataclasses.dataclass(frozen=True)
+class Catalog:
+    """Built-in checks per table, and every table martops writes (a `checks:` key naming none of
+    them, nor a table of the warehouse, is a typo)."""
 
-    return {**attribution_quality.TABLE_CHECKS, **campaigns_quality.TABLE_CHECKS, **crm_quality.TABLE_CHECKS}
+    builtins: Mapping[str, BuiltIn]
+    tables: frozenset[str]
 
 
 def from_spec(wh: Warehouse, name: str, table: ir.Table, spec: CheckSpec, now: dt.datetime) -> list[Check]:
@@ -90,13 +93,13 @@ def quality_specs(quality: QualityConfig, column: str = LOAD_COLUMNS[0]) -> list
     ]
 
 
-def for_table(wh: Warehouse, cfg: ProjectConfig, name: str, *, in_step: bool = False,
-              now: dt.datetime | None = None) -> list[Check]:
+def for_table(wh: Warehouse, cfg: ProjectConfig, name: str, builtins: Mapping[str, BuiltIn], *,
+              in_step: bool = False, now: dt.datetime | None = None) -> list[Check]:
     """Built-in + declared checks for one table. `in_step`: leave out freshness (just loaded)."""
     now = now or dt.datetime.now()
     table = wh.table(name)
     checks: list[Check] = []
-    builtin = _domains().get(name)
+    builtin = builtins.get(name)
     if builtin is not None:
         checks += builtin(table, name, cfg.quality)
         if name.startswith("staging."):
@@ -114,44 +117,23 @@ def declared(wh: Warehouse, cfg: ProjectConfig, name: str, now: dt.datetime | No
     return [c for spec in cfg.checks.get(name, []) for c in from_spec(wh, name, table, spec, now)]
 
 
-def tables(cfg: ProjectConfig) -> list[str]:
+def tables(cfg: ProjectConfig, catalog: Catalog) -> list[str]:
     """Every table that has checks (built-in or declared), in a stable order."""
-    return sorted(set(_domains()) | set(cfg.checks))
+    return sorted(set(catalog.builtins) | set(cfg.checks))
 
 
-_TABLE_NAME = re.compile(rf"({'|'.join(SCHEMAS)})\.\w+")
-_TABLE_MODULES = (
-    "martops.attribution.tables", "martops.attribution.ihc_api.store", "martops.campaigns.tables",
-    "martops.crm.tables", "martops.crm.marts", "martops.crm.marts.identity", "martops.crm.customer_dedupe",
-    "martops.ops.quarantine", "martops.ops.runlog", "martops.ops.cleaning_log", "martops.checks.store",
-)
-"""Modules that name the tables martops writes (until the domain registry lists them in one place)."""
+OPS_TABLES = frozenset({runlog.RUNS, quarantine.QUARANTINE, cleaning_log.CLEANING_LOG, store.CHECK_RESULTS})
+"""Tables of the ops schema that every domain writes (no domain declares them)."""
 
 
-def known_tables() -> set[str]:
-    """Every table martops writes: those with built-in checks, and every `schema.table` name the
-    table modules hold (as constants, in dicts, or in dataclasses such as the golden tables)."""
-    names = set(_domains())
-    for module in map(importlib.import_module, _TABLE_MODULES):
-        for value in vars(module).values():
-            if isinstance(value, dict):
-                values: Iterable[object] = value.values()
-            elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-                values = dataclasses.astuple(value)
-            else:
-                values = (value,)
-            names.update(v for v in values if isinstance(v, str) and _TABLE_NAME.fullmatch(v))
-    return names
-
-
-def check_declared(wh: Warehouse, cfg: ProjectConfig) -> None:
+def check_declared(wh: Warehouse, cfg: ProjectConfig, catalog: Catalog) -> None:
     """A table under `checks:` that is neither in the warehouse nor one martops writes is a typo:
     ConfigError naming it, the nearest known name and every known one. (A table martops writes but
     this warehouse does not hold yet is fine: its checks run once a step builds it.)"""
     missing = [name for name in cfg.checks if not wh.exists(name)]
     if not missing:
         return
-    known = known_tables()
+    known = set(catalog.tables | OPS_TABLES)
     for schema in SCHEMAS:
         known.update(f"{schema}.{t}" for t in wh.backend.list_tables(database=schema))
     unknown = [name for name in missing if name not in known]
@@ -172,13 +154,12 @@ def select(checks: Iterable[Check], pattern: str | None) -> list[Check]:
             or fnmatch.fnmatch(f"{c.table}:{c.name}", pattern)]
 
 
-def gate(wh: Warehouse, project: ProjectConfig, names: Iterable[str], results: list[CheckResult]) -> None:
-    """Inside a step's transaction: run the tables' checks into `results`; a blocking failure raises.
-
-    Pair with `store.recorded` outside the transaction so the results survive the rollback.
-    Raises ConfigError first if `checks:` names a table that does not exist (a typo).
+def gate(wh: Warehouse, project: ProjectConfig, names: Iterable[str], results: list[CheckResult],
+         builtins: Mapping[str, BuiltIn]) -> None:
+    """Inside a step's transaction: run the tables' checks (`builtins`: the domain's) into
+    `results`; a blocking failure raises. Pair with `store.recorded` outside the transaction so the
+    results survive the rollback. (`martops run` checks `checks:` for typos before any step.)
     """
-    check_declared(wh, project)
     for name in names:
-        results += run_checks(wh, for_table(wh, project, name, in_step=True))
+        results += run_checks(wh, for_table(wh, project, name, builtins, in_step=True))
     enforce(results)

@@ -7,7 +7,7 @@ import logging
 import typer
 
 from martops import __version__
-from martops.cli import boundary, ops as ops_cli, warehouse as warehouse_cli
+from martops.cli import boundary, ops as ops_cli, platform, warehouse as warehouse_cli
 from martops.cli.attribution import attribution_app
 from martops.cli.crm import crm_app
 from martops.cli.kpis import kpis_app
@@ -19,6 +19,8 @@ app = typer.Typer(
         "martops: marketing-operations data platform.\n\n"
         "Ingest, test, attribute and report marketing data on a DuckDB file (default).\n\n"
         "Example:\n\n"
+        "  martops steps                     # the step graph of every domain\n\n"
+        "  martops run                       # every domain martops.yml declares a source for\n\n"
         "  martops attribution generate --out challenge.db --conversions 2000 --seed 7\n\n"
         "  martops attribution run --db challenge.db --since 2023-09-01 --until 2023-09-07 --model ihc\n\n"
         "  martops kpis build --source exports/ && martops kpis show --by channel_3\n\n"
@@ -32,6 +34,8 @@ app = typer.Typer(
 app.add_typer(attribution_app, name="attribution")
 app.add_typer(kpis_app, name="kpis")
 app.add_typer(crm_app, name="crm")
+app.command()(platform.steps)
+app.command()(platform.run)
 for _command in (ops_cli.check, ops_cli.runs, ops_cli.status, ops_cli.quarantine):
     app.command()(_command)
 for _command in (warehouse_cli.tables, warehouse_cli.sql, warehouse_cli.show):

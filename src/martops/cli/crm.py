@@ -9,12 +9,11 @@ from typing import Optional
 import typer
 
 from martops.cli import crm_marts
+from martops.cli import platform
 from martops.cli.builds import print_cleaning, run_build
 from martops.cli.common import CONFIG, WAREHOUSE
 from martops.cli.dedupe import dedupe, generate_people
 from martops.crm import tables as T
-from martops.crm.build import STEPS
-from martops.crm.build import build as build_crm
 
 crm_app = typer.Typer(
     help="CRM foundation: customers, transactions, products, interactions and the sales team, standardised.",
@@ -40,9 +39,14 @@ def build(
 
       martops crm build --source ../shared/datasets/crm --warehouse crm-warehouse.duckdb
     """
-    run_build(config, warehouse, "crm", STEPS, build_crm, source, T.FILE_ORDER,
+    run_build(config, warehouse, "crm", source, T.FILE_ORDER,
               "Quarantined rows: `martops quarantine --table crm_transactions` (or crm_customers, ...). "
               f"Tables: {', '.join(T.CLEAN.values())}; every source row in staging.crm_*.")
+
+
+# -- the steps: each is `martops run crm.<step>`, with run's flags -----------------------------
+for _name, _command in (("load", "load"), ("dedupe", "dedupe-customers"), ("golden", "golden"), ("marts", "marts")):
+    crm_app.command(_command)(platform.step_command(f"crm.{_name}"))
 
 
 @crm_app.command()

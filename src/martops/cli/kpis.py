@@ -11,8 +11,8 @@ from rich.markup import escape
 
 from martops.campaigns import tables as T
 from martops.campaigns.tables import FILE_ORDER
-from martops.campaigns.build import build as build_mart
 from martops.campaigns.views import GRAINS, SHOW_BY, export_mart, kpi_summary, write_rows
+from martops.cli import platform
 from martops.cli.builds import print_cleaning, run_build
 from martops.cli.common import CONFIG, FORCE, WAREHOUSE, open_warehouse, parse_range, refuse_overwrite
 from martops.cli.render import console, fitted_table, left_out_note
@@ -31,7 +31,8 @@ def build(
                                 "and/or web_orders.csv (headers as the POS Lite exports, any case)."),
     warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
 ) -> None:
-    """Load a delivery of exports, snapshot its daily facts (SCD2) and rebuild the KPI mart.
+    """Load a delivery of exports, snapshot its daily facts (SCD2) and rebuild the KPI mart
+    (`martops run kpis --source FOLDER`, plus the cleaning log).
 
     Bad rows go to ops.quarantine with their reason; every cleaning rule's count goes to
     ops.cleaning_log and is printed. Re-running the same delivery changes nothing.
@@ -40,9 +41,13 @@ def build(
 
       martops kpis build --source ../shared/datasets/poslite-campaigns --warehouse kpis.duckdb
     """
-    run_build(config, warehouse, "kpis", ("load", "snapshot", "mart"), build_mart, source, FILE_ORDER,
+    run_build(config, warehouse, "kpis", source, FILE_ORDER,
               "Quarantined rows: `martops quarantine --table leads_funnel` (or web_orders, channels). "
               f"Tables: {T.DAILY}, {T.WEEKLY}, {T.MONTHLY}; history in {T.SNAPSHOT}.")
+
+
+for _name in ("load", "snapshot", "mart"):
+    kpis_app.command(_name)(platform.step_command(f"kpis.{_name}"))
 
 
 @kpis_app.command()

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from martops import domains
 from martops.checks import catalog
 from martops.checks.core import run_checks
 from martops.checks.store import record
@@ -33,17 +34,18 @@ def check(
     """
     cfg, wh = open_warehouse(config, warehouse)  # writes ops.check_results and ops.runs: read-write, never created
     with wh, runlog.invocation() as run_id:
-        catalog.check_declared(wh, cfg)
+        known = domains.catalog()
+        catalog.check_declared(wh, cfg, known)
         every = []
-        for name in catalog.tables(cfg):
+        for name in catalog.tables(cfg, known):
             if wh.exists(name):
-                every += catalog.for_table(wh, cfg, name)
+                every += catalog.for_table(wh, cfg, name, known.builtins)
         checks = catalog.select(every, select)
         if select and not checks:
             firsts = list({c.table: f"{c.table}:{c.name}" for c in reversed(every)}.values())[::-1]  # one per table
             names = (firsts + [f"{c.table}:{c.name}" for c in every if f"{c.table}:{c.name}" not in firsts])[:4]
             here = (f"the {len(every):,} checks here include {', '.join(map(repr, names))}" if names else
-                    f"no table with checks exists here yet ({', '.join(catalog.tables(cfg))})")
+                    f"no table with checks exists here yet ({', '.join(catalog.tables(cfg, known))})")
             raise ConfigError(f"--select {select!r} matches no check (a glob on the table, the check or "
                               f"table:check); {here}")
         with runlog.logged(wh, "check", {"select": select}) as run:
@@ -52,7 +54,7 @@ def check(
             run.rows_in, run.rows_out = len(results), sum(r.blocking for r in results)
         if not results:
             console.print(f"no checks matched{' --select ' + select if select else ''} (tables with checks: "
-                          f"{', '.join(catalog.tables(cfg))}; only existing tables are checked)")
+                          f"{', '.join(catalog.tables(cfg, known))}; only existing tables are checked)")
             raise typer.Exit(0)
         rows = [{"status": r.status, "table_name": r.table, "check_name": r.check, "failing_count": r.failing_count,
                  "sample": r.sample, "message": r.message} for r in results]
@@ -116,13 +118,13 @@ def status(warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFI
     """
     cfg, wh = open_warehouse(config, warehouse, read_only=True)
     with wh:
-        rows = status_mod.source_status(wh, cfg)
+        rows = status_mod.source_status(wh, cfg, domains.status_sources())
     style = {"fresh": "green", "warn": "yellow", "stale": "bold red", "empty": "bold red", "missing": "dim"}
     text = []
     for st in rows:
         last = st.last_run
-        last_txt = (f"{last['status']} {last['started_at']:%Y-%m-%d %H:%M} ({last['since']}..{last['until']})"
-                    if last else "never")
+        span = f" ({last['since']}..{last['until']})" if last and last["since"] else ""
+        last_txt = f"{last['status']} {last['started_at']:%Y-%m-%d %H:%M}{span}" if last else "never"
         text.append([st.table, f"[{style[st.freshness]}]{st.freshness}[/]", f"{st.rows:,}",
                      f"{st.loaded_at:%Y-%m-%d %H:%M:%S}" if st.loaded_at else "",
                      "" if st.age_hours is None else f"{st.age_hours:.1f}", f"{st.quarantined:,}", last_txt])

@@ -21,7 +21,7 @@ from martops.checks import catalog
 from martops.checks.core import CheckResult
 from martops.checks.store import recorded
 from martops.config import CrmConfig, ProjectConfig
-from martops.crm import countries, customer_dedupe, integrity, marts, phones, report, roles, survivorship
+from martops.crm import countries, customer_dedupe, integrity, marts, phones, quality, report, roles, survivorship
 from martops.crm import standardize as S
 from martops.crm import tables as T
 from martops.crm.source import CrmFolder
@@ -29,6 +29,8 @@ from martops.engine import Warehouse
 from martops.ops import quarantine, runlog
 from martops.ops.cleaning_log import CleaningLog
 from martops.ops.runlog import current_run_id
+from martops.domain import StepContext
+from martops.errors import ConfigError
 from martops.results import StepResult
 from martops.sources.typed import ROW, annotate, quarantine_rows, reasons
 
@@ -107,36 +109,67 @@ def load(wh: Warehouse, folder: str | Path, project: ProjectConfig, results: lis
                         f"{c['read']:,} = {c['loaded']:,} + {c['quarantined']:,}", always=True)
             for role, n in written.items():
                 log.add(role, f"rows in {T.CLEAN[role]} (one per id)", n, always=True)
-            catalog.gate(wh, project, [T.STAGING[r] for r in src.roles] + [T.CLEAN[r] for r in written], results)
+            catalog.gate(wh, project, [T.STAGING[r] for r in src.roles] + [T.CLEAN[r] for r in written], results, quality.TABLE_CHECKS)
     finally:
         src.close()
     return counts
 
 
-def build(wh: Warehouse, folder: str | Path, project: ProjectConfig,
-          on_step: Callable[[str], None] | None = None) -> tuple[list[StepResult], CleaningLog]:
-    """The CRM steps for one delivery (load, then the analysis marts); the cleaning log is written
-    even if a step fails."""
-    params = {"source": str(folder)}
-    step_results: list[StepResult] = []
-    log = CleaningLog("crm")
-    run_id = current_run_id()
+# -- the steps (declared in martops.crm.domain) ----------------------------------------------
+LOG_KEY = "crm.cleaning_log"
+"""Where each step leaves its cleaning-log entries in `StepContext.state` (`build` returns them)."""
 
-    def do_load() -> dict:
-        with recorded(wh, run_id) as results:
-            counts = load(wh, folder, project, results, log)
+
+def source_folder(ctx: StepContext) -> Path:
+    folder = ctx.param("source") or ctx.project.sources.crm.path
+    if folder is None:
+        raise ConfigError("crm.load has no delivery: pass --source FOLDER or set sources.crm.path in martops.yml")
+    return Path(folder)
+
+
+def _logged(ctx: StepContext, step: str, params: dict, fn: Callable[[CleaningLog], dict], rows_in: str | None,
+            rows_out: str) -> StepResult:
+    """Run a step in ops.runs; its cleaning-log entries are written even when it fails."""
+    log = CleaningLog("crm")
+    try:
+        return runlog.timed(ctx.wh, "crm", step, params, lambda: fn(log), rows_in, rows_out, keep_counts=True)
+    finally:
+        log.write(ctx.wh, current_run_id())
+        ctx.state.setdefault(LOG_KEY, CleaningLog("crm")).entries.extend(log.entries)
+
+
+def _gated(ctx: StepContext, write: Callable[[], object], tables: Callable[[object], list[str]]):
+    """`write()` in one transaction with the checks of the tables it wrote (`tables(its result)`;
+    those declared in martops.yml `checks:`): an error check rolls the step back and stops the build."""
+    with recorded(ctx.wh, current_run_id()) as results, ctx.wh.transaction():
+        out = write()
+        catalog.gate(ctx.wh, ctx.project, tables(out), results, quality.TABLE_CHECKS)
+    return out
+
+
+def _require(ctx: StepContext, step: str, table: str) -> None:
+    if not ctx.wh.exists(table):
+        raise ConfigError(f"crm.{step}: {table} does not exist yet; run crm.load first (martops run +crm.{step} "
+                          "--source FOLDER)")
+
+
+def step_load(ctx: StepContext) -> StepResult:
+    folder = source_folder(ctx)
+
+    def go(log: CleaningLog) -> dict:
+        with recorded(ctx.wh, current_run_id()) as results:
+            counts = load(ctx.wh, folder, ctx.project, results, log)
         return {k: sum(c[k] for c in counts.values()) for k in ("read", "loaded", "quarantined")}
 
-    def gated(write: Callable[[], object], tables: Callable[[object], list[str]]):
-        """`write()` in one transaction with the checks of the tables it wrote (`tables(its result)`;
-        those declared in martops.yml `checks:`): an error check rolls the step back and stops the build."""
-        with recorded(wh, run_id) as results, wh.transaction():
-            out = write()
-            catalog.gate(wh, project, tables(out), results)
-        return out
+    return _logged(ctx, "load", {"source": str(folder)}, go, "read", "loaded")
 
-    def do_dedupe() -> dict:
-        result = gated(lambda: customer_dedupe.run_dedupe(wh, project.crm, run_id), lambda _: [T.MATCHES, T.CLUSTERS])
+
+def step_dedupe(ctx: StepContext) -> StepResult:
+    _require(ctx, "dedupe", T.CUSTOMERS)
+
+    def go(log: CleaningLog) -> dict:
+        result = _gated(ctx, lambda: customer_dedupe.run_dedupe(ctx.wh, ctx.project.crm, current_run_id()),
+                        lambda _: [T.MATCHES, T.CLUSTERS])
         s = result.stats
         log.add("dedupe", "customer ids linked to another id (Splink)", s["records_in_multi"],
                 f"{s['multi_clusters']:,} people with 2+ ids", always=True)
@@ -150,31 +183,44 @@ def build(wh: Warehouse, folder: str | Path, project: ProjectConfig,
         return {"records": s["records"], "clusters": s["clusters"], "pairs": s["pairs_kept"],
                 "linked_ids": s["records_in_multi"]}
 
-    def do_golden() -> dict:
+    return _logged(ctx, "dedupe", {}, go, "records", "clusters")
+
+
+def step_golden(ctx: StepContext) -> StepResult:
+    _require(ctx, "golden", T.CLUSTERS)
+
+    def go(log: CleaningLog) -> dict:
         g = customer_dedupe.GOLDEN
-        out = gated(lambda: customer_dedupe.build_golden(wh), lambda _: [g.golden, g.mapping, g.values])
+        out = _gated(ctx, lambda: customer_dedupe.build_golden(ctx.wh), lambda _: [g.golden, g.mapping, g.values])
         log.add("golden", "golden customers", out["golden"], f"from {out['records']:,} customer ids", always=True)
         log.add("golden", "customer ids merged into another's golden record", out["merged_records"])
         return out
 
-    def do_marts() -> dict:
-        counts = gated(lambda: marts.build_all(wh), lambda built: [marts.TABLES[m] for m in built])
+    return _logged(ctx, "golden", {}, go, "records", "golden")
+
+
+def step_marts(ctx: StepContext) -> StepResult:
+    _require(ctx, "marts", T.CUSTOMERS)
+
+    def go(log: CleaningLog) -> dict:
+        counts = _gated(ctx, lambda: marts.build_all(ctx.wh), lambda built: [marts.TABLES[m] for m in built])
         return {"marts": len(counts), "rows": sum(counts.values()), **counts}
 
-    steps: list[tuple[str, Callable[[], dict], str, str]] = [
-        ("load", do_load, "read", "loaded"),
-        ("dedupe", do_dedupe, "records", "clusters"),
-        ("golden", do_golden, "records", "golden"),
-        ("marts", do_marts, "", "rows"),
-    ]
-    try:
-        for name, fn, rin, rout in steps:
-            if on_step:
-                on_step(name)
-            step_results.append(runlog.timed(wh, "crm", name, params, fn, rin or None, rout, keep_counts=True))
-    finally:
-        log.write(wh, run_id)
-    return step_results, log
+    return _logged(ctx, "marts", {}, go, None, "rows")
+
+
+def build(wh: Warehouse, folder: str | Path, project: ProjectConfig,
+          on_step: Callable[[str], None] | None = None) -> tuple[list[StepResult], CleaningLog]:
+    """The CRM steps for one delivery through the step graph (as `martops run crm`); the first
+    failure is raised after the cleaning log is written. For library callers and tests."""
+    from martops import domains
+
+    graph = domains.graph()
+    ctx = StepContext(wh, project, params={"source": str(folder)})
+    report = domains.run(ctx, graph.select(["crm"]), run_id=current_run_id(),
+                        on_start=(lambda step: on_step(step.name.split(".", 1)[1])) if on_step else None)
+    report.raise_first()
+    return report.results, ctx.state.get(LOG_KEY, CleaningLog("crm"))
 
 
 STEPS = ("load", "dedupe", "golden", "marts")

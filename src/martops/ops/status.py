@@ -24,15 +24,9 @@ class SourceStatus:
     quarantined: int
 
 
-def _domains() -> list[tuple[dict[str, tuple[str, ...]], str]]:
-    """(staging table -> its source tables, the step that loads them) per domain."""
-    from martops.attribution import quality as attribution
-    from martops.campaigns import quality as campaigns
-    from martops.crm import quality as crm
-
-    return [(dict(attribution.STAGING_SOURCES), attribution.INGEST_STEP),
-            (dict(campaigns.STAGING_SOURCES), campaigns.LOAD_STEP),
-            (dict(crm.STAGING_SOURCES), crm.LOAD_STEP)]
+Sources = list[tuple[dict[str, tuple[str, ...]], str]]
+"""(staging table -> its `ops.quarantine.table_name`s, the step that loads them) per domain
+(`martops.domains.status_sources()`)."""
 
 
 def freshness_label(age_hours: float | None, cfg: ProjectConfig) -> str:
@@ -45,10 +39,10 @@ def freshness_label(age_hours: float | None, cfg: ProjectConfig) -> str:
     return "fresh"
 
 
-def source_status(wh: Warehouse, cfg: ProjectConfig, now: dt.datetime | None = None) -> list[SourceStatus]:
+def source_status(wh: Warehouse, cfg: ProjectConfig, domains: Sources,
+                  now: dt.datetime | None = None) -> list[SourceStatus]:
     """Per staging table of every domain in use (all of them when the warehouse is new)."""
     now = now or dt.datetime.now()
-    domains = _domains()
     used = [d for d in domains if any(wh.exists(t) for t in d[0])] or domains
     return [s for tables, step in used for s in _domain_status(wh, cfg, tables, step, now)]
 

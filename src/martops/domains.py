@@ -1,0 +1,72 @@
+"""The registry: every domain, in data-flow order. Adding a domain is one line here (no import magic).
+
+The CLI, `martops run`, the scheduler, the orchestrator adapters, `check` and `status` read the
+domains from here; lower layers (engine, sources, checks, ops, reports) never import a domain.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+from martops.attribution.domain import DOMAIN as ATTRIBUTION
+from martops.campaigns.domain import DOMAIN as KPIS
+from martops import runner
+from martops.checks.catalog import Catalog, check_declared
+from martops.config import ProjectConfig
+from martops.crm.domain import DOMAIN as CRM
+from martops.domain import Domain, StepContext
+from martops.errors import ConfigError
+from martops.graph import Graph
+
+DOMAINS: tuple[Domain, ...] = (ATTRIBUTION, KPIS, CRM)
+
+
+@functools.cache
+def graph() -> Graph:
+    return Graph.of(DOMAINS)
+
+
+def domain(name: str) -> Domain:
+    for d in DOMAINS:
+        if d.name == name:
+            return d
+    raise ConfigError(f"unknown domain {name!r}; domains: {', '.join(d.name for d in DOMAINS)}")
+
+
+@functools.cache
+def catalog() -> Catalog:
+    """Built-in checks of every domain and every table martops writes (for `checks:` typos)."""
+    builtins = {t: fn for d in DOMAINS for t, fn in d.checks.items()}
+    tables = {t.name for d in DOMAINS for t in d.tables} | set(builtins)
+    return Catalog(builtins, frozenset(tables))
+
+
+def configured(cfg: ProjectConfig) -> list[Domain]:
+    """The domains whose delivery martops.yml declares (`sources.<section>.path`): what `martops run`
+    with no selector runs."""
+    return [d for d in DOMAINS if d.source_path is not None and d.source_path(cfg) is not None]
+
+
+def status_sources() -> list[tuple[dict[str, tuple[str, ...]], str]]:
+    """(staging table -> its quarantine table names, the load step) per domain, for `martops status`."""
+    return [(dict(d.staging_sources), d.load_step) for d in DOMAINS if d.load_step]
+
+
+def preflight(ctx: StepContext, names: list[str]) -> None:
+    """Each selected domain's checks that can fail before anything is written (`Domain.preflight`);
+    `ctx.wh` may be None: they must not touch the warehouse."""
+    for d in DOMAINS:
+        if d.preflight and any(graph().step(n).domain == d.name for n in names):
+            d.preflight(dataclasses.replace(ctx, params={**ctx.params, **ctx.domain_params.get(d.name, {})}),
+                        list(names))
+
+
+def run(ctx: StepContext, names: list[str], *, checked: bool = False, **kw) -> runner.RunReport:
+    """`names` (in graph order) through the runner, after the domains' preflights (unless the
+    caller, `checked`, ran them before opening the warehouse) and a check of martops.yml's `checks:` for a
+    table that no domain writes and the warehouse lacks (a typo stops the run before any step)."""
+    if not checked:
+        preflight(ctx, names)
+    check_declared(ctx.wh, ctx.project, catalog())
+    return runner.run(DOMAINS, graph(), names, ctx, **kw)
