@@ -104,7 +104,7 @@ def test_a_step_with_no_delivery_names_the_flag_and_the_setting(capsys, tmp_path
 
 
 @pytest.mark.parametrize("args,message", [
-    (["attribution", "ingest", "--foo"], "error: No such option: --foo (see `martops attribution ingest --help`)"),
+    (["attribution", "ingest", "--qqq"], "error: No such option: --qqq (see `martops attribution ingest --help`)"),
     (["attribution", "ingest", "--db", "x.db", *RANGE, "--lookback-days", "abc"], "error: Invalid value for '--lookback-days'"),
     (["nosuch"], "error: No such command 'nosuch' (see `martops --help`)"),
     (["runs", "--limit", "0"], "error: Invalid value for '--limit'"),
