@@ -97,14 +97,20 @@ def test_a_command_that_fails_validation_creates_nothing(capsys, tmp_path, monke
 
 def test_a_failed_load_into_an_existing_folder_removes_only_the_file_it_made(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    """The delivery exists, so the warehouse is opened; the load finds it is a file, not a folder."""
     (tmp_path / "out").mkdir()
-    res = run_cli(capsys, "kpis", "build", "--source", "nope", "-w", tmp_path / "out" / "w.duckdb")
-    assert res.code == 1 and "nope is not a folder" in res.err
-    assert [p.name for p in tmp_path.iterdir()] == ["out"] and list((tmp_path / "out").iterdir()) == []
+    (tmp_path / "exports.csv").write_text("a,b\n")
+    res = run_cli(capsys, "kpis", "build", "--source", "exports.csv", "-w", tmp_path / "out" / "w.duckdb")
+    assert res.code == 1 and "exports.csv is not a folder" in res.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exports.csv", "out"]
+    assert list((tmp_path / "out").iterdir()) == []
+    res = run_cli(capsys, "kpis", "build", "--source", "exports.csv", "-w", tmp_path / "new" / "deeper" / "w.duckdb")
+    assert res.code == 1 and not (tmp_path / "new").exists()
 
 
 def test_a_failed_load_into_an_existing_warehouse_keeps_it_and_logs_the_failure(capsys, built):
-    res = run_cli(capsys, "attribution", "ingest", "--db", built.parent / "nope.db", *RANGE, "-w", built)
-    assert res.code == 1 and built.exists()
+    (built.parent / "exports.csv").write_text("a,b\n")
+    res = run_cli(capsys, "kpis", "build", "--source", built.parent / "exports.csv", "-w", built)
+    assert res.code == 1 and "is not a folder" in res.err and built.exists()
     with connect(path=built, read_only=True) as wh:
         assert wh.execute("SELECT status FROM ops.runs ORDER BY started_at DESC LIMIT 1") == [("failed",)]

@@ -29,7 +29,8 @@ def run_build(config: Optional[Path], warehouse: Optional[Path], domain: str, so
     the cleaning log and the checks say why)."""
     def after(report, wh) -> None:
         rows = of_run(wh, report.run_id, file_order)
-        console.print(cleaning_table(rows, "What cleaning did (ops.cleaning_log)"))
+        if rows:
+            console.print(cleaning_table(rows, "What cleaning did (ops.cleaning_log)"))
         console.print(footer)
 
     run_cli([domain], config=config, warehouse=warehouse, source=[f"{domain}={source}"],
