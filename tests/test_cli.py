@@ -104,7 +104,7 @@ def test_a_step_with_no_delivery_names_the_flag_and_the_setting(capsys, tmp_path
 
 
 @pytest.mark.parametrize("args,message", [
-    (["attribution", "ingest", "--foo"], "error: No such option: --foo (see `martops attribution ingest --help`)"),
+    (["attribution", "ingest", "--qqq"], "error: No such option: --qqq (see `martops attribution ingest --help`)"),
     (["attribution", "ingest", "--db", "x.db", *RANGE, "--lookback-days", "abc"], "error: Invalid value for '--lookback-days'"),
     (["nosuch"], "error: No such command 'nosuch' (see `martops --help`)"),
     (["runs", "--limit", "0"], "error: Invalid value for '--limit'"),
@@ -127,6 +127,8 @@ def test_a_martops_error_is_one_line_and_exit_1(capsys, tmp_path):
     ["kpis", "export", "--out", "x.csv"], ["crm", "cleaning"], ["crm", "show", "customers"],
     ["crm", "export", "customers", "--out", "x.csv"], ["attribution", "journeys", *RANGE],
     ["attribution", "report", *RANGE], ["attribution", "export", *RANGE, "--export", "x.csv"],
+    ["attribution", "cleaning"], ["attribution", "show", *RANGE], ["tables"], ["sql", "SELECT 1"],
+    ["show", "ops.runs"],
 ])
 def test_a_mistyped_warehouse_is_an_error_and_creates_nothing(capsys, tmp_path, monkeypatch, args):
     monkeypatch.chdir(tmp_path)

@@ -51,17 +51,21 @@ class Warehouse:
     supports_transactions = True
     dialect = "duckdb"
 
-    def __init__(self, backend: ibis.BaseBackend, location: str):
+    def __init__(self, backend: ibis.BaseBackend, location: str, *, read_only: bool = False,
+                 reading_copy: Any = None):
         self.backend = backend
         self.location = location
+        self.read_only = read_only
+        self.reading_copy = reading_copy  # set when another process held the write lock: the copy read instead
         self._raw = backend.con  # the DuckDB connection, for transactions and ATTACH
         self._loaded: set[str] = set()
         self._in_tx = False
         self._keepers: dict[str, Any] = {}
         interrupts.register(self._raw)  # Ctrl-C stops a running query at once (see interrupts)
         self._raw.execute("SET enable_progress_bar = false")  # rich draws ours; DuckDB's would garble it
-        for schema in SCHEMAS:
-            self.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        if not read_only:
+            for schema in SCHEMAS:
+                self.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
 
     # -- naming -----------------------------------------------------------------------------
     @staticmethod
@@ -95,6 +99,29 @@ class Warehouse:
     def execute(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
         log.debug("SQL: %s %s", sql, params or "")
         return self._raw.execute(sql, params or []).fetchall()
+
+    def query(self, sql: str, limit: int | None = None) -> tuple[list[str], list[tuple], bool]:
+        """Run SQL a person typed: (column names, the first `limit` rows (all when None), whether more
+        rows followed). A statement that returns no rows gives ([], [], False). duckdb.Error propagates."""
+        log.debug("SQL: %s", sql)
+        cur = self._raw.execute(sql)
+        if cur.description is None:
+            return [], [], False
+        columns = [d[0] for d in cur.description]
+        if limit is None:
+            return columns, cur.fetchall(), False
+        rows = cur.fetchmany(limit + 1)
+        return columns, rows[:limit], len(rows) > limit
+
+    def relations(self) -> list[tuple[str, str, int]]:
+        """Every table and view of the warehouse as (`schema.table`, kind 'table'|'view', column count),
+        sorted by name; temporary tables and DuckDB's own catalog views are left out."""
+        rows = self.execute(
+            "SELECT schema_name || '.' || table_name, 'table', column_count FROM duckdb_tables() "
+            "WHERE database_name = current_database() AND NOT temporary "
+            "UNION ALL SELECT schema_name || '.' || view_name, 'view', column_count FROM duckdb_views() "
+            "WHERE database_name = current_database() AND NOT temporary AND NOT internal ORDER BY 1")
+        return [(name, kind, int(n)) for name, kind, n in rows]
 
     def scalar(self, expr: ir.Expr) -> Any:
         return self.backend.execute(expr)
@@ -248,6 +275,8 @@ class Warehouse:
     def close(self) -> None:
         interrupts.unregister(self._raw)
         self.backend.disconnect()
+        if self.reading_copy is not None:
+            self.reading_copy.remove()
 
     def __enter__(self) -> "Warehouse":
         return self
@@ -257,20 +286,29 @@ class Warehouse:
 
 
 def connect(config: WarehouseConfig | None = None, *, path: str | Path | None = None,
-            lock_timeout: float | None = None, create: bool = True, build_hint: str | None = None) -> Warehouse:
+            lock_timeout: float | None = None, create: bool = True, build_hint: str | None = None,
+            read_only: bool = False) -> Warehouse:
     """Open the warehouse the config names; `path=':memory:'` for tests.
 
     `create=False` (commands that only read: check, status, runs, show, ...) makes a missing file
     a ConfigError instead of a new empty warehouse, so a mistyped `--warehouse` is caught; its
     message ends with `build_hint` (the command that builds what the caller reads).
-    DuckDB lets one process write a file at a time. A second martops process waits for the lock
-    (`lock_timeout_seconds`), then fails with a message; it never touches the first one's data.
+    `read_only=True` (implies `create=False`) opens the file read-only: nothing is created in it
+    (not even the schemas), and any write statement fails. DuckDB lets one process write a file,
+    or several read it, never both: when another process holds the write lock, a read-only
+    connection reads a consistent copy of the file as of that process's last commit instead of
+    waiting (`Warehouse.reading_copy` says so), so `martops runs` and `status` work during a run.
+    A read-write connection waits for the lock (`lock_timeout_seconds`), then fails with a
+    message; it never touches the other process's data.
     Raises ConfigError for a `memory_limit` or `threads` DuckDB refuses.
     """
     config = config or WarehouseConfig()
     location = str(path if path is not None else config.path)
+    create = create and not read_only
     if location != ":memory:":
         _check_location(Path(location), create, build_hint or BUILD_HINT)
+    elif read_only:
+        raise ValueError("read_only needs a warehouse file, not ':memory:'")  # pragma: no cover - a martops bug
     settings: dict[str, Any] = {
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
@@ -284,7 +322,7 @@ def connect(config: WarehouseConfig | None = None, *, path: str | Path | None = 
     warned = False
     while True:
         try:
-            backend = ibis.duckdb.connect(location, **settings)
+            backend = ibis.duckdb.connect(location, read_only=read_only, **settings)
             break
         except (duckdb.ParserException, duckdb.InvalidInputException, duckdb.OutOfMemoryException) as exc:
             key, value = (("memory_limit", config.memory_limit) if "memory" in str(exc).lower()
@@ -293,6 +331,13 @@ def connect(config: WarehouseConfig | None = None, *, path: str | Path | None = 
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise MartopsError(f"cannot open warehouse {location}: {exc}") from exc
+            if read_only:
+                from martops.warehouse_copy import open_copy
+
+                backend, copy = open_copy(Path(location), settings)
+                log.info("warehouse %s is being written by another process; reading a copy as of its last "
+                         "commit", location)
+                return Warehouse(backend, location, read_only=True, reading_copy=copy)
             if time.monotonic() >= deadline:
                 raise MartopsError(
                     f"warehouse {location} is in use by another martops process (waited {timeout:g} s); "
@@ -303,7 +348,7 @@ def connect(config: WarehouseConfig | None = None, *, path: str | Path | None = 
                 log.warning("warehouse %s is in use by another martops process; waiting up to %g s", location, timeout)
                 warned = True
             time.sleep(min(0.25, max(deadline - time.monotonic(), 0.01)))
-    return Warehouse(backend, location)
+    return Warehouse(backend, location, read_only=read_only)
 
 
 BUILD_HINT = "build it first (`martops attribution run`, `martops kpis build` or `martops crm build`)"
@@ -324,3 +369,4 @@ def _check_location(path: Path, create: bool, build_hint: str) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"warehouse {path}: cannot create its folder {path.parent}: {exc.strerror}") from exc
+

@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -43,22 +44,51 @@ def write_atomically(out: str | Path, write: Callable[[Path], None]) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def write_table(data: pa.Table, out: Path) -> None:
-    """The suffix picks the format (.csv or .parquet)."""
+MONEY_DIGITS, RATIO_DIGITS = 2, 6
+"""CSV exports of reports round money to cents and every other fractional number (ratios, shares,
+fractional credits) to 6 decimals: a spreadsheet shows what a person reads, and the text is stable."""
+
+
+def csv_text(value: object, money: bool) -> str:
+    """One CSV cell: empty for None (never inf/NaN), a float rounded as `rounded` does, without a
+    trailing `.0`, so the text is stable run after run."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        text = repr(round(value, MONEY_DIGITS if money else RATIO_DIGITS))
+        return text[:-2] if text.endswith(".0") else text
+    return str(value)
+
+
+def rounded(data: pa.Table, money: Collection[str]) -> pa.Table:
+    """Float columns of `data` rounded: those in `money` to MONEY_DIGITS, the others to RATIO_DIGITS."""
+    columns = []
+    for name, column in zip(data.column_names, data.columns):
+        if pa.types.is_floating(column.type):
+            column = pc.round(column, MONEY_DIGITS if name in money else RATIO_DIGITS)
+        columns.append(column)
+    return pa.table(columns, names=data.column_names)
+
+
+def write_table(data: pa.Table, out: Path, money: Collection[str] | None = None) -> None:
+    """The suffix picks the format (.csv or .parquet). With `money` given (the names of the money
+    columns, possibly none), a CSV's numbers are `rounded`; Parquet always keeps full precision."""
     out = Path(out)
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise ConfigError(f"{out}: export to a .csv or a .parquet file (got {suffix or 'no suffix'!r})")
     if suffix == ".csv":
-        write_atomically(out, lambda tmp: pacsv.write_csv(data, tmp))
+        text = data if money is None else rounded(data, money)
+        write_atomically(out, lambda tmp: pacsv.write_csv(text, tmp))
     else:
         write_atomically(out, lambda tmp: pq.write_table(data, tmp))
 
 
-def write_rows(rows: list[dict], columns: list[str], out: str | Path) -> int:
+def write_rows(rows: list[dict], columns: list[str], out: str | Path,
+               money: Collection[str] | None = None) -> int:
     """Rows a command shows (dicts keyed by column) to a .csv or .parquet file, columns in order;
-    no rows writes the header (CSV) or an empty table. Returns the rows written; errors as
-    `write_table`."""
+    no rows writes the header (CSV) or an empty table. Returns the rows written; `money` and
+    errors as `write_table`."""
     data = pa.Table.from_pylist(rows).select(columns) if rows else pa.table({c: [] for c in columns})
-    write_table(data, Path(out))
+    write_table(data, Path(out), money)
     return data.num_rows

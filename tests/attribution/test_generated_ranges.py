@@ -33,7 +33,7 @@ def test_any_split_of_the_range_gives_the_same_tables(capsys, demo_db, tmp_path,
         for since, until in ranges:  # the split runs B first, then A: order must not matter
             res = run_cli(capsys, "attribution", "run", "--db", db, "--since", since, "--until", until,
                           "--model", model, "--warehouse", tmp_path / f"{name}.duckdb",
-                          "--export", tmp_path / f"{name}.csv", "--write-back")
+                          "--export", tmp_path / f"{name}.csv", "--write-back", "--force")
             assert res.code == 0, res.err
     for table, order in [(T.CUSTOMER_JOURNEY, ["conv_id", "session_id"]), (T.CHANNEL_REPORTING, ["channel_name", "date"])]:
         assert table_rows(tmp_path / "split.duckdb", table, order) == table_rows(tmp_path / "all.duckdb", table, order)

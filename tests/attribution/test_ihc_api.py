@@ -306,7 +306,7 @@ def test_cli_exit_codes_for_partial_failures(capsys, server, source_db, tmp_path
                    "  max_sessions_per_request: 60\n  backoff_seconds: 0.01\n  requests_per_second: 1000\n")
     base = ["attribution", "run", "--db", source_db, "--since", "2023-09-01", "--until", "2023-09-03",
             "--model", "ihc_api", "--config", yml, "--warehouse", tmp_path / "w.duckdb",
-            "--export", tmp_path / "out.csv"]
+            "--export", tmp_path / "out.csv", "--force"]
     server.faults = ["206"]
     res = run_cli(capsys, *base)
     assert res.code == 1 and "could not be attributed" in res.err and "Finished before the error" in res.out

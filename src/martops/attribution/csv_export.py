@@ -11,26 +11,19 @@ import ibis
 from martops.attribution import tables as T
 from martops.engine import Warehouse
 from martops.errors import StepError
-from martops.export_files import write_atomically
+from martops.export_files import csv_text, write_atomically
 
 COLUMNS = ["channel_name", "date", "cost", "ihc", "ihc_revenue", "CPO", "ROAS", "unknown_cost_sessions"]
-
-
-def _fmt(value) -> str:
-    """Empty for a missing ratio (never inf/NaN); floats rounded so the text is stable."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        text = repr(round(value, 6))
-        return text[:-2] if text.endswith(".0") else text
-    return str(value)
+MONEY = ("cost", "ihc_revenue", "CPO")
+"""Rounded to cents; the credit `ihc` and `ROAS` to 6 decimals (see `export_files.csv_text`)."""
 
 
 def export_channel_reporting(
     wh: Warehouse, model: str, out: str | Path,
     since: dt.date | None = None, until: dt.date | None = None,
 ) -> int:
-    """CPO = cost / ihc (cost of one attributed order), ROAS = ihc_revenue / cost.
+    """CPO = cost / ihc (cost of one attributed order), ROAS = ihc_revenue / cost. Money (cost,
+    ihc_revenue, CPO) is rounded to cents, the credit and ROAS to 6 decimals.
 
     An unknown cost (NULL) stays empty, and so do its CPO and ROAS; `unknown_cost_sessions` says how
     many sessions of the row have an unknown cost (where it is > 0 and cost is given, cost, CPO and
@@ -67,7 +60,7 @@ def export_channel_reporting(
             w = csv.writer(fh, lineterminator="\n")
             w.writerow(COLUMNS)
             for r in rows:
-                w.writerow([_fmt(r[c]) for c in COLUMNS])
+                w.writerow([csv_text(r[c], c in MONEY) for c in COLUMNS])
 
     write_atomically(out, write)
     return len(rows)

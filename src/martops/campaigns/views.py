@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Collection
 
 from martops.campaigns import mart
 from martops.campaigns import tables as T
@@ -72,11 +73,11 @@ def kpi_summary(wh: Warehouse, since: dt.date | None, until: dt.date | None,
 
 
 def export_mart(wh: Warehouse, table: str, out: Path, since: dt.date | None = None,
-                until: dt.date | None = None) -> int:
+                until: dt.date | None = None, money: Collection[str] | None = None) -> int:
     """A whole mart table (optionally a date range), ordered by its grain, to CSV/Parquet."""
     t = _mart(wh, table)
     day = "date" if "date" in t.columns else "period_start"
     selected_span(wh, table, day, since, until)
     data = wh.to_pyarrow(_in_range(t, day, since, until).order_by([day, "funnel", "campaign_id", "country_code"]))
-    write_table(data, Path(out))
+    write_table(data, Path(out), money)
     return data.num_rows

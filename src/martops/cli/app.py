@@ -7,11 +7,12 @@ import logging
 import typer
 
 from martops import __version__
-from martops.cli import boundary, ops as ops_cli, platform
+from martops.cli import boundary, ops as ops_cli, platform, warehouse as warehouse_cli
 from martops.cli.attribution import attribution_app
 from martops.cli.crm import crm_app
 from martops.cli.kpis import kpis_app
 from martops.cli.schedule import schedule_app
+from martops.cli.render import WarningSummary
 
 app = typer.Typer(
     name="martops",
@@ -39,6 +40,8 @@ app.command()(platform.steps)
 app.command()(platform.run)
 for _command in (ops_cli.check, ops_cli.runs, ops_cli.status, ops_cli.quarantine):
     app.command()(_command)
+for _command in (warehouse_cli.tables, warehouse_cli.sql, warehouse_cli.show):
+    app.command()(_command)
 
 
 def _version(value: bool) -> None:
@@ -49,6 +52,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     verbose: int = typer.Option(0, "--verbose", "-v", count=True,
                                 help="-v for INFO logs, -vv for DEBUG (SQL) and tracebacks of unexpected errors on the terminal."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
@@ -56,4 +60,15 @@ def root(
     """martops: marketing-operations data platform."""
     boundary.verbosity = verbose
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root_logger = logging.getLogger()
+    for handler in [h for h in root_logger.handlers if isinstance(h, WarningSummary)]:
+        root_logger.removeHandler(handler)  # from an earlier invocation in the same process (tests)
+    WarningSummary.data_on_stdout = False
+    if verbose == 0:  # warnings become lines after the command's output, not log lines
+        summary = WarningSummary()
+        root_logger.addHandler(summary)
+        root_logger.setLevel(logging.WARNING)
+        logging.captureWarnings(True)
+        ctx.call_on_close(summary.print_summary)
+    else:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

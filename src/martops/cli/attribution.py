@@ -8,8 +8,8 @@ from typing import Optional
 import typer
 
 from martops.attribution.models import ALL_MODELS
-from martops.cli import platform
-from martops.cli.common import CONFIG, WAREHOUSE
+from martops.cli import attribution_view, platform
+from martops.cli.common import CONFIG, FORCE, WAREHOUSE, refuse_overwrite
 from martops.cli.render import console, step_progress
 
 attribution_app = typer.Typer(
@@ -27,7 +27,7 @@ def generate(
     conversions: int = typer.Option(2000, "--conversions", min=1, help="Number of conversions."),
     seed: int = typer.Option(7, "--seed", help="Random seed: same seed, same database."),
     sessions: Optional[int] = typer.Option(None, "--sessions", min=1, help="Number of sessions (default: 225 per conversion)."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+    force: bool = FORCE,
 ) -> None:
     """Write a synthetic challenge database that looks like the real data.
 
@@ -36,6 +36,8 @@ def generate(
       martops attribution generate --out challenge.db --conversions 2000 --seed 7
     """
     from martops.demo.attribution import generate_challenge_db
+
+    refuse_overwrite(force, ("--out", out))
 
     with step_progress(100, "generate") as (progress, task):
         def tick(phase: str, fraction: float) -> None:
@@ -50,7 +52,8 @@ def generate(
 def from_journeys(
     dataset: Path = typer.Option(Path("../shared/datasets/ihc-challenge"), "--dataset",
                                  help="Folder with journeys.json and sessions_by_conversion.json."),
-    out: Path = typer.Option(..., "--out", "-o", help="SQLite file to write (replaced if present)."),
+    out: Path = typer.Option(..., "--out", "-o", help="SQLite file to write."),
+    force: bool = FORCE,
 ) -> None:
     """Rebuild a challenge database from the real public IHC journeys, to run the pipeline on real data.
 
@@ -60,6 +63,7 @@ def from_journeys(
     """
     from martops.attribution.ihc_sample import build_sample_db
 
+    refuse_overwrite(force, ("--out", out))
     counts = build_sample_db(dataset, out)
     console.print(f"{out}: {counts['sessions']:,} sessions, {counts['conversions']:,} conversions; "
                   f"{counts['skipped_conversions']:,} conversion(s) with no session anywhere were skipped")
@@ -77,7 +81,7 @@ def run(
     write_back: Optional[bool] = platform.WRITE_BACK, ddl: Optional[Path] = platform.DDL,
     lookback_days: Optional[int] = platform.LOOKBACK, conv_type_id: Optional[str] = platform.CONV_TYPE,
     refresh: bool = platform.REFRESH, allow_partial: bool = platform.ALLOW_PARTIAL,
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
 ) -> None:
     """Run ingest, journeys, attribute, report (and export, write-back when asked) for a range:
     `martops run attribution` with the same flags.
@@ -90,7 +94,7 @@ def run(
     """
     platform.run_cli(["attribution"], config=config, warehouse=warehouse, since=since, until=until, db=db,
                      params=platform.step_params(model, export, write_back, ddl, lookback_days, conv_type_id,
-                                                 refresh, allow_partial), title="attribution run")
+                                                 refresh, allow_partial), title="attribution run", force=force)
 
 
 @attribution_app.command()
@@ -106,3 +110,7 @@ def cleaning(warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CON
 
     print_cleaning(config, warehouse, "attribution", run_id, ("session_sources", "conversions", "session_costs"),
                    "nothing logged yet: run `martops attribution ingest` (or `run`) first")
+
+
+# -- the business view (martops.cli.attribution_view) ------------------------------------------
+attribution_app.command("show")(attribution_view.show)

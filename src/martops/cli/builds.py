@@ -7,22 +7,19 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from martops.cli.common import open_warehouse
 from martops.cli.platform import run_cli
-from martops.cli.render import console
+from martops.cli.render import console, fitted_table
 from martops.ops.cleaning_log import last_run, of_run
 
 
 def cleaning_table(rows: list[dict], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    table.add_column("file", no_wrap=True)
-    table.add_column("rule", ratio=2)
-    table.add_column("rows", justify="right", no_wrap=True)
-    table.add_column("detail", ratio=3)
-    for r in rows:
-        table.add_row(r["file"], r["rule"], f"{r['rows']:,}", (r.get("example") or "")[:400])
+    text = [[escape(r["file"]), escape(r["rule"]), f"{r['rows']:,}", escape((r.get("example") or "")[:400])] for r in rows]
+    table, _ = fitted_table(title, ["file", "rule", "rows", "detail"], text, keep=1, right={"rows"},
+                            flex={"rule", "detail"}, priority=["rows", "rule", "detail"])
     return table
 
 
@@ -32,7 +29,8 @@ def run_build(config: Optional[Path], warehouse: Optional[Path], domain: str, so
     the cleaning log and the checks say why)."""
     def after(report, wh) -> None:
         rows = of_run(wh, report.run_id, file_order)
-        console.print(cleaning_table(rows, "What cleaning did (ops.cleaning_log)"))
+        if rows:
+            console.print(cleaning_table(rows, "What cleaning did (ops.cleaning_log)"))
         console.print(footer)
 
     run_cli([domain], config=config, warehouse=warehouse, source=[f"{domain}={source}"],
@@ -41,7 +39,7 @@ def run_build(config: Optional[Path], warehouse: Optional[Path], domain: str, so
 
 def print_cleaning(config: Optional[Path], warehouse: Optional[Path], domain: str, run: Optional[str],
                    file_order: tuple[str, ...], empty_hint: str) -> None:
-    _, wh = open_warehouse(config, warehouse, domain=domain)
+    _, wh = open_warehouse(config, warehouse, domain=domain, read_only=True)
     with wh:
         run = run or last_run(wh, domain)
         rows = of_run(wh, run, file_order) if run else []

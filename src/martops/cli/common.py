@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import shutil
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import typer
 
@@ -14,6 +16,15 @@ from martops.errors import ConfigError
 
 WAREHOUSE = typer.Option(None, "--warehouse", "-w", help="DuckDB warehouse file (default: martops.yml's, else ./warehouse.duckdb).")
 CONFIG = typer.Option(None, "--config", "-c", help="Project file (default: ./martops.yml if present).")
+FORCE = typer.Option(False, "--force", help="Overwrite output files that already exist.")
+
+
+def refuse_overwrite(force: bool, *outputs: tuple[str, Optional[Path]]) -> None:
+    """Before any work: ConfigError naming the first output (flag, path) that already exists as a
+    file, unless `force`. Called by every command that writes a file; None paths are skipped."""
+    for flag, path in outputs:
+        if path is not None and not force and Path(path).is_file():
+            raise ConfigError(f"{flag} {path} already exists; pass --force to overwrite it")
 
 
 def parse_date(value: Optional[str], flag: str) -> Optional[dt.date]:
@@ -42,20 +53,66 @@ BUILDS = {
 
 
 def open_warehouse(config: Optional[Path], warehouse: Optional[Path], *, create: bool = False,
-                   domain: Optional[str] = None) -> tuple[ProjectConfig, Warehouse]:
+                   domain: Optional[str] = None, read_only: bool = False) -> tuple[ProjectConfig, Warehouse]:
     """The project file and the warehouse. Only commands that load data pass `create=True`; for
     every other one a missing warehouse file is an error (ending with what builds the `domain`'s
-    tables), so a mistyped --warehouse creates nothing."""
+    tables), so a mistyped --warehouse creates nothing. Commands that only read pass
+    `read_only=True`: they write nothing and work while a pipeline holds the write lock (they then
+    read the warehouse as of the pipeline's last commit, and say so on stderr)."""
     cfg = load_config(config)
-    return cfg, connect_warehouse(cfg, warehouse, create=create, domain=domain)
+    return cfg, connect_warehouse(cfg, warehouse, create=create, domain=domain, read_only=read_only)
 
 
 def connect_warehouse(cfg: ProjectConfig, warehouse: Optional[Path], *, create: bool = False,
-                      domain: Optional[str] = None) -> Warehouse:
+                      domain: Optional[str] = None, read_only: bool = False) -> Warehouse:
     """The warehouse of `--warehouse`, else the project file's (see `open_warehouse`)."""
     hint = BUILDS.get(domain or "")
-    if warehouse:
-        return connect(cfg.warehouse, path=warehouse, create=create, build_hint=hint)
-    return connect(cfg.warehouse, create=create, build_hint=hint)
+    kw = {"path": warehouse} if warehouse else {}
+    wh = connect(cfg.warehouse, create=create, build_hint=hint, read_only=read_only, **kw)
+    if wh.reading_copy is not None:
+        from martops.cli.render import console_err
+
+        console_err.print(f"note: {wh.location} is being written by another process; showing it as of that "
+                          "process's last commit", highlight=False, soft_wrap=True)
+    return wh
 
 
+
+
+@contextlib.contextmanager
+def writable_warehouse(cfg: ProjectConfig, warehouse: Optional[Path]) -> Iterator[Warehouse]:
+    """The warehouse for a command that loads data (created if missing), closed at the end.
+
+    When the command fails before it loaded anything (a missing source folder, a bad file found
+    after the warehouse was opened), a warehouse file it created is removed again with the folders
+    made for it, so a failed command leaves nothing behind. "Anything" is a table outside `ops`,
+    or quarantined rows (they explain a failed load): then the warehouse stays, with the
+    failure in ops.runs.
+    """
+    path = Path(warehouse or cfg.warehouse.path)
+    made = [d for d in [path, *path.parents] if not d.exists()]
+    wh = connect_warehouse(cfg, warehouse, create=True)
+    try:
+        with wh:
+            yield wh
+    except BaseException:
+        if made and path.exists() and not _holds_data(path):
+            for leftover in (path, path.with_name(path.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+            for folder in made[1:]:
+                shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _holds_data(path: Path) -> bool:
+    import duckdb
+
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            tables = {f"{s}.{t}" for s, t in con.execute(
+                "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()"
+            ).fetchall()}
+            kept = "ops.quarantine" in tables and con.execute("SELECT count(*) FROM ops.quarantine").fetchone()[0]
+            return bool(kept) or any(not t.startswith("ops.") for t in tables)
+    except duckdb.Error:
+        return True  # cannot tell: keep it

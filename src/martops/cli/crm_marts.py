@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
-from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse
-from martops.cli.render import console
+from martops.cli.common import CONFIG, FORCE, WAREHOUSE, open_warehouse, refuse_overwrite
+from martops.cli.render import console, fitted_table, left_out_note
 from martops.crm.marts import TABLES
 from martops.crm.marts import views
 from martops.export_files import write_rows
@@ -43,8 +43,9 @@ def show(
     mart: str = typer.Argument(..., help=f"Which mart: {', '.join(views.BY)}."),
     by: Optional[str] = typer.Option(None, "--by", help=f"Cut per mart (first is the default): {MARTS}."),
     limit: int = typer.Option(20, "--limit", "-n", min=0, help="Rows to print (0: all); --export writes all."),
-    export: Optional[Path] = typer.Option(None, "--export", help="Also write the rows to this .csv or .parquet file."),
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+    export: Optional[Path] = typer.Option(None, "--export", help="Also write the rows to this .csv or .parquet file "
+                                          "(in a CSV money is rounded to cents, ratios to 6 decimals)."),
+    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
 ) -> None:
     """A CRM mart as a table, with its headline: customers (RFM, spend tiers, top-decile revenue share),
     products (top/bottom sellers, whether prices vary), support (resolution rate), sales (attainment).
@@ -58,21 +59,20 @@ def show(
 
       martops crm show sales --by region --limit 5 --export regions.csv
     """
-    _, wh = open_warehouse(config, warehouse, domain="crm")
+    refuse_overwrite(force, ("--export", export))
+    _, wh = open_warehouse(config, warehouse, domain="crm", read_only=True)
     with wh:
         view = views.show(wh, mart, by, None)
     if export is not None:
-        write_rows(view.rows, view.columns, export)
+        write_rows(view.rows, view.columns, export, MONEY)
     rows = view.rows[:limit] if limit else view.rows
     shown = f", first {len(rows):,} of {view.total_rows:,}" if len(rows) < view.total_rows else ""
-    table = Table(title=f"{view.title}{shown}", title_justify="left")
-    for c in view.columns:
-        numeric = any(isinstance(r[c], (int, float)) and not isinstance(r[c], bool) for r in rows)
-        table.add_column(c, justify="right" if numeric else "left", overflow="fold",
-                         no_wrap=c.endswith("_id") or c.endswith("_purchase"))
-    for r in rows:
-        table.add_row(*[_cell(r[c], c) for c in view.columns])
+    numeric = {c for c in view.columns
+               if any(isinstance(r[c], (int, float)) and not isinstance(r[c], bool) for r in rows)}
+    table, left_out = fitted_table(f"{view.title}{shown}", view.columns,
+                                   [[escape(_cell(r[c], c)) for c in view.columns] for r in rows], right=numeric)
     console.print(table)
+    left_out_note(left_out, " (--export writes every column)")
     for line in view.headlines:
         console.print(line, highlight=False)
     if export is not None:
@@ -83,18 +83,20 @@ def export(
     mart: str = typer.Argument(..., help=f"Which mart: {', '.join(TABLES)}, or products-prices "
                                "(volume per product and price, where prices vary)."),
     out: Path = typer.Option(..., "--out", "-o", help="File to write: .csv or .parquet."),
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
 ) -> None:
     """Write a whole CRM mart table (every column) to CSV or Parquet, for a BI tool or a spreadsheet.
 
     Tables: customers = marts.crm_customer_value, products = marts.crm_product_sales,
-    support = marts.crm_support, sales = marts.crm_sales_attainment.
+    support = marts.crm_support, sales = marts.crm_sales_attainment. In a CSV money is rounded
+    to cents and ratios to 6 decimals; Parquet keeps full precision.
 
     Example:
 
       martops crm export customers --out customer_value.csv --warehouse crm-warehouse.duckdb
     """
-    _, wh = open_warehouse(config, warehouse, domain="crm")
+    refuse_overwrite(force, ("--out", out))
+    _, wh = open_warehouse(config, warehouse, domain="crm", read_only=True)
     with wh:
-        n = views.export(wh, mart, out)
+        n = views.export(wh, mart, out, MONEY)
     console.print(f"wrote {n:,} rows of {TABLES.get(mart, mart)} to {out}")

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse
+from martops.cli.common import CONFIG, FORCE, WAREHOUSE, open_warehouse, refuse_overwrite
 from martops.config import load_config
 from martops.cli.render import console, console_err
 from martops.crm.dedupe import io
@@ -32,7 +32,7 @@ def dedupe(
         None, "--threshold", help="Match probability at which pairs join a cluster (default: crm.dedupe.threshold, 0.99)."),
     pairs_threshold: Optional[float] = typer.Option(
         None, "--pairs-threshold", help="Keep scored pairs at or above this (default: crm.dedupe.pairs_threshold, 0.5)."),
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
 ) -> None:
     """Deduplicate a person or company table with Splink: blocking, u by random sampling, m by EM,
     clusters at a match threshold. Writes one row per record (id, cluster_id) and the pair scores.
@@ -57,10 +57,11 @@ def dedupe(
     io.check_output(pairs, "--pairs", io.TABLE_SUFFIXES)
     if model:
         io.check_output(model, "--model")
+    refuse_overwrite(force, ("--out", out), ("--pairs", pairs), ("--model", model))
     if input_file is not None:
         records, label = io.read_file(input_file), str(input_file)
     else:
-        _, wh = open_warehouse(config, warehouse)
+        _, wh = open_warehouse(config, warehouse, read_only=True)
         with wh:
             records, label = io.read_table(wh, table), table
     with console_err.status("deduplicating") as status:
@@ -79,6 +80,7 @@ def generate_people(
     out: Path = typer.Option(..., "--out", "-o", help="CSV file to write."),
     records: int = typer.Option(20_000, "--records", min=10, help="Rows to write (originals plus copies)."),
     seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same file."),
+    force: bool = FORCE,
 ) -> None:
     """Write synthetic people with known duplicates (typos, nicknames, missing fields, phone and email
     formats, moves, households) for `crm dedupe`; `entity_id` is the truth, `corruptions` what changed.
@@ -90,6 +92,7 @@ def generate_people(
     from martops.demo.crm_people import PeopleSpec, write_csv
 
     io.check_output(out, "--out", (".csv",))
+    refuse_overwrite(force, ("--out", out))
     try:
         path = write_csv(PeopleSpec(n_records=records, seed=seed), out)
     except OSError as exc:

@@ -7,15 +7,15 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from martops.campaigns import tables as T
 from martops.campaigns.tables import FILE_ORDER
 from martops.campaigns.views import GRAINS, SHOW_BY, export_mart, kpi_summary
 from martops.cli import platform
 from martops.cli.builds import print_cleaning, run_build
-from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse, parse_range
-from martops.cli.render import console
+from martops.cli.common import CONFIG, FORCE, WAREHOUSE, open_warehouse, parse_range, refuse_overwrite
+from martops.cli.render import console, fitted_table, left_out_note
 from martops.errors import ConfigError
 from martops.export_files import write_rows
 
@@ -56,8 +56,9 @@ def show(
     since: Optional[str] = typer.Option(None, "--since", help="First day (YYYY-MM-DD), inclusive; default: all."),
     until: Optional[str] = typer.Option(None, "--until", help="Last day (YYYY-MM-DD), inclusive; default: all."),
     by: str = typer.Option("funnel", "--by", help=f"Group rows by: {', '.join(SHOW_BY)}."),
-    export: Optional[Path] = typer.Option(None, "--export", help="Also write the table to this .csv or .parquet file."),
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+    export: Optional[Path] = typer.Option(None, "--export", help="Also write the rows (no TOTAL row) to this .csv "
+                                          "or .parquet file; in a CSV money is rounded to cents, ratios to 6 decimals."),
+    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
 ) -> None:
     """KPIs over a date range, grouped by funnel, channel or country, with a total row. A range
     with no data is an error naming the dates the mart has.
@@ -72,23 +73,21 @@ def show(
     s, u = parse_range(since, until)
     if by not in SHOW_BY:
         raise ConfigError(f"--by {by!r} is not a dimension; choose one of {', '.join(SHOW_BY)}")
-    _, wh = open_warehouse(config, warehouse, domain="kpis")
+    refuse_overwrite(force, ("--export", export))
+    _, wh = open_warehouse(config, warehouse, domain="kpis", read_only=True)
     with wh:
         rows, columns, (first, last) = kpi_summary(wh, s, u, by)
         if export is not None:
-            write_rows(rows, columns, export)
+            write_rows(rows[:-1] if rows and rows[-1][by] == "TOTAL" else rows, columns, export, MONEY)
     span = f"{s or first} .. {u or last}"
-    table = Table(title=f"Campaign KPIs by {by}, {span}", title_justify="left")
-    for c in columns:
-        if c == by:
-            table.add_column(c, min_width=16, overflow="fold")
-        else:
-            table.add_column(HEADERS.get(c, c), justify="right", no_wrap=True)
-    for r in rows:
-        table.add_row(*[_cell(r[c], c) for c in columns], style="bold" if r[by] == "TOTAL" else None)
+    headers = [HEADERS.get(c, c) for c in columns]
+    table, left_out = fitted_table(f"Campaign KPIs by {by}, {span}", headers,
+                                   [[escape(_cell(r[c], c)) for c in columns] for r in rows], right=set(headers[1:]),
+                                   styles=["bold" if r[by] == "TOTAL" else None for r in rows], cap=36)
     console.print(table)
+    left_out_note(left_out, " (--export writes every column)")
     if export is not None:
-        console.print(f"wrote {len(rows):,} rows to {export}")
+        console.print(f"wrote {len(rows) - (rows[-1][by] == 'TOTAL'):,} rows to {export} (no TOTAL row)")
 
 
 @kpis_app.command("export")
@@ -97,9 +96,12 @@ def export_cmd(
     grain: str = typer.Option("daily", "--grain", help=f"Which mart table: {', '.join(GRAINS)}."),
     since: Optional[str] = typer.Option(None, "--since", help="First day/period start (YYYY-MM-DD), inclusive."),
     until: Optional[str] = typer.Option(None, "--until", help="Last day/period start (YYYY-MM-DD), inclusive."),
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
 ) -> None:
     """Write a KPI mart table (every column) to CSV or Parquet, for a BI tool or a spreadsheet.
+
+    In a CSV, money (spend, CAC, CPL) is rounded to cents and ratios to 6 decimals; Parquet keeps
+    full precision.
 
     Example:
 
@@ -108,9 +110,10 @@ def export_cmd(
     if grain not in GRAINS:
         raise ConfigError(f"--grain {grain!r} is not one of {', '.join(GRAINS)}")
     s, u = parse_range(since, until)
-    _, wh = open_warehouse(config, warehouse, domain="kpis")
+    refuse_overwrite(force, ("--out", out))
+    _, wh = open_warehouse(config, warehouse, domain="kpis", read_only=True)
     with wh:
-        n = export_mart(wh, GRAINS[grain], out, s, u)
+        n = export_mart(wh, GRAINS[grain], out, s, u, MONEY)
     console.print(f"wrote {n:,} rows of {GRAINS[grain]} to {out}")
 
 
@@ -136,7 +139,7 @@ def generate(
     days: int = typer.Option(150, "--days", min=14, help="Days of data from 2022-01-01."),
     seed: int = typer.Option(7, "--seed", help="Random seed: same seed, same files."),
     clean_only: bool = typer.Option(False, "--clean", help="Write clean exports (no planted dirt)."),
-    force: bool = typer.Option(False, "--force", help="Overwrite existing files."),
+    force: bool = FORCE,
 ) -> None:
     """Write synthetic POS Lite exports with the real exports' kinds of dirt (for demos and tests).
 
@@ -144,15 +147,18 @@ def generate(
 
       martops kpis generate --out demo-exports --seed 7
     """
-    from martops.demo.campaigns import CampaignDemoSpec, generate as gen
+    from martops.demo.campaigns import FILES, CampaignDemoSpec, generate as gen
 
+    refuse_overwrite(force, *[("--out", out / name) for name in FILES])
     counts = gen(out, CampaignDemoSpec(campaigns=campaigns, days=days, seed=seed, dirty=not clean_only,
                                        start=dt.date(2022, 1, 1)), force=force)
     console.print(", ".join(f"{name}: {n:,} rows" for name, n in counts.items()) + f" in {out}")
 
 
+MONEY = ("spend_eur", "lead_spend_eur", "spend_eur_28d", "cac", "cpl", "cac_28d", "cpl_28d")
+"""The KPI mart's money columns (EUR), rounded to cents in a CSV."""
 HEADERS = {"spend_eur": "spend EUR", "lead_to_meeting": "lead>meeting", "session_to_order": "session>order"}
-"""Shorter headers so the table fits 140 columns (exports keep the column names)."""
+"""Shorter headers so more KPIs fit the terminal (exports keep the column names)."""
 
 
 def _cell(value: object, column: str) -> str:

@@ -14,10 +14,10 @@ from martops.checks.core import run_checks
 from martops.checks.store import record
 from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse
 from martops.config import load_config
-from martops.cli.render import check_table, console
+from martops.cli.render import check_table, console, fitted_table, left_out_note
 from martops.errors import ConfigError
 from martops.ops import runlog, status as status_mod
-from rich.table import Table
+from rich.markup import escape
 
 
 def check(
@@ -44,7 +44,7 @@ def check(
         names = catalog.tables(load_config(config), domains.catalog())
         typer.echo(json.dumps({"tables": names}) if fmt == "json" else "\n".join(names))
         return
-    cfg, wh = open_warehouse(config, warehouse)
+    cfg, wh = open_warehouse(config, warehouse)  # writes ops.check_results and ops.runs: read-write, never created
     with wh, runlog.invocation() as run_id:
         known = domains.catalog()
         catalog.check_declared(wh, cfg, known)
@@ -102,26 +102,27 @@ def runs(
 
       martops runs --limit 10 --step attribution
     """
-    _, wh = open_warehouse(config, warehouse)
+    _, wh = open_warehouse(config, warehouse, read_only=True)
     with wh:
         rows = runlog.recent(wh, limit, step)
     if not rows:
         console.print("no runs recorded yet")
         return
-    table = Table(title="Recent runs", title_justify="left")
-    for col in ("run id", "step", "range", "started", "status", "rows in", "rows out", "seconds"):
-        table.add_column(col, no_wrap=True, justify="right" if col.startswith(("rows", "sec")) else "left")
-    table.add_column("error", ratio=1)
     style = {"success": "green", "failed": "bold red", "abandoned": "yellow", "running": "cyan"}
+    text = []
     for r in rows:
-        span = f"{r['since']}..{r['until']}" if r["since"] else ""
         secs = (r["ended_at"] - r["started_at"]).total_seconds() if r["ended_at"] else None
-        table.add_row(r["run_id"], r["step"], span, r["started_at"].strftime("%Y-%m-%d %H:%M:%S"),
-                      f"[{style.get(r['status'], '')}]{r['status']}[/]",
-                      "" if r["rows_in"] is None else f"{r['rows_in']:,}",
-                      "" if r["rows_out"] is None else f"{r['rows_out']:,}",
-                      "" if secs is None else f"{secs:.2f}", _first_line(r["error"]))
+        text.append([r["step"], f"[{style.get(r['status'], '')}]{r['status']}[/]",
+                     f"{r['since']}..{r['until']}" if r["since"] else "", r["started_at"].strftime("%Y-%m-%d %H:%M:%S"),
+                     "" if r["rows_in"] is None else f"{r['rows_in']:,}",
+                     "" if r["rows_out"] is None else f"{r['rows_out']:,}",
+                     "" if secs is None else f"{secs:.2f}", escape(_first_line(r["error"])), r["run_id"]])
+    table, left_out = fitted_table("Recent runs", ["step", "status", "range", "started", "rows in", "rows out",
+                                                   "seconds", "error", "run id"], text, keep=2,
+                                   right={"rows in", "rows out", "seconds"}, flex={"error"},
+                                   priority=["started", "error", "rows out", "range", "rows in", "seconds", "run id"])
     console.print(table)
+    left_out_note(left_out, " (every column: martops show ops.runs)")
 
 
 def _first_line(error: str | None) -> str:
@@ -138,21 +139,24 @@ def status(warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFI
 
       martops status --warehouse out/warehouse.duckdb
     """
-    cfg, wh = open_warehouse(config, warehouse)
+    cfg, wh = open_warehouse(config, warehouse, read_only=True)
     with wh:
         rows = status_mod.source_status(wh, cfg, domains.status_sources())
-    table = Table(title=f"Sources in {wh.location}", title_justify="left")
-    for col in ("table", "rows", "last loaded", "age (h)", "freshness", "last ingest", "quarantined"):
-        table.add_column(col, no_wrap=True, justify="right" if col in ("rows", "age (h)", "quarantined") else "left")
     style = {"fresh": "green", "warn": "yellow", "stale": "bold red", "empty": "bold red", "missing": "dim"}
-    for s in rows:
-        last = s.last_run
+    text = []
+    for st in rows:
+        last = st.last_run
         span = f" ({last['since']}..{last['until']})" if last and last["since"] else ""
         last_txt = f"{last['status']} {last['started_at']:%Y-%m-%d %H:%M}{span}" if last else "never"
-        table.add_row(s.table, f"{s.rows:,}", f"{s.loaded_at:%Y-%m-%d %H:%M:%S}" if s.loaded_at else "",
-                      "" if s.age_hours is None else f"{s.age_hours:.1f}", f"[{style[s.freshness]}]{s.freshness}[/]",
-                      last_txt, f"{s.quarantined:,}")
+        text.append([st.table, f"[{style[st.freshness]}]{st.freshness}[/]", f"{st.rows:,}",
+                     f"{st.loaded_at:%Y-%m-%d %H:%M:%S}" if st.loaded_at else "",
+                     "" if st.age_hours is None else f"{st.age_hours:.1f}", f"{st.quarantined:,}", last_txt])
+    table, left_out = fitted_table(f"Sources in {wh.location}", ["table", "freshness", "rows", "last loaded",
+                                                                 "age (h)", "quarantined", "last ingest"], text,
+                                   keep=2, right={"rows", "age (h)", "quarantined"}, flex={"last ingest"},
+                                   priority=["rows", "age (h)", "quarantined", "last ingest", "last loaded"])
     console.print(table)
+    left_out_note(left_out)
 
 
 def quarantine(
@@ -166,16 +170,17 @@ def quarantine(
 
       martops quarantine --table session_sources --limit 20
     """
-    _, wh = open_warehouse(config, warehouse)
+    _, wh = open_warehouse(config, warehouse, read_only=True)
     with wh:
         rows = status_mod.quarantined_rows(wh, table, limit)
     if not rows:
         console.print("nothing quarantined")
         return
-    out = Table(title="Quarantined rows (ops.quarantine)", title_justify="left")
-    for col in ("table", "row", "key", "column", "raw value", "reason", "source"):
-        out.add_column(col, overflow="fold")
-    for r in rows:
-        out.add_row(r["table_name"], str(r["row_number"]), r["row_key"] or "", r["column_name"] or "",
-                    json.dumps(r["raw_value"]), r["reason"], r["source"])
+    text = [[r["table_name"], str(r["row_number"]), escape(r["row_key"] or ""), escape(r["column_name"] or ""),
+             escape(json.dumps(r["raw_value"])), escape(r["reason"]), escape(r["source"])] for r in rows]
+    out, left_out = fitted_table("Quarantined rows (ops.quarantine)",
+                                 ["table", "row", "key", "column", "raw value", "reason", "source"], text, keep=2,
+                                 right={"row"}, flex={"reason", "source", "raw value"},
+                                 priority=["reason", "column", "raw value", "key", "source"])
     console.print(out)
+    left_out_note(left_out, " (every column: martops show ops.quarantine)")

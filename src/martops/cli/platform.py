@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from martops import domains
 from martops.checks.store import results_of_run
-from martops.cli.common import CONFIG, WAREHOUSE, connect_warehouse, parse_range
-from martops.cli.render import check_table, console, step_progress
+from martops.cli.common import CONFIG, FORCE, WAREHOUSE, connect_warehouse, parse_range, refuse_overwrite, writable_warehouse
+from martops.cli.render import check_table, console, fitted_table, step_progress
 from martops.config import ProjectConfig, load_config
 from martops.domain import SOURCE_PREFIX, StepContext
 from martops.errors import ConfigError, StepError
@@ -91,12 +92,14 @@ def run_cli(selectors: list[str], *, strict: bool = False, config: Optional[Path
             warehouse: Optional[Path] = None, since: Optional[str] = None, until: Optional[str] = None,
             exclude: Optional[list[str]] = None, source: Optional[list[str]] = None, db: Optional[Path] = None,
             params: Optional[dict] = None, title: str = "run",
-            after: Optional[Callable[[RunReport, object], None]] = None) -> RunReport:
+            after: Optional[Callable[[RunReport, object], None]] = None, force: bool = False) -> RunReport:
     """Resolve the selection, check every flag, then open (or create) the warehouse and run; print
     one summary. A failed step raises StepError after the summary (exit 1). A step named by its
     exact name (or every step, with `strict`) that has nothing to do is an error, not a skip."""
     cfg = load_config(config)
     s, u = parse_range(since, until)
+    export = (params or {}).get("export")
+    refuse_overwrite(force, ("--export", Path(export) if export else None))
     names = selection(cfg, selectors, list(exclude or []), list(source or []), db)
     per_domain = _sources(list(source or []), db, names)
     common = {k: v for k, v in (params or {}).items() if v is not None}
@@ -108,7 +111,8 @@ def run_cli(selectors: list[str], *, strict: bool = False, config: Optional[Path
     loads = any(i.startswith(SOURCE_PREFIX) for n in names for i in graph.step(n).inputs)
     first = domains.domain(graph.step(names[0]).domain)
     # only a selection that loads a delivery may create the warehouse: a typo elsewhere creates nothing
-    with connect_warehouse(cfg, warehouse, create=loads, domain=first.name) as wh:
+    # a load that fails before it loaded anything removes the warehouse it created (writable_warehouse)
+    with (writable_warehouse(cfg, warehouse) if loads else connect_warehouse(cfg, warehouse, domain=first.name)) as wh:
         ctx = StepContext(wh, cfg, s, u, params=common, domain_params=per_domain)
         with step_progress(len(names), title) as (progress, task):
             bars: dict[str, object] = {}
@@ -129,14 +133,14 @@ def run_cli(selectors: list[str], *, strict: bool = False, config: Optional[Path
             console.print(check_table(flagged, title=f"Checks that did not pass (run {report.run_id})"))
         if after:
             after(report, wh)
-    if not report.ok:
-        failed = report.failed
-        if len(names) == 1:
-            raise StepError(str(failed[0].reason))
-        skipped = [o.step for o in report.outcomes if o.status == SKIPPED and (o.reason or "").startswith("not run")]
-        raise StepError(f"{failed[0].step} failed: {failed[0].reason}"
-                        + (f" (and {len(failed) - 1} more failed step(s))" if len(failed) > 1 else "")
-                        + (f"; not run: {', '.join(skipped)}" if skipped else ""))
+        if not report.ok:  # raised inside: a warehouse this run created and left empty is removed
+            failed = report.failed
+            if len(names) == 1:
+                raise StepError(str(failed[0].reason))
+            skipped = [o.step for o in report.outcomes if o.status == SKIPPED and (o.reason or "").startswith("not run")]
+            raise StepError(f"{failed[0].step} failed: {failed[0].reason}"
+                            + (f" (and {len(failed) - 1} more failed step(s))" if len(failed) > 1 else "")
+                            + (f"; not run: {', '.join(skipped)}" if skipped else ""))
     return report
 
 
@@ -160,28 +164,26 @@ def check_deliveries(cfg: ProjectConfig, names: list[str], per_domain: dict[str,
 
 
 def print_report(report: RunReport, title: str) -> None:
-    table = Table(title=f"{title} (run {report.run_id})", title_justify="left")
-    table.add_column("step", no_wrap=True, min_width=10)
-    table.add_column("status", no_wrap=True)
-    table.add_column("range", no_wrap=True)
-    for col in ("rows in", "rows out", "seconds"):
-        table.add_column(col, justify="right", no_wrap=True)
-    table.add_column("details", ratio=1, overflow="fold")
     style = {"success": "green", "failed": "bold red", "skipped": "yellow"}
     notes: list[str] = []
+    rows = []
     for o in report.outcomes:
         r = o.result
         span = f"{r.since}..{r.until}" if r and r.since else ""
         details = ", ".join(f"{k}={v}" for k, v in r.details.items()) if r else (o.reason or "")
-        table.add_row(o.step, f"[{style[o.status]}]{o.status}[/]", span, f"{r.rows_in:,}" if r else "",
-                      f"{r.rows_out:,}" if r else "", f"{o.seconds:.2f}" if r or o.status == FAILED else "", details)
+        rows.append([o.step, f"[{style[o.status]}]{o.status}[/]", span, f"{r.rows_in:,}" if r else "",
+                     f"{r.rows_out:,}" if r else "", f"{o.seconds:.2f}" if r or o.status == FAILED else "",
+                     escape(details)])
         if r:
             d = domains.domain(o.step.split(".", 1)[0])
             notes += d.summary_notes(r) if d.summary_notes else []
+    table, _ = fitted_table(f"{title} (run {report.run_id})",
+                            ["step", "status", "range", "rows in", "rows out", "seconds", "details"], rows, keep=2,
+                            right={"rows in", "rows out", "seconds"}, flex={"details"},
+                            priority=["rows out", "details", "rows in", "range", "seconds"])
     console.print(table)
     for line in dict.fromkeys(notes):
         console.print(f"[yellow]note:[/] {line}")
-
 
 def run(
     selectors: Optional[list[str]] = SELECTORS, exclude: Optional[list[str]] = EXCLUDE,
@@ -189,7 +191,7 @@ def run(
     db: Optional[Path] = DB, model: Optional[str] = MODEL, export: Optional[Path] = EXPORT,
     write_back: Optional[bool] = WRITE_BACK, ddl: Optional[Path] = DDL, lookback_days: Optional[int] = LOOKBACK,
     conv_type_id: Optional[str] = CONV_TYPE, refresh: bool = REFRESH, allow_partial: bool = ALLOW_PARTIAL,
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
 ) -> None:
     """Run a selection of the step graph in dependency order (no selector: the whole project).
 
@@ -208,7 +210,7 @@ def run(
     """
     run_cli(list(selectors or []), config=config, warehouse=warehouse, since=since, until=until, exclude=exclude,
             source=source, db=db, params=step_params(model, export, write_back, ddl, lookback_days, conv_type_id,
-                                                     refresh, allow_partial))
+                                                     refresh, allow_partial), force=force)
 
 
 def step_params(model, export, write_back, ddl, lookback_days, conv_type_id, refresh, allow_partial) -> dict:
@@ -226,13 +228,13 @@ def step_command(name: str) -> Callable[..., None]:
         db: Optional[Path] = DB, model: Optional[str] = MODEL, export: Optional[Path] = EXPORT,
         write_back: Optional[bool] = WRITE_BACK, ddl: Optional[Path] = DDL, lookback_days: Optional[int] = LOOKBACK,
         conv_type_id: Optional[str] = CONV_TYPE, refresh: bool = REFRESH, allow_partial: bool = ALLOW_PARTIAL,
-        warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+        warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
     ) -> None:
         params = step_params(model, export, write_back, ddl, lookback_days, conv_type_id, refresh, allow_partial)
         if name == "attribution.write-back" and write_back is None:
             params["write_back"] = True  # naming the step asks for it
         run_cli([name], strict=True, config=config, warehouse=warehouse, since=since, until=until, source=source,
-                db=db, params=params, title=name)
+                db=db, params=params, title=name, force=force)
 
     command.__doc__ = (f"{step.description}.\n\nThe step {name} of the graph, with the same flags as "
                        f"`martops run` (`martops steps` shows its inputs and outputs).\n\nExample:\n\n"

@@ -4,29 +4,30 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Iterator
+import logging
+import os
+from typing import Collection, Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from martops.results import StepResult
 
-# Wider than rich's 80-column default when output is a pipe or a CI log.
-console = Console(width=None if Console().is_terminal else 140)
+# Wider than rich's 80-column default when output is a pipe or a CI log, unless COLUMNS says otherwise.
+console = Console(width=None if Console().is_terminal or os.environ.get("COLUMNS", "").isdigit() else 140)
 console_err = Console(stderr=True)
 
 
 def summary_table(results: list[StepResult], title: str = "Summary") -> Table:
-    table = Table(title=title, title_justify="left")
-    for col, justify in [("step", "left"), ("range", "left"), ("rows in", "right"),
-                         ("rows out", "right"), ("seconds", "right")]:
-        table.add_column(col, justify=justify, no_wrap=True)
-    table.add_column("details", ratio=1)
-    for r in results:
-        span = f"{r.since}..{r.until}" if r.since else ""
-        details = ", ".join(f"{k}={v}" for k, v in r.details.items())
-        table.add_row(r.step, span, f"{r.rows_in:,}", f"{r.rows_out:,}", f"{r.seconds:.2f}", details)
+    """One row per step; at 80 columns the range and seconds give way to the counts and details."""
+    rows = [[r.step, f"{r.since}..{r.until}" if r.since else "", f"{r.rows_in:,}", f"{r.rows_out:,}",
+             f"{r.seconds:.2f}", escape(", ".join(f"{k}={v}" for k, v in r.details.items()))] for r in results]
+    table, _ = fitted_table(title, ["step", "range", "rows in", "rows out", "seconds", "details"], rows,
+                            right={"rows in", "rows out", "seconds"}, flex={"details"},
+                            priority=["rows in", "rows out", "details", "range", "seconds"])
     return table
 
 
@@ -48,10 +49,7 @@ STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "error": 
 
 def check_table(rows: list[dict], title: str = "Checks") -> Table:
     """Check results (dicts shaped like ops.check_results rows): status, counts, first example."""
-    table = Table(title=title, title_justify="left")
-    for col, justify in [("status", "left"), ("table", "left"), ("check", "left"), ("failing", "right")]:
-        table.add_column(col, justify=justify, no_wrap=col != "check")
-    table.add_column("example / message", ratio=1)
+    text = []
     for r in rows:
         style = STATUS_STYLE.get(r["status"], "")
         sample = r.get("sample")
@@ -62,6 +60,74 @@ def check_table(rows: list[dict], title: str = "Checks") -> Table:
             detail = json.dumps(detail, default=str)
         else:
             detail = ""
-        table.add_row(f"[{style}]{r['status']}[/]", r["table_name"], r["check_name"], f"{r['failing_count']:,}",
-                      detail[:300])
+        text.append([f"[{style}]{r['status']}[/]", escape(r["table_name"]), escape(r["check_name"]),
+                     f"{r['failing_count']:,}", escape(detail[:300])])
+    table, _ = fitted_table(title, ["status", "table", "check", "failing", "example / message"], text, keep=3,
+                            right={"failing"}, flex={"example / message", "check"}, cap=48)
     return table
+
+
+def fitted_table(title: str, columns: list[str], rows: list[list[str]], *, width: int | None = None,
+                 right: Collection[str] = (), keep: int = 1, cap: int = 40, flex: Collection[str] = (),
+                 priority: list[str] | None = None, styles: list[str | None] | None = None) -> tuple[Table, list[str]]:
+    """`rows` (text, rich markup allowed) as a table no wider than `width` (the console's), never
+    with a squeezed column. The first `keep` columns (the labels) always stay at full width. The
+    others are taken in `priority` order (default: left to right) while they fit at their natural
+    width (at most `cap`); from the first that does not fit, the rest are left out. A `flex`
+    column (free text: an error, a detail) needs only 16 columns and wraps into what is left.
+    Columns keep their order on screen. Returns the table and the names of the columns left out.
+    """
+    width = width or console.width
+    head = [max(map(len, c.splitlines() or [""])) for c in columns]  # a header may have several lines
+    natural = [min(cap, max([head[i]] + [Text.from_markup(r[i]).cell_len for r in rows])) for i in range(len(columns))]
+    need = [min(natural[i], max(16, head[i])) if c in flex else natural[i] for i, c in enumerate(columns)]
+    order = list(range(keep)) + [columns.index(c) for c in (priority or columns) if columns.index(c) >= keep]
+    used, shown = 1, set()  # the left border; each column adds its padding (2) and a border (1)
+    for i in order:
+        if i >= keep and used + need[i] + 3 > width:
+            break
+        shown.add(i)
+        used += need[i] + 3
+    table = Table(title=title, title_justify="left")
+    for i in sorted(shown):
+        wraps = columns[i] in flex or natural[i] >= cap
+        table.add_column(columns[i], justify="right" if columns[i] in right else "left", overflow="fold",
+                         min_width=need[i], no_wrap=not wraps, ratio=1 if columns[i] in flex else None)
+    for n, r in enumerate(rows):
+        table.add_row(*[r[i] for i in sorted(shown)], style=styles[n] if styles else None)
+    return table, [c.replace("\n", " ") for i, c in enumerate(columns) if i not in shown]
+
+
+def left_out_note(left_out: list[str], hint: str = "") -> None:
+    """Under a fitted table: which columns the width left out."""
+    if left_out:
+        console.print(f"left out at this width: {', '.join(left_out)}{hint}", highlight=False)
+
+
+class WarningSummary(logging.Handler):
+    """Without -v, log records of WARNING and above (martops', Splink's, Python warnings') are not
+    printed as log lines: they are gathered and printed once, after the command's own output, as
+    `warning: ...` lines (a repeated message once, with its count). `martops.engine`'s notes (a
+    wait for another process's lock) are printed at once, since the wait happens now.
+    The lines go to stdout with the summary, or to stderr when stdout carries data (`data_on_stdout`).
+    """
+
+    data_on_stdout = False
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: dict[str, int] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = " ".join(record.getMessage().split())
+        if record.name == "martops.engine":
+            console_err.print(f"note: {message}", highlight=False, soft_wrap=True)
+            return
+        self.seen[message] = self.seen.get(message, 0) + 1
+
+    def print_summary(self) -> None:
+        out = console_err if WarningSummary.data_on_stdout else console
+        for message, n in self.seen.items():
+            out.print(f"[yellow]warning:[/] {escape(message)}" + (f" ({n} times)" if n > 1 else ""),
+                      highlight=False, soft_wrap=True)
+        self.seen.clear()

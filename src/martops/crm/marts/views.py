@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Collection
 
 import ibis
 import ibis.expr.types as ir
@@ -121,12 +122,12 @@ def show(wh: Warehouse, mart: str, by: str | None = None, limit: int | None = No
     return View(f"{mart} by {by} ({TABLES[mart]})", list(expr.columns), rows, lines, len(data))
 
 
-def export(wh: Warehouse, mart: str, out: Path) -> int:
+def export(wh: Warehouse, mart: str, out: Path, money: Collection[str] | None = None) -> int:
     """A whole mart table, every column, to CSV/Parquet; `products-prices` is volume per price point."""
     if mart == "products-prices":
         _mart(wh, "products")
         data = wh.to_pyarrow(products.price_volume(wh))
     else:
         data = wh.to_pyarrow(_mart(wh, mart))
-    write_table(data, Path(out))
+    write_table(data, Path(out), money)
     return data.num_rows
