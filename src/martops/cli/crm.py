@@ -37,7 +37,7 @@ def build(
 
     Example:
 
-      martops crm build --source ../shared/datasets/crm --warehouse crm-warehouse.duckdb
+      martops crm build --source ../shared/datasets/crm
     """
     run_build(config, warehouse, "crm", source, T.FILE_ORDER,
               "Quarantined rows: `martops quarantine --table crm_transactions` (or crm_customers, ...). "
@@ -58,7 +58,7 @@ def cleaning(
 
     Example:
 
-      martops crm cleaning --warehouse crm-warehouse.duckdb
+      martops crm cleaning
     """
     print_cleaning(config, warehouse, "crm", run, T.FILE_ORDER,
                    "no crm build has been logged yet; run `martops crm build --source <folder>`")

@@ -55,7 +55,7 @@ def show(
 
     Example:
 
-      martops crm show customers --by segment --warehouse crm-warehouse.duckdb
+      martops crm show customers --by segment
 
       martops crm show sales --by region --limit 5 --export regions.csv
     """
@@ -93,7 +93,7 @@ def export(
 
     Example:
 
-      martops crm export customers --out customer_value.csv --warehouse crm-warehouse.duckdb
+      martops crm export customers --out customer_value.csv
     """
     refuse_overwrite(force, ("--out", out))
     _, wh = open_warehouse(config, warehouse, domain="crm", read_only=True)
