@@ -55,17 +55,17 @@ endif
 
 demo: $(STAMP)
 	$(BIN)/martops attribution generate --out $(DEMO)/challenge.db --conversions 2000 --seed 7 --force
-	$(BIN)/martops attribution run --db $(DEMO)/challenge.db --since 2023-09-01 --until 2023-09-07 \
-		--model ihc --warehouse $(DEMO)/warehouse.duckdb --export $(DEMO)/channel_reporting.csv --write-back --force
 	$(BIN)/martops kpis generate --out $(DEMO)/campaign-exports --seed 7 --force
-	$(BIN)/martops kpis build --source $(DEMO)/campaign-exports --warehouse $(DEMO)/warehouse.duckdb
-	$(BIN)/martops kpis show --warehouse $(DEMO)/warehouse.duckdb --by channel_3 --export $(DEMO)/kpis_by_channel.csv --force
+	cp src/martops/demo/project.yml $(DEMO)/martops.yml
+	$(BIN)/martops steps
+	cd $(DEMO) && $(CURDIR)/$(BIN)/martops run --since 2023-09-01 --until 2023-09-07 --force
+	cd $(DEMO) && $(CURDIR)/$(BIN)/martops kpis show --by channel_3 --export kpis_by_channel.csv --force
 	$(BIN)/martops crm generate-people --out $(DEMO)/people.csv --records 20000 --force
 	$(BIN)/martops crm dedupe --input $(DEMO)/people.csv --id record_id --compare first_name=name \
 	  --compare surname=name --compare dob=date --compare email=email --compare phone=phone \
 	  --compare address=address --compare postcode=postcode --compare city=city --out $(DEMO)/people_clusters.csv --force
-	$(BIN)/martops check --warehouse $(DEMO)/warehouse.duckdb
-	@echo "Demo outputs are in $(DEMO)/. To run the README's commands as written: source $(BIN)/activate"
+	cd $(DEMO) && $(CURDIR)/$(BIN)/martops check
+	@echo "Demo outputs are in $(DEMO)/ (its project file: $(DEMO)/martops.yml). To run the README's commands as written: source $(BIN)/activate"
 
 # Airflow and Dagster each get their own venv from their own lock: the adapters in
 # src/martops/automation/orchestration/ import only the stdlib and the orchestrator, and drive the
