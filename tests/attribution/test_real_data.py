@@ -8,7 +8,9 @@ import pytest
 from martops.attribution import tables as T
 from martops.attribution.compare import mae_against_api
 from martops.attribution.models import MODELS
-from martops.attribution.pipeline import RunOptions, run
+from martops import domains
+from martops.config import ProjectConfig
+from martops.domain import StepContext
 from martops.engine import connect
 from martops.attribution.ihc_sample import build_sample_db
 
@@ -22,7 +24,12 @@ def real(ihc_dataset, tmp_path_factory):
     wh = connect(path=db.with_suffix(".duckdb"))
     results = {}
     for model in MODELS:
-        results[model] = run(wh, RunOptions(SINCE, UNTIL, model=model, db=db, export=db.with_name(f"{model}.csv")))
+        ctx = StepContext(wh, ProjectConfig(), SINCE, UNTIL, params={"model": model, "db": str(db),
+                                                                     "export": str(db.with_name(f"{model}.csv"))})
+        names = domains.graph().select(["attribution"], exclude=["attribution.write-back"])
+        report = domains.run(ctx, names)
+        assert report.ok, [o.reason for o in report.failed]
+        results[model] = report.results
     yield wh, counts, results
     wh.close()
 

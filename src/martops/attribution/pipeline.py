@@ -1,7 +1,7 @@
 """The attribution steps as library functions: each takes a range, returns a StepResult.
 
-`run` chains ingest -> journeys -> attribute -> report -> export (-> write-back). Each step is
-also a CLI command, so an orchestrator can run them separately.
+The step graph (`attribution/domain.py`, run by `martops.runner`) is the one thing that chains
+them; each is also a CLI command, so an orchestrator can run them separately.
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from martops.attribution import credit, ingest as ingest_mod, journeys as journeys_mod, reporting, writeback
-from martops.attribution.ihc_api import runner as api_runner
 from martops.attribution.ihc_api.runner import ApiOptions
-from martops.attribution.models import API_MODEL
 from martops.config import AttributionConfig, ProjectConfig
 from martops.engine import Warehouse
 from martops.errors import ConfigError
@@ -122,36 +120,3 @@ STEPS: dict[str, Callable[[Warehouse, RunOptions], StepResult]] = {
     "export": step_export,
     "write-back": step_write_back,
 }
-
-
-def plan(opts: RunOptions) -> list[str]:
-    names = ["ingest", "journeys", "attribute", "report"]
-    if opts.export is not None:
-        names.append("export")
-    if opts.write_back:
-        names.append("write-back")
-    return names
-
-
-def check_ready(names: list[str], opts: RunOptions) -> None:
-    """What can be known before any step writes: `--model ihc_api` needs a key, a URL and a
-    conversion type, and a run that lacks one must not ingest first and fail after. When attribute
-    is the first step it checks the same itself, as a failed step in ops.runs."""
-    if "attribute" in names[1:] and opts.model == API_MODEL:
-        api_runner.preflight(opts.api)
-
-
-def run(
-    wh: Warehouse, opts: RunOptions, on_step: Callable[[str, StepResult | None], None] | None = None,
-) -> list[StepResult]:
-    """Run the whole chain; `on_step(name, None)` before and `on_step(name, result)` after each."""
-    results = []
-    check_ready(plan(opts), opts)
-    for name in plan(opts):
-        if on_step:
-            on_step(name, None)
-        result = STEPS[name](wh, opts)
-        results.append(result)
-        if on_step:
-            on_step(name, result)
-    return results
