@@ -390,12 +390,16 @@ def load_config(path: str | Path | None = None) -> ProjectConfig:
     try:
         return ProjectConfig.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{path}: invalid project file"]
+        problems = []
         for err in exc.errors():
             key = ".".join(str(p) for p in err["loc"])
-            said = err["msg"] if "got " in err["msg"] else f"{err['msg']} (got {err.get('input')!r})"
-            lines.append(f"  {key}: {said}" if key else f"  {said}")  # a validator naming the value is not echoed twice
-        raise ConfigError("\n".join(lines)) from exc
+            msg = err["msg"].removeprefix("Value error, ")  # pydantic's wording for a validator's own message
+            said = msg if "got " in msg else f"{msg} (got {err.get('input')!r})"  # a value named is not echoed twice
+            problems.append(f"{key}: {said}" if key else said)
+        if len(problems) == 1:  # one problem, one line
+            raise ConfigError(f"{path}: invalid project file: {problems[0]}") from exc
+        raise ConfigError("\n".join([f"{path}: invalid project file ({len(problems)} problems)",
+                                     *(f"  {p}" for p in problems)])) from exc
 
 
 def with_overrides(cfg: ProjectConfig, section: str, flags: dict[str, tuple[str, object]]) -> ProjectConfig:

@@ -42,7 +42,7 @@ def _schedule(**fields) -> str:
 
 
 @pytest.mark.parametrize("fields, said", [
-    ({"cron": "'0 25 * * *'"}, "schedules.0: Value error, schedule 'nightly': cron field 2 (hour) must be 0-23, "
+    ({"cron": "'0 25 * * *'"}, "schedules.0: schedule 'nightly': cron field 2 (hour) must be 0-23, "
                                "got '25' in '0 25 * * *'"),
     ({"cron": "'0 9 * * 8'"}, "schedule 'nightly': cron field 5 (day of week) must be 0-7 or sun-sat; 0 and 7 are "
                               "Sunday, got '8' in '0 9 * * 8'"),
@@ -68,7 +68,8 @@ def test_each_mistake_is_an_error_naming_the_file_schedule_and_field(tmp_path, c
     for command in ("list", "cron", "serve"):
         out = run_cli(capsys, "schedule", command, "--config", path)
         assert out.code == 1, (command, out)
-        assert out.err.startswith(f"error: {path}: invalid project file\n"), out.err
+        assert out.err.startswith(f"error: {path}: invalid project file: "), out.err
+        assert out.err.count("\n") == 1, out.err  # one line
         assert said in out.err and "Traceback" not in out.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["martops.yml"]  # nothing written
 

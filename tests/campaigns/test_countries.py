@@ -43,7 +43,7 @@ def test_codes_names_and_the_unknown_code(capsys, tmp_path, yml, unknown):
 
 def test_an_unknown_code_that_is_a_country_or_two_disagreeing_keys_are_errors(capsys, tmp_path):
     folder = write_exports(tmp_path / "x", [channel()], None, [web("2022-01-01")])
-    for yml, said in [("countries: {unknown: DE}\n", "countries.unknown: Value error, must be a user-assigned"),
+    for yml, said in [("countries: {unknown: DE}\n", "countries.unknown: must be a user-assigned"),
                       ("crm: {unknown_country: QZ}\ncampaigns: {unknown_country: ZZ}\n",
                        "set countries.unknown alone, got campaigns.unknown_country ZZ and crm.unknown_country QZ")]:
         (tmp_path / "m.yml").write_text(yml)

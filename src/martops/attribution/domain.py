@@ -58,6 +58,7 @@ def _step(short: str):
 def preflight(ctx: StepContext, names: list[str]) -> None:
     """What can be known before any step writes: flags naming files, and `--model ihc_api`'s key,
     URL and conversion type (a run that lacks one must not ingest first and fail after)."""
+    with_overrides(ctx.project, "attribution", {"lookback_days": ("--lookback-days", ctx.param("lookback_days"))})
     ddl, export = ctx.param("ddl"), ctx.param("export") or ctx.project.attribution.export
     if "attribution.write-back" in names and _write_back(ctx):
         db = ctx.param("db") or ctx.project.sources.attribution.path

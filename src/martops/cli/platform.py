@@ -105,8 +105,9 @@ def run_cli(selectors: list[str], *, strict: bool = False, config: Optional[Path
     common = {k: v for k, v in (params or {}).items() if v is not None}
     # the export step on its own writes the rows of --since..--until; in a chain, the whole report
     common.setdefault("export_range", True if names == ["attribution.export"] and (since or until) else None)
-    check_deliveries(cfg, names, per_domain)
+    # flags first (a wrong --model is said even when the delivery is missing too), then the files
     domains.preflight(StepContext(None, cfg, s, u, params=common, domain_params=per_domain), names)  # type: ignore[arg-type]
+    check_deliveries(cfg, names, per_domain)
     graph = domains.graph()
     loads = any(i.startswith(SOURCE_PREFIX) for n in names for i in graph.step(n).inputs)
     first = domains.domain(graph.step(names[0]).domain)
