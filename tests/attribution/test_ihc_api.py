@@ -309,7 +309,9 @@ def test_cli_exit_codes_for_partial_failures(capsys, server, source_db, tmp_path
             "--export", tmp_path / "out.csv", "--force"]
     server.faults = ["206"]
     res = run_cli(capsys, *base)
-    assert res.code == 1 and "could not be attributed" in res.err and "Finished before the error" in res.out
+    assert res.code == 1 and "could not be attributed" in res.err and "not run: attribution.report" in res.err
+    summary = {line.split()[1]: line.split()[3] for line in res.out.splitlines() if line.startswith("│ attribution.")}
+    assert summary["attribution.ingest"] == "success" and summary["attribution.attribute"] == "failed", res.out
     server.faults = ["206"]
     res = run_cli(capsys, *base, "--refresh", "--allow-partial")
     assert res.code == 0 and "failed=1" in res.out
