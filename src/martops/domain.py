@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 
 from martops.config import ProjectConfig
 from martops.engine import Warehouse
+from martops.errors import ConfigError
 from martops.results import StepResult
 
 SOURCE_PREFIX = "source:"
@@ -47,6 +48,14 @@ class StepContext:
     def param(self, name: str, default: Any = None) -> Any:
         value = self.params.get(name)
         return default if value is None else value
+
+    def delivery(self, setting: str, step: str) -> Path:
+        """The folder a load step reads: `--source`, else `sources.<setting>.path` of martops.yml
+        (relative to the working directory); neither is an error naming both."""
+        folder = self.param("source") or getattr(self.project.sources, setting).path
+        if folder is None:
+            raise ConfigError(f"{step} has no delivery: pass --source FOLDER or set sources.{setting}.path in martops.yml")
+        return Path(folder)
 
 
 @dataclasses.dataclass(frozen=True)

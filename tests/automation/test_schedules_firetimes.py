@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-import pytest
 from apscheduler.triggers.cron import CronTrigger
 from croniter import croniter
 from hypothesis import given, settings, strategies as st

@@ -26,7 +26,7 @@ from martops.checks.core import CheckResult
 from martops.checks.store import recorded
 from martops.config import ProjectConfig
 from martops.engine import Warehouse
-from martops.ops import quarantine, runlog
+from martops.ops import cleaning_log, quarantine, runlog
 from martops.ops.runlog import current_run_id
 from martops.domain import StepContext
 from martops.errors import ConfigError
@@ -201,30 +201,17 @@ def build_mart(wh: Warehouse, project: ProjectConfig, results: list[CheckResult]
 
 
 # -- the steps (declared in martops.campaigns.domain) ------------------------------------------
-LOG_KEY = "kpis.cleaning_log"
+LOG_KEY = cleaning_log.state_key("kpis")
 """Where each step leaves its cleaning-log entries in `StepContext.state` (`build` returns them)."""
 
 
-def source_folder(ctx: StepContext) -> Path:
-    folder = ctx.param("source") or ctx.project.sources.campaigns.path
-    if folder is None:
-        raise ConfigError("kpis.load has no delivery: pass --source FOLDER or set sources.campaigns.path in martops.yml")
-    return Path(folder)
-
-
-def _logged(ctx: StepContext, step: str, params: dict, fn: Callable[[CleaningLog], dict], rows_in: str,
+def _logged(ctx: StepContext, step: str, params: dict, fn: Callable[[CleaningLog], dict], rows_in: str | None,
             rows_out: str) -> StepResult:
-    """Run a step in ops.runs; its cleaning-log entries are written even when it fails."""
-    log = CleaningLog("kpis")
-    try:
-        return runlog.timed(ctx.wh, "kpis", step, params, lambda: fn(log), rows_in, rows_out, keep_counts=True)
-    finally:
-        log.write(ctx.wh, current_run_id())
-        ctx.state.setdefault(LOG_KEY, CleaningLog("kpis")).entries.extend(log.entries)
+    return cleaning_log.logged_step(ctx, "kpis", step, params, fn, rows_in, rows_out)
 
 
 def step_load(ctx: StepContext) -> StepResult:
-    folder = source_folder(ctx)
+    folder = ctx.delivery("campaigns", "kpis.load")
 
     def go(log: CleaningLog) -> dict:
         with recorded(ctx.wh, current_run_id()) as results:

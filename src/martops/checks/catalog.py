@@ -11,7 +11,6 @@ import dataclasses
 import datetime as dt
 import difflib
 import fnmatch
-import re
 from typing import Callable, Iterable, Mapping
 
 import ibis.expr.types as ir

@@ -25,7 +25,7 @@ from martops.crm import customer_dedupe, integrity, marts, phones, quality, repo
 from martops.crm import tables as T
 from martops.crm.source import CrmFolder
 from martops.engine import Warehouse
-from martops.ops import quarantine, runlog
+from martops.ops import cleaning_log, quarantine
 from martops.ops.cleaning_log import CleaningLog
 from martops.ops.runlog import current_run_id
 from martops.domain import StepContext
@@ -116,26 +116,13 @@ def load(wh: Warehouse, folder: str | Path, project: ProjectConfig, results: lis
 
 
 # -- the steps (declared in martops.crm.domain) ----------------------------------------------
-LOG_KEY = "crm.cleaning_log"
+LOG_KEY = cleaning_log.state_key("crm")
 """Where each step leaves its cleaning-log entries in `StepContext.state` (`build` returns them)."""
-
-
-def source_folder(ctx: StepContext) -> Path:
-    folder = ctx.param("source") or ctx.project.sources.crm.path
-    if folder is None:
-        raise ConfigError("crm.load has no delivery: pass --source FOLDER or set sources.crm.path in martops.yml")
-    return Path(folder)
 
 
 def _logged(ctx: StepContext, step: str, params: dict, fn: Callable[[CleaningLog], dict], rows_in: str | None,
             rows_out: str) -> StepResult:
-    """Run a step in ops.runs; its cleaning-log entries are written even when it fails."""
-    log = CleaningLog("crm")
-    try:
-        return runlog.timed(ctx.wh, "crm", step, params, lambda: fn(log), rows_in, rows_out, keep_counts=True)
-    finally:
-        log.write(ctx.wh, current_run_id())
-        ctx.state.setdefault(LOG_KEY, CleaningLog("crm")).entries.extend(log.entries)
+    return cleaning_log.logged_step(ctx, "crm", step, params, fn, rows_in, rows_out)
 
 
 def _gated(ctx: StepContext, write: Callable[[], object], tables: Callable[[object], list[str]]):
@@ -154,7 +141,7 @@ def _require(ctx: StepContext, step: str, table: str) -> None:
 
 
 def step_load(ctx: StepContext) -> StepResult:
-    folder = source_folder(ctx)
+    folder = ctx.delivery("crm", "crm.load")
 
     def go(log: CleaningLog) -> dict:
         with recorded(ctx.wh, current_run_id()) as results:

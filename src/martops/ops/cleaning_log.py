@@ -12,7 +12,11 @@ import datetime as dt
 
 import ibis
 
+from typing import Any, Callable
+
 from martops.engine import Warehouse
+from martops.ops import runlog
+from martops.results import StepResult
 
 CLEANING_LOG = "ops.cleaning_log"
 
@@ -77,3 +81,21 @@ def last_run(wh: Warehouse, domain: str) -> str | None:
         t = t.filter(t.domain.fill_null("kpis") == domain)
     rows = wh.to_pyarrow(t.order_by(ibis.desc("logged_at")).limit(1).select("run_id")).to_pylist()
     return rows[0]["run_id"] if rows else None
+
+
+def state_key(domain: str) -> str:
+    """Where a domain's steps gather their entries in `StepContext.state` (a build prints them)."""
+    return f"{domain}.cleaning_log"
+
+
+def logged_step(ctx: Any, domain: str, step: str, params: dict, fn: Callable[[CleaningLog], dict],
+                rows_in: str | None, rows_out: str) -> StepResult:
+    """Run a step in ops.runs (`runlog.timed`, counts kept) with a fresh log handed to `fn`; its
+    entries are written even when the step fails (the rules that ran before the failure are
+    facts too) and gathered in `ctx.state[state_key(domain)]`. `ctx` is a `martops.domain.StepContext`."""
+    log = CleaningLog(domain)
+    try:
+        return runlog.timed(ctx.wh, domain, step, params, lambda: fn(log), rows_in, rows_out, keep_counts=True)
+    finally:
+        log.write(ctx.wh, runlog.current_run_id())
+        ctx.state.setdefault(state_key(domain), CleaningLog(domain)).entries.extend(log.entries)
