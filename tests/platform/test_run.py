@@ -192,3 +192,53 @@ def test_every_declared_grain_holds_in_the_built_tables(capsys, project):
                 assert dupes == 0, (spec.name, spec.grain)
                 checked += 1
     assert checked >= 20
+
+
+@pytest.mark.parametrize("args, message", [
+    (["kpis", "load", "--model", "linear"], "--model: no selected step takes it (kpis.load); it is read by attribution."),
+    (["run", "kpis", "--export", "k.csv"], "--export: no selected step takes it"),
+    (["run", "attribution.report", "--export", "r.csv", "--since", "2023-09-01", "--until", "2023-09-02"],
+     "--export: no selected step takes it (attribution.report); it is read by attribution.export"),
+    (["kpis", "load", "--since", "2024-01-01"], "none of the selected steps (kpis.load) takes a range"),
+    (["run", "kpis", "--source", "kpis=exports", "--source", "kpis=other"], "kpis is given a delivery twice"),
+    (["run", "attribution", "--db", "challenge.db", "--source", "attribution=challenge.db"], "give one"),
+    (["run", "kpis", "--db", "challenge.db"], "--db challenge.db: no selected step is of attribution"),
+    (["run", "kpis", "--source", "crm=crm"], "no selected step is of crm"),
+])
+def test_a_flag_no_selected_step_reads_is_an_error_not_a_no_op(capsys, project, args, message):
+    res = run_cli(capsys, *args)
+    assert res.code == 1 and message in " ".join(res.err.split()), res.err
+    assert not (project / "wh.duckdb").exists()
+
+
+def test_a_range_never_ingested_fails_and_is_not_recorded_as_done(capsys, project):
+    assert run_cli(capsys, "run", "+attribution.report", "--since", "2023-09-02", "--until", "2023-09-03").code == 0
+    res = run_cli(capsys, "run", "attribution.attribute", "--since", "2023-09-04", "--until", "2023-09-04",
+                  "--model", "linear")
+    assert res.code == 1
+    assert "attribution.journeys has not run on 2023-09-04..2023-09-04" in " ".join(res.err.split())
+    res = run_cli(capsys, "attribution", "journeys", "--since", "2023-09-01", "--until", "2023-09-05")
+    assert res.code == 1 and "attribution.ingest has not run on 2023-09-01..2023-09-01" in " ".join(res.err.split())
+    with connect(path=project / "wh.duckdb") as w:
+        ranges = w.to_pyarrow(w.table("ops.attribution_ranges")).to_pylist()
+    assert [(r["model"], str(r["since"]), str(r["until"])) for r in ranges] == [("ihc", "2023-09-02", "2023-09-03")]
+
+
+def test_a_second_model_gets_its_own_new_range(capsys, project):
+    assert run_cli(capsys, "run", "+attribution.report").code == 0
+    res = run_cli(capsys, "run", "attribution.attribute+", "--model", "linear", "--no-write-back")
+    assert res.code == 0, res.err  # the ranges table holds ihc's range only: linear starts at the source's first date
+    with connect(path=project / "wh.duckdb") as w:
+        ranges = {r["model"]: (r["since"], r["until"]) for r in w.to_pyarrow(w.table("ops.attribution_ranges")).to_pylist()}
+    assert ranges["linear"] == ranges["ihc"]
+
+
+def test_export_writes_the_range_alone_and_in_a_chain(capsys, project):
+    def dates() -> set[str]:
+        with open(project / "out" / "channel_reporting.csv", newline="") as f:
+            return {r["date"] for r in csv.DictReader(f)}
+
+    assert run_cli(capsys, "run", "attribution", "--since", "2023-09-02", "--until", "2023-09-05").code == 0
+    chained = dates()
+    assert run_cli(capsys, "run", "attribution.export", "--since", "2023-09-02", "--until", "2023-09-05").code == 0
+    assert dates() == chained and chained <= {"2023-09-02", "2023-09-03", "2023-09-04", "2023-09-05"}

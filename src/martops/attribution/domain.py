@@ -37,14 +37,15 @@ def options(ctx: StepContext) -> pipeline.RunOptions:
     cfg = with_overrides(ctx.project, "attribution", {"lookback_days": ("--lookback-days", ctx.param("lookback_days"))})
     model = ctx.param("model") or cfg.attribution.model
     if model not in ALL_MODELS:
-        raise ConfigError(f"--model {model!r} is not a model; choose one of {', '.join(ALL_MODELS)}")
+        raise ConfigError(f"{'--model' if ctx.param('model') else 'attribution.model in martops.yml:'} {model!r} "
+                          f"is not a model; choose one of {', '.join(ALL_MODELS)}")
     db, export = ctx.param("db") or cfg.sources.attribution.path, ctx.param("export") or cfg.attribution.export
     api = ApiOptions(config=cfg.ihc_api, conv_type_id=ctx.param("conv_type_id"), refresh=bool(ctx.param("refresh")),
                      allow_partial=bool(ctx.param("allow_partial")), progress=ctx.progress)
     return pipeline.RunOptions(
         since=ctx.since, until=ctx.until, model=model, db=Path(db) if db else None,
         export=Path(export) if export else None, write_back=bool(ctx.param("write_back", cfg.attribution.write_back)),
-        export_range=bool(ctx.param("export_range")), ddl=ctx.param("ddl"), config=cfg.attribution, project=cfg,
+        ddl=ctx.param("ddl"), config=cfg.attribution, project=cfg,
         api=api)
 
 
@@ -70,7 +71,8 @@ def preflight(ctx: StepContext, names: list[str]) -> None:
         raise ConfigError(f"--export {export} is a directory; give a file name, e.g. {Path(export) / 'channel_reporting.csv'}")
     model = ctx.param("model") or ctx.project.attribution.model
     if model not in ALL_MODELS:
-        raise ConfigError(f"--model {model!r} is not a model; choose one of {', '.join(ALL_MODELS)}")
+        raise ConfigError(f"{'--model' if ctx.param('model') else 'attribution.model in martops.yml:'} {model!r} "
+                          f"is not a model; choose one of {', '.join(ALL_MODELS)}")
     if model == API_MODEL and "attribution.attribute" in names[1:]:
         api_runner.preflight(ApiOptions(config=ctx.project.ihc_api, conv_type_id=ctx.param("conv_type_id")))
 
@@ -101,7 +103,7 @@ def new_range(ctx: StepContext) -> tuple[dt.date, dt.date] | None:
     model = ctx.param("model") or ctx.project.attribution.model
     if ctx.wh.exists(T.RANGES):
         r = ctx.wh.table(T.RANGES)
-        done = ctx.wh.scalar(r.filter(r.model == model).until.max())
+        done = ctx.wh.to_pyarrow(r.filter(r.model == model).until.max()).as_py()  # None for a model never run
         if isinstance(done, dt.datetime):
             done = done.date()
         if done is not None:

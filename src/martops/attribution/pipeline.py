@@ -31,7 +31,6 @@ class RunOptions:
     db: Path | None = None
     export: Path | None = None
     write_back: bool = False
-    export_range: bool = False
     """The export holds only the rows dated [since, until] (`attribution export`); else all the
     model's rows (`run --export`, whose report spans every range attributed so far)."""
     ddl: Path | None = None
@@ -72,8 +71,29 @@ def step_ingest(wh: Warehouse, opts: RunOptions) -> StepResult:
     return _timed(wh, "ingest", opts, go, "read", "loaded")
 
 
+def require_covered(wh: Warehouse, upstream: str, since: dt.date, until: dt.date, step: str) -> None:
+    """Refuse to build on a range the upstream step never ran on: journeys of never-ingested
+    conversions would be empty, and `attribute` would then record the range as done, so the new
+    range would skip it for good. Covered = inside the union of the upstream's successful runs'
+    ranges in ops.runs (staging keeps every range ingested)."""
+    runs = wh.table(runlog.RUNS) if wh.exists(runlog.RUNS) else None
+    spans = [] if runs is None else wh.to_pyarrow(
+        runs.filter((runs.step == upstream) & (runs.status == "success") & runs.since.notnull())
+        .select("since", "until").order_by("since")).to_pylist()
+    day = since
+    for span in spans:
+        if span["since"] > day:
+            break
+        day = max(day, span["until"] + dt.timedelta(days=1))
+    if day <= until:
+        gap_end = min([s["since"] - dt.timedelta(days=1) for s in spans if s["since"] > day] + [until])
+        raise ConfigError(f"{step}: {upstream} has not run on {day}..{gap_end}; run it first, e.g. "
+                          f"martops run +{step} --since {since} --until {until}")
+
+
 def step_journeys(wh: Warehouse, opts: RunOptions) -> StepResult:
     def go() -> dict:
+        require_covered(wh, "attribution.ingest", opts.since, opts.until, "attribution.journeys")
         return journeys_mod.build_journeys(wh, opts.since, opts.until, opts.config.lookback_days, opts.project)
 
     return _timed(wh, "journeys", opts, go, "conversions", "journey_rows")
@@ -81,6 +101,7 @@ def step_journeys(wh: Warehouse, opts: RunOptions) -> StepResult:
 
 def step_attribute(wh: Warehouse, opts: RunOptions) -> StepResult:
     def go() -> dict:
+        require_covered(wh, "attribution.journeys", opts.since, opts.until, "attribution.attribute")
         return {"model": opts.model, **credit.attribute(wh, opts.since, opts.until, opts.model, opts.config, opts.api, opts.project)}
 
     return _timed(wh, "attribute", opts, go, "journey_rows", "rows")
@@ -96,8 +117,8 @@ def step_export(wh: Warehouse, opts: RunOptions) -> StepResult:
     out = opts.export
 
     def go() -> dict:
-        dates = (opts.since, opts.until) if opts.export_range else (None, None)
-        n = csv_export.export_channel_reporting(wh, opts.model, out, *dates)
+        # the rows dated in the range, in a chain as alone: the same flags write the same file
+        n = csv_export.export_channel_reporting(wh, opts.model, out, opts.since, opts.until)
         return {"read": n, "rows": n, "file": str(out)}
 
     return _timed(wh, "export", opts, go, "read", "rows")

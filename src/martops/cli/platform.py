@@ -53,6 +53,7 @@ def _sources(values: list[str], db: Optional[Path], names: list[str]) -> dict[st
     graph = domains.graph()
     fed = list(dict.fromkeys(graph.step(n).domain for n in names
                              if any(i.startswith(SOURCE_PREFIX) for i in graph.step(n).inputs)))
+    selected = {graph.step(n).domain for n in names}  # a domain's delivery flag is accepted by all its steps
     out: dict[str, dict] = {}
     for value in values:
         domain, sep, path = value.partition("=")
@@ -66,10 +67,34 @@ def _sources(values: list[str], db: Optional[Path], names: list[str]) -> dict[st
                               f"use one of {', '.join(DELIVERY_PARAM)}")
         if not path:
             raise ConfigError(f"--source {value}: give a path after '='")
+        if domain not in selected:
+            raise ConfigError(f"--source {value}: no selected step is of {domain} ({', '.join(names)})")
+        if domain in out:
+            raise ConfigError(f"--source {value}: {domain} is given a delivery twice; give one")
         out.setdefault(domain, {})[DELIVERY_PARAM[domain]] = path
     if db is not None:
-        out.setdefault("attribution", {})["db"] = str(db)
+        if "attribution" in out:
+            raise ConfigError("--db and --source attribution=... both name the attribution delivery; give one")
+        if "attribution" not in selected:
+            raise ConfigError(f"--db {db}: no selected step is of attribution ({', '.join(names)})")
+        out["attribution"] = {"db": str(db)}
     return out
+
+
+def refuse_unused_flags(names: list[str], params: dict, ranged: bool) -> None:
+    """A flag no selected step reads is an error, not a quiet no-op (`kpis load --model x`,
+    `run attribution.report --export f.csv`, `--since` on a selection that loads whole deliveries)."""
+    graph = domains.graph()
+    steps = [graph.step(n) for n in names]
+    if ranged and not any(s.ranged for s in steps):
+        raise ConfigError(f"--since/--until: none of the selected steps ({', '.join(names)}) takes a range "
+                          "(kpis and crm load their whole delivery); leave them out")
+    for key, value in params.items():
+        if value is None or any(key == p.name for s in steps for p in s.parameters):
+            continue
+        takers = [s.name for s in graph.steps if any(key == p.name for p in s.parameters)]
+        raise ConfigError(f"--{key.replace('_', '-')}: no selected step takes it ({', '.join(names)}); "
+                          f"it is read by {', '.join(takers) or 'no step'}")
 
 
 def selection(cfg: ProjectConfig, selectors: list[str], exclude: list[str], sources: list[str],
@@ -103,8 +128,7 @@ def run_cli(selectors: list[str], *, strict: bool = False, config: Optional[Path
     names = selection(cfg, selectors, list(exclude or []), list(source or []), db)
     per_domain = _sources(list(source or []), db, names)
     common = {k: v for k, v in (params or {}).items() if v is not None}
-    # the export step on its own writes the rows of --since..--until; in a chain, the whole report
-    common.setdefault("export_range", True if names == ["attribution.export"] and (since or until) else None)
+    refuse_unused_flags(names, common, ranged=since is not None or until is not None)
     # flags first (a wrong --model is said even when the delivery is missing too), then the files
     domains.preflight(StepContext(None, cfg, s, u, params=common, domain_params=per_domain), names)  # type: ignore[arg-type]
     check_deliveries(cfg, names, per_domain)
