@@ -88,6 +88,8 @@ def test_two_schedules_with_one_name_are_an_error(tmp_path, capsys):
     ("schedules:\n  - {name: n, cron: '0 6 * * *'}\n",  # the whole project, but no source declared
      "schedule 'n': nothing to run: martops.yml declares no source"),
     ("schedules: []\n", "declares no schedules: add a `schedules:` list"),
+    ("sources: {campaigns: {path: x}}\nschedules:\n  - {name: n, cron: '0 6 * * *', select: [kpis], range: previous_day}\n",
+     "schedule 'n': range: previous_day passes --since/--until, which none of its steps takes"),
     ("warehouse: {path: w.duckdb}\n", "declares no schedules: add a `schedules:` list"),
 ])
 def test_a_selection_martops_run_would_refuse_or_no_schedule_fails_every_schedule_command(tmp_path, capsys, yml, said):

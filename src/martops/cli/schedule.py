@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 
+from martops import domains
 from martops.automation.commands import martops_executable
 from martops.automation.crontab import crontab
 from martops.automation.schedules import Schedule
@@ -36,7 +37,10 @@ def _project(config: Optional[Path]) -> tuple[Path, ProjectConfig, list[Schedule
                           "[{name: nightly, cron: '0 6 * * *'}] (see the README's Schedules section)")
     for s in cfg.schedules:  # a typo in a selector fails now, not at 06:00
         try:
-            platform.selection(cfg, s.select, [], [], None)
+            names = platform.selection(cfg, s.select, [], [], None)
+            if s.range == "previous_day" and not any(domains.graph().step(n).ranged for n in names):
+                raise ConfigError(f"range: previous_day passes --since/--until, which none of its steps takes "
+                                  f"({', '.join(names)} load their whole delivery); use range: new")
         except ConfigError as exc:
             raise ConfigError(f"{path}: schedule {s.name!r}: {exc}") from None
     return path, cfg, cfg.schedules
