@@ -31,7 +31,8 @@ def run_build(config: Optional[Path], warehouse: Optional[Path], domain: str, so
         rows = of_run(wh, report.run_id, file_order)
         if rows:
             console.print(cleaning_table(rows, "What cleaning did (ops.cleaning_log)"))
-        console.print(footer)
+        if report.ok:  # the footer names the tables built: not after a failure
+            console.print(footer)
 
     run_cli([domain], config=config, warehouse=warehouse, source=[f"{domain}={source}"],
             title=f"{domain} build", after=after)
