@@ -67,3 +67,21 @@ def test_the_main_tables_fit_and_keep_their_labels(capsys, monkeypatch, warehous
         assert expected and all(label in firsts.split("|") or label in pieces for label in expected), (args, width)
         if width == 80 and args[:2] in (["runs", "-n"], ["attribution", "show"], ["kpis", "show"]):
             assert "left out at this width: " in res.out  # what did not fit is named
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_steps_keeps_every_table_name_whole(capsys, monkeypatch, width):
+    """`martops steps` at 80 and 120 columns: no name broken across lines; what did not fit is named."""
+    from martops import domains
+
+    monkeypatch.setattr(render.console, "width", width)
+    res = run_cli(capsys, "steps")
+    assert res.code == 0, res.err
+    assert all(len(line.rstrip()) <= width for line in res.out.splitlines())
+    cells = {c.strip() for line in res.out.splitlines() for c in line.split("│")}
+    graph = domains.graph()
+    assert set(graph.names) <= cells
+    writes = {o for n in graph.names for o in graph.step(n).outputs}
+    assert writes <= cells  # every output whole on one line (the writes column comes first)
+    if width == 80:
+        assert "left out at this width: " in res.out

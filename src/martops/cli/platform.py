@@ -12,12 +12,11 @@ from typing import Callable, Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from martops import domains
 from martops.checks.store import results_of_run
 from martops.cli.common import CONFIG, FORCE, WAREHOUSE, connect_warehouse, parse_range, refuse_overwrite, writable_warehouse
-from martops.cli.render import check_table, console, fitted_table, step_progress
+from martops.cli.render import check_table, console, fitted_table, left_out_note, step_progress
 from martops.config import ProjectConfig, load_config
 from martops.domain import SOURCE_PREFIX, StepContext
 from martops.errors import ConfigError, StepError
@@ -311,15 +310,13 @@ def steps(
     if fmt == "dot":
         typer.echo(graph_dot(graph, names))
         return
-    table = Table(title="Steps (run order)", title_justify="left", show_lines=True)
-    table.add_column("step", no_wrap=True, min_width=12)
-    table.add_column("after", overflow="fold")
-    table.add_column("reads", overflow="fold", ratio=2)
-    table.add_column("writes", overflow="fold", ratio=2)
-    table.add_column("parameters", overflow="fold", ratio=1)
+    rows = []
     for n in names:
         s = graph.step(n)
         params = [p.name for p in s.parameters] + (["since", "until"] if s.ranged else [])
-        table.add_row(n, "\n".join(graph.upstream[n]) or "-", "\n".join(s.inputs) or "-", "\n".join(s.outputs),
-                      ", ".join(params) or "-")
+        rows.append([escape(x) for x in (n, "\n".join(graph.upstream[n]) or "-", "\n".join(s.inputs) or "-",
+                                         "\n".join(s.outputs), "\n".join(params) or "-")])
+    table, left_out = fitted_table("Steps (run order)", ["step", "after", "reads", "writes", "parameters"], rows,
+                                   lines=True, priority=["writes", "reads", "parameters", "after"])
     console.print(table)
+    left_out_note(left_out, " (--format json has them all)")

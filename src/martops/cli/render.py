@@ -69,7 +69,8 @@ def check_table(rows: list[dict], title: str = "Checks") -> Table:
 
 def fitted_table(title: str, columns: list[str], rows: list[list[str]], *, width: int | None = None,
                  right: Collection[str] = (), keep: int = 1, cap: int = 40, flex: Collection[str] = (),
-                 priority: list[str] | None = None, styles: list[str | None] | None = None) -> tuple[Table, list[str]]:
+                 priority: list[str] | None = None, styles: list[str | None] | None = None,
+                 lines: bool = False) -> tuple[Table, list[str]]:
     """`rows` (text, rich markup allowed) as a table no wider than `width` (the console's), never
     with a squeezed column. The first `keep` columns (the labels) always stay at full width. The
     others are taken in `priority` order (default: left to right) while they fit at their natural
@@ -79,7 +80,8 @@ def fitted_table(title: str, columns: list[str], rows: list[list[str]], *, width
     """
     width = width or console.width
     head = [max(map(len, c.splitlines() or [""])) for c in columns]  # a header may have several lines
-    natural = [min(cap, max([head[i]] + [Text.from_markup(r[i]).cell_len for r in rows])) for i in range(len(columns))]
+    natural = [min(cap, max([head[i]] + [Text.from_markup(part).cell_len for r in rows for part in r[i].split("\n")]))
+               for i in range(len(columns))]  # a cell may hold several lines (one name each): its widest counts
     need = [min(natural[i], max(16, head[i])) if c in flex else natural[i] for i, c in enumerate(columns)]
     order = list(range(keep)) + [columns.index(c) for c in (priority or columns) if columns.index(c) >= keep]
     used, shown = 1, set()  # the left border; each column adds its padding (2) and a border (1)
@@ -88,7 +90,7 @@ def fitted_table(title: str, columns: list[str], rows: list[list[str]], *, width
             break
         shown.add(i)
         used += need[i] + 3
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", show_lines=lines)  # lines: rows of several lines each
     for i in sorted(shown):
         wraps = columns[i] in flex or natural[i] >= cap
         table.add_column(columns[i], justify="right" if columns[i] in right else "left", overflow="fold",
