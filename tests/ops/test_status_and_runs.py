@@ -4,6 +4,7 @@ import datetime as dt
 import sqlite3
 
 from martops.config import ProjectConfig
+from martops.domains import status_sources
 from martops.engine import connect
 from martops.ops.status import source_status
 
@@ -25,10 +26,11 @@ def test_status_shows_freshness_last_load_and_quarantine(capsys, tiny_db, tmp_pa
     assert res.code == 0 and "staging.sessions" in out and "fresh" in out and "success" in out
     with connect(path=wh) as w:
         now = dt.datetime.now()
-        by_table = {s.table: s for s in source_status(w, ProjectConfig(), now=now + dt.timedelta(hours=13))}
+        later = now + dt.timedelta(hours=13)
+        by_table = {s.table: s for s in source_status(w, ProjectConfig(), status_sources(), now=later)}
         assert by_table["staging.sessions"].freshness == "warn" and by_table["staging.sessions"].rows == 9
         assert by_table["staging.sessions"].quarantined == 1  # the 'ghost' cost row
-        stale = source_status(w, ProjectConfig(), now=now + dt.timedelta(hours=25))
+        stale = source_status(w, ProjectConfig(), status_sources(), now=now + dt.timedelta(hours=25))
         assert {s.freshness for s in stale} == {"stale"}
 
 
