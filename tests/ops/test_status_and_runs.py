@@ -62,3 +62,22 @@ def test_a_sqlite_file_locked_by_a_writer_is_an_error(capsys, tiny_db, tmp_path)
         writer.close()
     msg = " ".join(res.err.split())
     assert res.code == 1 and "is locked by another program writing to it" in msg and "nothing was loaded" in msg
+
+
+def test_quarantine_table_typo_is_an_error_naming_the_nearest(capsys, tiny_db, tmp_path):
+    wh = tmp_path / "wh.duckdb"
+    assert run_cli(capsys, "attribution", "ingest", "--db", tiny_db, *RANGE, "--warehouse", wh).code == 0
+    res = run_cli(capsys, "quarantine", "--table", "session_costs", "--warehouse", wh)
+    assert res.code == 0 and "ghost" in res.out  # the one quarantined cost row
+    res = run_cli(capsys, "quarantine", "--table", "conversions", "--warehouse", wh)
+    assert res.code == 0 and "nothing quarantined" in res.out  # a known table with no bad rows
+    res = run_cli(capsys, "quarantine", "--table", "web_orders", "--warehouse", wh)
+    assert res.code == 0 and "nothing quarantined" in res.out  # another domain's table, not loaded here
+    for typo, near in (("web_order", "web_orders"), ("Session_Costs", "session_costs")):
+        res = run_cli(capsys, "quarantine", "--table", typo, "--warehouse", wh)
+        msg = " ".join(res.err.split())
+        assert res.code == 1 and res.out == "" and "Traceback" not in res.err, res
+        assert f"--table {typo!r} is not a source table" in msg and f"did you mean {near}" in msg, msg
+        assert len(res.err.strip().splitlines()) == 1, res.err
+    res = run_cli(capsys, "quarantine", "--table", "zzz", "--warehouse", wh)
+    assert res.code == 1 and "the source tables are" in res.err and "session_sources" in res.err

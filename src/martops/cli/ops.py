@@ -172,7 +172,7 @@ def quarantine(
     """
     _, wh = open_warehouse(config, warehouse, read_only=True)
     with wh:
-        rows = status_mod.quarantined_rows(wh, table, limit)
+        rows = status_mod.quarantined_rows(wh, table, limit, known=domains.quarantine_tables())
     if not rows:
         console.print("nothing quarantined")
         return
