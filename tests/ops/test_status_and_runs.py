@@ -81,3 +81,26 @@ def test_quarantine_table_typo_is_an_error_naming_the_nearest(capsys, tiny_db, t
         assert len(res.err.strip().splitlines()) == 1, res.err
     res = run_cli(capsys, "quarantine", "--table", "zzz", "--warehouse", wh)
     assert res.code == 1 and "the source tables are" in res.err and "session_sources" in res.err
+
+
+def test_runs_step_typo_is_an_error_naming_the_nearest(capsys, tiny_db, tmp_path):
+    wh = tmp_path / "wh.duckdb"
+    yml = tmp_path / "martops.yml"
+    yml.write_text("schedules:\n  - {name: nightly, cron: '0 6 * * *', select: [kpis]}\n", encoding="utf-8")
+    assert run_cli(capsys, "attribution", "ingest", "--db", tiny_db, *RANGE, "--warehouse", wh).code == 0
+    for ok in ("attribution", "attribution.ingest", "attribution.ing"):
+        res = run_cli(capsys, "runs", "--step", ok, "--warehouse", wh, "--config", yml)
+        assert res.code == 0 and "attribution.ingest" in res.out, (ok, res)
+    for known in ("crm", "kpis.load", "check", "schedule.nightly"):  # steps that have not run here
+        res = run_cli(capsys, "runs", "--step", known, "--warehouse", wh, "--config", yml)
+        assert res.code == 0 and f"no runs of {known}* recorded yet" in res.out, (known, res)
+    for typo, near in (("atribution", "attribution"), ("attribution.ingset", "attribution.ingest"),
+                       ("KPIS.load", "kpis.load"), ("schedule.nigthly", "schedule.nightly")):
+        res = run_cli(capsys, "runs", "--step", typo, "--warehouse", wh, "--config", yml)
+        msg = " ".join(res.err.split())
+        assert res.code == 1 and res.out == "" and "Traceback" not in res.err, (typo, res)
+        assert f"--step {typo!r} is the start of no step name" in msg and f"did you mean {near}" in msg, msg
+        assert len(res.err.strip().splitlines()) == 1, res.err
+    res = run_cli(capsys, "runs", "--step", "nosuch", "--warehouse", wh, "--config", yml)
+    msg = " ".join(res.err.split())
+    assert res.code == 1 and "the steps are attribution.*, check, crm.*, kpis.*, schedule.*" in msg, msg

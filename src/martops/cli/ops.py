@@ -102,11 +102,14 @@ def runs(
 
       martops runs --limit 10 --step attribution
     """
-    _, wh = open_warehouse(config, warehouse, read_only=True)
+    cfg, wh = open_warehouse(config, warehouse, read_only=True)
     with wh:
+        if step is not None:
+            runlog.check_step_filter(step, [*domains.graph().names, "check", *runlog.steps(wh),
+                                            *(f"schedule.{s.name}" for s in cfg.schedules)])
         rows = runlog.recent(wh, limit, step)
     if not rows:
-        console.print("no runs recorded yet")
+        console.print(f"no runs of {step}* recorded yet" if step else "no runs recorded yet", highlight=False)
         return
     style = {"success": "green", "failed": "bold red", "abandoned": "yellow", "running": "cyan"}
     text = []
