@@ -53,6 +53,11 @@ def status_sources() -> list[tuple[dict[str, tuple[str, ...]], str]]:
     return [(dict(d.staging_sources), d.load_step) for d in DOMAINS if d.load_step]
 
 
+def quarantine_tables() -> list[str]:
+    """Every `ops.quarantine.table_name` a domain's load writes (`martops quarantine --table`)."""
+    return sorted({name for d in DOMAINS for names in d.staging_sources.values() for name in names})
+
+
 def preflight(ctx: StepContext, names: list[str]) -> None:
     """Each selected domain's checks that can fail before anything is written (`Domain.preflight`);
     `ctx.wh` may be None: they must not touch the warehouse."""

@@ -4,7 +4,8 @@ A step depends on every step that writes one of its inputs. Selectors (as dbt's)
   `kpis`                      every step of a domain
   `kpis.load`, `crm.*`        a step, or a glob on step names
   `marts.channel_reporting`   the step that writes this table
-  `+X` / `X+` / `+X+`         X with everything upstream / downstream / both
+  `+X` / `X+` / `+X+`         X with everything upstream / downstream / both (one '+' a side;
+                              `X++`, `++X` and dbt's depths `2+X`, `X+1` are errors)
 Exclusions use the same grammar. The order is topological, ties broken by the registry's order
 (domains in data-flow order, each domain's steps as declared), so a run is reproducible.
 """
@@ -106,6 +107,11 @@ class Graph:
         core = raw.strip("+")
         if not core:
             raise ConfigError(f"selector {selector!r} names nothing; e.g. kpis, +marts.channel_reporting, kpis.load+")
+        if raw.startswith("++") or raw.endswith("++") or "+" in core:
+            name = "kpis.snapshot" if "+" in core else core
+            raise ConfigError(f"selector {selector!r}: a '+' goes once before the name (adding everything upstream) "
+                              f"and/or once after it (everything downstream): {name}, +{name}, {name}+ or "
+                              f"+{name}+" + ("; dbt's depths (2+X, X+1) are not supported" if "+" in core else ""))
         base = self._match(core, selector)
         out = set(base)
         for name in base:
@@ -146,5 +152,7 @@ def _closure(start: str, edges: dict[str, tuple[str, ...]]) -> set[str]:
 
 
 def _near(name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]}?)" if close else ""
+    """The closest of `known`, whatever the case (`KPIS` -> kpis)."""
+    by_lower = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
+    return f" (did you mean {by_lower[close[0]]}?)" if close else ""

@@ -60,6 +60,10 @@ def _schedule(**fields) -> str:
     ({"range": "yesterday"}, "schedules.0.range: Input should be 'new' or 'previous_day' (got 'yesterday')"),
     ({"name": "'night ly'"}, "schedule name must be letters, digits, '_' and '-' (not first), got 'night ly'"),
     ({"select": "[kpis, --exclude]"}, "schedule 'nightly': select takes selectors as `martops run` does"),
+    ({"select": "[]"}, "schedules.0: schedule 'nightly': select is empty; leave select out to run the whole "
+                       "project, or name selectors as `martops run` takes them"),
+    ({"select": "''"}, "schedules.0: schedule 'nightly': select is empty; leave select out"),
+    ({"select": ""}, "schedules.0: schedule 'nightly': select is empty; leave select out"),
     ({"every": "day"}, "schedules.0.every: Extra inputs are not permitted"),
 ])
 def test_each_mistake_is_an_error_naming_the_file_schedule_and_field(tmp_path, capsys, fields, said):
@@ -100,6 +104,21 @@ def test_a_selection_martops_run_would_refuse_or_no_schedule_fails_every_schedul
         assert out.code == 1 and out.err.count("\n") == 1, (command, out)
         assert out.err.startswith("error: ") and said in out.err, out.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["martops.yml"]
+
+
+@pytest.mark.parametrize("select", ["[]", "''", ""])
+def test_an_empty_select_is_an_error_not_the_whole_project(tmp_path, capsys, select):
+    path = tmp_path / "martops.yml"
+    path.write_text("sources: {campaigns: {path: x}}\n"  # a project whose whole would run
+                    f"schedules:\n  - {{name: n, cron: '0 6 * * *', select: {select}}}\n")
+    for command in ("list", "cron", "serve"):
+        out = run_cli(capsys, "schedule", command, "--config", path)
+        assert out.code == 1 and out.err.count("\n") == 1 and "whole project" not in out.out, (command, out)
+        assert out.err.startswith(f"error: {path}: invalid project file: schedules.0: schedule 'n': select is "
+                                  "empty; leave select out to run the whole project"), out.err
+    path.write_text("sources: {campaigns: {path: x}}\nschedules:\n  - {name: n, cron: '0 6 * * *'}\n")
+    out = run_cli(capsys, "schedule", "list", "--config", path, "--count", "1")
+    assert out.code == 0 and "runs the whole project" in out.out, out
 
 
 def test_without_a_project_file_the_error_says_to_give_one(tmp_path, capsys, monkeypatch):

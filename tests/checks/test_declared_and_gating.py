@@ -63,6 +63,14 @@ checks:
     assert res.code in (0, 1) and "matches no check" not in res.err
 
 
+def test_a_select_typo_names_the_nearest_table_or_check(capsys, loaded):
+    for typo, near in (("staging.sesions", "staging.sessions"), ("STAGING.CONVERSIONS", "staging.conversions")):
+        res = run_cli(capsys, "check", "--warehouse", loaded, "--select", typo)
+        lines = res.err.strip().splitlines()
+        assert res.code == 1 and len(lines) == 1 and f"--select {typo!r} matches no check" in lines[0], res
+        assert lines[0].endswith(f"; did you mean {near}?"), lines[0]
+
+
 def test_a_check_on_a_missing_column_is_reported_not_crashed(capsys, loaded, tmp_path):
     cfg = _config(tmp_path, "checks:\n  staging.sessions:\n    - not_null: [sesion_id]\n")
     res = run_cli(capsys, "check", "--warehouse", loaded, "--config", cfg, "--select", "staging.sessions:not_null(sesion*")

@@ -4,6 +4,7 @@ import datetime as dt
 import sqlite3
 
 from martops.config import ProjectConfig
+from martops.domains import status_sources
 from martops.engine import connect
 from martops.ops.status import source_status
 
@@ -25,10 +26,11 @@ def test_status_shows_freshness_last_load_and_quarantine(capsys, tiny_db, tmp_pa
     assert res.code == 0 and "staging.sessions" in out and "fresh" in out and "success" in out
     with connect(path=wh) as w:
         now = dt.datetime.now()
-        by_table = {s.table: s for s in source_status(w, ProjectConfig(), now=now + dt.timedelta(hours=13))}
+        later = now + dt.timedelta(hours=13)
+        by_table = {s.table: s for s in source_status(w, ProjectConfig(), status_sources(), now=later)}
         assert by_table["staging.sessions"].freshness == "warn" and by_table["staging.sessions"].rows == 9
         assert by_table["staging.sessions"].quarantined == 1  # the 'ghost' cost row
-        stale = source_status(w, ProjectConfig(), now=now + dt.timedelta(hours=25))
+        stale = source_status(w, ProjectConfig(), status_sources(), now=now + dt.timedelta(hours=25))
         assert {s.freshness for s in stale} == {"stale"}
 
 
@@ -60,3 +62,45 @@ def test_a_sqlite_file_locked_by_a_writer_is_an_error(capsys, tiny_db, tmp_path)
         writer.close()
     msg = " ".join(res.err.split())
     assert res.code == 1 and "is locked by another program writing to it" in msg and "nothing was loaded" in msg
+
+
+def test_quarantine_table_typo_is_an_error_naming_the_nearest(capsys, tiny_db, tmp_path):
+    wh = tmp_path / "wh.duckdb"
+    assert run_cli(capsys, "attribution", "ingest", "--db", tiny_db, *RANGE, "--warehouse", wh).code == 0
+    res = run_cli(capsys, "quarantine", "--table", "session_costs", "--warehouse", wh)
+    assert res.code == 0 and "ghost" in res.out  # the one quarantined cost row
+    res = run_cli(capsys, "quarantine", "--table", "conversions", "--warehouse", wh)
+    assert res.code == 0 and "nothing quarantined" in res.out  # a known table with no bad rows
+    res = run_cli(capsys, "quarantine", "--table", "web_orders", "--warehouse", wh)
+    assert res.code == 0 and "nothing quarantined" in res.out  # another domain's table, not loaded here
+    for typo, near in (("web_order", "web_orders"), ("Session_Costs", "session_costs")):
+        res = run_cli(capsys, "quarantine", "--table", typo, "--warehouse", wh)
+        msg = " ".join(res.err.split())
+        assert res.code == 1 and res.out == "" and "Traceback" not in res.err, res
+        assert f"--table {typo!r} is not a source table" in msg and f"did you mean {near}" in msg, msg
+        assert len(res.err.strip().splitlines()) == 1, res.err
+    res = run_cli(capsys, "quarantine", "--table", "zzz", "--warehouse", wh)
+    assert res.code == 1 and "the source tables are" in res.err and "session_sources" in res.err
+
+
+def test_runs_step_typo_is_an_error_naming_the_nearest(capsys, tiny_db, tmp_path):
+    wh = tmp_path / "wh.duckdb"
+    yml = tmp_path / "martops.yml"
+    yml.write_text("schedules:\n  - {name: nightly, cron: '0 6 * * *', select: [kpis]}\n", encoding="utf-8")
+    assert run_cli(capsys, "attribution", "ingest", "--db", tiny_db, *RANGE, "--warehouse", wh).code == 0
+    for ok in ("attribution", "attribution.ingest", "attribution.ing"):
+        res = run_cli(capsys, "runs", "--step", ok, "--warehouse", wh, "--config", yml)
+        assert res.code == 0 and "attribution.ingest" in res.out, (ok, res)
+    for known in ("crm", "kpis.load", "check", "schedule.nightly"):  # steps that have not run here
+        res = run_cli(capsys, "runs", "--step", known, "--warehouse", wh, "--config", yml)
+        assert res.code == 0 and f"no runs of {known}* recorded yet" in res.out, (known, res)
+    for typo, near in (("atribution", "attribution"), ("attribution.ingset", "attribution.ingest"),
+                       ("KPIS.load", "kpis.load"), ("schedule.nigthly", "schedule.nightly")):
+        res = run_cli(capsys, "runs", "--step", typo, "--warehouse", wh, "--config", yml)
+        msg = " ".join(res.err.split())
+        assert res.code == 1 and res.out == "" and "Traceback" not in res.err, (typo, res)
+        assert f"--step {typo!r} is the start of no step name" in msg and f"did you mean {near}" in msg, msg
+        assert len(res.err.strip().splitlines()) == 1, res.err
+    res = run_cli(capsys, "runs", "--step", "nosuch", "--warehouse", wh, "--config", yml)
+    msg = " ".join(res.err.split())
+    assert res.code == 1 and "the steps are attribution.*, check, crm.*, kpis.*, schedule.*" in msg, msg

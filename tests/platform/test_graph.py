@@ -55,10 +55,26 @@ def test_selection(selectors, exclude, expected):
     ("marts.channel_reportin", r"did you mean marts.channel_reporting\?"),
     ("+", "names nothing"),
     ("zzz.*", "matches no domain, step or table"),
+    ("KPIS", r"did you mean kpis\?"),
+    ("Kpis.Lod", r"did you mean kpis.load\?"),
+    ("kpis++", r"'\+' goes once before the name .* kpis, \+kpis, kpis\+ or \+kpis\+$"),
+    ("++kpis", r"'\+' goes once before the name"),
+    ("++kpis.load++", r"'\+' goes once before the name .* kpis.load, \+kpis.load"),
+    ("kpis.load+2", r"dbt's depths \(2\+X, X\+1\) are not supported"),
 ])
 def test_unknown_selector_is_an_error_naming_the_nearest(selector, message):
     with pytest.raises(ConfigError, match=message):
         GRAPH.select([selector])
+
+
+def test_plus_on_both_sides_is_upstream_and_downstream_but_not_their_other_branches():
+    a = Step("d.a", "a", _noop, outputs=("t.a",))
+    b = Step("d.b", "b", _noop, inputs=("t.a",), outputs=("t.b",))
+    c = Step("d.c", "c", _noop, inputs=("t.b",), outputs=("t.c",))
+    side = Step("d.side", "side", _noop, inputs=("t.a",), outputs=("t.side",))  # a's other child
+    graph = Graph.of([Domain("d", "d", (a, b, c, side))])
+    assert graph.select(["+d.b+"]) == ["d.a", "d.b", "d.c"]
+    assert set(graph.select(["+d.b+"])) == set(graph.select(["+d.b"])) | set(graph.select(["d.b+"]))
 
 
 def test_excluding_everything_is_an_error():

@@ -117,6 +117,9 @@ def test_selectors_run_exactly_their_steps(capsys, project):
 
 @pytest.mark.parametrize("args, message", [
     (["run", "kpiss"], "did you mean kpis?"),
+    (["run", "KPIS"], "did you mean kpis?"),
+    (["run", "kpis++"], "selector 'kpis++': a '+' goes once before the name"),
+    (["run", "++kpis"], "selector '++kpis': a '+' goes once before the name"),
     (["run", "kpis", "--source", "nowhere"], "kpis.load: --source kpis=nowhere does not exist"),
     (["run", "kpis", "crm", "--source", "exports"], "say which domain it feeds"),
     (["run", "kpis", "--since", "2024-02-01", "--until", "2024-01-01"], "is after --until"),
@@ -173,6 +176,26 @@ def test_steps_lists_the_graph_as_table_json_and_dot(capsys):
     assert "crm.golden" in table and "source:kpis" in table
     bad = run_cli(capsys, "steps", "--format", "yaml")
     assert bad.code == 1 and "choose table, json or dot" in bad.err
+
+
+def test_steps_takes_plus_on_both_sides_and_rejects_doubled_or_miscased_selectors(capsys):
+    def names(*selectors):
+        res = run_cli(capsys, "steps", *selectors, "--format", "json")
+        assert res.code == 0, res.err
+        return [s["name"] for s in json.loads(res.out)["steps"]]
+
+    assert names("+kpis.snapshot+") == ["kpis.load", "kpis.snapshot", "kpis.mart"]
+    assert names("+crm.dedupe+") == ["crm.load", "crm.dedupe", "crm.golden", "crm.marts"]
+    assert set(names("+crm.dedupe+")) == set(names("+crm.dedupe")) | set(names("crm.dedupe+"))
+    assert names("+kpis+") == names("kpis")  # kpis reads and feeds no other domain
+    for bad, message in (("kpis++", "a '+' goes once before the name (adding everything upstream) and/or once "
+                                    "after it (everything downstream): kpis, +kpis, kpis+ or +kpis+"),
+                         ("++kpis", "a '+' goes once before the name"), ("+kpis++", "a '+' goes once"),
+                         ("KPIS", "did you mean kpis?"), ("+Crm.Golden", "did you mean crm.golden?")):
+        res = run_cli(capsys, "steps", bad)
+        err = " ".join(res.err.split())
+        assert res.code == 1 and res.out == "" and len(res.err.strip().splitlines()) == 1, (bad, res)
+        assert f"selector {bad!r}" in err and message in err, (bad, err)
 
 
 def test_every_declared_grain_holds_in_the_built_tables(capsys, project):

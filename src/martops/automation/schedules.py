@@ -32,8 +32,9 @@ it against the step graph as `martops run` does."""
 
 
 def _words(value: object) -> object:
-    """`select: kpis crm` (one string) means the same as `select: [kpis, crm]`."""
-    return value.split() if isinstance(value, str) else value
+    """`select: kpis crm` (one string) means the same as `select: [kpis, crm]`; `select:` with no
+    value is an empty selection (an error, see `Schedule._valid`)."""
+    return value.split() if isinstance(value, str) else [] if value is None else value
 
 
 def cron_problem(expr: str) -> str | None:
@@ -72,8 +73,9 @@ class Schedule(BaseModel):
     """Five-field cron expression (`0 6 * * *`: 06:00 every day) read in `timezone`. Day of week 0
     and 7 are Sunday, 1 is Monday, as in cron (not APScheduler's 0 = Monday)."""
     select: Annotated[list[str], BeforeValidator(_words)] = []
-    """Selectors as `martops run` takes them (`kpis`, `kpis.load+`, `+attribution.report`); empty
-    or absent runs the whole project as martops.yml declares it."""
+    """Selectors as `martops run` takes them (`kpis`, `kpis.load+`, `+attribution.report`); absent
+    runs the whole project as martops.yml declares it. Given but empty (`[]`, `''`) is an error: a
+    selection that names nothing is more likely a mistake than a wish for everything."""
     timezone: str = "UTC"
     """IANA time zone the cron expression is read in (`Europe/Berlin`). Across a change of the
     clocks it fires as cron does: a time skipped in spring fires at the change (02:30 -> 03:00);
@@ -97,6 +99,9 @@ class Schedule(BaseModel):
         problem = cron_problem(self.cron)
         if problem:
             raise ValueError(f"schedule {self.name!r}: cron {problem}")
+        if "select" in self.model_fields_set and not self.select:
+            raise ValueError(f"schedule {self.name!r}: select is empty; leave select out to run the whole "
+                             "project, or name selectors as `martops run` takes them (kpis, kpis.load+)")
         bad = [s for s in self.select if not _SELECTOR.fullmatch(s)]
         if bad:
             raise ValueError(f"schedule {self.name!r}: select takes selectors as `martops run` does (kpis, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 from typing import Optional
@@ -61,8 +62,10 @@ def check(
             names = (firsts + [f"{c.table}:{c.name}" for c in every if f"{c.table}:{c.name}" not in firsts])[:4]
             here = (f"the {len(every):,} checks here include {', '.join(map(repr, names))}" if names else
                     f"no table with checks exists here yet ({', '.join(catalog.tables(cfg, known))})")
+            by_lower = {n.lower(): n for c in every for n in (c.table, c.name, f"{c.table}:{c.name}")}
+            close = difflib.get_close_matches(pattern.lower(), list(by_lower), n=1, cutoff=0.6)
             raise ConfigError(f"--select {pattern!r} matches no check (a glob on the table, the check or "
-                              f"table:check); {here}")
+                              f"table:check); {here}" + (f"; did you mean {by_lower[close[0]]}?" if close else ""))
         with runlog.logged(wh, "check", {"select": patterns[0] if len(patterns) == 1 else patterns or None}) as run:
             results = run_checks(wh, checks)
             record(wh, run_id, results)
@@ -102,11 +105,14 @@ def runs(
 
       martops runs --limit 10 --step attribution
     """
-    _, wh = open_warehouse(config, warehouse, read_only=True)
+    cfg, wh = open_warehouse(config, warehouse, read_only=True)
     with wh:
+        if step is not None:
+            runlog.check_step_filter(step, [*domains.graph().names, "check", *runlog.steps(wh),
+                                            *(f"schedule.{s.name}" for s in cfg.schedules)])
         rows = runlog.recent(wh, limit, step)
     if not rows:
-        console.print("no runs recorded yet")
+        console.print(f"no runs of {step}* recorded yet" if step else "no runs recorded yet", highlight=False)
         return
     style = {"success": "green", "failed": "bold red", "abandoned": "yellow", "running": "cyan"}
     text = []
@@ -172,7 +178,7 @@ def quarantine(
     """
     _, wh = open_warehouse(config, warehouse, read_only=True)
     with wh:
-        rows = status_mod.quarantined_rows(wh, table, limit)
+        rows = status_mod.quarantined_rows(wh, table, limit, known=domains.quarantine_tables())
     if not rows:
         console.print("nothing quarantined")
         return

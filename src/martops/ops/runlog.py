@@ -11,17 +11,19 @@ import contextlib
 import contextvars
 import dataclasses
 import datetime as dt
+import difflib
 import json
 import os
 import socket
 import time
 import uuid
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import ibis
 
 from martops import interrupts
 from martops.engine import Warehouse
+from martops.errors import ConfigError
 from martops.results import StepResult
 
 RUNS = "ops.runs"
@@ -119,6 +121,28 @@ def recent(wh: Warehouse, limit: int = 20, step: str | None = None) -> list[dict
         t = t.filter(t.step.startswith(step))
     t = t.order_by([ibis.desc("started_at")]).limit(limit)
     return wh.to_pyarrow(t).to_pylist()
+
+
+def steps(wh: Warehouse) -> list[str]:
+    """The distinct step names ops.runs holds (none when it does not exist)."""
+    if not wh.exists(RUNS):
+        return []
+    t = wh.table(RUNS)
+    return sorted(r["step"] for r in wh.to_pyarrow(t.select("step").distinct()).to_pylist())
+
+
+def check_step_filter(step: str, known: Iterable[str]) -> None:
+    """`martops runs --step`: a start that no `known` step name (the graph's, `check`, the
+    schedules', those in ops.runs) has is a ConfigError naming the nearest (no silent "no runs")."""
+    names = sorted(set(known))
+    if any(n.startswith(step) for n in names):
+        return
+    prefixes = sorted({n.split(".", 1)[0] + ("." if "." in n else "") for n in names})
+    by_lower = {n.lower(): n for n in [*names, *(p.rstrip(".") for p in prefixes)]}
+    close = [by_lower[c] for c in difflib.get_close_matches(step.lower(), list(by_lower), n=3, cutoff=0.6)]
+    hint = (f"did you mean {' or '.join(close)}?" if close
+            else f"the steps are {', '.join(p + ('*' if p.endswith('.') else '') for p in prefixes)}")
+    raise ConfigError(f"--step {step!r} is the start of no step name; {hint}")
 
 
 def timed(wh: Warehouse, domain: str, step: str, params: dict[str, Any], fn: Callable[[], dict],

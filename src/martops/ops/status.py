@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import difflib
+from typing import Iterable
 
 import ibis
 
 from martops.config import ProjectConfig
 from martops.engine import Warehouse
+from martops.errors import ConfigError
 from martops.ops import quarantine, runlog
 
 
@@ -73,7 +76,17 @@ def _domain_status(wh: Warehouse, cfg: ProjectConfig, tables: dict[str, tuple[st
     return out
 
 
-def quarantined_rows(wh: Warehouse, table: str | None = None, limit: int = 50) -> list[dict]:
+def quarantined_rows(wh: Warehouse, table: str | None = None, limit: int = 50,
+                     known: Iterable[str] = ()) -> list[dict]:
+    """The newest quarantined rows, of `table` only if given. A `table` that is neither one of
+    `known` (the tables the domains quarantine into) nor in ops.quarantine is a ConfigError naming
+    the nearest (a typo must not read as "nothing quarantined")."""
+    names = sorted({*known, *quarantine_tables(wh)}) if table else []
+    if table and table not in names:
+        by_lower = {n.lower(): n for n in names}
+        close = [by_lower[c] for c in difflib.get_close_matches(table.lower(), list(by_lower), n=3, cutoff=0.6)]
+        hint = f"did you mean {' or '.join(close)}?" if close else f"the source tables are {', '.join(names)}"
+        raise ConfigError(f"--table {table!r} is not a source table martops quarantines rows of; {hint}")
     if not wh.exists(quarantine.QUARANTINE):
         return []
     q = wh.table(quarantine.QUARANTINE)
@@ -81,3 +94,11 @@ def quarantined_rows(wh: Warehouse, table: str | None = None, limit: int = 50) -
         q = q.filter(q.table_name == table)
     q = q.order_by([ibis.desc("quarantined_at"), "table_name", "row_number"]).limit(limit)
     return wh.to_pyarrow(q).to_pylist()
+
+
+def quarantine_tables(wh: Warehouse) -> list[str]:
+    """The distinct `table_name`s ops.quarantine holds (none when it does not exist)."""
+    if not wh.exists(quarantine.QUARANTINE):
+        return []
+    q = wh.table(quarantine.QUARANTINE)
+    return sorted(r["table_name"] for r in wh.to_pyarrow(q.select("table_name").distinct()).to_pylist())
