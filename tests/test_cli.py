@@ -145,6 +145,45 @@ def test_a_mistyped_warehouse_is_an_error_and_creates_nothing(capsys, tmp_path, 
     assert not typo.exists() and not typo.parent.exists()
 
 
+@pytest.mark.parametrize("args", [["tables"], ["status"], ["crm", "show", "customers"],
+                                  ["attribution", "ingest", "--db", "{db}", *RANGE]])
+def test_a_sqlite_file_as_warehouse_is_one_line(capsys, tiny_db, tmp_path, monkeypatch, args):
+    """Was: DuckDB's multi-line 'Extension ... not found ... Install it first using "INSTALL sqlite"'."""
+    monkeypatch.chdir(tmp_path)
+    before = tiny_db.read_bytes()
+    res = run_cli(capsys, *[a.format(db=tiny_db) for a in args], "--warehouse", tiny_db)
+    assert res.code == 1 and _lines(res.err) == [
+        f"error: warehouse {tiny_db} is a SQLite file, not a DuckDB warehouse; point --warehouse (or warehouse.path "
+        "in martops.yml) at a DuckDB file such as warehouse.duckdb (a challenge SQLite database is read with --db)"]
+    assert tiny_db.read_bytes() == before
+
+
+def test_a_corrupt_warehouse_is_one_line_exit_1(capsys, empty_wh):
+    """Was exit 70: 'checksum ... in block at location 0' contains "lock", so it was taken for the
+    write lock of another process and a copy of the corrupt file was opened."""
+    data = bytearray(empty_wh.read_bytes())
+    data[12:20] = (999).to_bytes(8, "little")  # the storage version, under the header's checksum
+    empty_wh.write_bytes(bytes(data))
+    for args in (["tables"], ["kpis", "build", "--source", empty_wh.parent]):
+        res = run_cli(capsys, *args, "--warehouse", empty_wh)
+        lines = _lines(res.err)
+        assert res.code == 1 and len(lines) == 1, res.err
+        assert lines[0].startswith(f"error: cannot open warehouse {empty_wh}: IO Error: Corrupt database file: "), lines
+
+
+def test_any_other_duckdb_error_opening_the_warehouse_is_one_line(capsys, empty_wh, monkeypatch):
+    import duckdb
+    import ibis
+
+    def refuse(*args, **kwargs):
+        raise duckdb.SerializationException("Serialization Error: the first line\n\nand advice on two more\nlines")
+
+    monkeypatch.setattr(ibis.duckdb, "connect", refuse)
+    res = run_cli(capsys, "tables", "--warehouse", empty_wh)
+    assert res.code == 1 and _lines(res.err) == [
+        f"error: cannot open warehouse {empty_wh}: Serialization Error: the first line"], res.err
+
+
 # -- files named by flags --------------------------------------------------------------------
 @pytest.fixture
 def attributed(capsys, tiny_db, tmp_path):

@@ -25,7 +25,7 @@ def test_values_override(tmp_path):
     ("attribution:\n  colour: blue\n", "attribution.colour"),
     ("warehouse:\n  engine: oracle\n", "warehouse.engine"),
     ("- a list\n", "top level must be a mapping"),
-    ("a: [unclosed\n", "not valid YAML"),
+    ("a: [unclosed\n", "line 2, column 1: expected ',' or ']'"),
     # settings DuckDB or a model would refuse at run time
     ("warehouse:\n  memory_limit: 3 gigs\n", "warehouse.memory_limit: must be a number and a unit"),
     ("warehouse:\n  memory_limit: '80%'\n", "warehouse.memory_limit"),
@@ -183,6 +183,26 @@ def test_a_project_file_that_is_a_folder_or_not_text_is_one_line(capsys, tmp_pat
                        (binary, f"error: project file {binary} is not UTF-8 text (byte 34); is it the right file?")]:
         res = _cli(capsys, "check", "-c", path, "-w", tmp_path / "w.duckdb")
         assert res.code == 1 and res.err.strip().splitlines() == [said]
+
+
+@pytest.mark.parametrize("text,said", [
+    ("warehouse:\n\tpath: wh.duckdb\n",
+     "martops.yml line 2, column 1: found character '\\t' that cannot start any token (while scanning for the next "
+     "token); indent with spaces: YAML does not allow a tab there"),
+    ("warehouse: {path: wh.duckdb\nattribution:\n  half_life_days: 3\n",
+     "martops.yml line 2, column 12: expected ',' or '}', but got ':' (while parsing a flow mapping started at "
+     "line 1, column 12)"),
+    ("attribution:\n  direct_channel: \x01\n",
+     "martops.yml is not valid YAML: unacceptable character #x0001: special characters are not allowed in "
+     "\"<unicode string>\", position 31"),
+])
+def test_a_project_file_that_is_not_yaml_is_one_line_naming_line_and_column(capsys, tmp_path, monkeypatch, text, said):
+    """Was PyYAML's five lines (context, its place, problem, its place, a caret under the line)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "martops.yml").write_text(text)
+    res = _cli(capsys, "check", "-w", tmp_path / "w.duckdb")
+    assert res.code == 1 and res.err.strip().splitlines() == [f"error: {said}"], res.err
+    assert not (tmp_path / "w.duckdb").exists()
 
 
 def test_all_zero_ihc_weights_stop_a_run_before_anything_is_written(capsys, tiny_db, tmp_path):

@@ -370,6 +370,23 @@ class ProjectConfig(_Strict):
         return self
 
 
+def _yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
+    """PyYAML's error in one line: where, what, and while doing what (its own message takes five
+    lines: context, its place, problem, its place, the line with a caret). Marks count from 0."""
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:  # e.g. a control character the reader refuses: its message names a position
+        return f"{path} is not valid YAML: {' '.join(str(exc).split())}"
+    said = f"{path} line {mark.line + 1}, column {mark.column + 1}: {exc.problem or 'invalid YAML'}"
+    context, at = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and at is not None and (at.line, at.column) != (mark.line, mark.column):
+        said += f" ({context} started at line {at.line + 1}, column {at.column + 1})"
+    elif context:
+        said += f" ({context})"
+    if "'\\t'" in (exc.problem or ""):
+        said += "; indent with spaces: YAML does not allow a tab there"
+    return said
+
+
 def load_config(path: str | Path | None = None) -> ProjectConfig:
     """Read the project file; with no path, `./martops.yml` if it exists, else the defaults."""
     if path is None:
@@ -384,7 +401,7 @@ def load_config(path: str | Path | None = None) -> ProjectConfig:
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+        raise ConfigError(_yaml_problem(path, exc)) from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(data).__name__}")
     try:

@@ -329,8 +329,8 @@ def connect(config: WarehouseConfig | None = None, *, path: str | Path | None = 
                           else ("threads", config.threads))
             raise ConfigError(f"warehouse.{key} {value!r}: DuckDB refused it: {str(exc).splitlines()[0]}") from exc
         except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise MartopsError(f"cannot open warehouse {location}: {exc}") from exc
+            if "could not set lock" not in str(exc).lower():  # not "lock" alone: a corrupt "block" is no lock
+                raise MartopsError(f"cannot open warehouse {location}: {_first_line(exc)}") from exc
             if read_only:
                 from martops.warehouse_copy import open_copy
 
@@ -348,9 +348,26 @@ def connect(config: WarehouseConfig | None = None, *, path: str | Path | None = 
                 log.warning("warehouse %s is in use by another martops process; waiting up to %g s", location, timeout)
                 warned = True
             time.sleep(min(0.25, max(deadline - time.monotonic(), 0.01)))
+        except duckdb.Error as exc:  # any other refusal to open: the one line that says what, as above
+            raise MartopsError(f"cannot open warehouse {location}: {_first_line(exc)}") from exc
     return Warehouse(backend, location, read_only=read_only)
 
 
+def _first_line(exc: BaseException) -> str:
+    """DuckDB's messages add lines (install hints, a docs link) after the one that says what failed."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _is_sqlite(path: Path) -> bool:
+    """Whether `path` starts with SQLite's 16-byte header (an unreadable file is left to DuckDB)."""
+    try:
+        with path.open("rb") as f:
+            return f.read(16) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
 BUILD_HINT = "build it first (`martops attribution run`, `martops kpis build` or `martops crm build`)"
 
 
@@ -364,6 +381,11 @@ def _check_location(path: Path, create: bool, build_hint: str) -> None:
     if not create and not path.exists():
         raise ConfigError(f"warehouse {path} does not exist (nothing was created); check --warehouse or "
                           f"warehouse.path in martops.yml, or {build_hint}")
+    if _is_sqlite(path):
+        # DuckDB would open it through its sqlite extension (not loaded: a multi-line install hint)
+        raise ConfigError(f"warehouse {path} is a SQLite file, not a DuckDB warehouse; point --warehouse (or "
+                          "warehouse.path in martops.yml) at a DuckDB file such as warehouse.duckdb (a challenge "
+                          "SQLite database is read with --db)")
     if create:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

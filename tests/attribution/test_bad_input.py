@@ -3,7 +3,11 @@ nothing already in the warehouse is lost."""
 
 import datetime as dt
 import json
+import os
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +18,8 @@ from martops.attribution.journeys import build_journeys
 from martops.config import AttributionConfig
 from martops.engine import connect
 from martops.errors import CheckFailed
+
+import martops
 
 from ..cli_runner import run_cli
 from ..conftest import TINY_CONVERSIONS, TINY_COSTS, TINY_SESSIONS, make_challenge_db
@@ -229,3 +235,24 @@ def test_a_range_whose_conversions_were_all_quarantined_keeps_the_check_message(
     res = run_cli(capsys, "attribution", "ingest", "--db", db, "--since", "2023-09-02", "--until", "2023-09-02",
                   "-w", tmp_path / "wh.duckdb")
     assert res.code == 1 and "no conversions dated" not in res.err and "row_count" in res.err, res.err
+
+
+@pytest.mark.parametrize("stored", ["CAST(? AS TEXT)", "?"], ids=["text", "blob"])
+def test_a_channel_name_that_is_not_utf8_is_a_one_line_error_not_a_hang(tmp_path, stored):
+    """Was: DuckDB's trim in the channel spelling query looped forever at 100% CPU on b'Caf\\xe9'.
+    A child process with a timeout, so a hang fails the test instead of stopping the suite."""
+    db = make_challenge_db(tmp_path / "latin1.db", TINY_SESSIONS, TINY_CONVERSIONS, TINY_COSTS, constraints=False)
+    con = sqlite3.connect(db)
+    con.execute(f"UPDATE session_sources SET channel_name = {stored} WHERE session_id = 's2'", [b"Caf\xe9"])
+    con.commit()
+    con.close()
+    src = str(Path(martops.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    res = subprocess.run([sys.executable, "-m", "martops", "attribution", "run", "--db", str(db), *RANGE,
+                          "--warehouse", str(tmp_path / "wh.duckdb")],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    assert res.stderr.strip().splitlines() == [
+        f"error: attribution.ingest failed: {db}: table 'session_sources', rowid 2, column 'channel_name': "
+        "text b'Caf\\xe9' is not UTF-8; re-export the table as UTF-8 text; nothing was loaded; "
+        "not run: attribution.journeys, attribution.attribute, attribution.report"], res.stderr

@@ -32,3 +32,18 @@ def test_cleaning_before_any_build(tmp_path, capsys):
     connect(path=tmp_path / "w.duckdb").close()  # a warehouse that exists (a missing one is an error)
     res = run_cli(capsys, "crm", "cleaning", "--warehouse", tmp_path / "w.duckdb")
     assert res.code == 0 and "no crm build has been logged yet" in res.out
+
+
+def test_a_step_whose_input_is_missing_names_the_step_that_writes_it(tmp_path, capsys):
+    """Was: `crm golden` without crm.customer_clusters said 'run crm.load first' (the load does not write it)."""
+    wh = tmp_path / "w.duckdb"
+    connect(path=wh).close()
+    res = run_cli(capsys, "crm", "dedupe-customers", "--warehouse", wh)
+    assert res.code == 1 and res.err.strip().splitlines() == [
+        "error: crm.dedupe: crm.customers does not exist yet; run crm.load first (martops run +crm.dedupe "
+        "--source FOLDER)"], res.err
+    assert run_cli(capsys, "crm", "load", "--source", write_folder(tmp_path / "d"), "--warehouse", wh).code == 0
+    res = run_cli(capsys, "crm", "golden", "--warehouse", wh)
+    assert res.code == 1 and res.err.strip().splitlines() == [
+        "error: crm.golden: crm.customer_clusters does not exist yet; run crm.dedupe first (martops run +crm.golden "
+        "--source FOLDER)"], res.err

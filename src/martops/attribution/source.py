@@ -167,7 +167,13 @@ class ChallengeSource:
         return got["a"], got["b"]
 
     def channel_spellings(self) -> list[dict]:
-        """Every raw channel spelling of the whole delivery and its canonical channel (see `channels`)."""
+        """Every raw channel spelling of the whole delivery and its canonical channel (see `channels`).
+
+        The spelling query trims the names, and DuckDB's `trim` never returns on a SQLite text that
+        is not UTF-8 (the query's own error would be explained by `ingest`), so the column is
+        checked first (a CSV folder's files are checked as they are read)."""
+        if isinstance(self.reader, SqliteFile):
+            self.reader.require_utf8("session_sources", self._names["session_sources"]["channel_name"])
         raw = self.reader.raw("session_sources", ["channel_name"])
         return self.wh.to_pyarrow(channels.spelling_map(raw)).to_pylist()
 

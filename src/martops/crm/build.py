@@ -135,8 +135,13 @@ def _gated(ctx: StepContext, write: Callable[[], object], tables: Callable[[obje
 
 
 def _require(ctx: StepContext, step: str, table: str) -> None:
+    """A missing input names the step of the graph that writes it (crm.dedupe for the clusters),
+    not always crm.load."""
     if not ctx.wh.exists(table):
-        raise ConfigError(f"crm.{step}: {table} does not exist yet; run crm.load first (martops run +crm.{step} "
+        from martops import domains
+
+        writer = domains.graph().writer(table) or "crm.load"
+        raise ConfigError(f"crm.{step}: {table} does not exist yet; run {writer} first (martops run +crm.{step} "
                           "--source FOLDER)")
 
 
