@@ -237,13 +237,22 @@ def test_a_range_whose_conversions_were_all_quarantined_keeps_the_check_message(
     assert res.code == 1 and "no conversions dated" not in res.err and "row_count" in res.err, res.err
 
 
+@pytest.mark.parametrize("table, column, key, rowid", [
+    ("session_sources", "channel_name", "session_id = 's2'", 2),
+    ("session_sources", "event_date", "session_id = 's3'", 3),
+    ("session_sources", "event_time", "session_id = 's1'", 1),
+    ("conversions", "conv_date", "rowid = 2", 2),
+    ("conversions", "conv_time", "rowid = 1", 1),
+    ("session_costs", "cost", "rowid = 1", 1),
+])
 @pytest.mark.parametrize("stored", ["CAST(? AS TEXT)", "?"], ids=["text", "blob"])
-def test_a_channel_name_that_is_not_utf8_is_a_one_line_error_not_a_hang(tmp_path, stored):
-    """Was: DuckDB's trim in the channel spelling query looped forever at 100% CPU on b'Caf\\xe9'.
-    A child process with a timeout, so a hang fails the test instead of stopping the suite."""
+def test_a_text_that_is_not_utf8_is_a_one_line_error_not_a_hang(tmp_path, stored, table, column, key, rowid):
+    """Was: DuckDB's trim (the channel spelling query, the date, time and number parsers) looped
+    forever at 100% CPU on b'Caf\\xe9'. A child process with a timeout, so a hang fails the test
+    instead of stopping the suite."""
     db = make_challenge_db(tmp_path / "latin1.db", TINY_SESSIONS, TINY_CONVERSIONS, TINY_COSTS, constraints=False)
     con = sqlite3.connect(db)
-    con.execute(f"UPDATE session_sources SET channel_name = {stored} WHERE session_id = 's2'", [b"Caf\xe9"])
+    con.execute(f"UPDATE {table} SET {column} = {stored} WHERE {key}", [b"Caf\xe9"])
     con.commit()
     con.close()
     src = str(Path(martops.__file__).resolve().parents[1])
@@ -253,6 +262,6 @@ def test_a_channel_name_that_is_not_utf8_is_a_one_line_error_not_a_hang(tmp_path
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
     assert res.stderr.strip().splitlines() == [
-        f"error: attribution.ingest failed: {db}: table 'session_sources', rowid 2, column 'channel_name': "
+        f"error: attribution.ingest failed: {db}: table '{table}', rowid {rowid}, column '{column}': "
         "text b'Caf\\xe9' is not UTF-8; re-export the table as UTF-8 text; nothing was loaded; "
         "not run: attribution.journeys, attribution.attribute, attribution.report"], res.stderr

@@ -149,6 +149,9 @@ class ChallengeSource:
         for table in REQUIRE_ROWS:
             if not self.reader.has_rows(table):
                 raise SourceError(f"{self.path}: table {table!r} is empty; expected at least one row")
+        if isinstance(self.reader, SqliteFile):  # before any query trims a text (dates, times, amounts, channels)
+            for table in self.specs:
+                self.reader.require_utf8(table, *self._names[table].values())
 
     def annotated(self, table: str, lo: dt.date | None = None, hi: dt.date | None = None) -> ir.Table:
         """The table's rows in the range [lo, hi] of its partition date, typed, with `_reason`."""
@@ -169,11 +172,8 @@ class ChallengeSource:
     def channel_spellings(self) -> list[dict]:
         """Every raw channel spelling of the whole delivery and its canonical channel (see `channels`).
 
-        The spelling query trims the names, and DuckDB's `trim` never returns on a SQLite text that
-        is not UTF-8 (the query's own error would be explained by `ingest`), so the column is
-        checked first (a CSV folder's files are checked as they are read)."""
-        if isinstance(self.reader, SqliteFile):
-            self.reader.require_utf8("session_sources", self._names["session_sources"]["channel_name"])
+        A SQLite source's texts were checked for UTF-8 when it was opened (`_validate_structure`):
+        DuckDB's `trim` never returns on one that is not."""
         raw = self.reader.raw("session_sources", ["channel_name"])
         return self.wh.to_pyarrow(channels.spelling_map(raw)).to_pylist()
 

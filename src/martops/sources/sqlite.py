@@ -107,20 +107,24 @@ class SqliteFile:
             con.close()
         return None
 
-    def require_utf8(self, table: str, column: str) -> None:
-        """SourceError naming the first row whose `column` is not UTF-8 text; checked before a query
-        that would meet such a text.
+    def require_utf8(self, table: str, *columns: str) -> None:
+        """SourceError naming the first row (and its first column of `columns`) that is not UTF-8
+        text; checked before any query that would meet such a text.
 
         `not_utf8` explains a failed query, but some of DuckDB's string functions do not fail on
-        such a text: `trim` of b'Caf\\xe9' loops forever at full CPU (DuckDB 1.5), so a column they
-        read must be checked first. One scan in DuckDB: `decode` checks the bytes `encode` hands it
-        unchanged (a cast to BLOB would reject valid non-ASCII text such as 'Café').
+        such a text: `trim` of b'Caf\\xe9' loops forever at full CPU (DuckDB 1.5), and the date,
+        time, number and channel parsers all trim, so the columns they read are checked first. One
+        scan of the table in DuckDB: `decode` checks the bytes `encode` hands it unchanged (a cast
+        to BLOB would reject valid non-ASCII text such as 'Café').
         """
-        col = '"' + column.replace('"', '""') + '"'
-        where = f"{col} IS NOT NULL AND try(decode(encode({col}))) IS NULL"
-        rowid = self.wh.execute(f"SELECT min(rowid) FROM {self.alias}.main.{table} WHERE {where}")[0][0]
-        if rowid is None:
+        cols = ['"' + c.replace('"', '""') + '"' for c in columns]
+        bad = [f"({c} IS NOT NULL AND try(decode(encode({c}))) IS NULL)" for c in cols]
+        found = self.wh.execute(f"SELECT rowid, {', '.join(bad)} FROM {self.alias}.main.{table} "
+                                f"WHERE {' OR '.join(bad)} ORDER BY rowid LIMIT 1")
+        if not found:
             return
+        rowid, *flags = found[0]
+        column, col = next((c, q) for c, q, flag in zip(columns, cols, flags) if flag)
         con = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
         con.text_factory = bytes
         try:
