@@ -21,6 +21,7 @@ from martops.attribution.ihc_api.payload import JourneyTooLong
 from martops.attribution.ihc_api.runner import ApiOptions
 from martops.attribution.ingest import ingest
 from martops.attribution.journeys import build_journeys
+from martops.ops import runlog
 from martops.config import AttributionConfig, IhcApiConfig
 from martops.demo.attribution import generate_challenge_db
 from martops.engine import connect
@@ -53,9 +54,11 @@ def server(monkeypatch):
 def prepared(source_db, tmp_path):
     """A warehouse path holding staging and journeys for the range (the API step's input)."""
     path = tmp_path / "wh.duckdb"
-    with connect(path=path) as wh:
-        ingest(wh, source_db, SINCE, UNTIL)
-        build_journeys(wh, SINCE, UNTIL, None)
+    with connect(path=path) as wh:  # logged as the steps log them: `attribute` checks journeys ran on its range
+        runlog.timed(wh, "attribution", "ingest", {}, lambda: (ingest(wh, source_db, SINCE, UNTIL), {"rows": 0})[1],
+                     None, "rows", since=SINCE, until=UNTIL)
+        runlog.timed(wh, "attribution", "journeys", {}, lambda: build_journeys(wh, SINCE, UNTIL, None),
+                     "conversions", "journey_rows", since=SINCE, until=UNTIL)
     return path
 
 

@@ -33,7 +33,7 @@ def test_the_crontab_has_a_zone_and_an_absolute_command_per_schedule(tmp_path, c
     project = tmp_path / "my 100% project"
     project.mkdir()
     config = project / "martops.yml"
-    config.write_text("sources: {campaigns: {path: exports}}\nschedules:\n"
+    config.write_text("sources: {campaigns: {path: exports}, attribution: {path: challenge.db}}\nschedules:\n"
                       "  - {name: nightly, cron: '0 6 * * *', select: [kpis, crm], timezone: Europe/Berlin}\n"
                       "  - {name: weekdays, cron: '*/30 8-18 * * 1-5', missed: run_once, range: previous_day}\n")
     out = run_cli(capsys, "schedule", "cron", "--config", config)

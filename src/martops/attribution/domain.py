@@ -45,7 +45,7 @@ def options(ctx: StepContext) -> pipeline.RunOptions:
     return pipeline.RunOptions(
         since=ctx.since, until=ctx.until, model=model, db=Path(db) if db else None,
         export=Path(export) if export else None, write_back=bool(ctx.param("write_back", cfg.attribution.write_back)),
-        ddl=ctx.param("ddl"), config=cfg.attribution, project=cfg,
+        export_range=bool(ctx.param("export_range")), ddl=ctx.param("ddl"), config=cfg.attribution, project=cfg,
         api=api)
 
 

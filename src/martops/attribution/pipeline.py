@@ -31,6 +31,9 @@ class RunOptions:
     db: Path | None = None
     export: Path | None = None
     write_back: bool = False
+    export_range: bool = False
+    """Export only the rows dated --since..--until (`attribution export` alone); in a chain the
+    export is the model's whole channel_reporting, every range attributed so far."""
     """The export holds only the rows dated [since, until] (`attribution export`); else all the
     model's rows (`run --export`, whose report spans every range attributed so far)."""
     ddl: Path | None = None
@@ -117,8 +120,8 @@ def step_export(wh: Warehouse, opts: RunOptions) -> StepResult:
     out = opts.export
 
     def go() -> dict:
-        # the rows dated in the range, in a chain as alone: the same flags write the same file
-        n = csv_export.export_channel_reporting(wh, opts.model, out, opts.since, opts.until)
+        dates = (opts.since, opts.until) if opts.export_range else (None, None)
+        n = csv_export.export_channel_reporting(wh, opts.model, out, *dates)
         return {"read": n, "rows": n, "file": str(out)}
 
     return _timed(wh, "export", opts, go, "read", "rows")

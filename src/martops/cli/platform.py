@@ -128,6 +128,9 @@ def run_cli(selectors: list[str], *, strict: bool = False, config: Optional[Path
     per_domain = _sources(list(source or []), db, names)
     common = {k: v for k, v in (params or {}).items() if v is not None}
     refuse_unused_flags(names, common, ranged=since is not None or until is not None)
+    # the export step on its own writes the rows of --since..--until; in a chain, the model's whole
+    # report (every range attributed so far), so range A then B exports what A and B together do
+    common["export_range"] = True if names == ["attribution.export"] and (since or until) else None
     # flags first (a wrong --model is said even when the delivery is missing too), then the files
     domains.preflight(StepContext(None, cfg, s, u, params=common, domain_params=per_domain), names)  # type: ignore[arg-type]
     check_deliveries(cfg, names, per_domain)
