@@ -149,9 +149,6 @@ class ChallengeSource:
         for table in REQUIRE_ROWS:
             if not self.reader.has_rows(table):
                 raise SourceError(f"{self.path}: table {table!r} is empty; expected at least one row")
-        if isinstance(self.reader, SqliteFile):  # before any query trims a text (dates, times, amounts, channels)
-            for table in self.specs:
-                self.reader.require_utf8(table, *self._names[table].values())
 
     def annotated(self, table: str, lo: dt.date | None = None, hi: dt.date | None = None) -> ir.Table:
         """The table's rows in the range [lo, hi] of its partition date, typed, with `_reason`."""
@@ -172,9 +169,9 @@ class ChallengeSource:
     def channel_spellings(self) -> list[dict]:
         """Every raw channel spelling of the whole delivery and its canonical channel (see `channels`).
 
-        A SQLite source's texts were checked for UTF-8 when it was opened (`_validate_structure`):
-        DuckDB's `trim` never returns on one that is not."""
-        raw = self.reader.raw("session_sources", ["channel_name"])
+        Read through `_raw`, so a SQLite source's texts are checked for UTF-8 first: DuckDB's `trim`
+        never returns on one that is not."""
+        raw = self._raw("session_sources", ["channel_name"])
         return self.wh.to_pyarrow(channels.spelling_map(raw)).to_pylist()
 
     def costs(self) -> ir.Table:
@@ -199,6 +196,8 @@ class ChallengeSource:
     def _raw(self, table: str, fields: list[str]) -> ir.Table:
         """The fields as text under their canonical names (whatever case the source uses), plus `_row`."""
         names = self._names[table]
+        if isinstance(self.reader, SqliteFile):  # before any query trims a text (dates, times, amounts, channels)
+            self.reader.require_utf8(table, *names.values())  # once per table and file version (memoised)
         t = self.reader.raw(table, [names[f] for f in fields])
         renames = {f: names[f] for f in fields if names[f] != f}
         return t.rename(renames) if renames else t

@@ -42,6 +42,10 @@ def hold_read_lock(path: Path, timeout: float) -> sqlite3.Connection:
     return con
 
 
+_UTF8_CHECKED: set[tuple] = set()
+"""(file, mtime, size, table, columns) already found to be UTF-8 in this process."""
+
+
 class SqliteFile:
     kind = "SQLite database"
 
@@ -117,11 +121,16 @@ class SqliteFile:
         scan of the table in DuckDB: `decode` checks the bytes `encode` hands it unchanged (a cast
         to BLOB would reject valid non-ASCII text such as 'Café').
         """
+        stat = self.path.stat()
+        key = (str(self.path.resolve()), stat.st_mtime_ns, stat.st_size, table, columns)
+        if key in _UTF8_CHECKED:  # the default range and the ingest of one run open the file twice
+            return
         cols = ['"' + c.replace('"', '""') + '"' for c in columns]
         bad = [f"({c} IS NOT NULL AND try(decode(encode({c}))) IS NULL)" for c in cols]
         found = self.wh.execute(f"SELECT rowid, {', '.join(bad)} FROM {self.alias}.main.{table} "
                                 f"WHERE {' OR '.join(bad)} ORDER BY rowid LIMIT 1")
         if not found:
+            _UTF8_CHECKED.add(key)
             return
         rowid, *flags = found[0]
         column, col = next((c, q) for c, q, flag in zip(columns, cols, flags) if flag)
