@@ -29,10 +29,16 @@ class _Strict(BaseModel):
 
 
 class WarehouseConfig(_Strict):
-    engine: Literal["duckdb"] = "duckdb"
-    """DuckDB is the one engine martops supports."""
+    engine: Literal["duckdb", "postgres"] = "duckdb"
+    """duckdb: one file, no server (the default). postgres: a PostgreSQL database a team shares
+    (`dsn`). Sources are read by an in-process DuckDB on both."""
     path: str = "warehouse.duckdb"
     """The DuckDB file. One file holds every schema (staging, attribution, marts, ops)."""
+    dsn: str | None = None
+    """engine: postgres: postgresql://user@host:port/database. No password here: libpq reads it from
+    PGPASSWORD, a service file or ~/.pgpass."""
+    connect_timeout_seconds: int = Field(10, ge=1)
+    """PostgreSQL: give up on a server that does not answer after this long."""
     memory_limit: str = "3GB"
     """DuckDB spills to disk past this, which keeps a 10M-session run under 4 GB of RSS. A number
     and a unit as DuckDB reads them: 512MB, 3GB, 2.5GiB, 1TB (at least 64MB)."""
@@ -40,6 +46,21 @@ class WarehouseConfig(_Strict):
     """None lets DuckDB use every core."""
     lock_timeout_seconds: float = Field(60.0, ge=0)
     """Another martops process holds the warehouse: wait this long for it, then fail saying so."""
+
+    @model_validator(mode="after")
+    def _dsn(self) -> "WarehouseConfig":
+        from martops.engines.location import check_dsn
+
+        if self.engine == "postgres":
+            if not self.dsn:
+                raise ValueError("engine: postgres needs dsn: postgresql://user@host:port/database")
+            try:
+                check_dsn(self.dsn, "dsn")
+            except ConfigError as exc:
+                raise ValueError(str(exc).removeprefix("dsn: ")) from None
+        elif self.dsn:
+            raise ValueError("dsn is for engine: postgres; set engine: postgres, or remove dsn")
+        return self
 
     @field_validator("memory_limit")
     @classmethod

@@ -115,31 +115,35 @@ def write_back(
 def _file_credits(wh: Warehouse) -> tuple[ibis.Table, ibis.Table]:
     """(placed, unplaced): the file's credits with their session's channel and date and the
     conversion's revenue from this warehouse's journeys, and those it has no journey row for."""
-    acj = wh.backend.sql(f"SELECT CAST(conv_id AS VARCHAR) AS conv_id, CAST(session_id AS VARCHAR) AS session_id, "
-                         f"CAST(ihc AS DOUBLE) AS ihc FROM {ALIAS}.attribution_customer_journey")
-    j = wh.table(T.JOURNEYS).select("conv_id", "session_id", "conv_date", "channel_name", "event_date", "revenue")
+    acj = wh.loader_sql(f"SELECT CAST(conv_id AS VARCHAR) AS conv_id, CAST(session_id AS VARCHAR) AS session_id, "
+                        f"CAST(ihc AS DOUBLE) AS ihc FROM {ALIAS}.attribution_customer_journey")
+    j = wh.to_loader(wh.table(T.JOURNEYS).select("conv_id", "session_id", "conv_date", "channel_name", "event_date",
+                                                 "revenue"))
     placed = acj.join(j, ["conv_id", "session_id"])
     return placed, acj.anti_join(j, ["conv_id", "session_id"])
 
 
 def _replace_outputs(wh: Warehouse, target: Target, model: str, since: dt.date, until: dt.date,
                      end: dt.date) -> dict:
-    """One transaction on the attached SQLite file: both tables change, or neither does."""
+    """One transaction on the attached SQLite file: both tables change, or neither does. The file is
+    attached to the loader, so the warehouse's rows it needs are brought there (`to_loader`: the
+    same tables on DuckDB, a copy from any other engine)."""
     acj, cr = f"{ALIAS}.attribution_customer_journey", f"{ALIAS}.channel_reporting"
     conv = wh.table(T.CONVERSIONS)
-    in_range = wh.compile(conv.filter(conv.conv_date.between(since, until)).select("conv_id"))
-    with wh.transaction():
-        wh.execute(
+    in_range = wh.compile(wh.to_loader(conv.filter(conv.conv_date.between(since, until)).select("conv_id")))
+    cj = wh.table(T.CUSTOMER_JOURNEY)
+    credits = wh.to_loader(cj.filter((cj.model == model) & cj.conv_date.between(since, until))
+                           .select("conv_id", "session_id", "ihc"))
+    with wh.loader_transaction():
+        wh.loader_execute(
             f"DELETE FROM {acj} WHERE conv_id IN "
             f"(SELECT conv_id FROM {ALIAS}.conversions WHERE conv_date BETWEEN ? AND ?) "
             f"OR conv_id IN ({in_range})",
             [since.isoformat(), until.isoformat()],
         )
-        n_acj = wh.execute(
+        n_acj = wh.loader_execute(
             f"INSERT INTO {acj} (conv_id, session_id, ihc) SELECT conv_id, session_id, ihc "
-            f"FROM {wh.quoted(T.CUSTOMER_JOURNEY)} WHERE model = ? AND conv_date BETWEEN ? AND ?",
-            [model, since, until],
-        )[0][0]
+            f"FROM ({wh.compile(credits)}) AS credits")[0][0]
         placed, unplaced = _file_credits(wh)
         lost = wh.to_pyarrow(unplaced.aggregate(n=unplaced.count(), conversions=unplaced.conv_id.nunique(),
                                                 example=unplaced.conv_id.min())).to_pylist()[0]
@@ -152,11 +156,11 @@ def _replace_outputs(wh: Warehouse, target: Target, model: str, since: dt.date, 
             )
         span = wh.to_pyarrow(placed.aggregate(start=placed.event_date.min(), last=placed.conv_date.max())).to_pylist()[0]
         start = span["start"] or end
-        report = report_expr(wh.table(T.SESSIONS), placed, start, max(end, span["last"] or end), model)
+        report = report_expr(wh.to_loader(wh.table(T.SESSIONS)), placed, start, max(end, span["last"] or end), model)
         if not target.cost_nullable:
             _refuse_unknown_costs(wh, target, report)
-        wh.execute(f"DELETE FROM {cr}")
-        n_cr = wh.execute(
+        wh.loader_execute(f"DELETE FROM {cr}")
+        n_cr = wh.loader_execute(
             f"INSERT INTO {cr} (channel_name, date, cost, ihc, ihc_revenue) "
             f"SELECT channel_name, strftime(date, '%Y-%m-%d'), cost, ihc, ihc_revenue FROM ({wh.compile(report)})"
         )[0][0]

@@ -81,7 +81,7 @@ def run(
     write_back: Optional[bool] = platform.WRITE_BACK, ddl: Optional[Path] = platform.DDL,
     lookback_days: Optional[int] = platform.LOOKBACK, conv_type_id: Optional[str] = platform.CONV_TYPE,
     refresh: bool = platform.REFRESH, allow_partial: bool = platform.ALLOW_PARTIAL,
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
+    warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
 ) -> None:
     """Run ingest, journeys, attribute, report (and export, write-back when asked) for a range:
     `martops run attribution` with the same flags.
@@ -98,7 +98,7 @@ def run(
 
 
 @attribution_app.command()
-def cleaning(warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+def cleaning(warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG,
              run_id: Optional[str] = typer.Option(None, "--run", help="A run id (default: the last ingest).")) -> None:
     """Show what cleaning did in an ingest: respelled channels, resolved duplicates, refunds.
 

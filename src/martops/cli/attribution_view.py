@@ -27,7 +27,7 @@ def show(
                                                "by side (default: every model reported)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, or csv (one row per model and channel, to stdout)."),
     export: Optional[Path] = typer.Option(None, "--export", help="Also write the CSV rows to this file."),
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
+    warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
 ) -> None:
     """Per channel over a range: cost, conversions (attributed credit), revenue, CPO (cost /
     conversions) and ROAS (revenue / cost), for one model or several side by side.

@@ -23,7 +23,7 @@ def cleaning_table(rows: list[dict], title: str) -> Table:
     return table
 
 
-def run_build(config: Optional[Path], warehouse: Optional[Path], domain: str, source: Path,
+def run_build(config: Optional[Path], warehouse: Optional[str], domain: str, source: Path,
               file_order: tuple[str, ...], footer: str) -> None:
     """`martops run <domain> --source <source>`, then what cleaning did (also when a step failed:
     the cleaning log and the checks say why)."""
@@ -38,7 +38,7 @@ def run_build(config: Optional[Path], warehouse: Optional[Path], domain: str, so
             title=f"{domain} build", after=after)
 
 
-def print_cleaning(config: Optional[Path], warehouse: Optional[Path], domain: str, run: Optional[str],
+def print_cleaning(config: Optional[Path], warehouse: Optional[str], domain: str, run: Optional[str],
                    file_order: tuple[str, ...], empty_hint: str) -> None:
     _, wh = open_warehouse(config, warehouse, domain=domain, read_only=True)
     with wh:

@@ -12,9 +12,10 @@ import typer
 
 from martops.config import ProjectConfig, load_config
 from martops.engine import Warehouse, connect
+from martops.engines.location import resolve
 from martops.errors import ConfigError
 
-WAREHOUSE = typer.Option(None, "--warehouse", "-w", help="DuckDB warehouse file (default: martops.yml's, else ./warehouse.duckdb).")
+WAREHOUSE = typer.Option(None, "--warehouse", "-w", help="A DuckDB file, or postgresql://user@host:port/database (password from PGPASSWORD or ~/.pgpass) (default: martops.yml's, else ./warehouse.duckdb).")
 CONFIG = typer.Option(None, "--config", "-c", help="Project file (default: ./martops.yml if present).")
 FORCE = typer.Option(False, "--force", help="Overwrite output files that already exist.")
 
@@ -52,7 +53,7 @@ BUILDS = {
 """What to run when a command of a domain finds no warehouse (the end of the error's line)."""
 
 
-def open_warehouse(config: Optional[Path], warehouse: Optional[Path], *, create: bool = False,
+def open_warehouse(config: Optional[Path], warehouse: Optional[str], *, create: bool = False,
                    domain: Optional[str] = None, read_only: bool = False) -> tuple[ProjectConfig, Warehouse]:
     """The project file and the warehouse. Only commands that load data pass `create=True`; for
     every other one a missing warehouse file is an error (ending with what builds the `domain`'s
@@ -63,7 +64,7 @@ def open_warehouse(config: Optional[Path], warehouse: Optional[Path], *, create:
     return cfg, connect_warehouse(cfg, warehouse, create=create, domain=domain, read_only=read_only)
 
 
-def connect_warehouse(cfg: ProjectConfig, warehouse: Optional[Path], *, create: bool = False,
+def connect_warehouse(cfg: ProjectConfig, warehouse: Optional[str], *, create: bool = False,
                       domain: Optional[str] = None, read_only: bool = False) -> Warehouse:
     """The warehouse of `--warehouse`, else the project file's (see `open_warehouse`)."""
     hint = BUILDS.get(domain or "")
@@ -80,7 +81,7 @@ def connect_warehouse(cfg: ProjectConfig, warehouse: Optional[Path], *, create: 
 
 
 @contextlib.contextmanager
-def writable_warehouse(cfg: ProjectConfig, warehouse: Optional[Path]) -> Iterator[Warehouse]:
+def writable_warehouse(cfg: ProjectConfig, warehouse: Optional[str]) -> Iterator[Warehouse]:
     """The warehouse for a command that loads data (created if missing), closed at the end.
 
     When the command fails before it loaded anything (a missing source folder, a bad file found
@@ -89,8 +90,9 @@ def writable_warehouse(cfg: ProjectConfig, warehouse: Optional[Path]) -> Iterato
     or quarantined rows (they explain a failed load): then the warehouse stays, with the
     failure in ops.runs.
     """
-    path = Path(warehouse or cfg.warehouse.path)
-    made = [d for d in [path, *path.parents] if not d.exists()]
+    where = resolve(warehouse, cfg.warehouse.engine, cfg.warehouse.path, cfg.warehouse.dsn)
+    path = Path(where.target)
+    made = [d for d in [path, *path.parents] if not d.exists()] if where.engine == "duckdb" else []
     wh = connect_warehouse(cfg, warehouse, create=True)
     try:
         with wh:

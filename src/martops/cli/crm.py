@@ -28,7 +28,7 @@ def build(
     source: Path = typer.Option(..., "--source", "-s", help="Folder of the CRM extract: customers.csv plus any of "
                                 "transactions, products, interactions, sales_team, countries (.csv); other file "
                                 "names and headers via crm.files / crm.columns in martops.yml."),
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+    warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG,
 ) -> None:
     """Load a CRM delivery: staging (raw + standardised values, every copy) and crm.* (one row per id).
 
@@ -52,7 +52,7 @@ for _name, _command in (("load", "load"), ("dedupe", "dedupe-customers"), ("gold
 @crm_app.command()
 def cleaning(
     run: Optional[str] = typer.Option(None, "--run", help="Run id (default: the last crm build)."),
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+    warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG,
 ) -> None:
     """What each cleaning rule did in a CRM build: rows touched per file and rule, with examples.
 

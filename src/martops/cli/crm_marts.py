@@ -45,7 +45,7 @@ def show(
     limit: int = typer.Option(20, "--limit", "-n", min=0, help="Rows to print (0: all); --export writes all."),
     export: Optional[Path] = typer.Option(None, "--export", help="Also write the rows to this .csv or .parquet file "
                                           "(in a CSV money is rounded to cents, ratios to 6 decimals)."),
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
+    warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
 ) -> None:
     """A CRM mart as a table, with its headline: customers (RFM, spend tiers, top-decile revenue share),
     products (top/bottom sellers, whether prices vary), support (resolution rate), sales (attainment).
@@ -83,7 +83,7 @@ def export(
     mart: str = typer.Argument(..., help=f"Which mart: {', '.join(TABLES)}, or products-prices "
                                "(volume per product and price, where prices vary)."),
     out: Path = typer.Option(..., "--out", "-o", help="File to write: .csv or .parquet."),
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
+    warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
 ) -> None:
     """Write a whole CRM mart table (every column) to CSV or Parquet, for a BI tool or a spreadsheet.
 

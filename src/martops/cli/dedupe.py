@@ -32,7 +32,7 @@ def dedupe(
         None, "--threshold", help="Match probability at which pairs join a cluster (default: crm.dedupe.threshold, 0.99)."),
     pairs_threshold: Optional[float] = typer.Option(
         None, "--pairs-threshold", help="Keep scored pairs at or above this (default: crm.dedupe.pairs_threshold, 0.5)."),
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
+    warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
 ) -> None:
     """Deduplicate a person or company table with Splink: blocking, u by random sampling, m by EM,
     clusters at a match threshold. Writes one row per record (id, cluster_id) and the pair scores.

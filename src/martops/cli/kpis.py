@@ -30,7 +30,7 @@ kpis_app = typer.Typer(
 def build(
     source: Path = typer.Option(..., "--source", "-s", help="Folder of exports: channels.csv plus leads_funnel.csv "
                                 "and/or web_orders.csv (headers as the POS Lite exports, any case)."),
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+    warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG,
 ) -> None:
     """Load a delivery of exports, snapshot its daily facts (SCD2) and rebuild the KPI mart
     (`martops run kpis --source FOLDER`, plus the cleaning log).
@@ -58,7 +58,7 @@ def show(
     by: str = typer.Option("funnel", "--by", help=f"Group rows by: {', '.join(SHOW_BY)}."),
     export: Optional[Path] = typer.Option(None, "--export", help="Also write the rows (no TOTAL row) to this .csv "
                                           "or .parquet file; in a CSV money is rounded to cents, ratios to 6 decimals."),
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
+    warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
 ) -> None:
     """KPIs over a date range, grouped by funnel, channel or country, with a total row. A range
     with no data is an error naming the dates the mart has.
@@ -96,7 +96,7 @@ def export_cmd(
     grain: str = typer.Option("daily", "--grain", help=f"Which mart table: {', '.join(GRAINS)}."),
     since: Optional[str] = typer.Option(None, "--since", help="First day/period start (YYYY-MM-DD), inclusive."),
     until: Optional[str] = typer.Option(None, "--until", help="Last day/period start (YYYY-MM-DD), inclusive."),
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
+    warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
 ) -> None:
     """Write a KPI mart table (every column) to CSV or Parquet, for a BI tool or a spreadsheet.
 
@@ -120,7 +120,7 @@ def export_cmd(
 @kpis_app.command()
 def cleaning(
     run: Optional[str] = typer.Option(None, "--run", help="Run id (default: the last build)."),
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+    warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG,
 ) -> None:
     """What each cleaning rule did in a build: rows touched per file and rule, with examples.
 

@@ -27,7 +27,7 @@ def check(
                                                "'unique*'; repeatable (a check matching any runs)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, or json (for orchestrators: one object on stdout)."),
     list_tables: bool = typer.Option(False, "--list", help="Only list the tables that have checks; open no warehouse."),
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+    warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG,
 ) -> None:
     """Run the data checks (built-in and martops.yml's) on the warehouse; exit 1 if an error-severity check fails.
 
@@ -97,7 +97,7 @@ def check(
 def runs(
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs to list, newest first."),
     step: Optional[str] = typer.Option(None, "--step", help="Only steps starting with this, e.g. attribution.ingest."),
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+    warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG,
 ) -> None:
     """List recent step runs from ops.runs: step, range, status, rows, duration and error.
 
@@ -138,7 +138,7 @@ def _first_line(error: str | None) -> str:
     return (lines[0][:300] + more) if lines else ""
 
 
-def status(warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG) -> None:
+def status(warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG) -> None:
     """Per source: rows, when it was last loaded, freshness (warn after 12 h, stale after 24 h), quarantined rows.
 
     Example:
@@ -168,7 +168,7 @@ def status(warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFI
 def quarantine(
     table: Optional[str] = typer.Option(None, "--table", "-t", help="Only rows of this source table, e.g. session_sources."),
     limit: int = typer.Option(50, "--limit", "-n", min=1, help="How many rows to show."),
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+    warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG,
 ) -> None:
     """Show quarantined source rows: table, row number, column, raw value and reason.
 

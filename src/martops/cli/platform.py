@@ -113,7 +113,7 @@ def selection(cfg: ProjectConfig, selectors: list[str], exclude: list[str], sour
 
 
 def run_cli(selectors: list[str], *, strict: bool = False, config: Optional[Path] = None,
-            warehouse: Optional[Path] = None, since: Optional[str] = None, until: Optional[str] = None,
+            warehouse: Optional[str] = None, since: Optional[str] = None, until: Optional[str] = None,
             exclude: Optional[list[str]] = None, source: Optional[list[str]] = None, db: Optional[Path] = None,
             params: Optional[dict] = None, title: str = "run",
             after: Optional[Callable[[RunReport, object], None]] = None, force: bool = False) -> RunReport:
@@ -218,7 +218,7 @@ def run(
     db: Optional[Path] = DB, model: Optional[str] = MODEL, export: Optional[Path] = EXPORT,
     write_back: Optional[bool] = WRITE_BACK, ddl: Optional[Path] = DDL, lookback_days: Optional[int] = LOOKBACK,
     conv_type_id: Optional[str] = CONV_TYPE, refresh: bool = REFRESH, allow_partial: bool = ALLOW_PARTIAL,
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
+    warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
 ) -> None:
     """Run a selection of the step graph in dependency order (no selector: the whole project).
 
@@ -255,7 +255,7 @@ def step_command(name: str) -> Callable[..., None]:
         db: Optional[Path] = DB, model: Optional[str] = MODEL, export: Optional[Path] = EXPORT,
         write_back: Optional[bool] = WRITE_BACK, ddl: Optional[Path] = DDL, lookback_days: Optional[int] = LOOKBACK,
         conv_type_id: Optional[str] = CONV_TYPE, refresh: bool = REFRESH, allow_partial: bool = ALLOW_PARTIAL,
-        warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
+        warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
     ) -> None:
         params = step_params(model, export, write_back, ddl, lookback_days, conv_type_id, refresh, allow_partial)
         if name == "attribution.write-back" and write_back is None:

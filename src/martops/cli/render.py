@@ -122,7 +122,7 @@ class WarningSummary(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         message = " ".join(record.getMessage().split())
-        if record.name == "martops.engine":
+        if record.name.startswith("martops.engine"):  # martops.engine, martops.engines.*: waiting for a lock
             console_err.print(f"note: {message}", highlight=False, soft_wrap=True)
             return
         self.seen[message] = self.seen.get(message, 0) + 1

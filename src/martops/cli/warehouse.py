@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import duckdb
 import typer
 from rich.markup import escape
 
@@ -26,7 +25,7 @@ FORMATS = ("table", "csv")
 FORMAT_HELP = "table (fits the terminal; columns that do not fit are named below it) or csv (every column, to stdout)."
 
 
-def tables(warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG) -> None:
+def tables(warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG) -> None:
     """List every table and view of the warehouse: schema, name, kind, rows, columns.
 
     Example:
@@ -53,7 +52,7 @@ def sql(
     query: str = typer.Argument(..., help="One SQL query, e.g. \"SELECT * FROM marts.channel_reporting\"."),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
     limit: int = typer.Option(100, "--limit", "-n", min=0, help="Rows to print (0: all)."),
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+    warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG,
 ) -> None:
     """Run a read-only SQL query (DuckDB's dialect) on the warehouse and print its rows.
 
@@ -69,10 +68,10 @@ def sql(
         raise ConfigError("the query is empty; give one SQL query, e.g. martops sql \"SELECT 1\"")
     _, wh = open_warehouse(config, warehouse, read_only=True)
     with wh:
-        wh.execute("SET enable_external_access = false")
+        wh.seal()
         try:
             columns, rows, more = wh.query(query, limit or None)
-        except duckdb.Error as exc:
+        except wh.query_errors as exc:
             raise MartopsError(_sql_error(exc)) from None
     if not columns:
         console.print("the statement ran and returned no rows")
@@ -84,7 +83,7 @@ def show(
     table: str = typer.Argument(..., help="A table or view: schema.table, or the bare name when one schema has it."),
     limit: int = typer.Option(20, "--limit", "-n", min=0, help="Rows to print (0: all)."),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
-    warehouse: Optional[Path] = WAREHOUSE, config: Optional[Path] = CONFIG,
+    warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG,
 ) -> None:
     """Print the first rows of a warehouse table or view. An unknown name is an error listing close matches.
 
@@ -126,9 +125,9 @@ def _check_format(fmt: str) -> None:
         raise ConfigError(f"--format {fmt!r} is not a format; choose one of {', '.join(FORMATS)}")
 
 
-def _sql_error(exc: duckdb.Error) -> str:
+def _sql_error(exc: Exception) -> str:
     text = " ".join(str(exc).split())
-    if "read-only mode" in text:
+    if "read-only mode" in text or "read-only transaction" in text:
         return f"martops sql only reads: the warehouse is opened read-only, so this statement was refused ({text})"
     if "external access" in text.lower() or "disabled by configuration" in text.lower():
         return f"martops sql only reads the warehouse: files and other databases are not reachable ({text})"

@@ -21,7 +21,6 @@ from typing import Any, Callable
 
 import ibis
 import ibis.expr.types as ir
-import sqlglot as sg
 
 from martops import interrupts
 from martops.config import QualityConfig
@@ -117,8 +116,7 @@ class _Keeper:
             self.folder = Path(tempfile.mkdtemp(prefix="martops-quarantine-"))
             for i, (where, params) in enumerate(self.scopes):
                 path = self.folder / f"scope{i}.parquet"
-                self.wh.execute(f"COPY (SELECT * FROM {self.wh.quoted(QUARANTINE)} WHERE {where}) "
-                                f"TO {_literal(path)} (FORMAT parquet)", list(params))
+                self.wh.save_rows(f"SELECT * FROM {self.wh.quoted(QUARANTINE)} WHERE {where}", list(params), path)
                 self.saved.append((where, params, path))
         except Exception:  # noqa: BLE001 - never hide the step's own error behind this one
             log.warning("could not keep the quarantined rows of the failed step", exc_info=True)
@@ -128,13 +126,11 @@ class _Keeper:
         try:
             if not self.saved:
                 return
-            cols = ", ".join(sg.to_identifier(c, quoted=True).sql("duckdb") for c in SCHEMA.names)
             with self.wh.transaction():
                 self.wh.ensure_table(QUARANTINE, SCHEMA)
                 for where, params, path in self.saved:
                     self.wh.delete_where(QUARANTINE, where, list(params))
-                    self.wh.execute(f"INSERT INTO {self.wh.quoted(QUARANTINE)} ({cols}) "
-                                    f"SELECT {cols} FROM read_parquet({_literal(path)})")
+                    self.wh.insert(QUARANTINE, self.wh.loader.read_parquet(path).select(*SCHEMA.names))
             summary = top_reasons(self.wh, [path for _, _, path in self.saved])
             if summary:
                 exc.args = (f"{exc}\n{summary}", *exc.args[1:])
@@ -166,7 +162,7 @@ def top_reasons(wh: Warehouse, files: list[Path], top: int = TOP_REASONS) -> str
     the parsers put in it.
     """
     files_sql = "[" + ", ".join(_literal(p) for p in files) + "]"
-    rows = wh.execute(
+    rows = wh.loader_execute(  # the loader is DuckDB on every engine
         f"SELECT table_name, column_name, {_REASON_KIND} AS kind, count(*) AS n, min(row_number), "
         f"arg_min(reason, row_number), sum(count(*)) OVER () FROM read_parquet({files_sql}) "
         f"GROUP BY ALL ORDER BY n DESC, table_name, column_name, kind LIMIT {int(top)}"

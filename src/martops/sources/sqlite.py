@@ -64,7 +64,7 @@ class SqliteFile:
         return self.wh.attached_tables(self.alias)
 
     def _info(self, table: str) -> list[tuple]:
-        return self.wh.execute(f"PRAGMA table_info('{self.alias}.main.{table}')")
+        return self.wh.loader_execute(f"PRAGMA table_info('{self.alias}.main.{table}')")
 
     def columns(self, table: str) -> list[str]:
         return [r[1] for r in self._info(table)]
@@ -76,11 +76,11 @@ class SqliteFile:
 
     def raw(self, table: str, columns: list[str]) -> ir.Table:
         cols = ", ".join(f'"{c}"' for c in columns)
-        return self.wh.backend.sql(f"SELECT rowid AS {ROW}, {cols} FROM {self.alias}.main.{table}")
+        return self.wh.loader_sql(f"SELECT rowid AS {ROW}, {cols} FROM {self.alias}.main.{table}")
 
     def has_rows(self, table: str) -> bool:
         try:
-            return bool(self.wh.execute(f"SELECT 1 FROM {self.alias}.main.{table} LIMIT 1"))
+            return bool(self.wh.loader_execute(f"SELECT 1 FROM {self.alias}.main.{table} LIMIT 1"))
         except duckdb.Error as exc:
             raise SourceError(f"{self.path}: cannot read table {table!r}: {exc}") from exc
 
@@ -127,7 +127,7 @@ class SqliteFile:
             return
         cols = ['"' + c.replace('"', '""') + '"' for c in columns]
         bad = [f"({c} IS NOT NULL AND try(decode(encode({c}))) IS NULL)" for c in cols]
-        found = self.wh.execute(f"SELECT rowid, {', '.join(bad)} FROM {self.alias}.main.{table} "
+        found = self.wh.loader_execute(f"SELECT rowid, {', '.join(bad)} FROM {self.alias}.main.{table} "
                                 f"WHERE {' OR '.join(bad)} ORDER BY rowid LIMIT 1")
         if not found:
             _UTF8_CHECKED.add(key)

@@ -1,0 +1,85 @@
+"""Where the warehouse is: a DuckDB file path, or a PostgreSQL DSN (postgresql://user@host:port/db).
+
+A location with a scheme martops does not support, or a misspelt one, is an error: a URL must
+never become the name of a new DuckDB file. A password never sits in a DSN martops reads (the
+project file is shared, a command line shows in `ps`): it comes from the environment
+(PGPASSWORD), a service file or ~/.pgpass, which libpq reads itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+from urllib.parse import urlsplit
+
+from martops.errors import ConfigError
+
+SCHEMES = {"postgresql": "postgres", "postgres": "postgres"}
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):(//)?")
+PASSWORD_HINT = ("put the password in the PGPASSWORD environment variable, a service file (PGSERVICEFILE) or "
+                 "~/.pgpass, never in the DSN")
+
+
+@dataclasses.dataclass(frozen=True)
+class Location:
+    engine: str
+    """'duckdb' or 'postgres'."""
+    target: str
+    """The DuckDB file path, or the DSN (which holds no password)."""
+
+    @property
+    def shown(self) -> str:
+        """How messages name it: the path, or user@host:port/database."""
+        return self.target if self.engine == "duckdb" else describe_dsn(self.target)
+
+
+def describe_dsn(dsn: str) -> str:
+    """`user@host:port/database` of a DSN, without any password (for messages)."""
+    try:
+        parts = urlsplit(dsn)
+        host = parts.hostname or "localhost"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "postgresql://(a malformed DSN)"
+    user = f"{parts.username}@" if parts.username else ""
+    db = parts.path.lstrip("/") or "(default database)"
+    return f"postgresql://{user}{host}{port}/{db}"
+
+
+def check_dsn(dsn: str, where: str) -> str:
+    """`dsn` when it is a postgresql:// URL without a password; ConfigError naming `where` else."""
+    m = _SCHEME.match(dsn)
+    if not m or m.group(1).lower() not in SCHEMES or not m.group(2):
+        raise ConfigError(f"{where}: {dsn.split('@')[-1]!r} is not a PostgreSQL DSN; write "
+                          "postgresql://user@host:port/database")
+    try:
+        parts = urlsplit(dsn)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {describe_dsn(dsn)} is not a valid DSN ({exc}); write "
+                          "postgresql://user@host:port/database") from None
+    if parts.password is not None:
+        raise ConfigError(f"{where}: the DSN holds a password; {PASSWORD_HINT}")
+    if not parts.path.strip("/"):
+        raise ConfigError(f"{where}: {describe_dsn(dsn)} names no database; write postgresql://user@host:port/database")
+    return dsn
+
+
+def resolve(flag: str | None, engine: str, path: str, dsn: str | None) -> Location:
+    """The location of `--warehouse` (`flag`) when given, else the project file's warehouse section."""
+    if flag is not None:
+        text = str(flag)
+        m = _SCHEME.match(text)
+        if m and len(m.group(1)) > 1:  # one letter before ':' is a Windows drive, not a scheme
+            scheme = m.group(1).lower()
+            if scheme not in SCHEMES:
+                near = difflib.get_close_matches(scheme, list(SCHEMES), n=1, cutoff=0.6)
+                hint = f" (did you mean {near[0]}://?)" if near else ""
+                raise ConfigError(f"--warehouse {text.split('@')[-1]!r}: {scheme}:// is not a warehouse martops "
+                                  f"supports{hint}; give a DuckDB file path or postgresql://user@host:port/database")
+            return Location("postgres", check_dsn(text, "--warehouse"))
+        return Location("duckdb", text)
+    if engine == "postgres":
+        return Location("postgres", check_dsn(dsn or "", "warehouse.dsn in martops.yml"))
+    return Location("duckdb", path)

@@ -1,0 +1,267 @@
+"""The PostgreSQL warehouse: a database a team shares.
+
+Sources are read and typed by a private in-memory DuckDB (the loader), then loaded with COPY in
+CSV form, batch by batch, inside the step's transaction, so a failed or killed step leaves the
+database as it was. Transformations over warehouse tables compile to PostgreSQL SQL via Ibis.
+
+Two writers never run at once: a writer holds a session advisory lock for as long as it is
+connected (waiting `lock_timeout_seconds` for it, then failing with a message); readers take no
+lock (MVCC shows them the last commit). Holding the lock also proves that a run still marked
+'running' belongs to a session that ended: PostgreSQL releases a session's advisory locks when its
+connection closes, however the process died.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import time
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from martops import interrupts
+from martops.config import WarehouseConfig
+from martops.engines import loader as L
+from martops.engines.base import SCHEMAS, Warehouse
+from martops.engines.loader import SourceAttachments
+from martops.engines.location import PASSWORD_HINT, describe_dsn
+from martops.errors import ConfigError, MartopsError
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = 0x6D617274_6F707300 >> 1  # 'martops' as a bigint: one advisory lock per database
+COPY_BATCH_ROWS = 200_000
+
+
+class PostgresWarehouse(SourceAttachments, Warehouse):
+    engine = "postgres"
+    dialect = "postgres"
+    separate_loader = True
+
+    @property
+    def query_errors(self) -> tuple[type[BaseException], ...]:  # type: ignore[override]
+        import psycopg
+
+        return (psycopg.Error,)
+
+    def __init__(self, backend: ibis.BaseBackend, location: str, config: WarehouseConfig, *,
+                 read_only: bool = False):
+        super().__init__(backend, location, read_only=read_only)
+        self._raw = backend.con  # the psycopg connection (autocommit; BEGIN/COMMIT are ours)
+        self._config = config
+        self._loader: ibis.BaseBackend | None = None
+        self._cancel = _Canceller(self._raw)
+        interrupts.register(self._cancel)  # Ctrl-C cancels the running statement on the server
+
+    @property
+    def loader(self) -> ibis.BaseBackend:
+        if self._loader is None:
+            self._loader = L.open_loader(self._config)
+            interrupts.register(self._loader.con)
+        return self._loader
+
+    def _cursor_execute(self, sql: str, params: list[Any]) -> Any:
+        return self._raw.execute(_placeholders(sql) if params else sql, params or None)
+
+    def _affected(self, cursor: Any) -> int:
+        return max(int(cursor.rowcount), 0)
+
+    def _interrupted(self, exc: BaseException) -> bool:
+        import psycopg
+
+        return isinstance(exc, psycopg.errors.QueryCanceled)
+
+    def relations(self) -> list[tuple[str, str, int]]:
+        rows = self.execute(
+            "SELECT t.table_schema || '.' || t.table_name, CASE WHEN t.table_type = 'VIEW' THEN 'view' ELSE 'table' END, "
+            "(SELECT count(*) FROM information_schema.columns c WHERE c.table_schema = t.table_schema "
+            "AND c.table_name = t.table_name) FROM information_schema.tables t "
+            "WHERE t.table_schema NOT IN ('pg_catalog', 'information_schema') AND t.table_schema NOT LIKE 'pg_temp%' "
+            "AND t.table_type IN ('BASE TABLE', 'VIEW') ORDER BY 1")
+        return [(name, kind, int(n)) for name, kind, n in rows]
+
+    def _bulk_insert(self, name: str, expr: ir.Table) -> int:
+        """COPY the loader's rows of `expr` into `name`, as CSV in batches (every valid value
+        quoted, so an unquoted empty field is NULL and a quoted one the empty string)."""
+        cols = ", ".join(self.ident(c) for c in expr.columns)
+        options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
+        rows = 0
+        with self._raw.cursor() as cur:
+            with cur.copy(f"COPY {self.quoted(name)} ({cols}) FROM STDIN (FORMAT csv)") as copy:
+                for batch in self.loader.to_pyarrow_batches(expr, chunk_size=COPY_BATCH_ROWS):
+                    if not batch.num_rows:
+                        continue
+                    buf = io.BytesIO()
+                    pacsv.write_csv(_csv_safe(batch), buf, write_options=options)
+                    copy.write(buf.getbuffer())
+                    rows += batch.num_rows
+        return rows
+
+    def seal(self) -> None:
+        """Read-only already (a read-only session); server-side file functions need roles a
+        warehouse login should not have."""
+
+    def save_rows(self, sql: str, params: list[Any], path: Any) -> None:
+        import psycopg
+        import pyarrow.parquet as pq
+
+        bound = psycopg.ClientCursor(self._raw).mogrify(_placeholders(sql), params)
+        reader = self.backend.to_pyarrow_batches(self.backend.sql(bound, dialect="postgres"))
+        with pq.ParquetWriter(str(path), reader.schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+
+    def close(self) -> None:
+        interrupts.unregister(self._cancel)
+        if self._loader is not None:
+            interrupts.unregister(self._loader.con)
+            self._loader.disconnect()
+        super().close()
+
+
+class _Canceller:
+    """What `interrupts` calls on Ctrl-C: cancel the connection's running statement."""
+
+    def __init__(self, con: Any):
+        self.con = con
+
+    def interrupt(self) -> None:
+        try:
+            self.con.cancel_safe(timeout=5)
+        except Exception:  # noqa: BLE001 - a cancel that cannot reach the server leaves the query to end
+            log.debug("could not cancel the running statement", exc_info=True)
+
+
+def _csv_safe(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Columns CSV can carry as PostgreSQL reads them: NUL bytes (which a text value cannot hold)
+    become U+FFFD, the replacement character, only in raw text kept for people to read."""
+    import pyarrow.compute as pc
+
+    cols = []
+    for col in batch.columns:
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            col = pc.replace_substring(col, "\x00", "\ufffd")
+        cols.append(col)
+    return pa.RecordBatch.from_arrays(cols, names=batch.schema.names)
+
+
+def _patch_compiler() -> None:
+    """PostgreSQL casts a boolean to integer only, not to bigint or double precision as DuckDB
+    and Spark do; Ibis's PostgreSQL compiler passes such casts through, so they go via integer here
+    (the one engine difference Ibis leaves to us; domains write `flag.cast("float64")` freely)."""
+    import sqlglot.expressions as sge
+    from ibis.backends.sql.compilers.postgres import PostgresCompiler
+
+    original = PostgresCompiler.visit_Cast
+    if getattr(original, "martops", False):
+        return
+
+    def visit_Cast(self, op, *, arg, to):  # noqa: ANN001 - Ibis's visitor signature
+        if op.arg.dtype.is_boolean() and to.is_numeric() and not to.is_int32():
+            return sge.Cast(this=sge.Cast(this=arg, to=sge.DataType.build("INT")), to=self.type_mapper.from_ibis(to))
+        return original(self, op, arg=arg, to=to)
+
+    visit_Cast.martops = True  # type: ignore[attr-defined]
+    PostgresCompiler.visit_Cast = visit_Cast
+    PostgresCompiler.visit_TryCast = visit_Cast
+
+
+_patch_compiler()
+
+
+def _placeholders(sql: str) -> str:
+    """DuckDB's `?` placeholders as psycopg's `%s` (outside quoted text); a literal % doubled."""
+    out, quote = [], None
+    for ch in sql:
+        if quote:
+            if ch == quote:
+                quote = None
+            out.append("%%" if ch == "%" else ch)
+        elif ch in "'\"":
+            quote = ch
+            out.append(ch)
+        elif ch == "?":
+            out.append("%s")
+        elif ch == "%":
+            out.append("%%")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def connect_postgres(config: WarehouseConfig, dsn: str, *, create: bool, read_only: bool,
+                     build_hint: str, lock_timeout: float | None = None) -> PostgresWarehouse:
+    """Connect to the database `dsn` names (which must exist: martops never creates databases).
+
+    Raises ConfigError with host and database, never the password, when the server does not
+    answer, refuses the login, or has no such database; when a command that only reads finds no
+    martops warehouse in it (no `ops` schema) the error ends with `build_hint`.
+    """
+    import psycopg
+
+    shown = describe_dsn(dsn)
+    try:
+        con = psycopg.connect(dsn, autocommit=True, connect_timeout=config.connect_timeout_seconds,
+                              application_name="martops")
+    except psycopg.Error as exc:
+        raise ConfigError(f"cannot connect to the PostgreSQL warehouse {shown}: {_reason(exc)}") from None
+    try:
+        backend = ibis.postgres.from_connection(con)
+        if read_only:
+            con.execute("SET default_transaction_read_only = on")
+        elif create:
+            _take_lock(con, shown, config.lock_timeout_seconds if lock_timeout is None else lock_timeout)
+            for schema in SCHEMAS:
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        else:
+            _take_lock(con, shown, config.lock_timeout_seconds if lock_timeout is None else lock_timeout)
+        if not create:
+            found = con.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'ops'").fetchone()
+            if not found:
+                raise ConfigError(f"the PostgreSQL database {shown} holds no martops warehouse (nothing was created); "
+                                  f"check --warehouse or warehouse.dsn in martops.yml, or {build_hint}")
+    except BaseException:
+        con.close()
+        raise
+    return PostgresWarehouse(backend, shown, config, read_only=read_only)
+
+
+def _take_lock(con: Any, shown: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    warned = False
+    while not con.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY]).fetchone()[0]:
+        if time.monotonic() >= deadline:
+            holder = con.execute(
+                "SELECT a.pid, a.application_name, a.client_addr FROM pg_locks l JOIN pg_stat_activity a "
+                "USING (pid) WHERE l.locktype = 'advisory' AND l.granted AND l.objid = %s LIMIT 1",
+                [LOCK_KEY & 0xFFFFFFFF]).fetchone()
+            who = f" (server process {holder[0]})" if holder else ""
+            raise MartopsError(f"warehouse {shown} is in use by another martops process{who} (waited {timeout:g} s); "
+                               "wait for it to finish, raise warehouse.lock_timeout_seconds, or point --warehouse "
+                               "elsewhere")
+        if not warned:
+            log.warning("warehouse %s is in use by another martops process; waiting up to %g s", shown, timeout)
+            warned = True
+        time.sleep(min(0.25, max(deadline - time.monotonic(), 0.01)))
+
+
+def _reason(exc: BaseException) -> str:
+    """The one line that says why a connection failed, with what to do; never the password."""
+    text = " ".join(str(exc).split())
+    password = os.environ.get("PGPASSWORD")
+    if password:
+        text = text.replace(password, "***")
+    low = text.lower()
+    if "password authentication failed" in low or "no password supplied" in low:
+        said = "wrong password" if "password authentication failed" in low else "no password given"
+        return f"the server refused the login ({said}); {PASSWORD_HINT}"
+    if "does not exist" in low and "database" in low:
+        return "no such database on that server (martops does not create databases: createdb it first)"
+    if "connection refused" in low or "timeout" in low or "could not translate host" in low or "no route" in low:
+        return f"no PostgreSQL server answers there ({text.split(':')[-1].strip() or text})"
+    return text
