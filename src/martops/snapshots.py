@@ -36,8 +36,20 @@ def _md5(value: str) -> str:  # DuckDB, PostgreSQL and Spark all have md5(text) 
 def surrogate_key(t: ir.Table, columns: list[str]) -> ir.StringValue:
     """md5 of the columns as text joined by '|', NULL as a token (dbt_utils.generate_surrogate_key's
     recipe): deterministic, engine-independent, and NULL-safe."""
-    parts = [t[c].cast("string").fill_null(NULL_TOKEN) for c in columns]
+    parts = [_text(t[c]).fill_null(NULL_TOKEN) for c in columns]
     return _md5(ibis.literal("|").join(parts))
+
+
+def _text(v: ir.Value) -> ir.StringValue:
+    """The value as text, the same on every engine. A float is written as DuckDB writes it (the
+    shortest text that reads back the same); PostgreSQL writes the same digits but drops the '.0'
+    of a whole number (110 for 110.0), so whole numbers are spelled out here."""
+    if not v.type().is_floating():
+        return v.cast("string")
+    whole = (v.abs() < 1e15) & (v == v.floor())
+    return ibis.cases((v.isnan(), ibis.literal("nan")), (v.isinf() & (v > 0), ibis.literal("inf")),
+                      (v.isinf(), ibis.literal("-inf")),
+                      (whole, v.cast("int64").cast("string") + ".0"), else_=v.cast("string"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -67,7 +67,8 @@ def log_load(log: CleaningLog, wh: Warehouse, roles: list[str], cfg: CrmConfig) 
     from martops.crm.roles import KEYS
 
     for role in roles:
-        t = wh.table(T.STAGING[role])
+        # the rules' regular expressions are DuckDB's (RE2), as in standardising: read in the loader
+        t = wh.to_loader(wh.table(T.STAGING[role]))
         _duplicates(log, wh, role, t, KEYS[role])
         if role == "customers":
             _add(log, wh, role, "names: spaces trimmed/collapsed (case kept)", t,
