@@ -102,6 +102,11 @@ class TableSpec:
     grain: tuple[str, ...] = ()
     description: str = ""
     indexes: tuple[tuple[str, ...], ...] = ()
+    """Indexes besides the grain's (an engine that uses indexes gets one on the grain too)."""
+
+    @property
+    def all_indexes(self) -> tuple[tuple[str, ...], ...]:
+        return ((self.grain,) if self.grain else ()) + tuple(i for i in self.indexes if i != self.grain)
 
 
 BuiltInChecks = Callable[..., list]

@@ -140,9 +140,23 @@ def _run_one(step: Step, domain: Domain, base: StepContext, ranges: dict, strict
         if on_start:
             on_start(step)
         result = step.run(ctx)
+        _index(step, domain, ctx)
         return Outcome(step.name, SUCCESS, result=result, seconds=time.perf_counter() - t0)
     except MartopsError as exc:
         return Outcome(step.name, FAILED, reason=str(exc), seconds=time.perf_counter() - t0, error=exc)
+
+
+def _index(step: Step, domain: Domain, ctx: StepContext) -> None:
+    """The declared indexes of the tables `step` wrote, where the engine uses indexes (a table a
+    step replaces loses its indexes, so they are made again after every run; kept ones cost one
+    catalog lookup)."""
+    if not ctx.wh.uses_indexes:
+        return
+    tables = {name for name, kind, _ in ctx.wh.relations() if kind == "table"}  # a view has no index
+    for spec in domain.tables:
+        if spec.name in step.outputs and spec.name in tables:
+            for columns in spec.all_indexes:
+                ctx.wh.create_index(spec.name, columns)
 
 
 def _range(domain: Domain, ctx: StepContext, cache: dict) -> tuple[dt.date, dt.date] | None:

@@ -38,6 +38,9 @@ class Warehouse:
     supports_transactions = True
     separate_loader = False
     """Whether sources are read in a DuckDB of their own (then loaded in bulk into the warehouse)."""
+    uses_indexes = False
+    """Whether the tables get the indexes their domain declares (PostgreSQL). DuckDB's min-max
+    zone maps already serve range filters; an ART index would slow every replace and live in memory."""
     query_errors: tuple[type[BaseException], ...] = ()
     """The engine's errors for a statement it refused (bad SQL a person typed, a write in read-only)."""
 

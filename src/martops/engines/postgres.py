@@ -42,6 +42,7 @@ class PostgresWarehouse(SourceAttachments, Warehouse):
     engine = "postgres"
     dialect = "postgres"
     separate_loader = True
+    uses_indexes = True
 
     @property
     def query_errors(self) -> tuple[type[BaseException], ...]:  # type: ignore[override]
