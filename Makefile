@@ -27,7 +27,7 @@ $(2)/bin/python -m pip install --quiet --disable-pip-version-check -r requiremen
 $(2)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 endef
 
-.PHONY: demo test bench bench-attribution bench-dedupe setup lock clean help check-python test-pythons airflow-env dagster-env
+.PHONY: demo test bench bench-attribution bench-dedupe bench-engines setup lock clean help check-python test-pythons airflow-env dagster-env
 .PRECIOUS: .venv-%/.installed
 
 help:
@@ -85,13 +85,17 @@ dagster-env: .venv-dagster/$(ORCH_STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: bench-attribution bench-dedupe
+bench: bench-attribution bench-dedupe bench-engines
 
 bench-attribution: $(STAMP)
 	$(BIN)/python benchmarks/bench_attribution.py $(BENCH_ARGS)
 
 bench-dedupe: $(STAMP)
 	$(BIN)/python benchmarks/bench_dedupe.py $(DEDUPE_BENCH_ARGS)
+
+# DuckDB beside PostgreSQL 15 (a server started for it): attribution 1M, the real campaign and CRM builds
+bench-engines: $(STAMP)
+	$(BIN)/python benchmarks/bench_engines.py $(ENGINES_BENCH_ARGS)
 
 # Regenerate the lock after changing a pin in pyproject.toml: resolved on $(PYTHON), then installed on
 # every other supported Python found, which must get exactly the same set (else split the lock per version).

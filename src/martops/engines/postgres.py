@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x6D617274_6F707300 >> 1  # 'martops' as a bigint: one advisory lock per database
 COPY_BATCH_ROWS = 200_000
+COPY_STATS = {"rows": 0, "seconds": 0.0}
+"""Rows loaded with COPY and the seconds it took in this process (computing, writing, loading): `make bench`."""
 
 
 class PostgresWarehouse(SourceAttachments, Warehouse):
@@ -91,7 +93,7 @@ class PostgresWarehouse(SourceAttachments, Warehouse):
         quoted, so an unquoted empty field is NULL and a quoted one the empty string)."""
         cols = ", ".join(self.ident(c) for c in expr.columns)
         options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
-        rows = 0
+        rows, t0 = 0, time.perf_counter()
         with self._raw.cursor() as cur:
             with cur.copy(f"COPY {self.quoted(name)} ({cols}) FROM STDIN (FORMAT csv)") as copy:
                 for batch in self.loader.to_pyarrow_batches(expr, chunk_size=COPY_BATCH_ROWS):
@@ -101,6 +103,8 @@ class PostgresWarehouse(SourceAttachments, Warehouse):
                     pacsv.write_csv(_csv_safe(batch), buf, write_options=options)
                     copy.write(buf.getbuffer())
                     rows += batch.num_rows
+        COPY_STATS["rows"] += rows
+        COPY_STATS["seconds"] += time.perf_counter() - t0
         return rows
 
     def seal(self) -> None:
