@@ -42,7 +42,8 @@ from martops.automation.firetimes import FireTimes, FireTimesTrigger
 from martops.automation.schedules import Schedule
 from martops.config import WarehouseConfig
 from martops.engine import connect
-from martops.errors import MartopsError
+from martops.engines.location import resolve
+from martops.errors import ConfigError, MartopsError
 from martops.ops.runlog import RUNS, SCHEMA, new_run_id
 
 MISFIRE_GRACE_SECONDS = 60
@@ -123,7 +124,10 @@ class ScheduleServer:
         self.config = config.resolve()
         self.project = self.config.parent
         self.warehouse = warehouse
-        self.location = self.project / warehouse.path  # what the run, started in the project folder, opens
+        where = resolve(None, warehouse.engine, warehouse.path, warehouse.dsn)
+        # what the run, started in the project folder, opens: a file there, or the same server
+        self.location = str(self.project / where.target) if where.engine == "duckdb" else where.target
+        self._local_file = where.engine == "duckdb"
         self.runner = runner or SubprocessRunner()
         self.fires = {s.name: FireTimes.of(s) for s in schedules} | (fires or {})
         self.say = say
@@ -233,12 +237,15 @@ class ScheduleServer:
     # -- ops.runs -------------------------------------------------------------------------
     def history(self) -> dict[str, dt.datetime]:
         """The last fire recorded in ops.runs per schedule name (none when there is no warehouse yet)."""
-        if not self.location.exists():
+        if self._local_file and not Path(self.location).exists():
             return {}
-        with connect(self.warehouse, path=self.location, create=False) as wh:
-            if not wh.exists(RUNS):
-                return {}
-            rows = wh.execute(f"SELECT step, params FROM {wh.quoted(RUNS)} WHERE step LIKE 'schedule.%'")
+        try:
+            with connect(self.warehouse, path=self.location, create=False) as wh:
+                if not wh.exists(RUNS):
+                    return {}
+                rows = wh.execute(f"SELECT step, params FROM {wh.quoted(RUNS)} WHERE step LIKE 'schedule.%'")
+        except ConfigError:  # a database that holds no warehouse yet
+            return {}
         last: dict[str, dt.datetime] = {}
         for step, params in rows:
             try:
