@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+import re
 import sqlite3
 from pathlib import Path
 
@@ -9,6 +12,8 @@ import pytest
 
 from martops.attribution.challenge_schema import SOURCE_TABLES, create_tables
 from martops.engine import connect
+
+from . import pg_server as pg
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = REPO.parent / "shared" / "datasets"
@@ -73,8 +78,10 @@ def tiny_db(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def wh(tmp_path: Path):
-    with connect(path=tmp_path / "wh.duckdb") as w:
+def wh(warehouse_location: str):
+    """An open warehouse on each engine (DuckDB file, fresh PostgreSQL database): the domain tests
+    that take it run on both."""
+    with connect(path=warehouse_location) as w:
         yield w
 
 
@@ -89,3 +96,40 @@ def dataset(name: str) -> Path:
 @pytest.fixture(scope="session")
 def ihc_dataset() -> Path:
     return dataset("ihc-challenge")
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server for the whole session, started the first time a test asks for it;
+    PGPASSWORD holds its password meanwhile (martops reads it from there, never from a DSN)."""
+    if pg.binaries() is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    server = pg.PostgresServer().start()
+    saved = os.environ.get("PGPASSWORD")
+    os.environ["PGPASSWORD"] = pg.PASSWORD
+    try:
+        yield server
+    finally:
+        if saved is None:
+            os.environ.pop("PGPASSWORD", None)
+        else:
+            os.environ["PGPASSWORD"] = saved
+        server.stop()
+
+
+_db_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def pg_dsn(pg_server, request) -> str:
+    """The DSN (no password) of a fresh, empty database on the session's server, one per test."""
+    name = f"t{next(_db_numbers)}_{re.sub(r'[^a-z0-9]+', '_', request.node.name.lower())}"[:63]
+    return pg_server.create_database(name)
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse_location(request, tmp_path) -> str:
+    """Where a test's warehouse goes, on each engine: a DuckDB file, or a fresh PostgreSQL database."""
+    if request.param == "postgres":
+        return request.getfixturevalue("pg_dsn")
+    return str(tmp_path / "warehouse.duckdb")

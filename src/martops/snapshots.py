@@ -77,7 +77,7 @@ def merge(wh: Warehouse, name: str, incoming: ir.Table, *, key: str, grain: list
     if counts["superseded"]:
         ident = sg.to_identifier(key, quoted=True).sql(wh.dialect)
         wh.execute(f"UPDATE {wh.quoted(name)} SET valid_to = ? WHERE valid_to IS NULL AND {ident} IN "
-                   f"(SELECT _key FROM ({wh.compile(superseded)}))", [loaded_at])
+                   f"(SELECT _key FROM ({wh.compile(superseded)}) AS superseded)", [loaded_at])
     snap = wh.table(name)
     still = snap.filter(snap.valid_to.isnull())
     fresh = stamped.anti_join(still, [stamped[key] == still[key], stamped[values_hash] == still[values_hash]])

@@ -216,6 +216,11 @@ def connect_postgres(config: WarehouseConfig, dsn: str, *, create: bool, read_on
     except psycopg.Error as exc:
         raise ConfigError(f"cannot connect to the PostgreSQL warehouse {shown}: {_reason(exc)}") from None
     try:
+        # PostgreSQL's sum of a bigint and avg are `numeric`; martops' measures are doubles, so a
+        # numeric result reads as one (Ibis expects the float64 it typed, not a Decimal)
+        from psycopg.types.numeric import FloatLoader
+
+        con.adapters.register_loader("numeric", FloatLoader)
         backend = ibis.postgres.from_connection(con)
         if read_only:
             con.execute("SET default_transaction_read_only = on")
