@@ -104,7 +104,12 @@ def pg_server():
     PGPASSWORD holds its password meanwhile (martops reads it from there, never from a DSN)."""
     if pg.binaries() is None:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    server = pg.PostgresServer().start()
+    server = pg.PostgresServer()
+    try:
+        server.start()
+    except BaseException:
+        server.stop()
+        raise
     saved = os.environ.get("PGPASSWORD")
     os.environ["PGPASSWORD"] = pg.PASSWORD
     try:

@@ -432,7 +432,9 @@ def load_config(path: str | Path | None = None) -> ProjectConfig:
         for err in exc.errors():
             key = ".".join(str(p) for p in err["loc"])
             msg = err["msg"].removeprefix("Value error, ")  # pydantic's wording for a validator's own message
-            said = msg if "got " in msg else f"{msg} (got {err.get('input')!r})"  # a value named is not echoed twice
+            secret = any("dsn" in str(part) for part in err["loc"]) or "password" in msg.lower() or "dsn" in msg.lower()
+            # a value named is not echoed twice; a DSN (it may hold a password) is never echoed
+            said = msg if "got " in msg or secret else f"{msg} (got {err.get('input')!r})"
             problems.append(f"{key}: {said}" if key else said)
         if len(problems) == 1:  # one problem, one line
             raise ConfigError(f"{path}: invalid project file: {problems[0]}") from exc

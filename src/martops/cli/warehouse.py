@@ -127,6 +127,9 @@ def _check_format(fmt: str) -> None:
 
 def _sql_error(exc: Exception) -> str:
     text = " ".join(str(exc).split())
+    if "multiple commands" in text:  # PostgreSQL: one prepared statement, so nothing can lift read-only
+        return ("martops sql only reads: the warehouse is opened read-only, so this statement was refused "
+                "(give one statement at a time; this text holds several)")
     if "read-only mode" in text or "read-only transaction" in text:
         return f"martops sql only reads: the warehouse is opened read-only, so this statement was refused ({text})"
     if "external access" in text.lower() or "disabled by configuration" in text.lower():

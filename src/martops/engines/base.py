@@ -63,6 +63,10 @@ class Warehouse:
         """Run one statement on the warehouse; a DB-API cursor (hook)."""
         raise NotImplementedError
 
+    def _person_execute(self, sql: str) -> Any:
+        """Run SQL a person typed (`martops sql`); a cursor."""
+        return self._cursor_execute(sql, [])
+
     def _affected(self, cursor: Any) -> int:
         """Rows an INSERT/UPDATE/DELETE touched (hook)."""
         raise NotImplementedError
@@ -154,7 +158,7 @@ class Warehouse:
         """Run SQL a person typed: (column names, the first `limit` rows (all when None), whether more
         rows followed). A statement that returns no rows gives ([], [], False)."""
         log.debug("SQL: %s", sql)
-        cur = self._cursor_execute(sql, [])
+        cur = self._person_execute(sql)
         if cur.description is None:
             return [], [], False
         columns = [d[0] for d in cur.description]

@@ -59,7 +59,9 @@ def check_dsn(dsn: str, where: str) -> str:
     except ValueError as exc:
         raise ConfigError(f"{where}: {describe_dsn(dsn)} is not a valid DSN ({exc}); write "
                           "postgresql://user@host:port/database") from None
-    if parts.password is not None:
+    from urllib.parse import parse_qs
+
+    if parts.password is not None or "password" in {k.lower() for k in parse_qs(parts.query)}:
         raise ConfigError(f"{where}: the DSN holds a password; {PASSWORD_HINT}")
     if not parts.path.strip("/"):
         raise ConfigError(f"{where}: {describe_dsn(dsn)} names no database; write postgresql://user@host:port/database")
@@ -69,17 +71,25 @@ def check_dsn(dsn: str, where: str) -> str:
 def resolve(flag: str | None, engine: str, path: str, dsn: str | None) -> Location:
     """The location of `--warehouse` (`flag`) when given, else the project file's warehouse section."""
     if flag is not None:
-        text = str(flag)
-        m = _SCHEME.match(text)
-        if m and len(m.group(1)) > 1:  # one letter before ':' is a Windows drive, not a scheme
-            scheme = m.group(1).lower()
-            if scheme not in SCHEMES:
-                near = difflib.get_close_matches(scheme, list(SCHEMES), n=1, cutoff=0.6)
-                hint = f" (did you mean {near[0]}://?)" if near else ""
-                raise ConfigError(f"--warehouse {text.split('@')[-1]!r}: {scheme}:// is not a warehouse martops "
-                                  f"supports{hint}; give a DuckDB file path or postgresql://user@host:port/database")
-            return Location("postgres", check_dsn(text, "--warehouse"))
-        return Location("duckdb", text)
+        return _from_text(str(flag), "--warehouse")
     if engine == "postgres":
         return Location("postgres", check_dsn(dsn or "", "warehouse.dsn in martops.yml"))
-    return Location("duckdb", path)
+    where = _from_text(path, "warehouse.path in martops.yml")
+    if where.engine == "postgres":
+        raise ConfigError(f"warehouse.path in martops.yml is a DSN; write engine: postgres and dsn: "
+                          f"{describe_dsn(path)} instead")
+    return where
+
+
+def _from_text(text: str, where: str) -> Location:
+    """A path, or a URL whose scheme must be PostgreSQL's (a URL never becomes a file name)."""
+    m = _SCHEME.match(text)
+    if m and len(m.group(1)) > 1:  # one letter before ':' is a Windows drive, not a scheme
+        scheme = m.group(1).lower()
+        if scheme not in SCHEMES:
+            near = difflib.get_close_matches(scheme, list(SCHEMES), n=1, cutoff=0.6)
+            hint = f" (did you mean {near[0]}://?)" if near else ""
+            raise ConfigError(f"{where} {text.split('@')[-1]!r}: {scheme}:// is not a warehouse martops "
+                              f"supports{hint}; give a DuckDB file path or postgresql://user@host:port/database")
+        return Location("postgres", check_dsn(text, where))
+    return Location("duckdb", text)

@@ -71,6 +71,12 @@ class PostgresWarehouse(SourceAttachments, Warehouse):
     def _cursor_execute(self, sql: str, params: list[Any]) -> Any:
         return self._raw.execute(_placeholders(sql) if params else sql, params or None)
 
+    def _person_execute(self, sql: str) -> Any:
+        """As one prepared statement: the server refuses several commands in one, so a typed
+        `BEGIN READ WRITE; ...` or `SET default_transaction_read_only = off; ...` cannot lift the
+        read-only session (a `%` is doubled: psycopg reads the text for placeholders)."""
+        return self._raw.execute(sql.replace("%", "%%"), [], prepare=True)
+
     def _affected(self, cursor: Any) -> int:
         return max(int(cursor.rowcount), 0)
 
