@@ -166,3 +166,14 @@ def test_a_warehouse_named_after_a_schema_is_refused_with_a_new_name(tmp_path):
 
     with pytest.raises(ConfigError, match="crm-warehouse.duckdb"):
         connect(path=tmp_path / "crm.duckdb")
+
+
+def test_a_warehouse_on_either_engine_writes_then_reads_back(warehouse_location):
+    import ibis
+
+    with connect(path=warehouse_location) as wh:
+        wh.create_or_replace("marts.t", ibis.memtable({"a": [1, 2], "b": ["x", None]}))
+    with connect(path=warehouse_location, read_only=True) as wh:
+        assert wh.engine == ("postgres" if warehouse_location.startswith("postgresql://") else "duckdb")
+        assert wh.execute("SELECT sum(a), count(b) FROM marts.t") == [(3, 1)]
+        assert ("marts.t", "table", 2) in wh.relations()

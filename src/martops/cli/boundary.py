@@ -100,6 +100,12 @@ def write_log(exc: BaseException, argv: Sequence[str]) -> Path | None:
     return None
 
 
+def _denied(exc: BaseException) -> bool:
+    """Whether `exc` is PostgreSQL's "permission denied" (a login's rights, not a martops bug)."""
+    errors = sys.modules.get("psycopg.errors")
+    return errors is not None and isinstance(exc, errors.InsufficientPrivilege)
+
+
 def _where(exc: BaseException) -> str:
     """The innermost martops frame of the traceback (`attribution/ingest.py:95 in ingest`)."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f"{os.sep}martops{os.sep}" in f.filename]
@@ -156,6 +162,11 @@ def run(invoke: Callable[[list[str]], object], argv: list[str]) -> int:
         except BaseException as exc:  # noqa: BLE001 - the boundary: nothing passes it as a traceback
             if isinstance(exc, KeyboardInterrupt) or interrupts.requested():
                 code = EXIT_INTERRUPTED
+            elif _denied(exc):
+                reason = " ".join(str(exc).split("\n")[0].split())
+                _err(f"error: the PostgreSQL warehouse refused this login: {reason}; ask the warehouse's owner to "
+                     "GRANT the rights (USAGE on the schemas, SELECT to read; INSERT, UPDATE, DELETE, CREATE to build)")
+                code = EXIT_ERROR
             else:
                 code = unexpected(exc, argv)
         if interrupts.requested() or code == EXIT_INTERRUPTED:

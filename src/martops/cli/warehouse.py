@@ -54,10 +54,11 @@ def sql(
     limit: int = typer.Option(100, "--limit", "-n", min=0, help="Rows to print (0: all)."),
     warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG,
 ) -> None:
-    """Run a read-only SQL query (DuckDB's dialect) on the warehouse and print its rows.
+    """Run a read-only SQL query on the warehouse (in its engine's dialect: DuckDB or PostgreSQL) and print its rows.
 
-    The warehouse is opened read-only and without access to files or other databases, so a
-    statement that writes (INSERT, CREATE, COPY ... TO, ATTACH) is refused with a one-line error.
+    The warehouse is opened read-only (DuckDB: also without access to files or other databases;
+    PostgreSQL: a read-only session, one statement at a time), so a statement that writes (INSERT,
+    CREATE, COPY ... TO, ATTACH) is refused with a one-line error.
 
     Example:
 

@@ -17,8 +17,8 @@ from martops.errors import ConfigError
 
 SCHEMES = {"postgresql": "postgres", "postgres": "postgres"}
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):(//)?")
-PASSWORD_HINT = ("put the password in the PGPASSWORD environment variable, a service file (PGSERVICEFILE) or "
-                 "~/.pgpass, never in the DSN")
+PASSWORD_HINT = ("put the password in the PGPASSWORD environment variable, ~/.pgpass (mode 0600), or a service "
+                 "file (PGSERVICEFILE, the service chosen by PGSERVICE), never in the DSN")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,16 +35,17 @@ class Location:
 
 
 def describe_dsn(dsn: str) -> str:
-    """`user@host:port/database` of a DSN, without any password (for messages)."""
+    """`user@host:port/database` of a DSN as libpq reads it (query parameters such as ?port= win over
+    the URL's), without any password (for messages)."""
+    from psycopg.conninfo import conninfo_to_dict
+
     try:
-        parts = urlsplit(dsn)
-        host = parts.hostname or "localhost"
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "postgresql://(a malformed DSN)"
-    user = f"{parts.username}@" if parts.username else ""
-    db = parts.path.lstrip("/") or "(default database)"
-    return f"postgresql://{user}{host}{port}/{db}"
+        parts = conninfo_to_dict(dsn)
+    except Exception:  # noqa: BLE001 - libpq could not read it at all; say so without echoing it
+        return "postgresql://(a DSN libpq cannot read)"
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"postgresql://{user}{parts.get('host') or 'localhost'}{port}/{parts.get('dbname') or '(default database)'}"
 
 
 def check_dsn(dsn: str, where: str) -> str:

@@ -86,13 +86,23 @@ class PostgresWarehouse(SourceAttachments, Warehouse):
         return isinstance(exc, psycopg.errors.QueryCanceled)
 
     def relations(self) -> list[tuple[str, str, int]]:
+        """From pg_catalog, not information_schema: the latter hides the tables this login may not
+        read, and "no runs recorded yet" would then be a wrong answer instead of "permission denied"."""
         rows = self.execute(
-            "SELECT t.table_schema || '.' || t.table_name, CASE WHEN t.table_type = 'VIEW' THEN 'view' ELSE 'table' END, "
-            "(SELECT count(*) FROM information_schema.columns c WHERE c.table_schema = t.table_schema "
-            "AND c.table_name = t.table_name) FROM information_schema.tables t "
-            "WHERE t.table_schema NOT IN ('pg_catalog', 'information_schema') AND t.table_schema NOT LIKE 'pg_temp%' "
-            "AND t.table_type IN ('BASE TABLE', 'VIEW') ORDER BY 1")
+            "SELECT n.nspname || '.' || c.relname, CASE WHEN c.relkind IN ('v', 'm') THEN 'view' ELSE 'table' END, "
+            "(SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('r', 'p', 'v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+            "AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1")
         return [(name, kind, int(n)) for name, kind, n in rows]
+
+    def exists(self, name: str) -> bool:
+        schema, table = self._split(name)
+        if schema is None:
+            return super().exists(name)
+        return bool(self.execute(
+            "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = ? AND c.relname = ? AND c.relkind IN ('r', 'p', 'v', 'm')", [schema, table]))
 
     def _bulk_insert(self, name: str, expr: ir.Table) -> int:
         """COPY the loader's rows of `expr` into `name`, as CSV in batches (every valid value
@@ -232,8 +242,15 @@ def connect_postgres(config: WarehouseConfig, dsn: str, *, create: bool, read_on
             con.execute("SET default_transaction_read_only = on")
         elif create:
             _take_lock(con, shown, config.lock_timeout_seconds if lock_timeout is None else lock_timeout)
-            for schema in SCHEMAS:
-                con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            missing = [s for s in SCHEMAS if not con.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s",
+                                                            [s]).fetchone()]
+            for schema in missing:
+                try:
+                    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+                except psycopg.errors.InsufficientPrivilege:
+                    raise ConfigError(f"the PostgreSQL warehouse {shown}: this login may not create the schema "
+                                      f"{schema} (nor {', '.join(missing)}); ask the database's owner to GRANT CREATE "
+                                      "ON DATABASE to it, or to run the first build") from None
         else:
             _take_lock(con, shown, config.lock_timeout_seconds if lock_timeout is None else lock_timeout)
         if not create:
@@ -268,7 +285,8 @@ def _take_lock(con: Any, shown: str, timeout: float) -> None:
 
 def _reason(exc: BaseException) -> str:
     """The one line that says why a connection failed, with what to do; never the password."""
-    text = " ".join(str(exc).split())
+    lines = [" ".join(line.split()) for line in str(exc).splitlines() if line.strip()]
+    text = "; ".join(lines)  # libpq's lines ("... Connection refused", "Is the server running ...?")
     password = os.environ.get("PGPASSWORD")
     if password:
         text = text.replace(password, "***")
@@ -279,5 +297,5 @@ def _reason(exc: BaseException) -> str:
     if "does not exist" in low and "database" in low:
         return "no such database on that server (martops does not create databases: createdb it first)"
     if "connection refused" in low or "timeout" in low or "could not translate host" in low or "no route" in low:
-        return f"no PostgreSQL server answers there ({text.split(':')[-1].strip() or text})"
+        return f"no PostgreSQL server answers there ({lines[0].split(':')[-1].strip() if lines else text})"
     return text
