@@ -85,7 +85,9 @@ def run_check(wh: Warehouse, check: Check) -> CheckResult:
     try:
         query = wh.compile(check.failing)
         count = int(wh.scalar(check.failing.count()))
-        sample = wh.to_pyarrow(check.failing.limit(SAMPLE_ROWS)).to_pylist() if count else []
+        # the first rows in the order of their columns: the same sample on every run and every engine
+        ordered = check.failing.order_by(list(check.failing.columns))
+        sample = wh.to_pyarrow(ordered.limit(SAMPLE_ROWS)).to_pylist() if count else []
         observed = None if check.observed is None else wh.scalar(check.observed)
     except Exception as exc:  # noqa: BLE001 - reported as the check's status, never swallowed
         if interrupts.requested():  # Ctrl-C interrupted the query: stop, don't report a broken check
