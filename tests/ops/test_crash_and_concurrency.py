@@ -101,3 +101,31 @@ def test_a_second_run_waits_for_the_lock_or_fails_clearly_without_harming_the_fi
         runs = w.to_pyarrow(w.table("ops.runs")).to_pylist()
         assert w.count(T.CONVERSIONS) == len(TINY_CONVERSIONS) and w.count(T.SESSIONS) == len(TINY_SESSIONS)
     assert {r["status"] for r in runs} == {"success"} and len({r["run_id"] for r in runs}) == 2
+
+
+def test_a_reader_shows_a_running_step_of_a_dead_process_as_abandoned(tmp_path):
+    """Before any writer has marked it, `martops runs` already tells a dead run from a live one."""
+    import datetime as dt
+    import os
+    import socket
+    import subprocess
+
+    import ibis
+
+    from martops.engine import connect
+    from martops.ops import runlog
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid is now free (a reuse within this test is vanishingly unlikely)
+    path = tmp_path / "w.duckdb"
+    with connect(path=path) as wh:
+        wh.ensure_table(runlog.RUNS, runlog.SCHEMA)
+        for run_id, pid in (("dead", gone.pid), ("live", os.getpid())):
+            wh.insert(runlog.RUNS, ibis.memtable({
+                "run_id": [run_id], "step": ["attribution.ingest"], "params": ["{}"], "since": [None], "until": [None],
+                "started_at": [dt.datetime.now()], "ended_at": [None], "status": ["running"], "rows_in": [None],
+                "rows_out": [None], "error": [None], "pid": [pid], "host": [socket.gethostname()]},
+                schema=runlog.SCHEMA))
+    with connect(path=path, read_only=True) as wh:
+        seen = {r["run_id"]: r["status"] for r in runlog.recent(wh)}
+    assert seen == {"dead": "abandoned", "live": "running"}

@@ -120,7 +120,28 @@ def recent(wh: Warehouse, limit: int = 20, step: str | None = None) -> list[dict
     if step:
         t = t.filter(t.step.startswith(step))
     t = t.order_by([ibis.desc("started_at")]).limit(limit)
-    return wh.to_pyarrow(t).to_pylist()
+    return [_as_seen(r) for r in wh.to_pyarrow(t).to_pylist()]
+
+
+def _as_seen(run: dict[str, Any]) -> dict[str, Any]:
+    """A run still marked 'running' whose process, on this machine, is gone is shown as abandoned
+    (the next writer records it so; a reader writes nothing). A run of another machine cannot be
+    checked from here and keeps its status until then."""
+    if run.get("status") == "running" and run.get("host") == socket.gethostname() and run.get("pid") \
+            and not _alive(int(run["pid"])):
+        return {**run, "status": "abandoned", "error": "the process ended before the step finished (killed or "
+                "crashed); its changes were rolled back"}
+    return run
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def steps(wh: Warehouse) -> list[str]:
