@@ -18,7 +18,7 @@ import martops
 
 ROOT = Path(martops.__file__).parent
 DOMAINS = {"attribution", "campaigns", "crm"}
-LOWER_PACKAGES = {"sources", "checks", "ops", "reports"}
+LOWER_PACKAGES = {"engines", "sources", "checks", "ops", "reports"}
 LOWER_MODULES = {"engine.py", "results.py", "config.py", "errors.py", "export_files.py", "textfiles.py",
                  "interrupts.py", "measures.py", "snapshots.py", "domain.py", "graph.py", "runner.py"}
 UPPER_PACKAGES = {"cli", "demo", "automation"}
