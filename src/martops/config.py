@@ -7,6 +7,7 @@ environment (see `secret()`).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
 import re
@@ -298,6 +299,7 @@ class SourcesConfig(_Strict):
     attribution: SourceSettings = SourceSettings()
     campaigns: CampaignSourceSettings = CampaignSourceSettings()
     crm: SourceSettings = SourceSettings()
+    loyalty: SourceSettings = SourceSettings()
 
 
 CrmRole = Literal["customers", "transactions", "products", "interactions", "sales_team", "countries"]
@@ -356,6 +358,27 @@ class CrmConfig(_Strict):
         return v.upper()
 
 
+class LoyaltyConfig(_Strict):
+    """The loyalty programme's points rule (`martops loyalty`), read off the February Challenge files.
+
+    A purchase earns `earn_points` per whole `earn_per_cents` of its value (10 points per whole
+    dollar); a redemption spends `redemption_points` for `redemption_discount_cents` off the basket,
+    and the rest of the basket (value minus the discount) earns as a purchase does. The README's
+    loyalty section gives the counts behind each default. A transaction whose point_differential
+    does not follow the rule is flagged and its customer's point totals stay NULL (never guessed).
+    """
+
+    earn_points: int = Field(10, gt=0)
+    earn_per_cents: int = Field(100, gt=0)
+    redemption_points: int = Field(5000, gt=0)
+    redemption_discount_cents: int = Field(500, ge=0)
+    as_of: dt.date | None = None
+    """The date the customer fills are computed as of (`--as-of`); default: the last transaction day."""
+    treated_arm: str = "enrolled"
+    control_arm: str = "control"
+    """The values of `loyalty` naming the programme arm and the control arm of the randomised test."""
+
+
 class ProjectConfig(_Strict):
     warehouse: WarehouseConfig = WarehouseConfig()
     attribution: AttributionConfig = AttributionConfig()
@@ -363,6 +386,7 @@ class ProjectConfig(_Strict):
     quality: QualityConfig = QualityConfig()
     campaigns: CampaignsConfig = CampaignsConfig()
     crm: CrmConfig = CrmConfig()
+    loyalty: LoyaltyConfig = LoyaltyConfig()
     countries: CountriesConfig = CountriesConfig()
     sources: SourcesConfig = SourcesConfig()
     checks: dict[str, list[Annotated[CheckSpec, BeforeValidator(normalise)]]] = {}

@@ -15,11 +15,12 @@ from martops import runner
 from martops.checks.catalog import Catalog, check_declared
 from martops.config import ProjectConfig
 from martops.crm.domain import DOMAIN as CRM
+from martops.loyalty.domain import DOMAIN as LOYALTY
 from martops.domain import Domain, StepContext
 from martops.errors import ConfigError
 from martops.graph import Graph
 
-DOMAINS: tuple[Domain, ...] = (ATTRIBUTION, KPIS, CRM)
+DOMAINS: tuple[Domain, ...] = (ATTRIBUTION, KPIS, CRM, LOYALTY)
 
 
 @functools.cache

@@ -6,6 +6,7 @@ the same flags as `run`: each is `run` with the selection fixed to that step.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Callable, Optional
@@ -41,9 +42,11 @@ DDL = typer.Option(None, "--ddl", help="DDL file for the write-back's output tab
 LOOKBACK = typer.Option(None, "--lookback-days", help="Only sessions at most N days before a conversion count.")
 CONV_TYPE = typer.Option(None, "--conv-type-id", help="ihc_api: the account's conversion type id (or ihc_api.conv_type_id).")
 REFRESH = typer.Option(False, "--refresh", help="ihc_api: send every journey again, even those already answered.")
+AS_OF = typer.Option(None, "--as-of", help="loyalty.fill: the date (YYYY-MM-DD) the customer fills are computed as "
+                     "of (default: loyalty.as_of, else the last transaction day).")
 ALLOW_PARTIAL = typer.Option(False, "--allow-partial", help="ihc_api: succeed even if the API failed some journeys (HTTP 206).")
 
-DELIVERY_PARAM = {"attribution": "db", "kpis": "source", "crm": "source"}
+DELIVERY_PARAM = {"attribution": "db", "kpis": "source", "crm": "source", "loyalty": "source"}
 """The parameter a domain's load step reads its delivery from."""
 
 
@@ -106,7 +109,7 @@ def selection(cfg: ProjectConfig, selectors: list[str], exclude: list[str], sour
         chosen += [d for d in DELIVERY_PARAM if d in given and d not in chosen]
         if not chosen:
             raise ConfigError("nothing to run: martops.yml declares no source (sources.attribution.path, "
-                              "sources.campaigns.path, sources.crm.path); name a selection, e.g. "
+                              "sources.campaigns.path, sources.crm.path, sources.loyalty.path); name a selection, e.g. "
                               "`martops run kpis --source exports/` (see `martops steps`)")
         selectors = chosen
     return graph.select(selectors, exclude)
@@ -218,7 +221,7 @@ def run(
     db: Optional[Path] = DB, model: Optional[str] = MODEL, export: Optional[Path] = EXPORT,
     write_back: Optional[bool] = WRITE_BACK, ddl: Optional[Path] = DDL, lookback_days: Optional[int] = LOOKBACK,
     conv_type_id: Optional[str] = CONV_TYPE, refresh: bool = REFRESH, allow_partial: bool = ALLOW_PARTIAL,
-    warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
+    as_of: Optional[str] = AS_OF, warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
 ) -> None:
     """Run a selection of the step graph in dependency order (no selector: the whole project).
 
@@ -237,13 +240,23 @@ def run(
     """
     run_cli(list(selectors or []), config=config, warehouse=warehouse, since=since, until=until, exclude=exclude,
             source=source, db=db, params=step_params(model, export, write_back, ddl, lookback_days, conv_type_id,
-                                                     refresh, allow_partial), force=force)
+                                                     refresh, allow_partial, as_of), force=force)
 
 
-def step_params(model, export, write_back, ddl, lookback_days, conv_type_id, refresh, allow_partial) -> dict:
-    return {"model": model, "export": str(export) if export else None, "write_back": write_back,
+def step_params(model, export, write_back, ddl, lookback_days, conv_type_id, refresh, allow_partial,
+                as_of=None) -> dict:
+    return {"as_of": _date_flag("--as-of", as_of),"model": model, "export": str(export) if export else None, "write_back": write_back,
             "ddl": str(ddl) if ddl else None, "lookback_days": lookback_days, "conv_type_id": conv_type_id,
             "refresh": refresh or None, "allow_partial": allow_partial or None}
+
+
+def _date_flag(flag: str, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(f"{flag} {value!r} is not a date; expected YYYY-MM-DD, e.g. 2013-12-30") from None
 
 
 def step_command(name: str) -> Callable[..., None]:
@@ -255,9 +268,10 @@ def step_command(name: str) -> Callable[..., None]:
         db: Optional[Path] = DB, model: Optional[str] = MODEL, export: Optional[Path] = EXPORT,
         write_back: Optional[bool] = WRITE_BACK, ddl: Optional[Path] = DDL, lookback_days: Optional[int] = LOOKBACK,
         conv_type_id: Optional[str] = CONV_TYPE, refresh: bool = REFRESH, allow_partial: bool = ALLOW_PARTIAL,
-        warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
+        as_of: Optional[str] = AS_OF, warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
     ) -> None:
-        params = step_params(model, export, write_back, ddl, lookback_days, conv_type_id, refresh, allow_partial)
+        params = step_params(model, export, write_back, ddl, lookback_days, conv_type_id, refresh, allow_partial,
+                             as_of)
         if name == "attribution.write-back" and write_back is None:
             params["write_back"] = True  # naming the step asks for it
         run_cli([name], strict=True, config=config, warehouse=warehouse, since=since, until=until, source=source,

@@ -32,7 +32,7 @@ from martops.domain import StepContext
 from martops.errors import ConfigError
 from martops.results import StepResult
 from martops.sources import countries, spelling
-from martops.sources.typed import ROW, annotate, quarantine_rows, reasons
+from martops.sources.typed import ROW, annotate, quarantine_rows, reasons, with_place
 
 TRAILER = ("row_hash", "completeness", "duplicate_rows", "duplicate_kind", "is_survivor", "survivor_row",
            "_etl_loaded_at", "_run_id")
@@ -58,14 +58,6 @@ def lookups(wh: Warehouse, raws: dict[str, ir.Table], cfg: CrmConfig) -> roles.L
     return lk
 
 
-def _with_place(bad: ir.Table, src: CrmFolder, role: str) -> ir.Table:
-    """Reasons that name the file, line and header: `customers.csv line 12, column Email: ...`."""
-    header = src.header(role)
-    column = ibis.cases(*[(bad._bad_column == c, ibis.literal(h)) for c, h in header.items()], else_=bad._bad_column)
-    place = ibis.literal(f"{src.files[role]} line ") + bad[ROW].cast("string") + ", column " + column + ": "
-    return bad.mutate(_reason=place + bad._reason)
-
-
 def _load_role(wh: Warehouse, src: CrmFolder, role: str, raw: ir.Table, lk: roles.Lookups, cfg: CrmConfig,
                log: CleaningLog, run_id: str, now: dt.datetime) -> dict[str, int]:
     spec = roles.spec(role, raw.columns, src.settings)
@@ -77,7 +69,7 @@ def _load_role(wh: Warehouse, src: CrmFolder, role: str, raw: ir.Table, lk: role
     st = st.select(*[c for c in st.columns if c not in TRAILER], *TRAILER).order_by(ROW)
     loaded = wh.create_or_replace(T.STAGING[role], st)
     read = int(wh.scalar(ann.count()))
-    bad = quarantine_rows(_with_place(reasons(ann, spec), src, role), spec, T.SOURCE, run_id, now) \
+    bad = quarantine_rows(with_place(reasons(ann, spec), src.files[role], src.header(role)), spec, T.SOURCE, run_id, now) \
         if read != loaded else None
     n_bad = quarantine.replace(wh, T.SOURCE, f"crm_{role}", bad, None, None)
     if n_bad:

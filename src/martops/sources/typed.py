@@ -249,6 +249,14 @@ def reasons(t: ir.Table, spec: RawSpec) -> ir.Table:
     return bad.mutate(_reason=reason, _bad_column=first_col)
 
 
+def with_place(bad: ir.Table, file_name: str, header: dict[str, str]) -> ir.Table:
+    """Reasons of `reasons()` prefixed with where the value is: `customers.csv line 12, column
+    Email: ...` (`header`: canonical column -> the header the file spells it with)."""
+    column = ibis.cases(*[(bad._bad_column == c, ibis.literal(h)) for c, h in header.items()], else_=bad._bad_column)
+    place = ibis.literal(f"{file_name} line ") + bad[ROW].cast("string") + ", column " + column + ": "
+    return bad.mutate(_reason=place + bad._reason)
+
+
 def in_scope(t: ir.Table, spec: RawSpec, lo: dt.date | None, hi: dt.date | None) -> ir.Table:
     """Rows a load of [lo, hi] owns: partition date in range, or unreadable (owned by every range)."""
     if spec.partition is None or hi is None:

@@ -1,0 +1,215 @@
+"""`martops loyalty build`: a delivery (customers.csv, transactions.csv) -> staging + quarantine ->
+the points rule and the customer fills -> the reporting tables.
+
+Each step is one transaction that commits with its checks or not at all. A delivery is a full
+extract: it replaces staging and its quarantine rows, so re-running a folder gives the same
+tables (`_etl_loaded_at`/`_run_id` aside) and a later delivery with more transactions refreshes
+the fills. The fills are as of `--as-of` (or `loyalty.as_of`; default the last transaction day).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Callable
+
+import ibis
+import ibis.expr.types as ir
+
+from martops.checks import catalog
+from martops.checks.store import recorded
+from martops.config import ProjectConfig
+from martops.domain import StepContext
+from martops.engine import Warehouse
+from martops.errors import ConfigError
+from martops.loyalty import fill, quality, reporting, specs
+from martops.loyalty import tables as T
+from martops.loyalty.source import FILLED, LoyaltyFolder
+from martops.ops import cleaning_log, quarantine
+from martops.ops.cleaning_log import CleaningLog
+from martops.ops.runlog import current_run_id
+from martops.results import StepResult
+from martops.sources.typed import ROW, annotate, quarantine_rows, reasons, with_place
+
+
+def _stage(wh: Warehouse, src: LoyaltyFolder, name: str, raw: ir.Table, spec, table: str, columns: dict,
+           run_id: str, now: dt.datetime) -> tuple[ir.Table, dict[str, int]]:
+    """Type one file: good rows -> `table`, bad rows -> ops.quarantine (with file, line, column)."""
+    ann = wh.materialize(annotate(raw, spec, check_duplicates=True), f"_loyalty_{name}_annotated")
+    good = ann.filter(ann._ok)
+    rows = good.select(ROW, **columns(good), _etl_loaded_at=ibis.literal(now, type="timestamp"),
+                       _run_id=ibis.literal(run_id)).order_by(ROW)
+    loaded = wh.create_or_replace(table, rows)
+    read = int(wh.scalar(ann.count()))
+    bad = quarantine_rows(with_place(reasons(ann, spec), src.file(name).name, src.header(name)), spec, T.SOURCE,
+                          run_id, now) if read != loaded else None
+    n_bad = quarantine.replace(wh, T.SOURCE, spec.table, bad, None, None)
+    return good, {"read": read, "loaded": loaded, "quarantined": n_bad}
+
+
+def _customer_columns(t: ir.Table) -> dict:
+    text = ("location", "gender", "age", "favorite_movie_line")
+    return {"id": t.t_id, "signup_date": t.t_signup_date, "loyalty": t.t_loyalty,
+            **{c: ibis.ifelse(t[f"t_{c}"].strip() == "", ibis.null("string"), t[f"t_{c}"].strip()) for c in text},
+            **{c: t[c] for c in FILLED}}
+
+
+def _transaction_columns(t: ir.Table) -> dict:
+    return {"date": t.t_date, "user_id": t.t_user_id, "value": t.t_value, "point_differential": t.t_point_differential}
+
+
+def load(wh: Warehouse, folder: str | Path, project: ProjectConfig, results: list, log: CleaningLog) -> dict:
+    """Both files -> staging + quarantine, in one transaction."""
+    cfg, settings = project.loyalty, project.sources.loyalty
+    run_id, now = current_run_id(), dt.datetime.now()
+    src = LoyaltyFolder(wh, folder, settings)
+    try:
+        counts: dict[str, dict[str, int]] = {}
+        with wh.transaction():
+            cspec = specs.customers(cfg, settings)
+            good, counts["customers"] = _stage(wh, src, "customers", src.raw("customers"), cspec,
+                                               T.STAGING_CUSTOMERS, _customer_columns, run_id, now)
+            ids = wh.materialize(good.select(_cid=good.t_id).distinct(), "_loyalty_customer_ids")
+            raw = src.raw("transactions")
+            raw = raw.mutate(_uid=specs.whole(raw.user_id))
+            j = raw.left_join(ids, raw._uid == ids._cid)
+            raw = j.mutate(_customer=j._cid).drop("_uid", "_cid")
+            _, counts["transactions"] = _stage(wh, src, "transactions", raw, specs.transactions(settings),
+                                               T.STAGING_TRANSACTIONS, _transaction_columns, run_id, now)
+            quarantine.account(wh, T.SOURCE, {f"loyalty_{k}": c for k, c in counts.items()}, project.quality,
+                               lambda table: (str(src.file(table.removeprefix("loyalty_"))), "rows"))
+            for name, c in counts.items():
+                if c["quarantined"]:
+                    by_col = quarantine.bad_columns(wh, T.SOURCE, f"loyalty_{name}", top=20)
+                    log.add(name, "rows quarantined", c["quarantined"], ", ".join(f"{k}: {n}" for k, n in by_col.items()))
+                log.add(name, "rows read = loaded + quarantined", c["read"],
+                        f"{c['read']:,} = {c['loaded']:,} + {c['quarantined']:,}", always=True)
+            st = wh.table(T.STAGING_CUSTOMERS)
+            given = ibis.or_(*[st[c].notnull() & (st[c].strip() != "") for c in FILLED])
+            log.add("customers", "rows whose blank-by-design columns held values (kept as delivered in staging; "
+                    "loyalty.customers holds the computed fills)", int(wh.scalar(st.filter(given).count())))
+            catalog.gate(wh, project, [T.STAGING_CUSTOMERS, T.STAGING_TRANSACTIONS], results, quality.TABLE_CHECKS)
+    finally:
+        src.close()
+    return counts
+
+
+def _as_of(ctx: StepContext, tx: ir.Table) -> dt.date:
+    given = ctx.param("as_of") or ctx.project.loyalty.as_of
+    if given is not None:
+        return given if isinstance(given, dt.date) else dt.date.fromisoformat(str(given))
+    last = ctx.wh.scalar(tx.date.max())
+    if last is None:
+        raise ConfigError(f"loyalty.fill: {T.STAGING_TRANSACTIONS} holds no transactions, so there is no last day "
+                          "to fill as of; load a delivery with transactions (or pass --as-of)")
+    return last.date() if isinstance(last, dt.datetime) else last
+
+
+def build_fill(ctx: StepContext, results: list, log: CleaningLog) -> dict:
+    wh, cfg = ctx.wh, ctx.project.loyalty
+    staged_tx, staged_c = wh.table(T.STAGING_TRANSACTIONS), wh.table(T.STAGING_CUSTOMERS)
+    as_of = _as_of(ctx, staged_tx)
+    with wh.transaction():
+        n_tx = wh.create_or_replace(T.TRANSACTIONS, fill.transactions(staged_tx, staged_c, cfg))
+        n_c = wh.create_or_replace(T.CUSTOMERS, fill.customers(staged_c, wh.table(T.TRANSACTIONS), as_of))
+        catalog.gate(wh, ctx.project, [T.TRANSACTIONS, T.CUSTOMERS], results, quality.TABLE_CHECKS)
+    tx = wh.table(T.TRANSACTIONS)
+    s = wh.to_pyarrow(tx.aggregate(
+        later=(tx.date > as_of).cast("int64").sum(), breaks=(~tx.points_rule_ok).cast("int64").sum(),
+        exceeds=tx.discount_exceeds_value.cast("int64").sum(), early=tx.before_signup.cast("int64").sum(),
+        zero=(tx.value == 0).cast("int64").sum(), redemptions=(tx.kind == "redemption").cast("int64").sum(),
+    )).to_pylist()[0]
+    c = wh.table(T.CUSTOMERS)
+    none = int(wh.scalar((c.number_of_purchases == 0).cast("int64").sum()))
+    log.add("fill", "customers filled as of", n_c, as_of.isoformat(), always=True)
+    log.add("fill", "customers without a transaction by then (fills 0)", none, always=True)
+    log.add("fill", "transactions dated after the as-of date (not counted in the fills)", s["later"] or 0)
+    log.add("fill", f"redemptions ({cfg.redemption_points:,} points for {cfg.redemption_discount_cents:,} cents off, "
+            "by the points rule)", s["redemptions"] or 0, always=True)
+    log.add("fill", "transactions breaking the points rule (kept, flagged; their customer's point totals NULL)",
+            s["breaks"] or 0, always=True)
+    log.add("fill", "redemptions on a basket smaller than the discount (kept, flagged: net value negative)",
+            s["exceeds"] or 0)
+    log.add("fill", "transactions dated before their customer's signup (kept, flagged)", s["early"] or 0)
+    log.add("fill", "zero-value transactions (counted as purchases; zero_value_purchases)", s["zero"] or 0)
+    return {"transactions": n_tx, "customers": n_c, "as_of": as_of.isoformat()}
+
+
+def build_reporting(ctx: StepContext, results: list) -> dict:
+    wh, cfg = ctx.wh, ctx.project.loyalty
+    as_of = wh.scalar(wh.table(T.CUSTOMERS).as_of.max())
+    as_of = as_of.date() if isinstance(as_of, dt.datetime) else as_of
+    if as_of is None:
+        raise ConfigError(f"loyalty.reporting: {T.CUSTOMERS} is empty; run loyalty.fill first")
+    out: dict[str, int] = {}
+    with wh.transaction():
+        tx = reporting.upto(wh.table(T.TRANSACTIONS), as_of)
+        for period, table in T.PERIODS.items():
+            out[period] = wh.create_or_replace(table, reporting.purchases(tx, period))
+        out["customer_month"] = wh.create_or_replace(T.CUSTOMER_MONTH, reporting.customer_month(tx))
+        out["liability"] = wh.create_or_replace(T.LIABILITY, reporting.liability(tx, cfg))
+        catalog.gate(wh, ctx.project, [*T.PERIODS.values(), T.CUSTOMER_MONTH, T.LIABILITY], results,
+                     quality.TABLE_CHECKS)
+    return {"rows": sum(out.values()), **out}
+
+
+# -- the steps (declared in martops.loyalty.domain) ---------------------------------------------
+LOG_KEY = cleaning_log.state_key("loyalty")
+
+
+def _logged(ctx: StepContext, step: str, params: dict, fn: Callable[[CleaningLog], dict], rows_in: str | None,
+            rows_out: str) -> StepResult:
+    return cleaning_log.logged_step(ctx, "loyalty", step, params, fn, rows_in, rows_out)
+
+
+def _require(ctx: StepContext, step: str, table: str) -> None:
+    if not ctx.wh.exists(table):
+        from martops import domains
+
+        writer = domains.graph().writer(table) or "loyalty.load"
+        raise ConfigError(f"loyalty.{step}: {table} does not exist yet; run {writer} first "
+                          f"(martops run +loyalty.{step} --source FOLDER)")
+
+
+def step_load(ctx: StepContext) -> StepResult:
+    folder = ctx.delivery("loyalty", "loyalty.load")
+
+    def go(log: CleaningLog) -> dict:
+        with recorded(ctx.wh, current_run_id()) as results:
+            counts = load(ctx.wh, folder, ctx.project, results, log)
+        return {k: sum(c[k] for c in counts.values()) for k in ("read", "loaded", "quarantined")}
+
+    return _logged(ctx, "load", {"source": str(folder)}, go, "read", "loaded")
+
+
+def step_fill(ctx: StepContext) -> StepResult:
+    _require(ctx, "fill", T.STAGING_TRANSACTIONS)
+
+    def go(log: CleaningLog) -> dict:
+        with recorded(ctx.wh, current_run_id()) as results:
+            return build_fill(ctx, results, log)
+
+    as_of = ctx.param("as_of")
+    return _logged(ctx, "fill", {"as_of": str(as_of)} if as_of else {}, go, "transactions", "customers")
+
+
+def step_reporting(ctx: StepContext) -> StepResult:
+    _require(ctx, "reporting", T.CUSTOMERS)
+
+    def go(log: CleaningLog) -> dict:
+        with recorded(ctx.wh, current_run_id()) as results:
+            return build_reporting(ctx, results)
+
+    return _logged(ctx, "reporting", {}, go, None, "rows")
+
+
+def build(wh: Warehouse, folder: str | Path, project: ProjectConfig, as_of: dt.date | None = None
+          ) -> tuple[list[StepResult], CleaningLog]:
+    """The loyalty steps for one delivery through the step graph (as `martops run loyalty`); the
+    first failure is raised after the cleaning log is written. For library callers and tests."""
+    from martops import domains
+
+    ctx = StepContext(wh, project, params={"source": str(folder), "as_of": as_of})
+    report = domains.run(ctx, domains.graph().select(["loyalty"]), run_id=current_run_id())
+    report.raise_first()
+    return report.results, ctx.state.get(LOG_KEY, CleaningLog("loyalty"))
