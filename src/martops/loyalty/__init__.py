@@ -1,0 +1,1 @@
+"""Loyalty programme: the statistics of the randomised enrolled-versus-control test."""
