@@ -1,5 +1,5 @@
-"""`martops loyalty ...`: build (load, fill, reporting for one delivery), the steps on their own,
-and cleaning (what the build's rules did)."""
+"""`martops loyalty ...`: build (load, fill, reporting, insights for one delivery), the steps on their
+own, cleaning (what the build's rules did) and show (the insights, with --export)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from rich.markup import escape
 
 from martops.cli import platform
 from martops.cli.builds import cleaning_table, print_cleaning
-from martops.cli.common import CONFIG, WAREHOUSE
+from martops.cli.common import CONFIG, FORCE, WAREHOUSE, open_warehouse, refuse_overwrite
 from martops.cli.platform import AS_OF, run_cli, step_params
-from martops.cli.render import console
+from martops.cli.render import console, fitted_table, left_out_note
+from martops.export_files import write_rows
 from martops.loyalty import tables as T
+from martops.loyalty import views
 from martops.ops.cleaning_log import of_run
 
 loyalty_app = typer.Typer(
@@ -54,7 +56,7 @@ def build(
             title="loyalty build", after=after)
 
 
-for _name in ("load", "fill", "reporting"):
+for _name in ("load", "fill", "reporting", "insights"):
     loyalty_app.command(_name)(platform.step_command(f"loyalty.{_name}"))
 
 
@@ -71,3 +73,69 @@ def cleaning(
     """
     print_cleaning(config, warehouse, "loyalty", run, T.FILE_ORDER,
                    "no loyalty build has been logged yet; run `martops loyalty build --source <folder>`")
+
+
+MONEY = ("gross_value_cents", "net_value_cents", "discount_cents", "net_revenue_per_customer_cents")
+PERCENT = ("share", "share_of_arm", "share_of_previous", "drop_off", "share_of_purchases", "share_treated",
+           "share_control")
+
+
+def _cell(value: object, column: str, unit: str | None) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    if isinstance(value, float):
+        if column in PERCENT or (unit == "share" and column in ("mean_treated", "mean_control", "difference",
+                                                                 "ci_low", "ci_high")):
+            return f"{value:.1%}" if column not in ("difference", "ci_low", "ci_high") else f"{value * 100:+.1f} pts"
+        if column == "p_value":
+            return f"{value:.2g}" if value >= 1e-4 else "<0.0001"
+        if unit == "cents" and column in ("mean_treated", "mean_control", "difference", "ci_low", "ci_high") \
+                or column in MONEY:
+            return f"${value / 100:,.2f}"
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"${value / 100:,.2f}" if column in MONEY else f"{value:,}"
+    return str(value)
+
+
+@loyalty_app.command()
+def show(
+    view: str = typer.Argument(..., help="behaviour, programme or segments."),
+    by: Optional[str] = typer.Option(None, "--by", help="behaviour: dropoff|frequency|seasonality; programme: "
+                                     "all|location|gender|age|balance; segments: location|gender|age."),
+    limit: int = typer.Option(30, "--limit", "-n", min=0, help="Rows to print (0: all); --export writes all."),
+    export: Optional[Path] = typer.Option(None, "--export", help="Also write the rows to this .csv or .parquet file."),
+    warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG, force: bool = FORCE,
+) -> None:
+    """The loyalty insights: purchase behaviour, the programme test (enrolled vs control), segments.
+
+    Money is shown in dollars (the tables hold cents); differences of shares in percentage points.
+    Every figure is read from the loyalty.* insight tables the build wrote.
+
+    Example:
+
+      martops loyalty show programme
+
+      martops loyalty show behaviour --by dropoff --export dropoff.csv
+    """
+    refuse_overwrite(force, ("--export", export))
+    _, wh = open_warehouse(config, warehouse, domain="loyalty", read_only=True)
+    with wh:
+        v = views.show(wh, view, by)
+    if export is not None:
+        write_rows(v.rows, list(v.rows[0]) if v.rows else v.columns, export)
+    rows = v.rows[:limit] if limit else v.rows
+    shown = f", first {len(rows):,} of {len(v.rows):,}" if len(rows) < len(v.rows) else ""
+    numeric = {c for c in v.columns if any(isinstance(r.get(c), (int, float)) and not isinstance(r.get(c), bool)
+                                           for r in rows)}
+    table, left_out = fitted_table(f"{v.title}{shown}", v.columns,
+                                   [[escape(_cell(r.get(c), c, r.get("unit"))) for c in v.columns] for r in rows],
+                                   right=numeric, flex={"note"})
+    console.print(table)
+    left_out_note(left_out, " (--export writes every column)")
+    for line in v.headlines:
+        console.print(escape(line), highlight=False)
+    if export is not None:
+        console.print(f"wrote {len(v.rows):,} rows to {export}")

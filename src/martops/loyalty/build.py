@@ -22,7 +22,7 @@ from martops.config import ProjectConfig
 from martops.domain import StepContext
 from martops.engine import Warehouse
 from martops.errors import ConfigError
-from martops.loyalty import fill, quality, reporting, specs
+from martops.loyalty import behaviour, fill, programme, quality, reporting, specs
 from martops.loyalty import tables as T
 from martops.loyalty.source import FILLED, LoyaltyFolder
 from martops.ops import cleaning_log, quarantine
@@ -153,6 +153,38 @@ def build_reporting(ctx: StepContext, results: list) -> dict:
     return {"rows": sum(out.values()), **out}
 
 
+def build_insights(ctx: StepContext, results: list, log: CleaningLog) -> dict:
+    wh, cfg = ctx.wh, ctx.project.loyalty
+    c = wh.table(T.CUSTOMERS)
+    as_of = wh.scalar(c.as_of.max())
+    as_of = as_of.date() if isinstance(as_of, dt.datetime) else as_of
+    if as_of is None:
+        raise ConfigError(f"loyalty.insights: {T.CUSTOMERS} is empty; run loyalty.fill first")
+    tx = reporting.upto(wh.table(T.TRANSACTIONS), as_of)
+    arms = programme.split(wh.to_pyarrow(programme.per_customer(c, wh.table(T.CUSTOMER_MONTH), as_of)), cfg)
+    for arm, name in ((arms.treated, cfg.treated_arm), (arms.control, cfg.control_arm)):
+        if len(arm["id"]) == 0:
+            raise ConfigError(f"loyalty.insights: no customer is in the {name!r} arm, so the programme cannot be "
+                              "compared; check loyalty.treated_arm / loyalty.control_arm in martops.yml")
+    tests = programme.test_table(arms)
+    discounts = int(wh.scalar(tx.discount_cents.sum()) or 0)
+    out: dict[str, int] = {}
+    with wh.transaction():
+        out["frequency"] = wh.create_or_replace(T.FREQUENCY, behaviour.frequency(c))
+        out["dropoff"] = wh.create_or_replace(T.DROPOFF, behaviour.dropoff(tx, c))
+        out["seasonality"] = wh.create_or_replace(T.SEASONALITY, behaviour.seasonality(tx))
+        out["segments"] = wh.create_or_replace(T.SEGMENTS, behaviour.segments(c))
+        out["tests"] = wh.create_or_replace(T.PROGRAMME_TEST, ibis.memtable(tests))
+        out["balance"] = wh.create_or_replace(T.PROGRAMME_BALANCE, ibis.memtable(programme.balance_table(arms)))
+        summary = programme.summary_table(arms, tests, discounts, cfg)
+        out["summary"] = wh.create_or_replace(T.PROGRAMME_SUMMARY, ibis.memtable(summary))
+        catalog.gate(wh, ctx.project, list(T.INSIGHTS), results, quality.TABLE_CHECKS)
+    for r in summary.to_pylist():
+        if r["measure"] in ("revenue_loss_share", "net_revenue_per_customer_difference"):
+            log.add("insights", r["measure"], 1, f"{r['value']:.6g} {r['unit']}", always=True)
+    return {"rows": sum(out.values()), **out}
+
+
 # -- the steps (declared in martops.loyalty.domain) ---------------------------------------------
 LOG_KEY = cleaning_log.state_key("loyalty")
 
@@ -201,6 +233,16 @@ def step_reporting(ctx: StepContext) -> StepResult:
             return build_reporting(ctx, results)
 
     return _logged(ctx, "reporting", {}, go, None, "rows")
+
+
+def step_insights(ctx: StepContext) -> StepResult:
+    _require(ctx, "insights", T.CUSTOMER_MONTH)
+
+    def go(log: CleaningLog) -> dict:
+        with recorded(ctx.wh, current_run_id()) as results:
+            return build_insights(ctx, results, log)
+
+    return _logged(ctx, "insights", {}, go, None, "rows")
 
 
 def build(wh: Warehouse, folder: str | Path, project: ProjectConfig, as_of: dt.date | None = None

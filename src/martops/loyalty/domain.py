@@ -1,4 +1,5 @@
-"""The loyalty programme (seed 002) as a domain of the step graph (`loyalty`): load -> fill -> reporting."""
+"""The loyalty programme (seed 002) as a domain of the step graph (`loyalty`): load -> fill -> reporting
+-> insights."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ DOMAIN = Domain(
         Step("loyalty.reporting", "Purchases and revenue per arm by day, week and month; customer-month "
              "activity; points liability", build.step_reporting, inputs=(T.TRANSACTIONS, T.CUSTOMERS),
              outputs=(*T.PERIODS.values(), T.CUSTOMER_MONTH, T.LIABILITY)),
+        Step("loyalty.insights", "Purchase behaviour (frequency, drop-off between purchases, seasonality, "
+             "segments) and the programme test (enrolled vs control: intervals, p-values, balance, net effect)",
+             build.step_insights, inputs=(T.TRANSACTIONS, T.CUSTOMERS, T.CUSTOMER_MONTH), outputs=T.INSIGHTS),
     ),
     tables=(
         TableSpec(T.STAGING_CUSTOMERS, ("id",), "typed customers as delivered (the four ETL columns untouched)"),
@@ -40,6 +44,13 @@ DOMAIN = Domain(
         TableSpec(T.CUSTOMER_MONTH, ("customer_id", "month"), "activity per customer and month",
                   indexes=(("month", "loyalty"),)),
         TableSpec(T.LIABILITY, ("month",), "points earned, redeemed and outstanding per month"),
+        TableSpec(T.FREQUENCY, ("loyalty", "purchases"), "customers per number of purchases"),
+        TableSpec(T.DROPOFF, ("loyalty", "purchase_number"), "drop-off from one purchase to the next"),
+        TableSpec(T.SEASONALITY, ("loyalty", "dimension", "level"), "purchases by month of year and weekday"),
+        TableSpec(T.SEGMENTS, ("dimension", "level", "loyalty"), "customers and revenue per segment level"),
+        TableSpec(T.PROGRAMME_TEST, ("segment", "level", "metric", "method"), "enrolled vs control per metric"),
+        TableSpec(T.PROGRAMME_BALANCE, ("covariate", "level"), "balance of the arms at signup"),
+        TableSpec(T.PROGRAMME_SUMMARY, ("measure",), "revenue loss, liability, net effect"),
     ),
     checks=quality.TABLE_CHECKS,
     staging_sources=quality.STAGING_SOURCES,

@@ -46,6 +46,10 @@ TABLE_CHECKS = {
     T.TRANSACTIONS: transactions, T.CUSTOMERS: customers,
     **{table: _grain("period_start", "loyalty") for table in T.PERIODS.values()},
     T.CUSTOMER_MONTH: _grain("customer_id", "month"), T.LIABILITY: _grain("month"),
+    T.FREQUENCY: _grain("loyalty", "purchases"), T.DROPOFF: _grain("loyalty", "purchase_number"),
+    T.SEASONALITY: _grain("loyalty", "dimension", "level"), T.SEGMENTS: _grain("dimension", "level", "loyalty"),
+    T.PROGRAMME_TEST: _grain("segment", "level", "metric", "method"), T.PROGRAMME_BALANCE: _grain("covariate", "level"),
+    T.PROGRAMME_SUMMARY: _grain("measure"),
 }
 STAGING_SOURCES = {T.STAGING_CUSTOMERS: ("loyalty_customers",), T.STAGING_TRANSACTIONS: ("loyalty_transactions",)}
 """Staging table -> its `ops.quarantine.table_name` (for `martops status`)."""

@@ -26,10 +26,26 @@ LIABILITY = "loyalty.points_liability"
 """Per month: points earned, redeemed and outstanding at month end, and the outstanding points'
 value in cents at the redemption rate."""
 
+FREQUENCY = "loyalty.behaviour_frequency"
+"""Customers per arm and number of purchases (0 included)."""
+DROPOFF = "loyalty.behaviour_dropoff"
+"""Per arm and purchase number 1..10: customers reaching it, drop-off from the previous, days between."""
+SEASONALITY = "loyalty.behaviour_seasonality"
+"""Purchases and gross value per arm by month of the year and by weekday."""
+SEGMENTS = "loyalty.segments"
+"""Customers, purchases and revenue per customer by location, gender and age bucket ('unknown' counted)."""
+PROGRAMME_TEST = "loyalty.programme_test"
+"""Enrolled vs control per metric and segment: means, difference, 95% interval, p-value, method."""
+PROGRAMME_BALANCE = "loyalty.programme_balance"
+"""Balance of the arms at signup: chi-square per segment column, standardised difference of signup dates."""
+PROGRAMME_SUMMARY = "loyalty.programme_summary"
+"""Revenue loss from redemptions, points liability, the programme's incremental net revenue and net effect."""
+INSIGHTS = (FREQUENCY, DROPOFF, SEASONALITY, SEGMENTS, PROGRAMME_TEST, PROGRAMME_BALANCE, PROGRAMME_SUMMARY)
+
 PERIODS = {"daily": DAILY, "weekly": WEEKLY, "monthly": MONTHLY}
 SOURCE = "loyalty"
 """`ops.quarantine.source` of every loyalty delivery; `table_name` is `loyalty_customers` or
 `loyalty_transactions`."""
 FILES = ("customers", "transactions")
-FILE_ORDER = ("customers", "transactions", "fill", "reporting")
+FILE_ORDER = ("customers", "transactions", "fill", "reporting", "insights")
 """The order `loyalty build` prints its cleaning log in."""
