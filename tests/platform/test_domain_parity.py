@@ -1,4 +1,4 @@
-"""Campaigns and CRM give the same tables on DuckDB and on PostgreSQL, from the same inputs: generated
+"""Campaigns, CRM and loyalty give the same tables on DuckDB and on PostgreSQL, from the same inputs: generated
 exports with planted dirt and two deliveries (the SCD2 snapshot's history), and the real datasets
 where ../shared/datasets holds them. Attribution's parity is in test_postgres_warehouse.py."""
 
@@ -91,3 +91,18 @@ def test_crm_real_extract(monkeypatch, tmp_path, pg_dsn):
         pytest.skip(f"real dataset folder {real} is absent (it lives in ../shared/datasets)")
     duck = _build_both(monkeypatch, tmp_path, pg_dsn, ("crm", "build", "--source", str(real)))
     _same(duck, pg_dsn, "crm.customers", "crm.transactions", "crm.customer_golden")
+
+
+def test_loyalty_hand_folder_and_real_files(monkeypatch, tmp_path, pg_dsn):
+    from tests.loyalty.test_build import CUSTOMERS, TRANSACTIONS
+    from tests.loyalty.folders import write_folder as write_loyalty
+
+    write_loyalty(tmp_path / "hand", CUSTOMERS, TRANSACTIONS)
+    commands = [("loyalty", "build", "--source", "hand", "--as-of", "2012-12-31")]
+    real = DATASETS / "loyalty"
+    if real.exists():  # the real files after the hand folder: the same warehouse refreshed
+        commands.append(("loyalty", "build", "--source", str(real)))
+    duck = _build_both(monkeypatch, tmp_path, pg_dsn, *commands)
+    # (the real files replace the hand folder's quarantine rows: a delivery is a full extract)
+    _same(duck, pg_dsn, "loyalty.customers", "loyalty.purchases_monthly", "loyalty.behaviour_dropoff",
+          "loyalty.programme_test", "loyalty.programme_summary", "ops.check_results")

@@ -29,7 +29,7 @@ def transactions(staged: ir.Table, customers: ir.Table, cfg: LoyaltyConfig) -> i
     t = points.apply(j, cfg)
     return t.select("_row", "date", "user_id", "loyalty", "signup_date", "value", "point_differential", "kind",
                     "points_rule_ok", "points_earned", "points_redeemed", "discount_cents", "net_value_cents",
-                    "discount_exceeds_value", "before_signup", "_run_id")
+                    "discount_exceeds_value", "before_signup")
 
 
 def customers(staged: ir.Table, tx: ir.Table, as_of: dt.date) -> ir.Table:
