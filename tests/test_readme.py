@@ -131,6 +131,14 @@ def test_crm_walkthrough_runs_as_written(capsys, newcomer):
 
 
 @pytest.mark.slow
+def test_loyalty_walkthrough_runs_as_written(capsys, newcomer):
+    if not (DATASETS / "loyalty").is_dir():
+        pytest.skip(f"the real loyalty files are not at {DATASETS / 'loyalty'}")
+    ran = run_section(capsys, "Loyalty programme (`martops loyalty`)", newcomer)
+    assert any(r.startswith("martops loyalty show programme") for r in ran) and (newcomer / "segments.csv").exists()
+
+
+@pytest.mark.slow
 def test_platform_walkthrough_runs_as_written(capsys, newcomer):
     """The project martops.yml the README shows, with every delivery it names, then its commands."""
     (newcomer / "martops.yml").write_text(first_yaml(sections()["The platform: one step graph"]))
