@@ -4,6 +4,8 @@ programme test's wiring to the statistics, and the summary (revenue loss, liabil
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from martops.config import ProjectConfig
@@ -107,3 +109,14 @@ def test_an_arm_with_no_customer_is_a_clear_error(wh, tmp_path):
         build(wh, folder, ProjectConfig())
     # the load and fill committed; only the insights step failed
     assert wh.exists(T.CUSTOMERS) and not wh.exists(T.PROGRAMME_TEST)
+
+
+def test_customers_who_signed_up_after_the_as_of_date_are_in_no_arm(wh, tmp_path):
+    folder = write_folder(tmp_path / "d", CUSTOMERS, TRANSACTIONS)
+    build(wh, folder, ProjectConfig(), as_of=dt.date(2012, 2, 15))
+    t = {(r["metric"], r["method"]): r for r in rows(wh, T.PROGRAMME_TEST, ["metric"]) if r["segment"] == "all"}
+    net = t[("net_revenue_per_customer", "welch")]
+    # by 15 Feb: enrolled 1 and 2 had signed up (3 signs up in June), control 4 and 5 (6 in March)
+    assert (net["n_treated"], net["n_control"]) == (2, 2)
+    assert net["mean_treated"] == pytest.approx((10000 + 40000 + 500) / 2)
+    assert net["mean_control"] == pytest.approx(4000 / 2)

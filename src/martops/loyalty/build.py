@@ -161,6 +161,7 @@ def build_insights(ctx: StepContext, results: list, log: CleaningLog) -> dict:
     if as_of is None:
         raise ConfigError(f"loyalty.insights: {T.CUSTOMERS} is empty; run loyalty.fill first")
     tx = reporting.upto(wh.table(T.TRANSACTIONS), as_of)
+    c = c.filter(c.signup_date <= as_of)  # a customer who signed up later was not yet in either arm
     arms = programme.split(wh.to_pyarrow(programme.per_customer(c, wh.table(T.CUSTOMER_MONTH), as_of)), cfg)
     for arm, name in ((arms.treated, cfg.treated_arm), (arms.control, cfg.control_arm)):
         if len(arm["id"]) == 0:
