@@ -56,10 +56,12 @@ endif
 demo: $(STAMP)
 	$(BIN)/martops attribution generate --out $(DEMO)/challenge.db --conversions 2000 --seed 7 --force
 	$(BIN)/martops kpis generate --out $(DEMO)/campaign-exports --seed 7 --force
+	$(BIN)/martops loyalty generate --out $(DEMO)/loyalty --seed 7 --force
 	cp src/martops/demo/project.yml $(DEMO)/martops.yml
 	$(BIN)/martops steps
 	cd $(DEMO) && $(CURDIR)/$(BIN)/martops run --since 2023-09-01 --until 2023-09-07 --force
 	cd $(DEMO) && $(CURDIR)/$(BIN)/martops kpis show --by channel_3 --export kpis_by_channel.csv --force
+	cd $(DEMO) && $(CURDIR)/$(BIN)/martops loyalty show programme --export loyalty_programme.csv --force
 	$(BIN)/martops crm generate-people --out $(DEMO)/people.csv --records 20000 --force
 	$(BIN)/martops crm dedupe --input $(DEMO)/people.csv --id record_id --compare first_name=name \
 	  --compare surname=name --compare dob=date --compare email=email --compare phone=phone \

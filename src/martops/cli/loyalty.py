@@ -56,6 +56,28 @@ def build(
             title="loyalty build", after=after)
 
 
+@loyalty_app.command()
+def generate(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write customers.csv and transactions.csv."),
+    customers: int = typer.Option(2000, "--customers", min=10, help="Customers to sign up over 2012-2013."),
+    lift: float = typer.Option(1.4, "--lift", min=0.0, help="How many times as often enrolled customers buy."),
+    seed: int = typer.Option(7, "--seed", help="Random seed: same seed, same files."),
+    clean_only: bool = typer.Option(False, "--clean", help="Write clean files (no planted bad rows)."),
+    force: bool = FORCE,
+) -> None:
+    """Write a synthetic loyalty folder in the February Challenge's shape (for demos and tests).
+
+    Example:
+
+      martops loyalty generate --out loyalty-demo --customers 2000 --seed 7
+    """
+    from martops.demo.loyalty import FILES, LoyaltyDemoSpec, generate as gen
+
+    refuse_overwrite(force, *[("--out", out / name) for name in FILES])
+    counts = gen(out, LoyaltyDemoSpec(customers=customers, seed=seed, lift=lift, dirty=not clean_only), force=force)
+    console.print(", ".join(f"{name}: {n:,} rows" for name, n in counts.items()) + f" in {out}")
+
+
 for _name in ("load", "fill", "reporting", "insights"):
     loyalty_app.command(_name)(platform.step_command(f"loyalty.{_name}"))
 
