@@ -432,6 +432,10 @@ def _yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
     return said
 
 
+_SECRET_KEY = re.compile(r"(?i)pass|pwd|secret|token|dsn|key|credential")
+"""Keys whose value a message never echoes (a password typed where it does not belong)."""
+
+
 def load_config(path: str | Path | None = None) -> ProjectConfig:
     """Read the project file; with no path, `./martops.yml` if it exists, else the defaults."""
     if path is None:
@@ -456,7 +460,8 @@ def load_config(path: str | Path | None = None) -> ProjectConfig:
         for err in exc.errors():
             key = ".".join(str(p) for p in err["loc"])
             msg = err["msg"].removeprefix("Value error, ")  # pydantic's wording for a validator's own message
-            secret = any("dsn" in str(part) for part in err["loc"]) or "password" in msg.lower() or "dsn" in msg.lower()
+            secret = any(_SECRET_KEY.search(str(part)) for part in err["loc"]) or "password" in msg.lower() \
+                or "dsn" in msg.lower() or "@" in str(err.get("input", ""))
             # a value named is not echoed twice; a DSN (it may hold a password) is never echoed
             said = msg if "got " in msg or secret else f"{msg} (got {err.get('input')!r})"
             problems.append(f"{key}: {said}" if key else said)

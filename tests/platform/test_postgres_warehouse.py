@@ -143,13 +143,13 @@ def test_a_failed_connection_is_one_line_naming_host_and_database(capsys, monkey
     dsn = pg_dsn
     if case == "wrong password":
         monkeypatch.setenv("PGPASSWORD", "wrong-pw-5Tq")
-        says = ["the server refused the login (wrong password)", "PGPASSWORD"]
+        says = ["the server refused the login of user martops: no such user, or the password in PGPASSWORD is wrong"]
     elif case == "no password":
         monkeypatch.delenv("PGPASSWORD")
         monkeypatch.delenv("PGSERVICEFILE", raising=False)
         monkeypatch.delenv("PGSERVICE", raising=False)
         monkeypatch.setenv("PGPASSFILE", str(project / "no-such-pgpass"))
-        says = ["the server refused the login (no password given)", "PGPASSWORD"]
+        says = ["the server asks a password", "and none was given", "PGPASSWORD"]
     elif case == "server down":
         dsn = dsn.replace(f":{pg_server.port}/", f":{_closed_port()}/")
         says = ["no PostgreSQL server answers there"]
@@ -372,6 +372,7 @@ def test_a_login_that_may_not_read_the_tables_is_told_so(capsys, pg_server, pg_d
     user = _role(pg_server, "t_no_select")
     res = run_cli(capsys, "runs", "--warehouse", pg_dsn.replace(f"{pg.USER}@", f"{user}@"))
     assert res.code == 1, res.out
+    assert "this login lacks a right (permission denied" in res.err and "127.0.0.1" in res.err, res.err
 
 
 # -- two writers, and a killed one ----------------------------------------------------------------
@@ -497,3 +498,75 @@ def test_attribution_gives_the_same_tables_on_duckdb_and_postgres(monkeypatch, p
         assert a.count("ops.quarantine") == 5 and a.count("ops.cleaning_log") >= 2
     for model in ["ihc", *MODELS]:
         assert (project / f"{model}-duckdb.csv").read_text() == (project / f"{model}-postgres.csv").read_text()
+
+
+# -- what a new user's trial found (all fixed) ------------------------------------------------------
+
+@pytest.mark.parametrize("statement,out", [
+    ("SELECT 9007199254740993::numeric AS n", "n\n9007199254740993\n"),          # exact, not a double
+    ("SELECT sum(x) AS s FROM (VALUES (9007199254740993::bigint)) t(x)", "s\n9007199254740993\n"),
+    ("SELECT 'infinity'::date AS d", "d\ninfinity\n"),
+    ("""SELECT '{"a": 1}'::jsonb AS j""", 'j\n"{""a"": 1}"\n'),
+])
+def test_sql_shows_values_as_the_server_writes_them(capsys, small_warehouse, statement, out):
+    res = run_cli(capsys, "sql", statement, "--format", "csv", "--warehouse", small_warehouse)
+    assert res.code == 0 and res.out == out, (res.out, res.err)
+
+
+def test_sql_leaves_nothing_behind_and_refuses_copy(capsys, small_warehouse):
+    def large_objects() -> int:
+        with connect(path=small_warehouse, read_only=True) as w:
+            return int(w.execute("SELECT count(*) FROM pg_largeobject_metadata")[0][0])
+
+    before = large_objects()
+    assert run_cli(capsys, "sql", "SELECT lo_create(0) AS oid", "--warehouse", small_warehouse).code == 0
+    assert large_objects() == before  # the read-only transaction was rolled back
+    res = run_cli(capsys, "sql", "COPY (SELECT 1) TO '/tmp/martops-copy-test.txt'", "--warehouse", small_warehouse)
+    _one_line_error(res, "martops sql only reads: COPY is refused")
+    assert not Path("/tmp/martops-copy-test.txt").exists()
+
+
+@pytest.mark.parametrize("location", [
+    "postgresql//martops:{pw}@127.0.0.1:5432/db",
+    "host=127.0.0.1 port=5432 dbname=db user=martops password={pw}",
+    "martops:{pw}@127.0.0.1:5432/db",
+])
+def test_a_connection_string_that_is_not_a_url_is_refused_without_its_password(capsys, monkeypatch, project,
+                                                                                 location):
+    monkeypatch.chdir(project)
+    res = run_cli(capsys, "runs", "--warehouse", location.format(pw="typed-pw-3Wz"))
+    _one_line_error(res, "looks like a PostgreSQL connection string but is not a postgresql:// URL")
+    assert "typed-pw-3Wz" not in res.err and sorted(p.name for p in project.iterdir()) == ["tiny.db"]
+
+
+def test_a_password_key_in_the_project_file_is_not_echoed(capsys, monkeypatch, pg_dsn, project):
+    monkeypatch.chdir(project)
+    (project / "martops.yml").write_text(f"warehouse:\n  engine: postgres\n  dsn: {pg_dsn}\n  password: yml-pw-8Rr\n")
+    res = run_cli(capsys, "runs")
+    assert res.code == 1 and "warehouse.password" in res.err and "yml-pw-8Rr" not in res.err, res.err
+
+
+def test_an_upper_case_scheme_and_an_empty_flag(capsys, small_warehouse):
+    assert run_cli(capsys, "tables", "--warehouse", small_warehouse.replace("postgresql://", "POSTGRESQL://")).code == 0
+    _one_line_error(run_cli(capsys, "tables", "--warehouse", ""), "--warehouse is empty")
+
+
+def test_a_failed_first_build_leaves_no_schemas(capsys, monkeypatch, pg_dsn, project):
+    monkeypatch.chdir(project)
+    (project / "bad").mkdir()
+    res = run_cli(capsys, "kpis", "build", "--source", "bad", "--warehouse", pg_dsn)
+    assert res.code == 1, res.err
+    assert _schemas(pg_dsn) == {"public"}  # as a DuckDB file a failed first build created is removed
+
+
+def test_a_connection_lost_mid_build_is_one_line(pg_dsn, project, tmp_path):
+    marker, env = _pause_env(tmp_path, "ingest.before_commit", 20)
+    proc = _martops("attribution", "ingest", "--db", "tiny.db", *RANGE, "--warehouse", pg_dsn, cwd=project, env=env)
+    _wait_for(marker, proc)
+    with connect(path=pg_dsn, read_only=True) as w:
+        w.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'martops' "
+                  "AND pid <> pg_backend_pid()")
+    code, out, err = _done(proc)
+    assert code == 1, err
+    assert "lost the connection to the PostgreSQL warehouse" in err and "re-run the same command" in err, err
+    assert "unexpected" not in err and len(err.strip().splitlines()) == 1, err

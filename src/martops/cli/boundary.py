@@ -106,6 +106,25 @@ def _denied(exc: BaseException) -> bool:
     return errors is not None and isinstance(exc, errors.InsufficientPrivilege)
 
 
+def _lost(exc: BaseException) -> bool:
+    """Whether `exc` is a PostgreSQL connection that broke mid-command (server restart, a terminated
+    backend, a network cut): the server rolled back the open transaction, so it is not a martops bug."""
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None or not isinstance(exc, psycopg.OperationalError):
+        return False
+    return not isinstance(exc, getattr(sys.modules.get("psycopg.errors"), "QueryCanceled", ()))
+
+
+def _warehouse() -> str:
+    base = sys.modules.get("martops.engines.base")
+    shown = getattr(getattr(base, "Warehouse", None), "last_opened", None)
+    return f" {shown}" if shown else ""
+
+
+READ_COMMANDS = {"sql", "show", "tables", "runs", "status", "quarantine", "steps", "check"}
+"""Commands that write nothing: Ctrl-C on them has no step to roll back."""
+
+
 def _where(exc: BaseException) -> str:
     """The innermost martops frame of the traceback (`attribution/ingest.py:95 in ingest`)."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f"{os.sep}martops{os.sep}" in f.filename]
@@ -164,13 +183,20 @@ def run(invoke: Callable[[list[str]], object], argv: list[str]) -> int:
                 code = EXIT_INTERRUPTED
             elif _denied(exc):
                 reason = " ".join(str(exc).split("\n")[0].split())
-                _err(f"error: the PostgreSQL warehouse refused this login: {reason}; ask the warehouse's owner to "
-                     "GRANT the rights (USAGE on the schemas, SELECT to read; INSERT, UPDATE, DELETE, CREATE to build)")
+                _err(f"error: the PostgreSQL warehouse{_warehouse()}: this login lacks a right ({reason}); ask the "
+                     "warehouse's owner to GRANT it (USAGE on the schemas, SELECT to read; INSERT, UPDATE, DELETE, "
+                     "CREATE to build)")
+                code = EXIT_ERROR
+            elif _lost(exc):
+                reason = " ".join(str(exc).split())[:200]
+                _err(f"error: lost the connection to the PostgreSQL warehouse{_warehouse()} ({reason}); the server "
+                     "rolled back the step in progress; re-run the same command")
                 code = EXIT_ERROR
             else:
                 code = unexpected(exc, argv)
         if interrupts.requested() or code == EXIT_INTERRUPTED:
-            _err(INTERRUPTED)
+            words = command_name(argv).split()
+            _err("interrupted" if len(words) > 1 and words[1] in READ_COMMANDS else INTERRUPTED)
             code = EXIT_INTERRUPTED
         return code
     finally:

@@ -49,6 +49,7 @@ BUILDS = {
     "attribution": "build it first: martops attribution run --db <challenge.db> --since ... --until ...",
     "kpis": "build it first: martops kpis build --source <folder of exports>",
     "crm": "build it first: martops crm build --source <folder of the CRM extract>",
+    "loyalty": "build it first: martops loyalty build --source <folder with customers.csv and transactions.csv>",
 }
 """What to run when a command of a domain finds no warehouse (the end of the error's line)."""
 
@@ -68,7 +69,7 @@ def connect_warehouse(cfg: ProjectConfig, warehouse: Optional[str], *, create: b
                       domain: Optional[str] = None, read_only: bool = False) -> Warehouse:
     """The warehouse of `--warehouse`, else the project file's (see `open_warehouse`)."""
     hint = BUILDS.get(domain or "")
-    kw = {"path": warehouse} if warehouse else {}
+    kw = {"path": warehouse} if warehouse is not None else {}  # an empty --warehouse is an error, not the default
     wh = connect(cfg.warehouse, create=create, build_hint=hint, read_only=read_only, **kw)
     if wh.reading_copy is not None:
         from martops.cli.render import console_err
@@ -96,7 +97,13 @@ def writable_warehouse(cfg: ProjectConfig, warehouse: Optional[str]) -> Iterator
     wh = connect_warehouse(cfg, warehouse, create=True)
     try:
         with wh:
-            yield wh
+            try:
+                yield wh
+            except BaseException:
+                discard = getattr(wh, "discard_if_empty", None)
+                if discard is not None:
+                    discard()  # a server warehouse: the schemas a failed first build created
+                raise
     except BaseException:
         if made and path.exists() and not _holds_data(path):
             for leftover in (path, path.with_name(path.name + ".wal")):

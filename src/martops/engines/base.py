@@ -41,6 +41,9 @@ class Warehouse:
     uses_indexes = False
     """Whether the tables get the indexes their domain declares (PostgreSQL). DuckDB's min-max
     zone maps already serve range filters; an ART index would slow every replace and live in memory."""
+    last_opened: str | None = None
+    """How messages name the warehouse this process opened last (user@host:port/db, never a
+    password): the CLI's boundary names it in an error the engine raised without saying where."""
     query_errors: tuple[type[BaseException], ...] = ()
     """The engine's errors for a statement it refused (bad SQL a person typed, a write in read-only)."""
 
@@ -48,6 +51,7 @@ class Warehouse:
                  reading_copy: Any = None):
         self.backend = backend
         self.location = location
+        Warehouse.last_opened = location
         self.read_only = read_only
         self.reading_copy = reading_copy  # set when another process held the write lock: the copy read instead
         self._in_tx = False
@@ -63,8 +67,9 @@ class Warehouse:
         """Run one statement on the warehouse; a DB-API cursor (hook)."""
         raise NotImplementedError
 
-    def _person_execute(self, sql: str) -> Any:
-        """Run SQL a person typed (`martops sql`); a cursor."""
+    def _person_execute(self, sql: str, limit: int | None = None) -> Any:
+        """Run SQL a person typed (`martops sql`); a cursor (`limit`: the rows the caller will read,
+        for an engine that must fetch them at once)."""
         return self._cursor_execute(sql, [])
 
     def _affected(self, cursor: Any) -> int:
@@ -158,7 +163,7 @@ class Warehouse:
         """Run SQL a person typed: (column names, the first `limit` rows (all when None), whether more
         rows followed). A statement that returns no rows gives ([], [], False)."""
         log.debug("SQL: %s", sql)
-        cur = self._person_execute(sql)
+        cur = self._person_execute(sql, None if limit is None else limit + 1)
         if cur.description is None:
             return [], [], False
         columns = [d[0] for d in cur.description]

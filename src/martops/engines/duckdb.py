@@ -152,7 +152,8 @@ def _is_sqlite(path: Path) -> bool:
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
-BUILD_HINT = "build it first (`martops attribution run`, `martops kpis build` or `martops crm build`)"
+BUILD_HINT = ("build it first (`martops attribution run`, `martops kpis build`, `martops crm build` or "
+              "`martops loyalty build`)")
 
 
 def _check_location(path: Path, create: bool, build_hint: str) -> None:

@@ -21,6 +21,22 @@ PASSWORD_HINT = ("put the password in the PGPASSWORD environment variable, ~/.pg
                  "file (PGSERVICEFILE, the service chosen by PGSERVICE), never in the DSN")
 
 
+_SECRET_PARTS = [
+    (re.compile(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)"), r"\1***"),   # key=value connection strings
+    (re.compile(r"(?i)([?&]password=)[^&#\s]*"), r"\1***"),                        # ?password= in a URL
+    (re.compile(r"([^\s:/@]+):[^\s@/]*@"), r"\1:***@"),                            # user:password@host
+]
+_DSN_LIKE = re.compile(r"(?i)^\s*postgres(ql)?\b|\b(host|hostaddr|dbname|user|password|port|sslmode)\s*=")
+
+
+def redact(text: str) -> str:
+    """`text` with anything that may be a password replaced by ***, for a message that must quote
+    what a person typed (a DSN, a path that was meant to be one)."""
+    for pattern, repl in _SECRET_PARTS:
+        text = pattern.sub(repl, text)
+    return text
+
+
 @dataclasses.dataclass(frozen=True)
 class Location:
     engine: str
@@ -44,16 +60,21 @@ def describe_dsn(dsn: str) -> str:
     except Exception:  # noqa: BLE001 - libpq could not read it at all; say so without echoing it
         return "postgresql://(a DSN libpq cannot read)"
     user = f"{parts['user']}@" if parts.get("user") else ""
-    port = f":{parts['port']}" if parts.get("port") else ""
-    return f"postgresql://{user}{parts.get('host') or 'localhost'}{port}/{parts.get('dbname') or '(default database)'}"
+    hosts = (parts.get("host") or "localhost").split(",")
+    ports = (parts.get("port") or "").split(",")
+    if len(ports) == 1:
+        ports = ports * len(hosts)
+    where = ",".join(h + (f":{p}" if p else "") for h, p in zip(hosts, ports + [""] * len(hosts)))
+    return f"postgresql://{user}{where}/{parts.get('dbname') or '(default database)'}"
 
 
 def check_dsn(dsn: str, where: str) -> str:
     """`dsn` when it is a postgresql:// URL without a password; ConfigError naming `where` else."""
     m = _SCHEME.match(dsn)
     if not m or m.group(1).lower() not in SCHEMES or not m.group(2):
-        raise ConfigError(f"{where}: {dsn.split('@')[-1]!r} is not a PostgreSQL DSN; write "
+        raise ConfigError(f"{where}: {redact(dsn)!r} is not a PostgreSQL DSN; write "
                           "postgresql://user@host:port/database")
+    dsn = m.group(1).lower() + dsn[len(m.group(1)):]  # libpq reads the scheme in lower case only
     try:
         parts = urlsplit(dsn)
         parts.port  # noqa: B018 - raises on a port that is not a number
@@ -72,6 +93,9 @@ def check_dsn(dsn: str, where: str) -> str:
 def resolve(flag: str | None, engine: str, path: str, dsn: str | None) -> Location:
     """The location of `--warehouse` (`flag`) when given, else the project file's warehouse section."""
     if flag is not None:
+        if not str(flag).strip():
+            raise ConfigError("--warehouse is empty; give a DuckDB file path or postgresql://user@host:port/database "
+                              "(or leave the flag out for martops.yml's warehouse)")
         return _from_text(str(flag), "--warehouse")
     if engine == "postgres":
         return Location("postgres", check_dsn(dsn or "", "warehouse.dsn in martops.yml"))
@@ -85,12 +109,18 @@ def resolve(flag: str | None, engine: str, path: str, dsn: str | None) -> Locati
 def _from_text(text: str, where: str) -> Location:
     """A path, or a URL whose scheme must be PostgreSQL's (a URL never becomes a file name)."""
     m = _SCHEME.match(text)
+    if m and not m.group(2) and "@" in text and m.group(1).lower() not in SCHEMES:
+        m = None  # user:password@host: a connection string without its scheme, said below
     if m and len(m.group(1)) > 1:  # one letter before ':' is a Windows drive, not a scheme
         scheme = m.group(1).lower()
         if scheme not in SCHEMES:
             near = difflib.get_close_matches(scheme, list(SCHEMES), n=1, cutoff=0.6)
             hint = f" (did you mean {near[0]}://?)" if near else ""
-            raise ConfigError(f"{where} {text.split('@')[-1]!r}: {scheme}:// is not a warehouse martops "
+            raise ConfigError(f"{where} {redact(text)!r}: {scheme}:// is not a warehouse martops "
                               f"supports{hint}; give a DuckDB file path or postgresql://user@host:port/database")
         return Location("postgres", check_dsn(text, where))
+    if _DSN_LIKE.search(text) or re.search(r"[^\s/@]+:[^\s/@]*@[^\s/]+", text):
+        raise ConfigError(f"{where} {redact(text)!r} looks like a PostgreSQL connection string but is not a "
+                          "postgresql:// URL; write postgresql://user@host:port/database (the password from "
+                          "PGPASSWORD or ~/.pgpass)")
     return Location("duckdb", text)

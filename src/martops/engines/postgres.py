@@ -13,9 +13,11 @@ connection closes, however the process died.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
+import re
 import time
 from typing import Any
 
@@ -68,14 +70,64 @@ class PostgresWarehouse(SourceAttachments, Warehouse):
             interrupts.register(self._loader.con)
         return self._loader
 
+    created_schemas: list[str] = []
+    """The schemas this connection created (a first build): dropped again if the build fails before
+    it wrote anything (`discard_if_empty`), as a DuckDB file a failed first build created is removed."""
+
+    def discard_if_empty(self) -> bool:
+        """Drop the schemas this connection created when no table outside `ops` holds rows and
+        nothing was quarantined (a failed first build leaves nothing behind); whether it did."""
+        if not self.created_schemas:
+            return False
+        try:
+            with contextlib.suppress(Exception):
+                self._raw.execute("ROLLBACK")
+            for name, kind, _ in self.relations():
+                schema = name.split(".", 1)[0]
+                if schema in SCHEMAS and schema != "ops" and kind == "table":
+                    return False
+            if self.exists("ops.quarantine") and self.execute("SELECT count(*) FROM ops.quarantine")[0][0]:
+                return False
+            for schema in self.created_schemas:
+                self._raw.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            return True
+        except Exception:  # noqa: BLE001 - a broken connection: leave the schemas, the error says why
+            return False
+
     def _cursor_execute(self, sql: str, params: list[Any]) -> Any:
         return self._raw.execute(_placeholders(sql) if params else sql, params or None)
 
-    def _person_execute(self, sql: str) -> Any:
+    def _person_execute(self, sql: str, limit: int | None = None) -> Any:
         """As one prepared statement: the server refuses several commands in one, so a typed
         `BEGIN READ WRITE; ...` or `SET default_transaction_read_only = off; ...` cannot lift the
-        read-only session (a `%` is doubled: psycopg reads the text for placeholders)."""
-        return self._raw.execute(sql.replace("%", "%%"), [], prepare=True)
+        read-only session (a `%` is doubled: psycopg reads the text for placeholders). It runs in a
+        READ ONLY transaction that is rolled back, so what a function writes anyway (lo_create) is
+        undone. Values are read as the server writes them where a Python type would change them:
+        numeric exactly (Decimal, not a double), json as its text, dates and times as text
+        (`infinity` has no Python value)."""
+        from psycopg.types.numeric import NumericLoader
+        from psycopg.types.string import TextLoader
+
+        if re.match(r"\s*copy\b", sql, re.I):
+            raise ConfigError("martops sql only reads: COPY is refused (COPY ... TO a file writes on the server, "
+                              "whatever the transaction); use a SELECT, or psql for COPY")
+        cur = self._raw.cursor()
+        cur.adapters.register_loader("numeric", NumericLoader)
+        for oid in ("json", "jsonb", "date", "timestamp", "timestamptz", "time", "timetz", "interval"):
+            cur.adapters.register_loader(oid, TextLoader)
+        rolled_back = False
+        self._raw.execute("BEGIN READ ONLY")
+        try:
+            cur.execute(sql.replace("%", "%%"), [], prepare=True)
+            if cur.description is None:
+                rows = None
+            else:
+                rows = cur.fetchall() if limit is None else cur.fetchmany(limit)
+        finally:
+            with contextlib.suppress(Exception):
+                self._raw.execute("ROLLBACK")
+                rolled_back = True
+        return _Fetched(cur.description, rows, rolled_back)
 
     def _affected(self, cursor: Any) -> int:
         return max(int(cursor.rowcount), 0)
@@ -215,6 +267,22 @@ def _placeholders(sql: str) -> str:
     return "".join(out)
 
 
+class _Fetched:
+    """A typed query's rows, fetched before its transaction was rolled back (a cursor's interface)."""
+
+    def __init__(self, description: Any, rows: list[tuple] | None, rolled_back: bool):
+        self.description, self._rows, self.rolled_back = description, rows or [], rolled_back
+        self.rowcount = len(self._rows)
+
+    def fetchall(self) -> list[tuple]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    def fetchmany(self, n: int) -> list[tuple]:
+        rows, self._rows = self._rows[:n], self._rows[n:]
+        return rows
+
+
 def connect_postgres(config: WarehouseConfig, dsn: str, *, create: bool, read_only: bool,
                      build_hint: str, lock_timeout: float | None = None) -> PostgresWarehouse:
     """Connect to the database `dsn` names (which must exist: martops never creates databases).
@@ -238,6 +306,7 @@ def connect_postgres(config: WarehouseConfig, dsn: str, *, create: bool, read_on
 
         con.adapters.register_loader("numeric", FloatLoader)
         backend = ibis.postgres.from_connection(con)
+        missing: list[str] = []
         if read_only:
             con.execute("SET default_transaction_read_only = on")
         elif create:
@@ -248,8 +317,8 @@ def connect_postgres(config: WarehouseConfig, dsn: str, *, create: bool, read_on
                 try:
                     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
                 except psycopg.errors.InsufficientPrivilege:
-                    raise ConfigError(f"the PostgreSQL warehouse {shown}: this login may not create the schema "
-                                      f"{schema} (nor {', '.join(missing)}); ask the database's owner to GRANT CREATE "
+                    raise ConfigError(f"the PostgreSQL warehouse {shown}: this login may not create the schemas "
+                                      f"{', '.join(missing)}; ask the database's owner to GRANT CREATE "
                                       "ON DATABASE to it, or to run the first build") from None
         else:
             _take_lock(con, shown, config.lock_timeout_seconds if lock_timeout is None else lock_timeout)
@@ -261,7 +330,9 @@ def connect_postgres(config: WarehouseConfig, dsn: str, *, create: bool, read_on
     except BaseException:
         con.close()
         raise
-    return PostgresWarehouse(backend, shown, config, read_only=read_only)
+    wh = PostgresWarehouse(backend, shown, config, read_only=read_only)
+    wh.created_schemas = missing
+    return wh
 
 
 def _take_lock(con: Any, shown: str, timeout: float) -> None:
@@ -292,8 +363,15 @@ def _reason(exc: BaseException) -> str:
         text = text.replace(password, "***")
     low = text.lower()
     if "password authentication failed" in low or "no password supplied" in low:
-        said = "wrong password" if "password authentication failed" in low else "no password given"
-        return f"the server refused the login ({said}); {PASSWORD_HINT}"
+        m = re.search(r'for user "([^"]*)"', text)
+        who = f" of user {m.group(1)}" if m else ""
+        if "no password supplied" in low:
+            return f"the server asks a password{who} and none was given; {PASSWORD_HINT}"
+        # PostgreSQL answers the same for an unknown user, on purpose: say both
+        where = ("the password in PGPASSWORD" if password else
+                 "the password libpq found (~/.pgpass or the service file)")
+        return (f"the server refused the login{who}: no such user, or {where} is wrong (the DSN's user "
+                "defaults to the operating-system user when it names none)")
     if "does not exist" in low and "database" in low:
         return "no such database on that server (martops does not create databases: createdb it first)"
     if "connection refused" in low or "timeout" in low or "could not translate host" in low or "no route" in low:

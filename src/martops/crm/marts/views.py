@@ -126,8 +126,9 @@ def export(wh: Warehouse, mart: str, out: Path, money: Collection[str] | None = 
     """A whole mart table, every column, to CSV/Parquet; `products-prices` is volume per price point."""
     if mart == "products-prices":
         _mart(wh, "products")
-        data = wh.to_pyarrow(products.price_volume(wh))
+        t = products.price_volume(wh)
     else:
-        data = wh.to_pyarrow(_mart(wh, mart))
+        t = _mart(wh, mart)
+    data = wh.to_pyarrow(t.order_by(list(t.columns)))  # the same file on every engine and run
     write_table(data, Path(out), money)
     return data.num_rows
