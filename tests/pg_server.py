@@ -86,15 +86,32 @@ class PostgresServer:
     def dsn(self, db: str = "postgres", user: str = USER) -> str:
         return f"postgresql://{user}@127.0.0.1:{self.port}/{db}"
 
-    def create_database(self, name: str) -> str:
-        """A fresh, empty database `name` (dropped first if it exists); its DSN."""
+    def create_database(self, name: str, *, icu_locale: str | None = None, locale: str | None = None) -> str:
+        """A fresh, empty database `name` (dropped first if it exists); its DSN.
+
+        The cluster's databases sort text as C.UTF-8 does (byte order, as DuckDB); a real server's
+        default is a language's order, so `icu_locale` ('en-US') or a libc `locale` ('en_US.UTF-8')
+        makes one that sorts like that (copied from template0: template1 has the cluster's locale).
+        """
         import psycopg
 
         with psycopg.connect(self.dsn(), password=PASSWORD, autocommit=True) as con:
             con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             # FILE_COPY: half the time of PostgreSQL 15's default (WAL_LOG copies template1 through the WAL)
-            con.execute(f'CREATE DATABASE "{name}" STRATEGY FILE_COPY')
+            options = " STRATEGY FILE_COPY"
+            if icu_locale:
+                options += f" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '{icu_locale}' LOCALE 'C.UTF-8'"
+            elif locale:
+                options += f" TEMPLATE template0 LOCALE '{locale}'"
+            con.execute(f'CREATE DATABASE "{name}"{options}')
         return self.dsn(name)
+
+    def has_icu(self) -> bool:
+        """Whether this server was built with ICU (then it lists ICU collations)."""
+        import psycopg
+
+        with psycopg.connect(self.dsn(), password=PASSWORD, autocommit=True) as con:
+            return con.execute("SELECT 1 FROM pg_collation WHERE collprovider = 'i' LIMIT 1").fetchone() is not None
 
     def stop(self) -> None:
         if self.data.exists():

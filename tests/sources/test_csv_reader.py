@@ -1,10 +1,11 @@
 """The one CSV reader: quoted line breaks at any size, physical line numbers, delimiters, BOM and
-CRLF, duplicate columns, directories and unreadable files, through each domain's CLI."""
+CRLF, duplicate columns, directories and unreadable files, NUL characters, through each domain's CLI."""
 
 from __future__ import annotations
 
 import csv
 import os
+import sqlite3
 
 import pytest
 
@@ -174,3 +175,26 @@ def test_non_utf8_names_the_line(capsys, tmp_path):
     path.write_bytes("\n".join(lines).encode("latin-1") + b"\n")
     res = run_cli(capsys, "attribution", "ingest", "--db", folder, *RANGE, "--warehouse", tmp_path / "wh.duckdb")
     _one_line_error(res, "session_costs.csv: line 3000 is not UTF-8")
+
+
+def test_a_nul_character_is_the_replacement_character_from_the_csv_reader(tmp_path):
+    from martops.sources.csv_files import read_header, read_text_table
+
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"a,b\nx\x00y,plain\n,\"q\x00\"\n")
+    data = read_text_table(path, read_header(path))
+    assert data.to_pylist() == [{"_row": 2, "a": "x\ufffdy", "b": "plain"}, {"_row": 3, "a": None, "b": "q\ufffd"}]
+
+
+def test_a_nul_character_is_the_replacement_character_from_a_sqlite_source(capsys, tmp_path):
+    from ..conftest import TINY_CONVERSIONS, TINY_COSTS, TINY_SESSIONS, make_challenge_db
+
+    sessions = [("s1", "u1", "2023-08-30", "10:00:00", "Paid\x00Search", 1, 0, 0), *TINY_SESSIONS[1:]]
+    db = make_challenge_db(tmp_path / "nul.db", sessions, TINY_CONVERSIONS, TINY_COSTS)
+    with sqlite3.connect(db) as con:  # the NUL is in the file, not cut off by SQLite
+        assert con.execute("SELECT instr(channel_name, char(0)) FROM session_sources WHERE session_id = 's1'"
+                           ).fetchone()[0] == 5
+    res = run_cli(capsys, "attribution", "ingest", "--db", db, *RANGE, "--warehouse", tmp_path / "w.duckdb")
+    assert res.code == 0, res.err
+    with connect(path=tmp_path / "w.duckdb", read_only=True) as w:
+        assert w.execute(f"SELECT channel_name FROM {T.SESSIONS} WHERE session_id = 's1'")[0][0] == "Paid\ufffdSearch"

@@ -212,7 +212,8 @@ class _Canceller:
 
 def _csv_safe(batch: pa.RecordBatch) -> pa.RecordBatch:
     """Columns CSV can carry as PostgreSQL reads them: NUL bytes (which a text value cannot hold)
-    become U+FFFD, the replacement character, only in raw text kept for people to read."""
+    become U+FFFD, the replacement character. A safety net: the source readers already replaced
+    them (so DuckDB holds the same text), but a value martops makes itself could still hold one."""
     import pyarrow.compute as pc
 
     cols = []
@@ -244,7 +245,88 @@ def _patch_compiler() -> None:
     PostgresCompiler.visit_TryCast = visit_Cast
 
 
+def _byte_order(expr):  # noqa: ANN001, ANN202 - a sqlglot expression in and out
+    """`expr COLLATE "C"` (parenthesised unless it is one term: COLLATE binds tighter than ||)."""
+    import sqlglot as sg
+    import sqlglot.expressions as sge
+
+    if not isinstance(expr, (sge.Column, sge.Literal, sge.Func, sge.Paren, sge.Null)):
+        expr = sge.paren(expr, copy=False)
+    return sge.Collate(this=expr, expression=sg.to_identifier("C", quoted=True))
+
+
+def _default_collation(expr):  # noqa: ANN001, ANN202
+    import sqlglot as sg
+    import sqlglot.expressions as sge
+
+    return sge.Collate(this=expr, expression=sg.to_identifier("default", quoted=True))
+
+
+def _patch_text_order() -> None:
+    """Text sorts and compares in byte order on PostgreSQL as on DuckDB, whatever the database's
+    collation: a server created with en_US.UTF-8 or ICU puts 'a-2' before 'B1' (DuckDB: after),
+    which moved first-touch credit and CRM golden ids. So every ORDER BY key (queries, windows,
+    the ORDER BY inside arg_min/arg_max), min/max/greatest/least argument and <, <=, >, >=,
+    BETWEEN operand that is text gets COLLATE "C". Only there: a column declared COLLATE "C"
+    (the other route) would also make upper/lower ASCII-only, which DuckDB's are not; for the same
+    reason a min/max result goes back to the database's collation for whatever uses it next.
+    Equality needs nothing (a deterministic collation compares bytes)."""
+    import sqlglot.expressions as sge
+    from ibis.backends.sql.compilers.postgres import PostgresCompiler as C
+
+    if getattr(C.visit_SortKey, "martops", False):
+        return
+    originals = {name: getattr(C, name) for name in (
+        "visit_SortKey", "visit_Min", "visit_Max", "visit_Greatest", "visit_Least", "_argminmax", "visit_Between",
+        "visit_Less", "visit_LessEqual", "visit_Greater", "visit_GreaterEqual", "visit_WindowFunction")}
+
+    def visit_SortKey(self, op, *, arg, **kw):  # noqa: ANN001, ANN202 - Ibis's visitor signatures
+        return originals["visit_SortKey"](self, op, arg=_byte_order(arg) if op.arg.dtype.is_string() else arg, **kw)
+
+    def extreme(name):  # noqa: ANN001, ANN202
+        def visit(self, op, *, arg, **kw):  # noqa: ANN001, ANN202
+            if not op.dtype.is_string():
+                return originals[name](self, op, arg=arg, **kw)
+            arg = [_byte_order(a) for a in arg] if isinstance(arg, (tuple, list)) else _byte_order(arg)
+            return _default_collation(originals[name](self, op, arg=arg, **kw))
+        return visit
+
+    def _argminmax(self, op, *, key, **kw):  # noqa: ANN001, ANN202
+        return originals["_argminmax"](self, op, key=_byte_order(key) if op.key.dtype.is_string() else key, **kw)
+
+    # both sides: explicit collations of two operands must agree (one may be a min/max's "default")
+    def visit_Between(self, op, *, arg, lower_bound, upper_bound):  # noqa: ANN001, ANN202
+        if op.arg.dtype.is_string():
+            # (parenthesised: PostgreSQL's grammar takes no COLLATE in a bare lower bound)
+            arg, lower_bound, upper_bound = (sge.paren(_byte_order(e)) for e in (arg, lower_bound, upper_bound))
+        return originals["visit_Between"](self, op, arg=arg, lower_bound=lower_bound, upper_bound=upper_bound)
+
+    def comparison(name):  # noqa: ANN001, ANN202
+        def visit(self, op, *, left, right):  # noqa: ANN001, ANN202
+            if op.left.dtype.is_string() and op.right.dtype.is_string():
+                left, right = _byte_order(left), _byte_order(right)
+            return originals[name](self, op, left=left, right=right)
+        return visit
+
+    def visit_WindowFunction(self, op, *, func, **kw):  # noqa: ANN001, ANN202
+        # min/max over a window: COLLATE may not sit between the aggregate and its OVER
+        if isinstance(func, sge.Collate):
+            return func.__class__(this=originals["visit_WindowFunction"](self, op, func=func.this, **kw),
+                                  expression=func.expression)
+        return originals["visit_WindowFunction"](self, op, func=func, **kw)
+
+    patched = {"visit_SortKey": visit_SortKey, "_argminmax": _argminmax, "visit_Between": visit_Between,
+               "visit_WindowFunction": visit_WindowFunction,
+               **{name: extreme(name) for name in ("visit_Min", "visit_Max", "visit_Greatest", "visit_Least")},
+               **{name: comparison(name) for name in ("visit_Less", "visit_LessEqual", "visit_Greater",
+                                                      "visit_GreaterEqual")}}
+    for name, fn in patched.items():
+        fn.martops = True  # type: ignore[attr-defined]
+        setattr(C, name, fn)
+
+
 _patch_compiler()
+_patch_text_order()
 
 
 def _placeholders(sql: str) -> str:

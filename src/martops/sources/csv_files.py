@@ -11,7 +11,10 @@ What a file must be, each fault a one-line `SourceError` naming the file (and li
 Quoted fields may hold line breaks (LF or CRLF) in files of any size. `_row` is the physical line
 where the record starts (the header is line 1), also when quoted fields span lines or blank lines
 are skipped, so a quarantined row can be found with any editor. Only an empty cell is NULL; every
-other text is kept for the typing rules (`sources.typed`) to judge.
+other text is kept for the typing rules (`sources.typed`) to judge, but for a NUL character
+(U+0000), which becomes U+FFFD, the replacement character, before anything else sees it:
+PostgreSQL cannot store a NUL in text, so keeping it would give DuckDB and PostgreSQL warehouses
+different values from one file.
 """
 
 from __future__ import annotations
@@ -165,4 +168,17 @@ def read_text_table(path: Path, layout: Layout, delimiter: str = ",") -> pa.Tabl
             raise SourceError(f"{path}: its quoting is inconsistent ({n:,} records by one reading, {len(starts):,} "
                               "by another); check for an unclosed quote")
         rows = pa.array(starts, type=pa.int64())
-    return data.add_column(0, ROW, rows)
+    return without_nul(data).add_column(0, ROW, rows)
+
+
+def without_nul(data: pa.Table) -> pa.Table:
+    """`data` with U+0000 as U+FFFD in every text column (one scan per column when there is none:
+    PostgreSQL cannot store a NUL, and both engines must hold the same text)."""
+    import pyarrow.compute as pc
+
+    for i, field in enumerate(data.schema):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            col = data.column(i)
+            if pc.any(pc.match_substring(col, "\x00")).as_py():
+                data = data.set_column(i, field, pc.replace_substring(col, "\x00", "\ufffd"))
+    return data

@@ -2,6 +2,9 @@
 
 DuckDB reads the file through the sqlite scanner from the pinned wheel (no download), every
 column as text, so typing happens in `sources.typed`, under our control, with reasons per row.
+A NUL character (U+0000) in a text becomes U+FFFD, the replacement character, before anything
+else sees it: PostgreSQL cannot store a NUL in text, so keeping it would give DuckDB and
+PostgreSQL warehouses different values from one file (the CSV reader does the same).
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ class SqliteFile:
         return tuple(pk) == tuple(key)
 
     def raw(self, table: str, columns: list[str]) -> ir.Table:
-        cols = ", ".join(f'"{c}"' for c in columns)
+        cols = ", ".join(f'replace("{c}", chr(0), chr(65533)) AS "{c}"' for c in columns)
         return self.wh.loader_sql(f"SELECT rowid AS {ROW}, {cols} FROM {self.alias}.main.{table}")
 
     def has_rows(self, table: str) -> bool:
