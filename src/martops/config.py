@@ -378,6 +378,12 @@ class LoyaltyConfig(_Strict):
     control_arm: str = "control"
     """The values of `loyalty` naming the programme arm and the control arm of the randomised test."""
 
+    @model_validator(mode="after")
+    def _two_arms(self) -> "LoyaltyConfig":
+        if self.treated_arm.strip().lower() == self.control_arm.strip().lower():
+            raise ValueError(f"treated_arm and control_arm are both {self.treated_arm!r}; the test compares two arms")
+        return self
+
 
 class ProjectConfig(_Strict):
     warehouse: WarehouseConfig = WarehouseConfig()

@@ -68,7 +68,7 @@ def test_fills_as_of_a_date_follow_the_points_rule(wh, folder):
     assert two["favorite_movie_line"] == 'Say "hi"' and two["location"] is None
     three = c[3]  # line 14 breaks the rule: its point totals are not guessed
     assert three["loyalty"] == "enrolled"
-    assert (three["number_of_purchases"], three["value_of_purchases"], three["points_balance"]) == (2, 2249, 220)
+    assert (three["number_of_purchases"], three["value_of_purchases"], three["points_balance"]) == (2, 2249, None)
     assert (three["total_standard_points"], three["total_points_redeemed"], three["points_rule_breaks"]) == (None, None, 1)
     six = c[6]
     assert (six["number_of_purchases"], six["value_of_purchases"], six["total_standard_points"],
@@ -93,7 +93,7 @@ def test_bad_rows_are_quarantined_with_file_line_column_and_why(wh, folder):
     assert q[("loyalty_transactions", 8)] == "transactions.csv line 8, column date: exact duplicate of row 7"
     assert "value '12.50' is not a whole number of cents" in q[("loyalty_transactions", 9)]
     assert "value '-300' is negative: a refund or correction" in q[("loyalty_transactions", 10)]
-    assert "user_id '99' is not the id of a customer in customers.csv" in q[("loyalty_transactions", 11)]
+    assert "user_id '99' is not the id of a customer loaded from customers.csv" in q[("loyalty_transactions", 11)]
     assert "user_id '4' is not the id of a customer" in q[("loyalty_transactions", 12)]
     assert "column date: date '03/07/2012' is not" in q[("loyalty_transactions", 16)]
     assert log.get("transactions", "rows read = loaded + quarantined") == 15
@@ -139,3 +139,33 @@ def test_rebuild_is_idempotent_and_new_transactions_refresh_the_fills(wh, folder
     c = by_id(wh, T.CUSTOMERS)
     assert (c[6]["number_of_purchases"], c[6]["value_of_purchases"], c[6]["total_standard_points"]) == (1, 4321, 430)
     assert c[3]["number_of_purchases"] == 3 and c[6]["as_of"] == D(2013, 2, 1)
+
+
+def test_what_a_new_user_tried(wh, tmp_path):
+    """Ids written two ways, a negative id, a transaction written twice, a redemption beyond the
+    balance, a date after today: each quarantined or flagged, never guessed."""
+    folder = write_folder(tmp_path / "d", [
+        customer(7, "2012-01-01", "enrolled"), customer("007", "2012-01-01", "enrolled"),  # lines 2, 3: one id
+        customer(8, "2012-01-01", "control"), customer(-10, "2012-01-01", "control"),      # line 5: negative
+        customer(9, "2012-01-01", "enrolled"),
+    ], [
+        ("2012-01-02", "8", "100", "0"), ("2012-1-2", "08", "100", "0"),   # line 3: line 2 written differently
+        ("2012-01-03", "9", "1000", "-4950"),                              # line 4: a redemption with 0 points
+        ("2999-01-01", "8", "100", "0"),                                   # line 5: in the future
+    ])
+    build(wh, folder, ProjectConfig(), as_of=D(2012, 12, 31))
+    q = _quarantine(wh)
+    assert "id '007' is customer 7 as another line writes it (2 rows); conflicting rows, none loaded" in \
+        q[("loyalty_customers", 3)] and ("loyalty_customers", 2) in q
+    assert "is negative" in q[("loyalty_customers", 5)]
+    assert "the same transaction as line 2 (written differently)" in q[("loyalty_transactions", 3)]
+    assert "is in the future" in q[("loyalty_transactions", 5)]
+    tx = {r["_row"]: r for r in rows(wh, T.TRANSACTIONS, ["_row"])}
+    assert tx[4]["redeemed_beyond_balance"] and tx[4]["points_rule_ok"]
+
+
+def test_an_as_of_date_in_the_future_is_refused(wh, folder):
+    from martops.errors import ConfigError, StepError
+
+    with pytest.raises((ConfigError, StepError), match="is in the future"):
+        build(wh, folder, ProjectConfig(), as_of=D(2999, 1, 1))

@@ -89,3 +89,24 @@ def test_show_needs_a_known_view_and_cut(tmp_path, capsys, monkeypatch):
         assert res.code == 1 and expected in res.err, res.err
     for view in ("behaviour", "programme", "segments"):
         assert _ok(capsys, "loyalty", "show", view).out.strip()
+
+
+def test_stale_insights_and_other_mistakes_a_new_user_made(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_folder(tmp_path / "d", CUSTOMERS, TRANSACTIONS)
+    _ok(capsys, "loyalty", "build", "--source", "d", "--as-of", "2012-12-31")
+    # a fill to an earlier date without the insights after it: show must not present the old figures
+    _ok(capsys, "loyalty", "fill", "--as-of", "2012-06-30")
+    res = run_cli(capsys, "loyalty", "show", "programme")
+    assert res.code == 1 and "the loyalty insights are as of 2012-12-31 but loyalty.customers is as of 2012-06-30" \
+        in " ".join(res.err.split()), res.err
+    early = run_cli(capsys, "loyalty", "build", "--source", "d", "--as-of", "2011-06-01")
+    assert early.code == 1 and "no customer had signed up by the as-of date 2011-06-01" in " ".join(early.err.split())
+    for args, says in ((("loyalty", "cleaning", "--run", "nosuch"), "--run 'nosuch': no loyalty build has that run id"),
+                       (("loyalty", "generate", "--out", "d/customers.csv"), "is a file; give a folder"),
+                       (("loyalty", "show", "segments", "--by", ""), "--by is empty")):
+        res = run_cli(capsys, *args)
+        assert res.code == 1 and says in " ".join(res.err.split()) and "Traceback" not in res.err, (args, res.err)
+    (tmp_path / "martops.yml").write_text("loyalty: {treated_arm: control}\n")
+    res = run_cli(capsys, "loyalty", "build", "--source", "d")
+    assert res.code == 1 and "treated_arm and control_arm are both 'control'" in res.err, res.err

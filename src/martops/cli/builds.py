@@ -41,9 +41,15 @@ def run_build(config: Optional[Path], warehouse: Optional[str], domain: str, sou
 def print_cleaning(config: Optional[Path], warehouse: Optional[str], domain: str, run: Optional[str],
                    file_order: tuple[str, ...], empty_hint: str) -> None:
     _, wh = open_warehouse(config, warehouse, domain=domain, read_only=True)
+    given = run
     with wh:
         run = run or last_run(wh, domain)
         rows = of_run(wh, run, file_order) if run else []
+        rows = [r for r in rows if (r.get("domain") or "kpis") == domain]
+    if not rows and given:  # a run id that is not one of this domain's builds: a typo, not "nothing yet"
+        from martops.errors import ConfigError
+
+        raise ConfigError(f"--run {given!r}: no {domain} build has that run id; `martops runs --step {domain}` lists them")
     if not rows:
         console.print(empty_hint)
         raise typer.Exit(0)

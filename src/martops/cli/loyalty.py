@@ -72,7 +72,10 @@ def generate(
       martops loyalty generate --out loyalty-demo --customers 2000 --seed 7
     """
     from martops.demo.loyalty import FILES, LoyaltyDemoSpec, generate as gen
+    from martops.errors import ConfigError
 
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a folder (customers.csv and transactions.csv go in it)")
     refuse_overwrite(force, *[("--out", out / name) for name in FILES])
     counts = gen(out, LoyaltyDemoSpec(customers=customers, seed=seed, lift=lift, dirty=not clean_only), force=force)
     console.print(", ".join(f"{name}: {n:,} rows" for name, n in counts.items()) + f" in {out}")
@@ -102,6 +105,15 @@ PERCENT = ("share", "share_of_arm", "share_of_previous", "drop_off", "share_of_p
            "share_control")
 
 
+def _dollars(cents: float) -> str:
+    return f"{'-' if cents < 0 else ''}${abs(cents) / 100:,.2f}"
+
+
+def _header(column: str) -> str:
+    """Money columns hold cents; the screen shows dollars, and says so."""
+    return column.replace("_cents", " ($)") if column in MONEY else column
+
+
 def _cell(value: object, column: str, unit: str | None) -> str:
     if value is None:
         return "-"
@@ -115,10 +127,10 @@ def _cell(value: object, column: str, unit: str | None) -> str:
             return f"{value:.2g}" if value >= 1e-4 else "<0.0001"
         if unit == "cents" and column in ("mean_treated", "mean_control", "difference", "ci_low", "ci_high") \
                 or column in MONEY:
-            return f"${value / 100:,.2f}"
+            return _dollars(value)
         return f"{value:,.2f}"
     if isinstance(value, int):
-        return f"${value / 100:,.2f}" if column in MONEY else f"{value:,}"
+        return _dollars(value) if column in MONEY else f"{value:,}"
     return str(value)
 
 
@@ -150,9 +162,9 @@ def show(
         write_rows(v.rows, list(v.rows[0]) if v.rows else v.columns, export)
     rows = v.rows[:limit] if limit else v.rows
     shown = f", first {len(rows):,} of {len(v.rows):,}" if len(rows) < len(v.rows) else ""
-    numeric = {c for c in v.columns if any(isinstance(r.get(c), (int, float)) and not isinstance(r.get(c), bool)
-                                           for r in rows)}
-    table, left_out = fitted_table(f"{v.title}{shown}", v.columns,
+    numeric = {_header(c) for c in v.columns if any(isinstance(r.get(c), (int, float)) and not isinstance(r.get(c), bool)
+                                                    for r in rows)}
+    table, left_out = fitted_table(f"{v.title}{shown}", [_header(c) for c in v.columns],
                                    [[escape(_cell(r.get(c), c, r.get("unit"))) for c in v.columns] for r in rows],
                                    right=numeric, flex={"note"})
     console.print(table)

@@ -35,16 +35,47 @@ from martops.sources.typed import ROW, annotate, quarantine_rows, reasons, with_
 def _stage(wh: Warehouse, src: LoyaltyFolder, name: str, raw: ir.Table, spec, table: str, columns: dict,
            run_id: str, now: dt.datetime) -> tuple[ir.Table, dict[str, int]]:
     """Type one file: good rows -> `table`, bad rows -> ops.quarantine (with file, line, column)."""
-    ann = wh.materialize(annotate(raw, spec, check_duplicates=True), f"_loyalty_{name}_annotated")
+    ann = _same_when_parsed(annotate(raw, spec, check_duplicates=True), spec, name)
+    ann = wh.materialize(ann, f"_loyalty_{name}_annotated")
     good = ann.filter(ann._ok)
     rows = good.select(ROW, **columns(good), _etl_loaded_at=ibis.literal(now, type="timestamp"),
                        _run_id=ibis.literal(run_id)).order_by(ROW)
     loaded = wh.create_or_replace(table, rows)
     read = int(wh.scalar(ann.count()))
-    bad = quarantine_rows(with_place(reasons(ann, spec), src.file(name).name, src.header(name)), spec, T.SOURCE,
-                          run_id, now) if read != loaded else None
+    bad = None
+    if read != loaded:
+        why = reasons(ann, spec)
+        same = why._same_reason.notnull()  # rows that only clash once parsed: no other reason
+        why = why.mutate(_reason=ibis.ifelse(same, why._same_reason, why._reason),
+                         _bad_column=ibis.ifelse(same, ibis.literal(spec.key[0]) if name == "customers" else
+                                                 ibis.literal("user_id"), why._bad_column))
+        bad = quarantine_rows(with_place(why, src.file(name).name, src.header(name)), spec, T.SOURCE, run_id, now)
     n_bad = quarantine.replace(wh, T.SOURCE, spec.table, bad, None, None)
     return good, {"read": read, "loaded": loaded, "quarantined": n_bad}
+
+
+def _same_when_parsed(ann: ir.Table, spec, name: str) -> ir.Table:
+    """Rows that load but whose key, as parsed, another loading row has too: written differently
+    (`007` and `7`, `2012-1-5` and `2012-01-05`), so the raw-text duplicate rules did not see them.
+    A customer id held by two such rows is a conflict: none loads. A transaction written twice is
+    one transaction: the first line loads, the others are its copies. `_same_reason` says why."""
+    key = [f"t_{k}" for k in spec.key]
+    ok = ann.filter(ann._ok)
+    groups = ok.group_by(key).aggregate(_same_n=ok.count(), _same_first=ok[ROW].min())
+    groups = groups.filter(groups._same_n > 1)
+    j = ann.left_join(groups, key)
+    j = j.drop(*[c for c in j.columns if c.endswith("_right")])
+    clash = j._ok & j._same_n.notnull()
+    if name == "customers":
+        drop = clash
+        why = (ibis.literal("id '") + j.id + "' is customer " + j.t_id.cast("string") + " as another line writes it ("
+               + j._same_n.cast("string") + " rows); conflicting rows, none loaded")
+    else:
+        drop = clash & (j[ROW] != j._same_first)
+        why = ibis.literal("the same transaction as line ") + j._same_first.cast("string") + " (written differently)"
+    return j.mutate(_ok=j._ok & ~drop.fill_null(False), _same_reason=ibis.ifelse(drop.fill_null(False), why,
+                                                                                 ibis.null("string"))
+                    ).drop("_same_n", "_same_first")
 
 
 def _customer_columns(t: ir.Table) -> dict:
@@ -97,7 +128,11 @@ def load(wh: Warehouse, folder: str | Path, project: ProjectConfig, results: lis
 def _as_of(ctx: StepContext, tx: ir.Table) -> dt.date:
     given = ctx.param("as_of") or ctx.project.loyalty.as_of
     if given is not None:
-        return given if isinstance(given, dt.date) else dt.date.fromisoformat(str(given))
+        day = given if isinstance(given, dt.date) else dt.date.fromisoformat(str(given))
+        if day > dt.date.today():
+            raise ConfigError(f"loyalty.fill: the as-of date {day.isoformat()} is in the future; fills can only be "
+                              "as of a day that has happened (leave --as-of out for the last transaction day)")
+        return day
     last = ctx.wh.scalar(tx.date.max())
     if last is None:
         raise ConfigError(f"loyalty.fill: {T.STAGING_TRANSACTIONS} holds no transactions, so there is no last day "
@@ -113,21 +148,27 @@ def build_fill(ctx: StepContext, results: list, log: CleaningLog) -> dict:
         n_tx = wh.create_or_replace(T.TRANSACTIONS, fill.transactions(staged_tx, staged_c, cfg))
         n_c = wh.create_or_replace(T.CUSTOMERS, fill.customers(staged_c, wh.table(T.TRANSACTIONS), as_of))
         catalog.gate(wh, ctx.project, [T.TRANSACTIONS, T.CUSTOMERS], results, quality.TABLE_CHECKS)
-    tx = wh.table(T.TRANSACTIONS)
+    all_tx = wh.table(T.TRANSACTIONS)
+    later = int(wh.scalar((all_tx.date > as_of).cast("int64").sum()) or 0)
+    tx = all_tx.filter(all_tx.date <= as_of)  # the figures below are those the fills count
     s = wh.to_pyarrow(tx.aggregate(
-        later=(tx.date > as_of).cast("int64").sum(), breaks=(~tx.points_rule_ok).cast("int64").sum(),
+        breaks=(~tx.points_rule_ok).cast("int64").sum(), beyond=tx.redeemed_beyond_balance.cast("int64").sum(),
         exceeds=tx.discount_exceeds_value.cast("int64").sum(), early=tx.before_signup.cast("int64").sum(),
         zero=(tx.value == 0).cast("int64").sum(), redemptions=(tx.kind == "redemption").cast("int64").sum(),
     )).to_pylist()[0]
     c = wh.table(T.CUSTOMERS)
-    none = int(wh.scalar((c.number_of_purchases == 0).cast("int64").sum()))
-    log.add("fill", "customers filled as of", n_c, as_of.isoformat(), always=True)
-    log.add("fill", "customers without a transaction by then (fills 0)", none, always=True)
-    log.add("fill", "transactions dated after the as-of date (not counted in the fills)", s["later"] or 0)
+    got = wh.to_pyarrow(c.aggregate(signed=(c.signup_date <= as_of).cast("int64").sum(),
+                                    none=((c.number_of_purchases == 0) & (c.signup_date <= as_of)).cast("int64").sum()
+                                    )).to_pylist()[0]
+    log.add("fill", "customers signed up by the as-of date", got["signed"] or 0,
+            f"as of {as_of.isoformat()}; {n_c:,} customers in loyalty.customers", always=True)
+    log.add("fill", "of them without a transaction by then (fills 0)", got["none"] or 0, always=True)
+    log.add("fill", "transactions dated after the as-of date (not counted in the fills)", later)
     log.add("fill", f"redemptions ({cfg.redemption_points:,} points for {cfg.redemption_discount_cents:,} cents off, "
             "by the points rule)", s["redemptions"] or 0, always=True)
     log.add("fill", "transactions breaking the points rule (kept, flagged; their customer's point totals NULL)",
             s["breaks"] or 0, always=True)
+    log.add("fill", "redemptions with fewer points on the balance than they spend (kept, flagged)", s["beyond"] or 0)
     log.add("fill", "redemptions on a basket smaller than the discount (kept, flagged: net value negative)",
             s["exceeds"] or 0)
     log.add("fill", "transactions dated before their customer's signup (kept, flagged)", s["early"] or 0)
@@ -161,12 +202,25 @@ def build_insights(ctx: StepContext, results: list, log: CleaningLog) -> dict:
     if as_of is None:
         raise ConfigError(f"loyalty.insights: {T.CUSTOMERS} is empty; run loyalty.fill first")
     tx = reporting.upto(wh.table(T.TRANSACTIONS), as_of)
+    first_signup = wh.scalar(c.signup_date.min())
     c = c.filter(c.signup_date <= as_of)  # a customer who signed up later was not yet in either arm
-    arms = programme.split(wh.to_pyarrow(programme.per_customer(c, wh.table(T.CUSTOMER_MONTH), as_of)), cfg)
+    # months after the data's last day were not observed, whatever the as-of date says
+    last = wh.scalar(wh.table(T.TRANSACTIONS).date.max())
+    last = last.date() if isinstance(last, dt.datetime) else last
+    observed = min(as_of, last) if last is not None else as_of
+    if observed < as_of:
+        log.add("insights", "as-of date after the last transaction: retention counts the months over by the data's "
+                "last day", 1, f"as of {as_of.isoformat()}, data until {observed.isoformat()}", always=True)
+    arms = programme.split(wh.to_pyarrow(programme.per_customer(c, wh.table(T.CUSTOMER_MONTH), observed)), cfg)
     for arm, name in ((arms.treated, cfg.treated_arm), (arms.control, cfg.control_arm)):
         if len(arm["id"]) == 0:
-            raise ConfigError(f"loyalty.insights: no customer is in the {name!r} arm, so the programme cannot be "
-                              "compared; check loyalty.treated_arm / loyalty.control_arm in martops.yml")
+            first = first_signup.date() if isinstance(first_signup, dt.datetime) else first_signup
+            if first is not None and as_of < first:
+                raise ConfigError(f"loyalty.insights: no customer had signed up by the as-of date {as_of.isoformat()} "
+                                  f"(the first signup is {first.isoformat()}); choose a later --as-of")
+            raise ConfigError(f"loyalty.insights: no customer is in the {name!r} arm by {as_of.isoformat()}, so the "
+                              "programme cannot be compared; check loyalty.treated_arm / loyalty.control_arm in "
+                              "martops.yml")
     tests = programme.test_table(arms)
     discounts = int(wh.scalar(tx.discount_cents.sum()) or 0)
     out: dict[str, int] = {}
@@ -177,7 +231,8 @@ def build_insights(ctx: StepContext, results: list, log: CleaningLog) -> dict:
         out["segments"] = wh.create_or_replace(T.SEGMENTS, behaviour.segments(c))
         out["tests"] = wh.create_or_replace(T.PROGRAMME_TEST, ibis.memtable(tests))
         out["balance"] = wh.create_or_replace(T.PROGRAMME_BALANCE, ibis.memtable(programme.balance_table(arms)))
-        summary = programme.summary_table(arms, tests, discounts, cfg)
+        summary = programme.summary_table(arms, tests, discounts, int(wh.scalar(
+            tx.filter(tx.loyalty == cfg.treated_arm).point_differential.sum()) or 0), cfg, as_of)
         out["summary"] = wh.create_or_replace(T.PROGRAMME_SUMMARY, ibis.memtable(summary))
         catalog.gate(wh, ctx.project, list(T.INSIGHTS), results, quality.TABLE_CHECKS)
     for r in summary.to_pylist():

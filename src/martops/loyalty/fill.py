@@ -6,7 +6,8 @@ purchase log; `zero_value_purchases` says how many); value_of_purchases is the s
 cents, before redemption discounts (what the source's value means, see `points`); net of discounts
 in net_value_of_purchases. total_standard_points are the points earned, total_points_redeemed
 those spent; points_balance = earned - redeemed = the sum of point_differential. A customer with
-a transaction that breaks the points rule gets NULL point totals (points_rule_breaks says how many).
+a transaction that breaks the points rule gets NULL point totals and balance (points_rule_breaks
+says how many).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def transactions(staged: ir.Table, customers: ir.Table, cfg: LoyaltyConfig) -> i
     t = points.apply(j, cfg)
     return t.select("_row", "date", "user_id", "loyalty", "signup_date", "value", "point_differential", "kind",
                     "points_rule_ok", "points_earned", "points_redeemed", "discount_cents", "net_value_cents",
-                    "discount_exceeds_value", "before_signup")
+                    "discount_exceeds_value", "before_signup", "redeemed_beyond_balance")
 
 
 def customers(staged: ir.Table, tx: ir.Table, as_of: dt.date) -> ir.Table:
@@ -60,7 +61,7 @@ def customers(staged: ir.Table, tx: ir.Table, as_of: dt.date) -> ir.Table:
         total_standard_points=ibis.ifelse(broken, ibis.null("int64"), j.total_standard_points.fill_null(zero)),
         total_points_redeemed=ibis.ifelse(broken, ibis.null("int64"), j.total_points_redeemed.fill_null(zero)),
         net_value_of_purchases=ibis.ifelse(broken, ibis.null("int64"), j.net_value_of_purchases.fill_null(zero)),
-        points_balance=j.points_balance.fill_null(zero),
+        points_balance=ibis.ifelse(broken, ibis.null("int64"), j.points_balance.fill_null(zero)),
         redemptions=j.redemptions.fill_null(zero),
         zero_value_purchases=j.zero_value_purchases.fill_null(zero),
         points_rule_breaks=j.points_rule_breaks.fill_null(zero),

@@ -51,4 +51,12 @@ def apply(tx: ir.Table, cfg: LoyaltyConfig) -> ir.Table:
         net_value_cents=ibis.ifelse(ok, v - discount, null),
         discount_exceeds_value=(redemption & ok & (v < cfg.redemption_discount_cents)).fill_null(False),
         before_signup=(tx.date < tx.signup_date).fill_null(False),
+        redeemed_beyond_balance=(redemption & (_balance_before(tx) < cfg.redemption_points)).fill_null(False),
     )
+
+
+def _balance_before(tx: ir.Table) -> ir.IntegerValue:
+    """The customer's points before this transaction (all earlier point_differentials; a day's
+    transactions in file order): a redemption needs at least redemption_points of them."""
+    w = ibis.window(group_by="user_id", order_by=["date", "_row"], preceding=None, following=0)
+    return tx.point_differential.sum().over(w) - tx.point_differential

@@ -49,7 +49,8 @@ BALANCE_SCHEMA = pa.schema([
     ("statistic", pa.float64()), ("p_value", pa.float64()), ("note", pa.string()),
 ])
 SUMMARY_SCHEMA = pa.schema([("measure", pa.string()), ("value", pa.float64()), ("ci_low", pa.float64()),
-                            ("ci_high", pa.float64()), ("unit", pa.string()), ("note", pa.string())])
+                            ("ci_high", pa.float64()), ("unit", pa.string()), ("note", pa.string()),
+                            ("as_of", pa.date32())])
 
 
 def _month_start(d: ir.DateValue, months: int) -> ir.DateValue:
@@ -66,7 +67,7 @@ def per_customer(customers: ir.Table, customer_month: ir.Table, as_of: dt.date) 
     end_of = {k: (_month_start(j.signup_date, k + 1) - ibis.interval(days=1)).cast("date") for k in RETENTION_MONTHS}
     return j.select(
         "id", "loyalty", "signup_date", *SEGMENTS, "number_of_purchases", "value_of_purchases",
-        "net_value_of_purchases", "points_balance",
+        "net_value_of_purchases",
         **{f"eligible_{k}": (end_of[k] <= as_of) for k in RETENTION_MONTHS},
         **{f"active_{k}": j[f"active_{k}"].fill_null(0) for k in RETENTION_MONTHS},
     ).order_by("id")
@@ -176,12 +177,15 @@ def balance_table(arms: Arms) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=BALANCE_SCHEMA)
 
 
-def summary_table(arms: Arms, tests: pa.Table, discounts_cents: int, cfg: LoyaltyConfig) -> pa.Table:
-    """The headline: revenue loss from redemptions, points liability, and the programme's net effect."""
+def summary_table(arms: Arms, tests: pa.Table, discounts_cents: int, outstanding_points: int, cfg: LoyaltyConfig,
+                  as_of: dt.date) -> pa.Table:
+    """The headline: revenue loss from redemptions, points liability, and the programme's net effect.
+    `outstanding_points`: the programme arm's point_differentials up to the as-of date (the same sum
+    `loyalty.points_liability` ends on). Every row carries `as_of`, so a reader can tell stale figures."""
     t = arms.treated
     n_t = len(t["id"])
     gross_t = float(t["value_of_purchases"].astype("float64").sum())
-    outstanding = float(np.sum(t["points_balance"].astype("float64"))) if "points_balance" in t else 0.0
+    outstanding = float(outstanding_points)
     rate = cfg.redemption_discount_cents / cfg.redemption_points
     liability = outstanding * rate
     net = [r for r in tests.to_pylist() if (r["segment"], r["level"]) == OVERALL
@@ -212,4 +216,4 @@ def summary_table(arms: Arms, tests: pa.Table, discounts_cents: int, cfg: Loyalt
                      "ci_high": None if r["ci_high"] is None else scale(r["ci_high"]) - liability, "unit": "cents",
                      "note": "incremental net revenue minus the outstanding points' value (if all were redeemed); "
                              "operating costs are not in the data"})
-    return pa.Table.from_pylist(rows, schema=SUMMARY_SCHEMA)
+    return pa.Table.from_pylist([{**r, "as_of": as_of} for r in rows], schema=SUMMARY_SCHEMA)

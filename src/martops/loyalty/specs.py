@@ -9,6 +9,8 @@ date, customer, value and points) are quarantined as copies of the first; the re
 
 from __future__ import annotations
 
+import datetime as dt
+
 import ibis
 import ibis.expr.types as ir
 
@@ -27,6 +29,12 @@ def whole(text: ir.StringValue) -> ir.IntegerValue:
     return ibis.ifelse(s.re_search(WHOLE) & (s.length() <= 18), s.try_cast("int64"), ibis.null("int64"))
 
 
+def canonical(text: ir.StringValue, parsed: ir.Value) -> ir.StringValue:
+    """The text duplicates are found on: the value as parsed where it parses (`007` and `7` are one
+    customer, `2012-1-5` and `2012-01-05` one day), else the text as written."""
+    return ibis.ifelse(parsed.notnull(), parsed.cast("string"), text)
+
+
 def _arm(cfg: LoyaltyConfig):
     arms = [cfg.treated_arm, cfg.control_arm]
 
@@ -40,7 +48,8 @@ def _arm(cfg: LoyaltyConfig):
 def customers(cfg: LoyaltyConfig, settings: SourceSettings) -> RawSpec:
     s = settings
     return RawSpec("loyalty_customers", (
-        Field("id", "int64", "a customer id (a whole number)", required=True, parse=lambda t: whole(t.id)),
+        Field("id", "int64", "a customer id (a whole number)", required=True, parse=lambda t: whole(t.id),
+              reject=((lambda v: v < 0, "is negative; a customer id is a whole number from 0"),)),
         Field("signup_date", "date", TS.DATETIME_EXPECTED, required=True,
               parse=lambda t: TS.calendar_date(t.signup_date, s.timezone, s.reporting_timezone)),
         Field("loyalty", "string", f"{cfg.treated_arm!r} or {cfg.control_arm!r} (loyalty.treated_arm / "
@@ -57,9 +66,11 @@ def transactions(settings: SourceSettings) -> RawSpec:
     s = settings
     return RawSpec("loyalty_transactions", (
         Field("date", "date", TS.DATETIME_EXPECTED, required=True,
-              parse=lambda t: TS.calendar_date(t.date, s.timezone, s.reporting_timezone)),
-        Field("user_id", "int64", "the id of a customer in customers.csv", required=True,
-              parse=lambda t: t._customer),
+              parse=lambda t: TS.calendar_date(t.date, s.timezone, s.reporting_timezone),
+              reject=((lambda d: d > ibis.literal(dt.date.today()), "is in the future (after the day of the load): "
+                       "a mistyped year? (not loaded)"),)),
+        Field("user_id", "int64", "the id of a customer loaded from customers.csv (see martops quarantine --table "
+              "loyalty_customers for one whose row was refused)", required=True, parse=lambda t: t._customer),
         Field("value", "int64", CENTS_EXPECTED, required=True, parse=lambda t: whole(t.value),
               reject=((lambda v: v < 0, "is negative: a refund or correction, not a purchase (not loaded, so "
                        "purchase counts stay counts of purchases)"),)),

@@ -50,7 +50,14 @@ def _rows(wh: Warehouse, table: str, where=None, order: list[str] | None = None)
 
 
 def _money(cents: float | None) -> str:
-    return "-" if cents is None else f"${cents / 100:,.2f}"
+    if cents is None:
+        return "-"
+    return f"{'-' if cents < 0 else ''}${abs(cents) / 100:,.2f}"
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    return "no interval (too few customers)" if low is None or high is None else \
+        f"95% interval {_money(low)} to {_money(high)}"
 
 
 def _headlines_programme(wh: Warehouse) -> list[str]:
@@ -59,10 +66,10 @@ def _headlines_programme(wh: Warehouse) -> list[str]:
     if "net_revenue_per_customer_difference" in s:
         r = s["net_revenue_per_customer_difference"]
         out.append(f"Net revenue per customer, enrolled - control: {_money(r['value'])} "
-                   f"(95% interval {_money(r['ci_low'])} to {_money(r['ci_high'])}).")
+                   f"({_interval(r['ci_low'], r['ci_high'])}).")
         r = s["net_effect_after_liability"]
         out.append(f"Net effect of the programme after redemption discounts and the outstanding points' value: "
-                   f"{_money(r['value'])} (95% interval {_money(r['ci_low'])} to {_money(r['ci_high'])}).")
+                   f"{_money(r['value'])} ({_interval(r['ci_low'], r['ci_high'])}).")
     r = s.get("revenue_loss_share")
     if r and r["value"] is not None:
         out.append(f"Revenue loss from redemptions: {r['value']:.2%} of the enrolled arm's gross revenue "
@@ -76,10 +83,27 @@ def _headlines_programme(wh: Warehouse) -> list[str]:
     return out
 
 
+def _current(wh: Warehouse) -> None:
+    """The insights were built from the customer table as it is now: a failed or skipped insights
+    step after a new fill would otherwise show the previous as-of date's figures as current."""
+    _rows(wh, T.PROGRAMME_SUMMARY, order=["measure"])  # the error saying to build, when missing
+    summary, customers = wh.table(T.PROGRAMME_SUMMARY), wh.table(T.CUSTOMERS)
+    built = wh.scalar(summary.as_of.max()) if "as_of" in summary.columns else None
+    filled = wh.scalar(customers.as_of.max())
+    day = lambda v: None if v is None else str(v)[:10]  # noqa: E731
+    if day(built) != day(filled):
+        raise StepError(f"the loyalty insights are as of {day(built) or 'an older build'} but loyalty.customers is "
+                        f"as of {day(filled)} (the last insights step failed or has not run since the fill); "
+                        "run `martops loyalty insights`")
+
+
 def show(wh: Warehouse, view: str, by: str | None) -> View:
     if view not in VIEWS:
         raise ConfigError(f"unknown view {view!r}; views: {', '.join(VIEWS)}")
     cuts = VIEWS[view]
+    if by is not None and not by.strip():
+        raise ConfigError(f"--by is empty; cuts of {view}: {', '.join(cuts)}")
+    _current(wh)
     by = by or cuts[0]
     if by not in cuts:
         raise ConfigError(f"--by {by!r} is not a cut of {view}; cuts: {', '.join(cuts)}")
