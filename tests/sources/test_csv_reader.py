@@ -198,3 +198,23 @@ def test_a_nul_character_is_the_replacement_character_from_a_sqlite_source(capsy
     assert res.code == 0, res.err
     with connect(path=tmp_path / "w.duckdb", read_only=True) as w:
         assert w.execute(f"SELECT channel_name FROM {T.SESSIONS} WHERE session_id = 's1'")[0][0] == "Paid\ufffdSearch"
+
+
+@pytest.mark.parametrize("chunk", [1 << 24, 1, 2])
+def test_a_quote_never_closed_names_its_line_instead_of_swallowing_the_rows_after_it(tmp_path, monkeypatch, chunk):
+    """Was one customer whose last field held a line break and the whole next row, silently."""
+    from martops.errors import SourceError
+    from martops.sources import csv_files
+
+    monkeypatch.setattr(csv_files, "_CHUNK", chunk)  # a quote or a CRLF split between two reads
+    path = tmp_path / "customers.csv"
+    path.write_bytes(b'\xef\xbb\xbf"customer_id",signup_date,group,note\r\n1,2012-01-01,enrolled,"never closed\r\n'
+                     b'2,2012-01-01,control,x\r\n')
+    with pytest.raises(SourceError) as err:
+        csv_files.read_header(path)
+    assert str(err.value).startswith(f"{path} line 2: a quote opens here and is never closed")
+    # a stray quote inside an unquoted field is text, and doubled quotes are one quote: both load
+    path.write_bytes(b'id,note\n1,5" screen\n2,"said ""hi""\nthere"\n3,"x"')
+    data = csv_files.read_text_table(path, csv_files.read_header(path))
+    assert data.to_pylist() == [{"_row": 2, "id": "1", "note": '5" screen'},
+                                {"_row": 3, "id": "2", "note": 'said "hi"\nthere'}, {"_row": 5, "id": "3", "note": "x"}]
