@@ -204,6 +204,29 @@ def _record_lines(path: Path, delimiter: str, header_lines: int) -> list[int]:
     return starts
 
 
+def _first_ragged_record(path: Path, delimiter: str, header_lines: int, width: int) -> tuple[int, int, str] | None:
+    """(physical line, field count, its text cut short) of the first record whose field count is
+    not the header's. Arrow's error names the record but no line; this second reading is only paid
+    when Arrow has refused the file."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(sys.maxsize)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh, delimiter=delimiter)
+            next(reader, None)
+            before = header_lines
+            for record in reader:
+                if record and len(record) != width:
+                    text = delimiter.join(record).replace("\r", " ").replace("\n", " ")
+                    return before + 1, len(record), text if len(text) <= 80 else text[:77] + "..."
+                before = reader.line_num
+    except csv.Error:
+        return None
+    finally:
+        csv.field_size_limit(old)
+    return None
+
+
 def read_text_table(path: Path, layout: Layout, delimiter: str = ",") -> pa.Table:
     """Every column of the file (as `read_header` laid it out) as text, an empty cell NULL, plus
     `_row` (int64) first."""
@@ -217,6 +240,11 @@ def read_text_table(path: Path, layout: Layout, delimiter: str = ",") -> pa.Tabl
                                                  strings_can_be_null=True, null_values=[""]),
         )
     except pa.ArrowInvalid as exc:
+        ragged = _first_ragged_record(path, delimiter, header_lines, len(header))
+        if ragged is not None:
+            line, fields, text = ragged
+            raise SourceError(f"{path} line {line}: {fields} fields where the header has {len(header)} "
+                              f"({text}); check the delimiter and quoting of that line") from exc
         raise SourceError(f"{path}: cannot be read as CSV separated by {_shown(delimiter)} with header "
                           f"{header}: {exc}".replace("\n", " ")) from exc
     n = data.num_rows
