@@ -287,3 +287,33 @@ def test_attribution_export_holds_the_range_and_an_empty_one_is_an_error(capsys,
         "error: channel_reporting has no rows of model 'ihc'; models run: last_touch (run `martops attribution "
         "attribute` and `report` with --model ihc first)"]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("args", [["tables"], ["attribution", "ingest", "--db", "{db}", *RANGE]])
+def test_a_file_that_is_no_duckdb_database_as_warehouse_is_one_line_and_left_unchanged(capsys, tiny_db, tmp_path,
+                                                                                        monkeypatch, args):
+    """Was: a build said success and stored nothing in a CSV given as --warehouse; reading it later
+    said 'Cannot launch in-memory database in read-only mode!'."""
+    monkeypatch.chdir(tmp_path)
+    for name, content, kind in [("seg2.csv", b"customer_id,segment\n1,a\n", "it starts like a CSV file"),
+                                ("seg2.parquet", b"PAR1\x15\x04" + bytes(40), "it is a Parquet file"),
+                                ("empty.duckdb", b"", "it is empty")]:
+        target = tmp_path / name
+        target.write_bytes(content)
+        res = run_cli(capsys, *[a.format(db=tiny_db) for a in args], "--warehouse", name)
+        assert res.code == 1 and _lines(res.err) == [
+            f"error: warehouse {name} is not a DuckDB database ({kind}); give the warehouse file, e.g. "
+            "warehouse.duckdb (nothing was written to it)"], res.err
+        assert target.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir() if p != tiny_db) == ["empty.duckdb", "seg2.csv", "seg2.parquet"]
+
+
+def test_a_new_warehouse_named_like_an_export_is_refused_and_nothing_is_made(capsys, tiny_db, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ["out/seg2.csv", "seg2.parquet", "seg2.JSON", "seg2.xlsx", "seg2.txt"]:
+        res = run_cli(capsys, "attribution", "ingest", "--db", tiny_db, *RANGE, "--warehouse", name)
+        stem = name.rsplit(".", 1)[0]
+        assert res.code == 1 and _lines(res.err) == [
+            f"error: warehouse {name}: a warehouse is a DuckDB file: name it *.duckdb, e.g. {stem}.duckdb "
+            "(nothing was created)"], res.err
+    assert [p for p in tmp_path.iterdir() if p != tiny_db] == []
