@@ -317,3 +317,22 @@ def test_a_new_warehouse_named_like_an_export_is_refused_and_nothing_is_made(cap
             f"error: warehouse {name}: a warehouse is a DuckDB file: name it *.duckdb, e.g. {stem}.duckdb "
             "(nothing was created)"], res.err
     assert [p for p in tmp_path.iterdir() if p != tiny_db] == []
+
+
+def test_an_export_to_a_folder_or_an_unwritable_place_names_the_target_not_the_hidden_file(tmp_path, monkeypatch):
+    """`--export adir` was told it had 'no suffix'; a failed write named `.x.csv.partial`."""
+    from martops.errors import OutputError
+    from martops.export_files import write_rows
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "somefile.txt").write_text("kept\n")
+    for target, said in [("adir", "adir is a directory; give a file name, e.g. adir/export.csv"),
+                         ("somefile.txt/x.csv", "cannot write somefile.txt/x.csv: somefile.txt is a file, not a folder"),
+                         ("/proc/x.csv", "cannot write /proc/x.csv: No such file or directory"),
+                         ("/proc/x.parquet", "cannot write /proc/x.parquet: No such file or directory")]:
+        with pytest.raises(OutputError) as err:
+            write_rows([{"a": 1}], ["a"], target)
+        assert str(err.value) == said and ".partial" not in str(err.value)
+    assert (tmp_path / "somefile.txt").read_text() == "kept\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adir", "somefile.txt"] and not any((tmp_path / "adir").iterdir())
