@@ -287,3 +287,52 @@ def test_attribution_export_holds_the_range_and_an_empty_one_is_an_error(capsys,
         "error: channel_reporting has no rows of model 'ihc'; models run: last_touch (run `martops attribution "
         "attribute` and `report` with --model ihc first)"]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("args", [["tables"], ["attribution", "ingest", "--db", "{db}", *RANGE]])
+def test_a_file_that_is_no_duckdb_database_as_warehouse_is_one_line_and_left_unchanged(capsys, tiny_db, tmp_path,
+                                                                                        monkeypatch, args):
+    """Was: a build said success and stored nothing in a CSV given as --warehouse; reading it later
+    said 'Cannot launch in-memory database in read-only mode!'."""
+    monkeypatch.chdir(tmp_path)
+    for name, content, kind in [("seg2.csv", b"customer_id,segment\n1,a\n", "it starts like a CSV file"),
+                                ("seg2.parquet", b"PAR1\x15\x04" + bytes(40), "it is a Parquet file"),
+                                ("empty.duckdb", b"", "it is empty")]:
+        target = tmp_path / name
+        target.write_bytes(content)
+        res = run_cli(capsys, *[a.format(db=tiny_db) for a in args], "--warehouse", name)
+        assert res.code == 1 and _lines(res.err) == [
+            f"error: warehouse {name} is not a DuckDB database ({kind}); give the warehouse file, e.g. "
+            "warehouse.duckdb (nothing was written to it)"], res.err
+        assert target.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir() if p != tiny_db) == ["empty.duckdb", "seg2.csv", "seg2.parquet"]
+
+
+def test_a_new_warehouse_named_like_an_export_is_refused_and_nothing_is_made(capsys, tiny_db, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ["out/seg2.csv", "seg2.parquet", "seg2.JSON", "seg2.xlsx", "seg2.txt"]:
+        res = run_cli(capsys, "attribution", "ingest", "--db", tiny_db, *RANGE, "--warehouse", name)
+        stem = name.rsplit(".", 1)[0]
+        assert res.code == 1 and _lines(res.err) == [
+            f"error: warehouse {name}: a warehouse is a DuckDB file: name it *.duckdb, e.g. {stem}.duckdb "
+            "(nothing was created)"], res.err
+    assert [p for p in tmp_path.iterdir() if p != tiny_db] == []
+
+
+def test_an_export_to_a_folder_or_an_unwritable_place_names_the_target_not_the_hidden_file(tmp_path, monkeypatch):
+    """`--export adir` was told it had 'no suffix'; a failed write named `.x.csv.partial`."""
+    from martops.errors import OutputError
+    from martops.export_files import write_rows
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "somefile.txt").write_text("kept\n")
+    for target, said in [("adir", "adir is a directory; give a file name, e.g. adir/export.csv"),
+                         ("somefile.txt/x.csv", "cannot write somefile.txt/x.csv: somefile.txt is a file, not a folder"),
+                         ("/proc/x.csv", "cannot write /proc/x.csv: No such file or directory"),
+                         ("/proc/x.parquet", "cannot write /proc/x.parquet: No such file or directory")]:
+        with pytest.raises(OutputError) as err:
+            write_rows([{"a": 1}], ["a"], target)
+        assert str(err.value) == said and ".partial" not in str(err.value)
+    assert (tmp_path / "somefile.txt").read_text() == "kept\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adir", "somefile.txt"] and not any((tmp_path / "adir").iterdir())

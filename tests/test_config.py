@@ -212,3 +212,27 @@ def test_all_zero_ihc_weights_stop_a_run_before_anything_is_written(capsys, tiny
     res = _cli(capsys, "attribution", "run", "--db", tiny_db, *RANGE, "-w", wh, "-c", cfg)
     assert res.code == 1 and "attribution.ihc_weights: at least one phase weight" in res.err
     assert not wh.exists()
+
+
+def test_a_date_that_is_no_date_is_one_line_naming_line_and_column(capsys, tmp_path, monkeypatch):
+    """PyYAML builds an unquoted date itself and raised a bare ValueError: a traceback, exit 70."""
+    p = tmp_path / "martops.yml"
+    p.write_text("loyalty:\n  earn_points: 10\n  as_of: 2013-13-01\n")
+    said = "line 3, column 10: 2013-13-01 is not a date (month must be in 1..12); write it as YYYY-MM-DD"
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    assert str(err.value) == f"{p} {said}"
+    monkeypatch.chdir(tmp_path)
+    res = _cli(capsys, "check", "-w", tmp_path / "w.duckdb")
+    assert res.code == 1 and res.err.strip().splitlines() == [f"error: martops.yml {said}"], res.err
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_a_date_written_as_a_number_says_how_to_write_it(tmp_path):
+    p = tmp_path / "martops.yml"
+    p.write_text("loyalty:\n  as_of: 20130630\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    assert str(err.value) == f"{p}: invalid project file: loyalty.as_of: write a date as YYYY-MM-DD (got 20130630)"
+    p.write_text("loyalty:\n  as_of: 2013-06-30\n")
+    assert str(load_config(p).loyalty.as_of) == "2013-06-30"

@@ -177,3 +177,22 @@ def test_a_warehouse_on_either_engine_writes_then_reads_back(warehouse_location)
         assert wh.engine == ("postgres" if warehouse_location.startswith("postgresql://") else "duckdb")
         assert wh.execute("SELECT sum(a), count(b) FROM marts.t") == [(3, 1)]
         assert ("marts.t", "table", 2) in wh.relations()
+
+
+def test_an_existing_file_that_is_no_duckdb_database_is_refused_unchanged(tmp_path):
+    from martops.errors import ConfigError
+
+    for name, content in [("seg2.csv", b"a,b\n1,2\n"), ("w.duckdb", b'{"a": 1}'), ("x.duckdb", b"")]:
+        path = tmp_path / name
+        path.write_bytes(content)
+        for kw in [{}, {"read_only": True}]:
+            with pytest.raises(ConfigError, match="is not a DuckDB database"):
+                connect(path=path, **kw)
+        assert path.read_bytes() == content
+    with connect(path=tmp_path / "real.duckdb"):
+        pass
+    with connect(path=tmp_path / "real.duckdb", read_only=True) as w:  # a real one still opens
+        assert w.relations() == []
+    with pytest.raises(ConfigError, match=r"name it \*\.duckdb"):
+        connect(path=tmp_path / "new.parquet")
+    assert not (tmp_path / "new.parquet").exists()

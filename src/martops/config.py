@@ -374,6 +374,15 @@ class LoyaltyConfig(_Strict):
     redemption_discount_cents: int = Field(500, ge=0)
     as_of: dt.date | None = None
     """The date the customer fills are computed as of (`--as-of`); default: the last transaction day."""
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _date_not_number(cls, v: object) -> object:
+        """`as_of: 20130630` reaches pydantic as an int, which it reads as seconds since 1970 and
+        refuses with a message about datetimes: say what to write instead."""
+        if isinstance(v, (int, float)):
+            raise ValueError("write a date as YYYY-MM-DD")
+        return v
     treated_arm: str = "enrolled"
     control_arm: str = "control"
     """The values of `loyalty` naming the programme arm and the control arm of the randomised test."""
@@ -438,6 +447,33 @@ def _yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
     return said
 
 
+class _ValueProblem(yaml.YAMLError):
+    """A scalar YAML reads but cannot build (`2013-13-01`, an unquoted date that is no date), with
+    the node's place: PyYAML's constructors raise a bare ValueError that names no line."""
+
+    def __init__(self, node: yaml.Node, exc: Exception) -> None:
+        super().__init__(str(exc))
+        self.node, self.cause = node, exc
+
+
+class _Loader(yaml.SafeLoader):
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> object:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError, TypeError) as exc:  # a YAMLError already says where
+            raise _ValueProblem(node, exc) from exc
+
+
+def _value_problem(path: Path, exc: _ValueProblem) -> str:
+    mark, value = exc.node.start_mark, getattr(exc.node, "value", "")
+    where = f"{path} line {mark.line + 1}, column {mark.column + 1}"
+    shown = value if isinstance(value, str) and len(value) <= 60 else "the value"
+    if exc.node.tag == "tag:yaml.org,2002:timestamp":
+        kind, form = ("a date", "YYYY-MM-DD") if len(shown) <= 10 else ("a date and time", "YYYY-MM-DD HH:MM:SS")
+        return f"{where}: {shown} is not {kind} ({exc.cause}); write it as {form}"
+    return f"{where}: {shown} cannot be read ({exc.cause}); quote it to keep it as text"
+
+
 _SECRET_KEY = re.compile(r"(?i)pass|pwd|secret|token|dsn|key|credential")
 """Keys whose value a message never echoes (a password typed where it does not belong)."""
 
@@ -454,7 +490,9 @@ def load_config(path: str | Path | None = None) -> ProjectConfig:
     text = read_text(path, "project file", ConfigError, missing="give an existing file",
                      directory=f"give the file itself, e.g. {path / DEFAULT_PROJECT_FILE}")
     try:
-        data = yaml.safe_load(text) or {}
+        data = yaml.load(text, Loader=_Loader) or {}
+    except _ValueProblem as exc:
+        raise ConfigError(_value_problem(path, exc)) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(_yaml_problem(path, exc)) from exc
     if not isinstance(data, dict):

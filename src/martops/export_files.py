@@ -27,8 +27,12 @@ def write_atomically(out: str | Path, write: Callable[[Path], None]) -> None:
     Raises OutputError (nothing left behind) when `out` is a directory or cannot be written.
     """
     out = Path(out)
-    if out.is_dir():
-        raise OutputError(f"{out} is a directory; give a file name, e.g. {out / 'export.csv'}")
+    _not_a_directory(out)
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputError(f"cannot write {out}: {parent} is a file, not a folder")
+            break
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -38,10 +42,23 @@ def write_atomically(out: str | Path, write: Callable[[Path], None]) -> None:
         write(tmp)
         os.replace(tmp, out)
     except OSError as exc:
-        raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from exc
+        raise OutputError(f"cannot write {out}: {_reason(exc, tmp)}") from exc
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+
+
+def _not_a_directory(out: Path) -> None:
+    if out.is_dir():
+        raise OutputError(f"{out} is a directory; give a file name, e.g. {out / 'export.csv'}")
+
+
+def _reason(exc: OSError, tmp: Path) -> str:
+    """Why a write failed, without the hidden file's name: the user gave `out`, never `tmp`, and
+    Arrow's message names the file it opened ("Failed to open local file '.x.csv.partial'")."""
+    if exc.errno:
+        return os.strerror(exc.errno)
+    return str(exc.strerror or exc).replace(str(tmp), str(tmp.parent / tmp.name[1:].removesuffix(".partial")))
 
 
 MONEY_DIGITS, RATIO_DIGITS = 2, 6
@@ -74,6 +91,7 @@ def write_table(data: pa.Table, out: Path, money: Collection[str] | None = None)
     """The suffix picks the format (.csv or .parquet). With `money` given (the names of the money
     columns, possibly none), a CSV's numbers are `rounded`; Parquet always keeps full precision."""
     out = Path(out)
+    _not_a_directory(out)  # before the suffix: `--export adir` was told it had 'no suffix'
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise ConfigError(f"{out}: export to a .csv or a .parquet file (got {suffix or 'no suffix'!r})")

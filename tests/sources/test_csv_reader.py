@@ -198,3 +198,40 @@ def test_a_nul_character_is_the_replacement_character_from_a_sqlite_source(capsy
     assert res.code == 0, res.err
     with connect(path=tmp_path / "w.duckdb", read_only=True) as w:
         assert w.execute(f"SELECT channel_name FROM {T.SESSIONS} WHERE session_id = 's1'")[0][0] == "Paid\ufffdSearch"
+
+
+@pytest.mark.parametrize("chunk", [1 << 24, 1, 2])
+def test_a_quote_never_closed_names_its_line_instead_of_swallowing_the_rows_after_it(tmp_path, monkeypatch, chunk):
+    """Was one customer whose last field held a line break and the whole next row, silently."""
+    from martops.errors import SourceError
+    from martops.sources import csv_files
+
+    monkeypatch.setattr(csv_files, "_CHUNK", chunk)  # a quote or a CRLF split between two reads
+    path = tmp_path / "customers.csv"
+    path.write_bytes(b'\xef\xbb\xbf"customer_id",signup_date,group,note\r\n1,2012-01-01,enrolled,"never closed\r\n'
+                     b'2,2012-01-01,control,x\r\n')
+    with pytest.raises(SourceError) as err:
+        csv_files.read_header(path)
+    assert str(err.value).startswith(f"{path} line 2: a quote opens here and is never closed")
+    # a stray quote inside an unquoted field is text, and doubled quotes are one quote: both load
+    path.write_bytes(b'id,note\n1,5" screen\n2,"said ""hi""\nthere"\n3,"x"')
+    data = csv_files.read_text_table(path, csv_files.read_header(path))
+    assert data.to_pylist() == [{"_row": 2, "id": "1", "note": '5" screen'},
+                                {"_row": 3, "id": "2", "note": 'said "hi"\nthere'}, {"_row": 5, "id": "3", "note": "x"}]
+
+
+def test_a_record_with_more_or_fewer_fields_than_the_header_names_its_physical_line(tmp_path):
+    """Arrow's parse error quoted the record but named no line; lines before it span two (a quoted
+    line break) or none (a blank line), so the line is counted, not the record."""
+    from martops.errors import SourceError
+    from martops.sources.csv_files import read_header, read_text_table
+
+    path = tmp_path / "customers.csv"
+    good = 'customer_id,signup_date,group\n1,2012-01-01,enrolled\n2,"2012-\n01-01",control\n\n3,2012-01-01,control\n'
+    for bad, line, said in [("4,2012-01-01,enrolled,extra,more\n", 7, "5 fields where the header has 3 "
+                                                                        "(4,2012-01-01,enrolled,extra,more)"),
+                            ("4,2012-01-01\n", 7, "2 fields where the header has 3 (4,2012-01-01)")]:
+        path.write_text(good + bad + "5,2012-01-01,control\n")
+        with pytest.raises(SourceError) as err:
+            read_text_table(path, read_header(path))
+        assert str(err.value) == f"{path} line {line}: {said}; check the delimiter and quoting of that line"

@@ -152,6 +152,41 @@ def _is_sqlite(path: Path) -> bool:
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+DUCKDB_MAGIC = b"DUCK"
+"""Bytes 8..12 of every DuckDB database file (after an 8-byte checksum)."""
+NOT_WAREHOUSE_SUFFIXES = frozenset([".csv", ".tsv", ".parquet", ".json", ".jsonl", ".ndjson", ".xlsx", ".xls",
+                                    ".txt", ".sqlite", ".sqlite3", ".yml", ".yaml"])
+
+
+def _head(path: Path) -> bytes | None:
+    """The file's first 4 KiB (None when it cannot be read: DuckDB then says why itself)."""
+    try:
+        with path.open("rb") as f:
+            return f.read(4096)
+    except OSError:
+        return None
+
+
+def _not_duckdb(path: Path, head: bytes) -> str:
+    """Why an existing file is no warehouse. DuckDB opened a CSV export given as --warehouse as
+    something else: a build said success, stored nothing, and a later read failed with a message
+    about in-memory databases. An empty file is refused too: DuckDB itself refuses to open it, and
+    it is not ours to delete."""
+    if not head:
+        kind = "it is empty"
+    elif head.startswith(b"PAR1"):
+        kind = "it is a Parquet file"
+    elif head.startswith(b"PK\x03\x04"):
+        kind = "it is a ZIP archive, like an .xlsx workbook"
+    elif b"\x00" in head:
+        kind = "it starts with other binary data"
+    else:
+        text = head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+        kind = ("it starts like JSON" if text[:1] in ("{", "[") else
+                "it starts like a CSV file" if any(c in text.split("\n", 1)[0] for c in ",;\t|") else
+                "it starts like a text file")
+    return (f"warehouse {path} is not a DuckDB database ({kind}); give the warehouse file, e.g. warehouse.duckdb "
+            "(nothing was written to it)")
 BUILD_HINT = ("build it first (`martops attribution run`, `martops kpis build`, `martops crm build` or "
               "`martops loyalty build`)")
 
@@ -171,6 +206,14 @@ def _check_location(path: Path, create: bool, build_hint: str) -> None:
         raise ConfigError(f"warehouse {path} is a SQLite file, not a DuckDB warehouse; point --warehouse (or "
                           "warehouse.path in martops.yml) at a DuckDB file such as warehouse.duckdb (a challenge "
                           "SQLite database is read with --db)")
+    if path.is_file():
+        head = _head(path)
+        if head is not None and head[8:12] != DUCKDB_MAGIC:
+            raise ConfigError(_not_duckdb(path, head))
+    elif create and path.suffix.lower() in NOT_WAREHOUSE_SUFFIXES:
+        # DuckDB would make it, and a later export to that name would overwrite the warehouse
+        raise ConfigError(f"warehouse {path}: a warehouse is a DuckDB file: name it *.duckdb, e.g. "
+                          f"{path.with_suffix('.duckdb')} (nothing was created)")
     if create:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -63,14 +63,71 @@ def _first_bad_utf8_line(path: Path) -> tuple[int, bytes] | None:
     return None
 
 
-def scan(path: Path) -> int:
-    """Check the whole file is UTF-8 (naming the first bad line) and count its physical lines."""
+def _lines_before(path: Path, offset: int) -> int:
+    """The physical line (from 1) holding byte `offset`, lines ending in LF, CRLF or CR as the csv
+    module counts them."""
+    lines, last, done = 1, b"", 0
+    with path.open("rb") as fh:
+        while done < offset and (chunk := fh.read(min(_CHUNK, offset - done))):
+            lines += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+            if last == b"\r" and chunk[:1] == b"\n":
+                lines -= 1
+            last, done = chunk[-1:], done + len(chunk)
+    return lines
+
+
+def _unclosed_quote(path: Path, delimiter: str) -> int | None:
+    """The byte offset of a quote that opens a field and is never closed, else None.
+
+    Only called when the file holds an odd number of quotes, since a stray quote inside an unquoted
+    field (`5" screen`) is text to both readers and must not be refused. A quote opens a field only
+    at its start (after the delimiter or a line break) and `""` inside it is one quote, as the
+    readers see it; jumping from quote to quote with bytes.find keeps this at C speed. UTF-8 never
+    puts a quote, delimiter or line-break byte inside a longer character, so bytes are enough.
+    """
+    quote, starts = ord('"'), {delimiter.encode()[-1], ord("\n"), ord("\r")}
+    inside, pending, opened, prev = False, False, 0, None
+    with path.open("rb") as fh:
+        first = base = len(codecs.BOM_UTF8) if fh.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8 else 0
+        fh.seek(base)
+        while chunk := fh.read(_CHUNK):
+            pos = 0
+            if pending:  # the chunk before ended on a quote inside a quoted field
+                pending = False
+                if chunk[0] == quote:
+                    pos = 1
+                else:
+                    inside = False
+            while True:
+                i = chunk.find(b'"', pos)
+                if i < 0:
+                    break
+                if inside:
+                    if i + 1 == len(chunk):
+                        pending = True
+                    elif chunk[i + 1] == quote:
+                        i += 1  # a doubled quote: one quote of text
+                    else:
+                        inside = False
+                else:
+                    before = chunk[i - 1] if i > 0 else prev
+                    if base + i == first or before in starts:
+                        inside, opened = True, base + i
+                pos = i + 1
+            prev, base = chunk[-1], base + len(chunk)
+    return opened if inside and not pending else None
+
+
+def scan(path: Path, delimiter: str = ",") -> int:
+    """Check the whole file is UTF-8 (naming the first bad line), that no quote is left open, and
+    count its physical lines."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    lines, last = 0, b""
+    lines, last, quotes = 0, b"", 0
     try:
         with path.open("rb") as fh:
             while chunk := fh.read(_CHUNK):
                 decoder.decode(chunk)
+                quotes += chunk.count(b'"')
                 lines += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
                 if last == b"\r" and chunk[:1] == b"\n":
                     lines -= 1  # a CRLF split across two chunks was counted twice
@@ -82,6 +139,9 @@ def scan(path: Path) -> int:
         raise SourceError(f"{path}: {where}; save the export as UTF-8 and re-run") from None
     except OSError as exc:
         raise SourceError(f"{path} cannot be read: {exc.strerror or exc}") from exc
+    if quotes % 2 and (opened := _unclosed_quote(path, delimiter)) is not None:
+        raise SourceError(f"{path} line {_lines_before(path, opened)}: a quote opens here and is never closed "
+                          "(every line after it would be read as one field); close it or remove it")
     return lines + (1 if last not in (b"", b"\n", b"\r") else 0)
 
 
@@ -98,7 +158,7 @@ class Layout:
 def read_header(path: Path, delimiter: str = ",", setting: str = "sources") -> Layout:
     """Check the file (readable, UTF-8, delimiter, unique columns) and read its header."""
     check_readable(path)
-    lines = scan(path)
+    lines = scan(path, delimiter)
     with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         try:
@@ -144,6 +204,29 @@ def _record_lines(path: Path, delimiter: str, header_lines: int) -> list[int]:
     return starts
 
 
+def _first_ragged_record(path: Path, delimiter: str, header_lines: int, width: int) -> tuple[int, int, str] | None:
+    """(physical line, field count, its text cut short) of the first record whose field count is
+    not the header's. Arrow's error names the record but no line; this second reading is only paid
+    when Arrow has refused the file."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(sys.maxsize)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh, delimiter=delimiter)
+            next(reader, None)
+            before = header_lines
+            for record in reader:
+                if record and len(record) != width:
+                    text = delimiter.join(record).replace("\r", " ").replace("\n", " ")
+                    return before + 1, len(record), text if len(text) <= 80 else text[:77] + "..."
+                before = reader.line_num
+    except csv.Error:
+        return None
+    finally:
+        csv.field_size_limit(old)
+    return None
+
+
 def read_text_table(path: Path, layout: Layout, delimiter: str = ",") -> pa.Table:
     """Every column of the file (as `read_header` laid it out) as text, an empty cell NULL, plus
     `_row` (int64) first."""
@@ -157,6 +240,11 @@ def read_text_table(path: Path, layout: Layout, delimiter: str = ",") -> pa.Tabl
                                                  strings_can_be_null=True, null_values=[""]),
         )
     except pa.ArrowInvalid as exc:
+        ragged = _first_ragged_record(path, delimiter, header_lines, len(header))
+        if ragged is not None:
+            line, fields, text = ragged
+            raise SourceError(f"{path} line {line}: {fields} fields where the header has {len(header)} "
+                              f"({text}); check the delimiter and quoting of that line") from exc
         raise SourceError(f"{path}: cannot be read as CSV separated by {_shown(delimiter)} with header "
                           f"{header}: {exc}".replace("\n", " ")) from exc
     n = data.num_rows
