@@ -2,8 +2,9 @@
 
 Format: `;`-separated, UTF-8 (a BOM is skipped), CRLF or LF, fields may be quoted; a header
 naming at least `path;total_conversions;total_conversion_value;total_null` (other columns are
-ignored); `path` is the channels in visit order joined by ` > ` (so a channel name cannot hold
-` > `; spaces inside a name are kept, spaces around a name are dropped).
+ignored); `path` is the channels in visit order joined by ` > `; as in ChannelAttribution (sep=">") the
+path is split at every `>` and spaces around a name are dropped (so a name cannot hold `>`;
+spaces inside a name are kept).
 
 Why two readers: Arrow reads the good file fast (1M rows in well under a second); only when Arrow
 refuses the file or a value is wrong does a second, plain `csv` reading find the first bad record
@@ -26,7 +27,7 @@ from martops.attribution.markov import Paths
 from martops.errors import SourceError
 
 COLUMNS = ("path", "total_conversions", "total_conversion_value", "total_null")
-SEPARATOR = " > "
+SEPARATOR = ">"
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
