@@ -1,0 +1,154 @@
+"""Shapley-value attribution of journeys to channels: the cooperative games, exact and sampled.
+
+A journey is reduced to the *set* of channels it touched (order and repeats do not enter a
+coalition game), with its conversions c, value and non-converting count u (aggregated: one row per
+distinct set). Two games are offered, and which one is a choice with consequences:
+
+- `conversions` (Zhao et al. 2018, "Shapley Value Methods for Attribution Modeling in Online
+  Advertising", the game of DP6's tool): v(S) = sum of c over journeys whose channel set is a
+  subset of S. v is a sum of unanimity games w_T * [T subset of S], whose Shapley value is known in
+  closed form (Shapley 1953): every channel of T gets w_T / |T|. So this game credits each
+  converting journey equally to its distinct channels — exact for any number of channels, in one
+  pass, and a useful sanity check: it is linear attribution over distinct channels, nothing more.
+- `conversion_rate` (the default): v(S) = C(S) / (C(S) + U(S)), with C and U the conversions and
+  non-converting journeys whose set is a subset of S (0 when S covers none). It uses the journeys
+  that did not convert, so a channel present mostly in journeys that fail can earn little or a
+  negative value. Its values sum to v(all channels), the overall conversion rate (efficiency); the
+  attributed conversions of channel i are phi_i / v(all) x total conversions, value likewise.
+
+Exact for n <= `EXACT_MAX` channels: C and U per exact set are turned into sums over subsets by
+the zeta transform over the 2^n bitmasks (O(n 2^n), Yates 1937 / "fast subset sum"), then
+phi_i = sum over S not holding i of |S|! (n-|S|-1)! / n! (v(S + i) - v(S)), vectorised per channel.
+Above that, permutation sampling (Castro, Gomez, Tejada 2009): the mean marginal contribution over
+`samples` random orders, with its standard error; v(S) for a sampled prefix is computed over the
+journeys directly (a journey counts when its mask has no bit outside S).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Sequence
+
+import numpy as np
+
+EXACT_MAX = 15
+GAMES = ("conversion_rate", "conversions")
+
+
+@dataclasses.dataclass(frozen=True)
+class ShapleyResult:
+    """Per channel (in `channels` order): Shapley value (in the game's unit: a rate, or conversions),
+    its standard error (0 when exact), attributed conversions and value (summing to the totals)."""
+
+    channels: list[str]
+    shapley: np.ndarray
+    std_error: np.ndarray
+    conversions: np.ndarray
+    value: np.ndarray
+    game: str
+    exact: bool
+    grand_value: float
+    """v(all channels): total conversions, or the overall conversion rate."""
+
+
+def _masks(journeys: Sequence[Sequence[str]]) -> tuple[list[str], np.ndarray]:
+    channels = sorted({c for j in journeys for c in j})
+    if len(channels) > 62:
+        raise ValueError(f"{len(channels)} channels: at most 62 fit a bitmask; group rare channels first")
+    bit = {c: 1 << i for i, c in enumerate(channels)}
+    masks = np.array([sum(bit[c] for c in set(j)) for j in journeys], dtype=np.int64)
+    return channels, masks
+
+
+def _check(journeys, conversions, value, nulls) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = len(journeys)
+    c, v, u = (np.asarray(x, dtype="float64") for x in (conversions, value, nulls))
+    if not (c.shape == v.shape == u.shape == (n,)):
+        raise ValueError(f"journeys, conversions, value and nulls must have one entry per journey ({n})")
+    if not np.all(np.isfinite(np.concatenate([c, v, u]))) or (c < 0).any() or (u < 0).any():
+        raise ValueError("conversions and nulls must be finite counts >= 0, value finite")
+    if any(len(j) == 0 for j in journeys):
+        raise ValueError("a journey with no channel cannot be attributed")
+    if c.sum() <= 0:
+        raise ValueError("no conversions: there is nothing to attribute")
+    return c, v, u
+
+
+def _zeta(per_set: np.ndarray, n: int) -> np.ndarray:
+    """f(S) = sum over T subset of S of per_set[T], for every bitmask S (in place on a copy)."""
+    f = per_set.copy()
+    idx = np.arange(1 << n)
+    for i in range(n):
+        has = (idx >> i) & 1 == 1
+        f[has] += f[idx[has] ^ (1 << i)]
+    return f
+
+
+def _game_values(game: str, c_sub: np.ndarray, u_sub: np.ndarray) -> np.ndarray:
+    if game == "conversions":
+        return c_sub
+    total = c_sub + u_sub
+    out = np.zeros_like(c_sub)
+    np.divide(c_sub, total, out=out, where=total > 0)
+    return out
+
+
+def _exact(masks: np.ndarray, c: np.ndarray, u: np.ndarray, n: int, game: str) -> np.ndarray:
+    size = 1 << n
+    c_set = np.bincount(masks, weights=c, minlength=size).astype("float64")
+    u_set = np.bincount(masks, weights=u, minlength=size).astype("float64")
+    v = _game_values(game, _zeta(c_set, n), _zeta(u_set, n))
+    idx = np.arange(size)
+    pop = sum((idx >> i) & 1 for i in range(n))  # |S| of every bitmask S
+    weight = np.array([math.factorial(s) * math.factorial(n - s - 1) / math.factorial(n) for s in range(n)])
+    phi = np.zeros(n)
+    for i in range(n):
+        without = idx[(idx >> i) & 1 == 0]
+        phi[i] = float(np.sum(weight[pop[without]] * (v[without | (1 << i)] - v[without])))
+    return phi
+
+
+def _sampled(masks: np.ndarray, c: np.ndarray, u: np.ndarray, n: int, game: str, samples: int,
+             seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    contrib = np.zeros((samples, n))
+
+    def v_of(s: int) -> float:
+        inside = (masks & ~np.int64(s)) == 0
+        cs, us = float(c[inside].sum()), float(u[inside].sum())
+        if game == "conversions":
+            return cs
+        return cs / (cs + us) if cs + us > 0 else 0.0
+
+    for k in range(samples):
+        s, before = 0, 0.0
+        for i in rng.permutation(n):
+            s |= 1 << int(i)
+            after = v_of(s)
+            contrib[k, i] = after - before
+            before = after
+    return contrib.mean(axis=0), contrib.std(axis=0, ddof=1) / math.sqrt(samples) if samples > 1 else np.zeros(n)
+
+
+def shapley_attribution(journeys: Sequence[Sequence[str]], conversions, value, nulls, *,
+                        game: str = "conversion_rate", samples: int = 2000, seed: int = 0) -> ShapleyResult:
+    """Shapley values of the channels and the conversions and value they are credited with.
+
+    `journeys`: per journey (or aggregated journey set) its channel names, any order, repeats
+    ignored; `conversions`, `value`, `nulls`: shape (n,). Exact up to EXACT_MAX channels, else
+    `samples` sampled permutations (deterministic for `seed`). Raises ValueError on bad input.
+    """
+    if game not in GAMES:
+        raise ValueError(f"unknown game {game!r}; games: {', '.join(GAMES)}")
+    c, v, u = _check(journeys, conversions, value, nulls)
+    channels, masks = _masks(journeys)
+    n = len(channels)
+    exact = n <= EXACT_MAX
+    if exact:
+        phi, se = _exact(masks, c, u, n, game), np.zeros(n)
+    else:
+        phi, se = _sampled(masks, c, u, n, game, samples, seed)
+    grand = float(_game_values(game, np.array([c.sum()]), np.array([u.sum()]))[0])
+    share = phi / grand if grand else np.zeros(n)
+    return ShapleyResult(channels, phi, se, share * c.sum(), share * v.sum(), game, exact, grand)
