@@ -24,6 +24,7 @@ import dataclasses
 import csv
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -185,29 +186,9 @@ def read_header(path: Path, delimiter: str = ",", setting: str = "sources") -> L
     return Layout(names, header_lines, lines)
 
 
-def _record_lines(path: Path, delimiter: str, header_lines: int) -> list[int]:
-    """The physical line each record starts on, walking the file with Python's csv module (only
-    for files where records and lines differ: quoted line breaks, blank lines)."""
-    old = csv.field_size_limit()
-    csv.field_size_limit(sys.maxsize)
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh, delimiter=delimiter)
-            next(reader, None)
-            starts, before = [], header_lines
-            for record in reader:
-                if record:
-                    starts.append(before + 1)
-                before = reader.line_num
-    finally:
-        csv.field_size_limit(old)
-    return starts
-
-
-def _first_ragged_record(path: Path, delimiter: str, header_lines: int, width: int) -> tuple[int, int, str] | None:
-    """(physical line, field count, its text cut short) of the first record whose field count is
-    not the header's. Arrow's error names the record but no line; this second reading is only paid
-    when Arrow has refused the file."""
+def _records(path: Path, delimiter: str, header_lines: int) -> Iterator[tuple[int, list[str]]]:
+    """(physical line the record starts on, its fields) for every non-empty record after the header,
+    walking the file with Python's csv module (no field size limit meanwhile)."""
     old = csv.field_size_limit()
     csv.field_size_limit(sys.maxsize)
     try:
@@ -216,14 +197,30 @@ def _first_ragged_record(path: Path, delimiter: str, header_lines: int, width: i
             next(reader, None)
             before = header_lines
             for record in reader:
-                if record and len(record) != width:
-                    text = delimiter.join(record).replace("\r", " ").replace("\n", " ")
-                    return before + 1, len(record), text if len(text) <= 80 else text[:77] + "..."
+                if record:
+                    yield before + 1, record
                 before = reader.line_num
-    except csv.Error:
-        return None
     finally:
         csv.field_size_limit(old)
+
+
+def _record_lines(path: Path, delimiter: str, header_lines: int) -> list[int]:
+    """The physical line each record starts on (only for files where records and lines differ:
+    quoted line breaks, blank lines)."""
+    return [line for line, _ in _records(path, delimiter, header_lines)]
+
+
+def _first_ragged_record(path: Path, delimiter: str, header_lines: int, width: int) -> tuple[int, int, str] | None:
+    """(physical line, field count, its text cut short) of the first record whose field count is
+    not the header's. Arrow's error names the record but no line; this second reading is only paid
+    when Arrow has refused the file."""
+    try:
+        for line, record in _records(path, delimiter, header_lines):
+            if len(record) != width:
+                text = delimiter.join(record).replace("\r", " ").replace("\n", " ")
+                return line, len(record), text if len(text) <= 80 else text[:77] + "..."
+    except csv.Error:
+        return None
     return None
 
 
