@@ -144,3 +144,14 @@ class Domain:
 
     def step(self, short: str) -> Step:
         return next(s for s in self.steps if s.name == f"{self.name}.{short}")
+
+
+def require_input(ctx: StepContext, step: str, table: str) -> None:
+    """ConfigError when a step's input table is missing, naming the step of the graph that writes
+    it (crm.dedupe for the clusters, not always the load) and how to run both."""
+    if not ctx.wh.exists(table):
+        from martops import domains
+
+        writer = domains.graph().writer(table) or f"{step.split('.', 1)[0]}.load"
+        raise ConfigError(f"{step}: {table} does not exist yet; run {writer} first (martops run +{step} "
+                          "--source FOLDER)")

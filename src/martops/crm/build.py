@@ -28,8 +28,7 @@ from martops.engine import Warehouse
 from martops.ops import cleaning_log, quarantine
 from martops.ops.cleaning_log import CleaningLog
 from martops.ops.runlog import current_run_id
-from martops.domain import StepContext
-from martops.errors import ConfigError
+from martops.domain import StepContext, require_input
 from martops.results import StepResult
 from martops.sources import countries, spelling
 from martops.sources.typed import ROW, annotate, quarantine_rows, reasons, with_place
@@ -126,17 +125,6 @@ def _gated(ctx: StepContext, write: Callable[[], object], tables: Callable[[obje
     return out
 
 
-def _require(ctx: StepContext, step: str, table: str) -> None:
-    """A missing input names the step of the graph that writes it (crm.dedupe for the clusters),
-    not always crm.load."""
-    if not ctx.wh.exists(table):
-        from martops import domains
-
-        writer = domains.graph().writer(table) or "crm.load"
-        raise ConfigError(f"crm.{step}: {table} does not exist yet; run {writer} first (martops run +crm.{step} "
-                          "--source FOLDER)")
-
-
 def step_load(ctx: StepContext) -> StepResult:
     folder = ctx.delivery("crm", "crm.load")
 
@@ -149,7 +137,7 @@ def step_load(ctx: StepContext) -> StepResult:
 
 
 def step_dedupe(ctx: StepContext) -> StepResult:
-    _require(ctx, "dedupe", T.CUSTOMERS)
+    require_input(ctx, "crm.dedupe", T.CUSTOMERS)
 
     def go(log: CleaningLog) -> dict:
         result = _gated(ctx, lambda: customer_dedupe.run_dedupe(ctx.wh, ctx.project.crm, current_run_id()),
@@ -171,7 +159,7 @@ def step_dedupe(ctx: StepContext) -> StepResult:
 
 
 def step_golden(ctx: StepContext) -> StepResult:
-    _require(ctx, "golden", T.CLUSTERS)
+    require_input(ctx, "crm.golden", T.CLUSTERS)
 
     def go(log: CleaningLog) -> dict:
         g = customer_dedupe.GOLDEN
@@ -184,7 +172,7 @@ def step_golden(ctx: StepContext) -> StepResult:
 
 
 def step_marts(ctx: StepContext) -> StepResult:
-    _require(ctx, "marts", T.CUSTOMERS)
+    require_input(ctx, "crm.marts", T.CUSTOMERS)
 
     def go(log: CleaningLog) -> dict:
         counts = _gated(ctx, lambda: marts.build_all(ctx.wh, unknown_country=ctx.project.countries.unknown), lambda built: [marts.TABLES[m] for m in built])

@@ -19,7 +19,7 @@ import ibis.expr.types as ir
 from martops.checks import catalog
 from martops.checks.store import recorded
 from martops.config import ProjectConfig
-from martops.domain import StepContext
+from martops.domain import StepContext, require_input
 from martops.engine import Warehouse
 from martops.errors import ConfigError
 from martops.loyalty import behaviour, fill, programme, quality, reporting, specs
@@ -250,15 +250,6 @@ def _logged(ctx: StepContext, step: str, params: dict, fn: Callable[[CleaningLog
     return cleaning_log.logged_step(ctx, "loyalty", step, params, fn, rows_in, rows_out)
 
 
-def _require(ctx: StepContext, step: str, table: str) -> None:
-    if not ctx.wh.exists(table):
-        from martops import domains
-
-        writer = domains.graph().writer(table) or "loyalty.load"
-        raise ConfigError(f"loyalty.{step}: {table} does not exist yet; run {writer} first "
-                          f"(martops run +loyalty.{step} --source FOLDER)")
-
-
 def step_load(ctx: StepContext) -> StepResult:
     folder = ctx.delivery("loyalty", "loyalty.load")
 
@@ -271,7 +262,7 @@ def step_load(ctx: StepContext) -> StepResult:
 
 
 def step_fill(ctx: StepContext) -> StepResult:
-    _require(ctx, "fill", T.STAGING_TRANSACTIONS)
+    require_input(ctx, "loyalty.fill", T.STAGING_TRANSACTIONS)
 
     def go(log: CleaningLog) -> dict:
         with recorded(ctx.wh, current_run_id()) as results:
@@ -282,7 +273,7 @@ def step_fill(ctx: StepContext) -> StepResult:
 
 
 def step_reporting(ctx: StepContext) -> StepResult:
-    _require(ctx, "reporting", T.CUSTOMERS)
+    require_input(ctx, "loyalty.reporting", T.CUSTOMERS)
 
     def go(log: CleaningLog) -> dict:
         with recorded(ctx.wh, current_run_id()) as results:
@@ -292,7 +283,7 @@ def step_reporting(ctx: StepContext) -> StepResult:
 
 
 def step_insights(ctx: StepContext) -> StepResult:
-    _require(ctx, "insights", T.CUSTOMER_MONTH)
+    require_input(ctx, "loyalty.insights", T.CUSTOMER_MONTH)
 
     def go(log: CleaningLog) -> dict:
         with recorded(ctx.wh, current_run_id()) as results:
