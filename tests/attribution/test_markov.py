@@ -233,3 +233,26 @@ def test_cli_real_path_data(capsys):
     f = dataset("markov-paths") / "PathData.csv"
     res = run_cli(capsys, "attribution", "paths", "--input", f, "--order", "2")
     assert res.code == 0 and "19,785.00 conversions" in res.out and "alpha" in res.out
+
+
+def test_what_a_new_user_fed_the_path_reader(tmp_path):
+    """Header names with spaces or capitals are the same columns; latin-1 bytes, a ',' file, a folder,
+    a file without conversions are one-line SourceErrors, never a crash."""
+    from martops.attribution.path_file import read_path_file
+    from martops.errors import SourceError
+
+    good = tmp_path / "spaced.csv"
+    good.write_text("Path ; TOTAL_conversions;total_conversion_value;total_null ;\na > b;1;2;3;\nb;1;1;1;\n")
+    assert read_path_file(good).conversions.sum() == 2
+    cases = {
+        "latin1.csv": (b"path;total_conversions;total_conversion_value;total_null\nK\xf6ln > b;1;2;3\n", "not UTF-8"),
+        "comma.csv": (b"path,total_conversions,total_conversion_value,total_null\na,1,2,3\n", "separated by ';'"),
+        "zero.csv": (b"path;total_conversions;total_conversion_value;total_null\na;0;0;3\n", "sums to 0"),
+        "twice.csv": (b"path;path;total_conversions;total_conversion_value;total_null\na;a;1;1;1\n", "appears twice"),
+    }
+    for name, (data, says) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(SourceError, match=says):
+            read_path_file(tmp_path / name)
+    with pytest.raises(SourceError, match="is a directory"):
+        read_path_file(tmp_path)

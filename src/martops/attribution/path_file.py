@@ -38,6 +38,8 @@ def read_path_file(path: str | Path) -> Paths:
     the wrong width, a value that is not a number, a negative or non-finite count, an empty path
     or an empty channel name."""
     path = Path(path)
+    if path.is_dir():
+        raise SourceError(f"{path} is a directory; give a path file ({';'.join(COLUMNS)})")
     if not path.is_file():
         raise SourceError(f"{path}: no such file")
     with open(path, "rb") as fh:
@@ -48,6 +50,7 @@ def read_path_file(path: str | Path) -> Paths:
     try:
         table = pacsv.read_csv(
             path, parse_options=pacsv.ParseOptions(delimiter=";"),
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),  # the names as matched
             convert_options=pacsv.ConvertOptions(include_columns=list(COLUMNS),
                                                  column_types={c: pa.string() for c in COLUMNS}))
         paths = _checked(table)
@@ -56,6 +59,8 @@ def read_path_file(path: str | Path) -> Paths:
         raise SourceError(f"{path}: cannot be read as a path file ({';'.join(COLUMNS)})") from None
     if paths is None:
         raise SourceError(f"{path}: the header is there but no path rows follow")
+    if not paths.conversions.sum() > 0:
+        raise SourceError(f"{path}: total_conversions sums to 0; there is no conversion to attribute")
     return paths
 
 
@@ -65,8 +70,14 @@ class _Invalid(Exception):
 
 def _header(path: Path) -> list[str]:
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
-        header = [h.strip() for h in next(csv.reader(fh, delimiter=";"), [])]
+        header = [h.strip().lower() for h in next(csv.reader(fh, delimiter=";"), [])]
+    twice = sorted({h for h in header if h in COLUMNS and header.count(h) > 1})
+    if twice:
+        raise SourceError(f"{path} line 1: column {twice[0]} appears twice in the header")
     missing = [c for c in COLUMNS if c not in header]
+    if missing and len(header) == 1 and "," in header[0]:
+        raise SourceError(f"{path} line 1: the fields are separated by ';' in a path file, and this header "
+                          "has ','; export it with ';'")
     if missing:
         raise SourceError(f"{path} line 1: column {missing[0]} is missing from the header "
                           f"(expected {';'.join(COLUMNS)}, got {';'.join(header)})")
@@ -101,8 +112,8 @@ def _find_first_error(path: Path, header: list[str]) -> None:
     where = {c: header.index(c) for c in COLUMNS}
     with open(path, newline="", encoding="utf-8-sig", errors="strict") as fh:
         reader = csv.reader(fh, delimiter=";")
-        next(reader)
         try:
+            next(reader)
             for record in reader:
                 line = reader.line_num
                 if not record:
