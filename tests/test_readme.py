@@ -31,6 +31,8 @@ SKIPPED = {
     "schedule serve": "runs until Ctrl-C (tests/automation/test_schedules_serve.py fires a job and logs it)",
     "--help": "prints help only (parsed by test_every_readme_command_parses)",
 }
+if not (DATASETS / "markov-paths").is_dir():  # the real path file: tests/attribution/test_markov.py skips too
+    SKIPPED["markov-paths/PathData.csv"] = "needs ../shared/datasets/markov-paths"
 
 
 def sections() -> dict[str, str]:
