@@ -105,6 +105,25 @@ class IhcWeights(_Strict):
         return self.initializer / total, self.holder / total, self.closer / total
 
 
+class MarkovSettings(_Strict):
+    """`--model markov` (see martops.attribution.markov)."""
+
+    order: int = Field(1, ge=1, le=4)
+    """States are the last `order` channels visited (1..4); higher orders need more data per state."""
+
+
+class ShapleySettings(_Strict):
+    """`--model shapley` (see martops.attribution.shapley)."""
+
+    game: Literal["conversion_rate", "conversions"] = "conversion_rate"
+    """conversion_rate: v(S) = conversion rate of the journeys whose channels are all in S (uses
+    non-converting journeys); conversions: v(S) = their conversions (an equal split over distinct channels)."""
+    samples: int = Field(2000, ge=2)
+    """Random channel orders sampled above 20 channels (exact at 20 or fewer)."""
+    seed: int = 0
+    """Seed of the sampled orders: the same data and seed give the same credits."""
+
+
 class AttributionConfig(_Strict):
     direct_channel: str = "Direct Traffic"
     """Channel that `last_non_direct` skips over."""
@@ -113,6 +132,8 @@ class AttributionConfig(_Strict):
     position_weights: tuple[float, float, float] = (0.4, 0.2, 0.4)
     """`position_based`: first, middle (shared), last."""
     ihc_weights: IhcWeights = IhcWeights()
+    markov: MarkovSettings = MarkovSettings()
+    shapley: ShapleySettings = ShapleySettings()
     lookback_days: int | None = Field(None, gt=0)
     """Only sessions at most this many days before a conversion join its journey (None: all)."""
     duplicate_conversions: Literal["earliest", "latest", "reject"] = "earliest"

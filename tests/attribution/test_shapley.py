@@ -90,9 +90,9 @@ def test_hand_worked_conversion_rate_game():
     assert list(r.conversions) == pytest.approx([4 * 3 / 4, 4 * 1 / 4])  # shares of v(all) x 4 conversions
 
 
-def test_above_fifteen_channels_it_samples_within_its_standard_error():
+def test_above_twenty_channels_it_samples_within_its_standard_error():
     rng = np.random.default_rng(5)
-    names = [f"ch{i:02d}" for i in range(18)]
+    names = [f"ch{i:02d}" for i in range(23)]
     journeys = [list(rng.choice(names, size=rng.integers(1, 4), replace=False)) for _ in range(300)]
     c, u = rng.integers(0, 4, 300), rng.integers(0, 6, 300)
     r = shapley_attribution(journeys, c, c * 1.0, u, game="conversions", samples=400, seed=1)
@@ -108,6 +108,18 @@ def test_above_fifteen_channels_it_samples_within_its_standard_error():
     for ch, (phi, se) in got.items():
         assert abs(phi - truth[ch]) <= 5 * se + 1e-9, (ch, phi, truth[ch], se)
     assert r.shapley.sum() == pytest.approx(float(c.sum()))  # every sampled order is efficient
+
+
+def test_sampled_conversion_rate_game_is_within_its_standard_error_of_the_exact_value():
+    rng = np.random.default_rng(9)
+    names = [f"ch{i:02d}" for i in range(12)]
+    journeys = [list(rng.choice(names, size=rng.integers(1, 5), replace=False)) for _ in range(400)]
+    c, u = rng.integers(0, 3, 400), rng.integers(0, 8, 400)
+    exact = shapley_attribution(journeys, c, c * 2.0, u)
+    sampled = shapley_attribution(journeys, c, c * 2.0, u, samples=600, seed=3, exact_max=5)
+    assert exact.exact and not sampled.exact
+    assert (np.abs(sampled.shapley - exact.shapley) <= 5 * sampled.std_error + 1e-12).all()
+    assert sampled.shapley.sum() == pytest.approx(exact.grand_value)  # every order sums to v(all)
 
 
 @pytest.mark.parametrize("args,says", [

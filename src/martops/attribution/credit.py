@@ -6,9 +6,9 @@ import datetime as dt
 
 import ibis
 
-from martops.attribution import quality, tables as T
+from martops.attribution import path_models, quality, tables as T
 from martops.attribution.ihc_api import runner as api_runner
-from martops.attribution.models import API_MODEL, credits_expr
+from martops.attribution.models import API_MODEL, PATH_MODELS, credits_expr
 from martops.checks.core import enforce, run_checks
 from martops.checks import catalog
 from martops.checks.store import recorded
@@ -42,13 +42,16 @@ def attribute(wh: Warehouse, since: dt.date, until: dt.date, model: str, cfg: At
         api = api or api_runner.ApiOptions()
         summary, current = api_runner.exchange(wh, since, until, api)
         credits = api_runner.credits_expr(wh, current)
-    else:
-        j = wh.table(T.JOURNEYS)
-        j = j.filter(j.conv_date.between(since, until))
-        credits = credits_expr(j, model, cfg)
+    j = wh.table(T.JOURNEYS)
+    j = j.filter(j.conv_date.between(since, until))
     where = "model = ? AND conv_date BETWEEN ? AND ?"
     params = [model, since, until]
     with recorded(wh, current_run_id()) as results, wh.transaction():
+        if model in PATH_MODELS:
+            summary["channels"] = path_models.store_weights(wh, model, since, until, cfg)
+            credits = path_models.credits_expr(wh, j, model, since, until)
+        elif model != API_MODEL:
+            credits = credits_expr(j, model, cfg)
         wh.ensure_table(T.CUSTOMER_JOURNEY, credits.schema())
         wh.delete_where(T.CUSTOMER_JOURNEY, where, params)
         rows = wh.insert(T.CUSTOMER_JOURNEY, credits)

@@ -125,7 +125,9 @@ MODELS: dict[str, ModelFn] = {
 
 API_MODEL = "ihc_api"
 """Not an expression: credits come from the IHC attribution API (see attribution/ihc_api)."""
-ALL_MODELS = [*MODELS, API_MODEL]
+PATH_MODELS = ("markov", "shapley")
+"""Not expressions alone: channel weights learnt from the range's paths first (attribution/path_models)."""
+ALL_MODELS = [*MODELS, *PATH_MODELS, API_MODEL]
 
 
 @dataclasses.dataclass(frozen=True)

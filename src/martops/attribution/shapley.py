@@ -32,7 +32,8 @@ from typing import Sequence
 
 import numpy as np
 
-EXACT_MAX = 15
+EXACT_MAX = 20
+"""Exact up to 20 channels: 2^20 subsets, about 0.4 s and 60 MB on one core (22 channels: 3 s, 240 MB)."""
 GAMES = ("conversion_rate", "conversions")
 
 
@@ -132,19 +133,21 @@ def _sampled(masks: np.ndarray, c: np.ndarray, u: np.ndarray, n: int, game: str,
 
 
 def shapley_attribution(journeys: Sequence[Sequence[str]], conversions, value, nulls, *,
-                        game: str = "conversion_rate", samples: int = 2000, seed: int = 0) -> ShapleyResult:
+                        game: str = "conversion_rate", samples: int = 2000, seed: int = 0,
+                        exact_max: int = EXACT_MAX) -> ShapleyResult:
     """Shapley values of the channels and the conversions and value they are credited with.
 
     `journeys`: per journey (or aggregated journey set) its channel names, any order, repeats
     ignored; `conversions`, `value`, `nulls`: shape (n,). Exact up to EXACT_MAX channels, else
-    `samples` sampled permutations (deterministic for `seed`). Raises ValueError on bad input.
+    `samples` sampled permutations (deterministic for `seed`); `exact_max` lowers the exact limit
+    (tests compare the sampled estimate with the exact value). Raises ValueError on bad input.
     """
     if game not in GAMES:
         raise ValueError(f"unknown game {game!r}; games: {', '.join(GAMES)}")
     c, v, u = _check(journeys, conversions, value, nulls)
     channels, masks = _masks(journeys)
     n = len(channels)
-    exact = n <= EXACT_MAX
+    exact = n <= min(exact_max, EXACT_MAX)
     if exact:
         phi, se = _exact(masks, c, u, n, game), np.zeros(n)
     else:

@@ -1,0 +1,144 @@
+"""Data-driven models in the warehouse (`--model markov`, `--model shapley`): channel weights
+learnt from the range's journeys, converting and not, then each conversion's credit split over its
+sessions by those weights.
+
+Why two stages: Markov removal effects and Shapley values are properties of *channels* over a
+whole population of journeys, but `marts.attribution_customer_journey`, `channel_reporting`, the
+CSV and write-back all need a credit per (conversion, session) that sums to 1 per conversion. So:
+
+1. Paths of the range [since, until] (`range_paths`):
+   - converting: every journey of a conversion dated in the range (`attribution.journeys`), its
+     channels in journey order, one conversion, value = the conversion's revenue (NULL counts 0);
+   - non-converting: per user, the sessions dated in the range that are in no journey of a
+     conversion dated in the range, in (session_ts, session_id) order, one null each. A session
+     that leads to a conversion after `until` is non-converting *as seen at the end of the range*
+     (the same rule on every run, so a re-run of the range gives the same result).
+   Identical paths are summed. The paths are read as one delimited string per journey
+   (`group_concat` ordered by position), so only distinct paths reach Python.
+2. Channel weights, stored in `attribution.path_model_channels` (one row per model, range and
+   channel; the channel-level result: removal effect or Shapley value, attributed conversions and
+   value summing to the range's totals):
+   - markov: the removal effect RE_x at `attribution.markov.order` (martops.attribution.markov);
+   - shapley: the Shapley value phi_x of `attribution.shapley.game` (martops.attribution.shapley).
+3. Conversion-level credit of session i (channel x_i) in conversion c:
+   - markov: RE_{x_i} / sum_{j in c} RE_{x_j}  (a channel visited twice earns twice: the chain
+     passes through it twice);
+   - shapley: (phi+_{x_i} / m_{c,x_i}) / sum_{x in c} phi+_x, with m_{c,x} the sessions of channel x
+     in c and phi+ = max(phi, 0): the coalition game sees the *set* of channels, so a channel's share
+     of the conversion is split evenly over its sessions. A channel of negative value (it lowers the
+     conversion rate) gets no credit rather than a negative one (credits must be >= 0).
+   A conversion whose channels all weigh 0 is split evenly over its sessions (1/n), so every
+   conversion's credits are >= 0 and sum to 1, as for every model. The channel totals of these
+   credits are close to, but not the same as, the channel-level attribution of step 2: the credit
+   is normalised per conversion, the channel-level result over the whole population.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import ibis.expr.types as ir
+
+from martops.attribution import markov, shapley, tables as T
+from martops.attribution.costs import EXACT
+from martops.config import AttributionConfig
+from martops.engine import Warehouse
+from martops.errors import StepError
+
+SEP = "\x1f"
+"""Joins a path's channel names in one string (ASCII unit separator: not in a channel name)."""
+
+CHANNELS_SCHEMA = ibis.schema({
+    "model": "string", "since": "date", "until": "date", "channel_name": "string",
+    "weight": "float64", "std_error": "float64", "conversions": "float64", "value": "float64",
+    "detail": "string",
+})
+
+
+def range_paths(wh: Warehouse, since: dt.date, until: dt.date) -> markov.Paths | None:
+    """The range's distinct paths (module docstring, step 1); None when no conversion has a journey."""
+    j = wh.table(T.JOURNEYS)
+    j = j.filter(j.conv_date.between(since, until))
+    nulls = int(wh.scalar(j.channel_name.isnull().sum().fill_null(0)))
+    if nulls:
+        raise StepError(f"{nulls:,} journey session(s) of {since}..{until} have no channel name; "
+                        "a path model needs every session's channel (check staging.sessions.channel_name)")
+    per_conv = j.group_by("conv_id").aggregate(
+        path=j.channel_name.group_concat(SEP, order_by=[j.position]),
+        value=j.revenue.max().cast(EXACT).fill_null(0))
+    # summed in DECIMAL: exact, so the order parallel threads add rows in cannot change a bit
+    converting = per_conv.group_by("path").aggregate(conversions=per_conv.count().cast("float64"),
+                                                     value=per_conv.value.sum().cast("float64"),
+                                                     nulls=ibis.literal(0.0))
+    s = wh.table(T.SESSIONS)
+    s = s.filter(s.event_date.between(since, until))
+    s = s.anti_join(j, s.session_id == j.session_id)
+    per_user = s.group_by("user_id").aggregate(
+        path=s.channel_name.fill_null("").group_concat(SEP, order_by=[s.session_ts, s.session_id]))
+    lost = per_user.group_by("path").aggregate(conversions=ibis.literal(0.0), value=ibis.literal(0.0),
+                                               nulls=per_user.count().cast("float64"))
+    rows = wh.to_pyarrow(converting.union(lost).order_by("path")).to_pydict()
+    if not any(c > 0 for c in rows["conversions"]):
+        return None
+    paths = [p.split(SEP) for p in rows["path"]]
+    if any("" in p for p in paths):
+        raise StepError(f"a session of {since}..{until} outside every journey has no channel name; "
+                        "a path model needs every session's channel (check staging.sessions.channel_name)")
+    return markov.Paths(paths, rows["conversions"], rows["value"], rows["nulls"])
+
+
+def channel_weights(paths: markov.Paths, model: str, cfg: AttributionConfig) -> list[dict]:
+    """One row per channel for `attribution.path_model_channels` (without model and range)."""
+    if model == "markov":
+        res = markov.markov_attribution(paths, cfg.markov.order)
+        detail = f"order {res.order}, {res.states:,} states, P(conversion) {res.p_conversion:.6f}"
+        return [{"channel_name": ch, "weight": float(w), "std_error": 0.0, "conversions": float(c),
+                 "value": float(v), "detail": detail}
+                for ch, w, c, v in zip(res.channels, res.removal_effect, res.conversions, res.value)]
+    agg = paths.aggregated()
+    try:
+        res = shapley.shapley_attribution(agg.channels, agg.conversions, agg.value, agg.nulls,
+                                          game=cfg.shapley.game, samples=cfg.shapley.samples, seed=cfg.shapley.seed)
+    except ValueError as exc:  # more channels than a bitmask holds
+        raise StepError(f"shapley: {exc}") from None
+    how = "exact" if res.exact else f"{cfg.shapley.samples:,} sampled orders, seed {cfg.shapley.seed}"
+    detail = f"game {res.game}, {how}, v(all channels) {res.grand_value:.6g}"
+    return [{"channel_name": ch, "weight": float(w), "std_error": float(e), "conversions": float(c),
+             "value": float(v), "detail": detail}
+            for ch, w, e, c, v in zip(res.channels, res.shapley, res.std_error, res.conversions, res.value)]
+
+
+def store_weights(wh: Warehouse, model: str, since: dt.date, until: dt.date, cfg: AttributionConfig) -> int:
+    """Replace the model's channel rows for exactly this range; returns the number of channels
+    (0 when the range has no journey). Runs inside the caller's transaction."""
+    paths = range_paths(wh, since, until)
+    rows = [] if paths is None else channel_weights(paths, model, cfg)
+    wh.ensure_table(T.PATH_MODEL_CHANNELS, CHANNELS_SCHEMA)
+    wh.delete_where(T.PATH_MODEL_CHANNELS, "model = ? AND since = ? AND until = ?", [model, since, until])
+    if rows:
+        cols = {k: [r[k] for r in rows] for k in rows[0]}
+        n = len(rows)
+        table = ibis.memtable({"model": [model] * n, "since": [since] * n, "until": [until] * n, **cols},
+                              schema=CHANNELS_SCHEMA)
+        wh.insert(T.PATH_MODEL_CHANNELS, table)
+    return len(rows)
+
+
+def credits_expr(wh: Warehouse, journeys: ir.Table, model: str, since: dt.date, until: dt.date) -> ir.Table:
+    """(model, conv_id, conv_date, session_id, ihc) for the journeys of [since, until], from the
+    weights `store_weights` wrote for that range (module docstring, step 3)."""
+    w = wh.table(T.PATH_MODEL_CHANNELS)
+    w = w.filter((w.model == model) & (w.since == since) & (w.until == until))
+    w = w.select("channel_name", _w=ibis.greatest(w.weight, 0.0))
+    j = journeys.left_join(w, "channel_name").drop("channel_name_right")
+    weight = j._w.fill_null(0.0)
+    if model == "shapley":
+        weight = weight / j.count().over(ibis.window(group_by=[j.conv_id, j.channel_name])).cast("float64")
+    j = j.mutate(_sw=weight)
+    ordered_all = ibis.window(group_by="conv_id", order_by="position", rows=(None, None))
+    total = j._sw.sum().over(ordered_all)
+    credit = ibis.ifelse(total > 0, j._sw / total, 1.0 / j.n_sessions.cast("float64"))
+    return j.select(model=ibis.literal(model), conv_id=j.conv_id, conv_date=j.conv_date,
+                    session_id=j.session_id, ihc=credit.cast("float64"))
+
