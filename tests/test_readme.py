@@ -28,6 +28,7 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 
 SKIPPED = {
     "--model ihc_api": "calls the IHC API (tests/attribution/ihc_api run it against a local server)",
+    "attribution ihc-fit": "needs the IHC API's answers (tests/attribution/test_ihc_fit.py runs it on the real ones)",
     "schedule serve": "runs until Ctrl-C (tests/automation/test_schedules_serve.py fires a job and logs it)",
     "--help": "prints help only (parsed by test_every_readme_command_parses)",
 }

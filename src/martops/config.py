@@ -84,11 +84,13 @@ _MEMORY_UNITS = {"b": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "ki": 2**10, "
 
 
 class IhcWeights(_Strict):
-    """Share of each IHC phase in a conversion's credit; normalised to sum to 1."""
+    """Share of each IHC phase in a conversion's credit; normalised to sum to 1. The defaults are
+    the IHC API's own mix, read off its two public answers (exact within their 4-decimal rounding);
+    `martops attribution ihc-fit` reads an account's own."""
 
-    initializer: float = Field(1.0, ge=0)
-    holder: float = Field(1.0, ge=0)
-    closer: float = Field(1.0, ge=0)
+    initializer: float = Field(0.345, ge=0)
+    holder: float = Field(0.38, ge=0)
+    closer: float = Field(0.275, ge=0)
 
     @model_validator(mode="after")
     def _some_weight(self) -> "IhcWeights":
@@ -124,6 +126,40 @@ class ShapleySettings(_Strict):
     """Seed of the sampled orders: the same data and seed give the same credits."""
 
 
+class IhcPhases(_Strict):
+    """How the local `ihc` model spreads each phase over a journey's sessions.
+
+    Each phase gives session i the share exp(s_i) / sum_j exp(s_j) over the sessions eligible for
+    it (a softmax of a score), with these scores (hours and days between session timestamps):
+
+        initializer  s_i = 0 for the first session, else
+                     initializer_later_score + initializer_per_day * days since the previous session
+        holder       s_i = holder_end_score * [first or last]
+                           + [closer_engagement and not last] * (holder_closer_score
+                             + holder_closer_per_log_hour * ln(1 + hours to the next session))
+                     (eligible: holder_engagement = 1, journeys of 2+ sessions)
+        closer       s_i = -closer_recency_exponent * ln(1 + hours before the last session)
+                     (eligible: closer_engagement = 1)
+
+    The defaults are least-squares fits to the phase columns of the IHC API's two public answers
+    (`martops attribution ihc-fit` fits an account's own answers). Scores are bounded to +-100 so
+    no setting overflows.
+    """
+
+    initializer_later_score: float = Field(-6.1873, ge=-100, le=100)
+    """Below 0: the initializer stays on the first session unless a later one follows a long gap."""
+    initializer_per_day: float = Field(0.832, ge=-100, le=100)
+    """Added per day of gap before a later session: after ~7 days of silence the journey restarts."""
+    holder_end_score: float = Field(-1.2667, ge=-100, le=100)
+    """Below 0: the first and the last session hold less than those between them."""
+    holder_closer_score: float = Field(-1.3705, ge=-100, le=100)
+    """A closer-engaged session that is not the last holds less (it is acting as a closer)..."""
+    holder_closer_per_log_hour: float = Field(0.1869, ge=-100, le=100)
+    """...the less so the longer the wait until the next session."""
+    closer_recency_exponent: float = Field(0.3227, ge=-100, le=100)
+    """Closer weight (1 + hours before the converting session)^-exponent: a power-law recency."""
+
+
 class AttributionConfig(_Strict):
     direct_channel: str = "Direct Traffic"
     """Channel that `last_non_direct` skips over."""
@@ -134,6 +170,9 @@ class AttributionConfig(_Strict):
     ihc_weights: IhcWeights = IhcWeights()
     markov: MarkovSettings = MarkovSettings()
     shapley: ShapleySettings = ShapleySettings()
+    """`ihc`: the mix of the three phases (see IhcWeights)."""
+    ihc_phases: IhcPhases = IhcPhases()
+    """`ihc`: how each phase spreads over a journey's sessions (see IhcPhases)."""
     lookback_days: int | None = Field(None, gt=0)
     """Only sessions at most this many days before a conversion join its journey (None: all)."""
     duplicate_conversions: Literal["earliest", "latest", "reject"] = "earliest"

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from martops.attribution.models import MODELS, credits_expr, get_model
-from martops.config import AttributionConfig, IhcWeights
+from martops.config import AttributionConfig, IhcPhases, IhcWeights
 from martops.engine import connect
 from martops.errors import ConfigError
 
@@ -30,8 +30,6 @@ def credits(mem, journeys, model, cfg=None):
     ("last_touch", [0, 0, 1]),
     ("linear", [1 / 3, 1 / 3, 1 / 3]),
     ("position_based", [0.4, 0.2, 0.4]),
-    # ihc, equal weights: initializer -> s1; holder split over s1, s3; closer all to s3 (the only closer)
-    ("ihc", [1 / 3 + 1 / 6, 0, 1 / 6 + 1 / 3]),
 ])
 def test_three_session_journey(mem, model, expected):
     assert credits(mem, J3, model)["c"] == pytest.approx(expected, abs=1e-12)
@@ -69,16 +67,75 @@ def test_one_and_two_session_journeys(mem):
     assert credits(mem, j, "position_based")["two"] == pytest.approx([0.5, 0.5])
 
 
-def test_ihc_falls_back_to_all_sessions_without_engagement(mem):
+FLAT = dict(initializer_later_score=-100, initializer_per_day=0, holder_end_score=0, holder_closer_score=0,
+            holder_closer_per_log_hour=0, closer_recency_exponent=0)
+"""Phases without shape: initializer on the first session, holder and closer even over the eligible."""
+
+
+def ihc_cfg(weights=(1, 1, 1), **phases) -> AttributionConfig:
+    return AttributionConfig(ihc_weights=IhcWeights(initializer=weights[0], holder=weights[1], closer=weights[2]),
+                             ihc_phases=IhcPhases(**{**FLAT, **phases}))
+
+
+def test_ihc_mixes_the_phases(mem):
+    # initializer -> s1; holder split over s1, s3 (holder-engaged); closer all to s3 (the only closer)
+    assert credits(mem, J3, "ihc", ihc_cfg())["c"] == pytest.approx([1 / 3 + 1 / 6, 0, 1 / 6 + 1 / 3], abs=1e-12)
+
+
+def test_ihc_holder_leans_to_the_middle_and_away_from_early_closers(mem):
+    end, closer, per_log_hour = -math.log(4), -1.0, 0.5
+    cfg = ihc_cfg((0, 1, 0), holder_end_score=end, holder_closer_score=closer, holder_closer_per_log_hour=per_log_hour)
+    # the API's own answer for such a journey (closer engagement on the last only): 1/6, 2/3, 1/6
+    assert credits(mem, {"c": [(10, "A", 1, 0), (5, "B", 1, 0), (0, "C", 1, 1)]}, "ihc", cfg)["c"] == \
+        pytest.approx([1 / 6, 2 / 3, 1 / 6], abs=1e-12)
+    # s1 engages as a closer 5 hours before s2: its score gains closer + per_log_hour * ln(1 + 5)
+    w = [math.exp(end + closer + per_log_hour * math.log(6)), 1, math.exp(end)]
+    got = credits(mem, {"c": [(10, "A", 1, 1), (5, "B", 1, 0), (0, "C", 1, 1)]}, "ihc", cfg)["c"]
+    assert got == pytest.approx([x / sum(w) for x in w], abs=1e-12)
+
+
+def test_ihc_closer_is_a_power_law_in_hours_before_the_last_session(mem):
+    got = credits(mem, {"c": [(4, "A", 0, 1), (1, "B", 0, 0), (0, "C", 0, 1)]}, "ihc",
+                  ihc_cfg((0, 0, 1), closer_recency_exponent=0.5))["c"]
+    w = [5 ** -0.5, 0, 1]
+    assert got == pytest.approx([x / sum(w) for x in w], abs=1e-12)
+
+
+def test_ihc_initializer_moves_to_a_session_after_a_long_gap(mem):
+    cfg = ihc_cfg((1, 0, 0), initializer_later_score=-6, initializer_per_day=1)
+    got = credits(mem, {"c": [(48, "A", 1, 1), (0, "B", 1, 1)]}, "ihc", cfg)["c"]
+    assert got == pytest.approx([1 / (1 + math.exp(-4)), math.exp(-4) / (1 + math.exp(-4))], abs=1e-12)
+
+
+def test_ihc_phase_without_eligible_sessions_leaves_the_mix(mem):
+    # no holder or closer engagement: only the initializer is left, as the API renormalises its mix
     j = {"c": [(5, "A", 0, 0), (3, "B", 0, 0), (1, "C", 0, 0)]}
-    wi = wh = wc = 1 / 3
-    got = credits(mem, j, "ihc")["c"]
-    assert got == pytest.approx([wi + wh / 3 + wc / 3, wh / 3 + wc / 3, wh / 3 + wc / 3])
+    assert credits(mem, j, "ihc", ihc_cfg())["c"] == pytest.approx([1, 0, 0], abs=1e-12)
+    # ...and with no initializer weight either, nothing is left: credit is spread evenly
+    assert credits(mem, j, "ihc", ihc_cfg((0, 1, 1)))["c"] == pytest.approx([1 / 3] * 3, abs=1e-12)
+
+
+def test_ihc_never_overflows_on_extreme_settings(mem):
+    j = {"c": [(24 * 365 * 40, "A", 1, 1), (24 * 365 * 20, "B", 1, 1), (0, "C", 1, 1)]}
+    cfg = ihc_cfg(initializer_later_score=100, initializer_per_day=100, holder_closer_per_log_hour=-100,
+                  closer_recency_exponent=-100)
+    got = credits(mem, j, "ihc", cfg)["c"]
+    assert all(math.isfinite(x) and x >= 0 for x in got) and sum(got) == pytest.approx(1, abs=1e-9)
 
 
 def test_ihc_weights_are_configurable(mem):
-    cfg = AttributionConfig(ihc_weights=IhcWeights(initializer=1, holder=0, closer=0))
+    cfg = AttributionConfig(ihc_weights=IhcWeights(initializer=1, holder=0, closer=0),
+                            ihc_phases=IhcPhases(**FLAT))
     assert credits(mem, J3, "ihc", cfg)["c"] == pytest.approx([1, 0, 0])
+
+
+@pytest.mark.parametrize("bad", [{"closer_recency_exponent": 101}, {"holder_end_score": float("nan")},
+                                 {"initializer_per_day": "fast"}, {"holder_typo": 1}])
+def test_ihc_phases_are_validated(bad):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        IhcPhases(**bad)
 
 
 def test_unknown_model_is_a_clear_error():
@@ -101,10 +158,12 @@ journey_st = st.lists(
     journeys=st.dictionaries(st.text("abcdef", min_size=1, max_size=6), journey_st, min_size=1, max_size=8),
     weights=st.tuples(*[st.floats(0, 5) for _ in range(3)]).filter(lambda w: sum(w) > 0.01),
     half_life=st.floats(0.01, 365),
+    phases=st.lists(st.floats(-100, 100), min_size=6, max_size=6),
 )
-def test_every_model_gives_nonnegative_credits_summing_to_one(mem, journeys, weights, half_life):
+def test_every_model_gives_nonnegative_credits_summing_to_one(mem, journeys, weights, half_life, phases):
     cfg = AttributionConfig(
         ihc_weights=IhcWeights(initializer=weights[0], holder=weights[1], closer=weights[2]),
+        ihc_phases=IhcPhases(**dict(zip(IhcPhases.model_fields, phases))),
         half_life_days=half_life,
     )
     for model in MODELS:

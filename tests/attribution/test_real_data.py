@@ -78,8 +78,8 @@ def test_local_ihc_against_the_real_api(real, ihc_dataset, record_property):
         print(f"sample {ours['sample']}: {ours['sessions']} sessions, MAE ihc={ours['mae']:.4f} "
               f"linear={base['mae']:.4f}")
         assert ours["sessions"] == 100
-        # no target yet; the local IHC-style model must at least beat spreading credit evenly
-        assert ours["mae"] < base["mae"]
+        # the defaults were fitted on these answers (in-sample); test_ihc_fit holds them out
+        assert ours["mae"] <= 0.015 and ours["mae"] < base["mae"]
 
 
 def test_from_journeys_command_then_run(capsys, ihc_dataset, tmp_path):

@@ -24,16 +24,27 @@ def api_request_journeys(request_rows: list[dict]) -> pd.DataFrame:
     return df
 
 
+def api_samples(samples_path: str | Path) -> list[pd.DataFrame]:
+    """Per request/response pair: the request's journeys (as api_request_journeys) with the answer's
+    initializer, holder, closer and ihc per session."""
+    out = []
+    for sample in json.loads(Path(samples_path).read_text("utf-8")):
+        journeys = api_request_journeys(sample["request"]["customer_journeys"])
+        api = pd.DataFrame(sample["response"]["value"]).rename(columns={"conversion_id": "conv_id"})
+        out.append(journeys.merge(api, on=["conv_id", "session_id"], validate="one_to_one"))
+    return out
+
+
 def mae_against_api(wh: Warehouse, samples_path: str | Path, model: str = "ihc",
                     cfg: AttributionConfig | None = None) -> list[dict]:
     """Per sample: sessions compared and mean absolute error of the credit per session."""
     cfg = cfg or AttributionConfig()
     out = []
-    for i, sample in enumerate(json.loads(Path(samples_path).read_text("utf-8"))):
-        journeys = api_request_journeys(sample["request"]["customer_journeys"])
+    for i, sample in enumerate(api_samples(samples_path)):
+        journeys = sample.drop(columns=["initializer", "holder", "closer", "ihc"])
         ours = wh.backend.execute(credits_expr(ibis.memtable(journeys), model, cfg))
-        api = pd.DataFrame(sample["response"]["value"]).rename(columns={"conversion_id": "conv_id"})
-        merged = ours.merge(api, on=["conv_id", "session_id"], suffixes=("", "_api"), validate="one_to_one")
+        merged = ours.merge(sample[["conv_id", "session_id", "ihc"]], on=["conv_id", "session_id"],
+                            suffixes=("", "_api"), validate="one_to_one")
         out.append({
             "sample": i, "model": model, "sessions": len(merged),
             "conversions": int(merged.conv_id.nunique()),

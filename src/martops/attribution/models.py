@@ -7,21 +7,18 @@ Credits are >= 0 and sum to 1 per conversion; `attribution.quality.customer_jour
 
 The `ihc` model (a local model in the spirit of IHC, no API account needed)
 --------------------------------------------------------------------------
-A conversion's credit is split into three phases with weights wI + wH + wC = 1 (configurable,
-default equal; the real API's trained weights on the two public samples were about
-0.345 / 0.38 / 0.275):
+The IHC API splits a conversion into three phases and mixes them with fixed weights, normalised
+per conversion; on its two public answers this holds within their 4-decimal rounding:
 
-    credit_i = wI * I_i + wH * H_i + wC * C_i
+    credit_i = (wI * I_i + wH * H_i + wC * C_i) / sum_j (wI * I_j + wH * H_j + wC * C_j)
 
-    I_i = 1 if i is the first session else 0                              (Initializer)
-    H_i = h_i / sum_j h_j        if any session has holder_engagement h=1 (Holder)
-          1 / n                  otherwise
-    C_i = c_i * r_i / sum_j c_j r_j   if any session has closer_engagement c=1   (Closer)
-          1 / n                  otherwise
-
-where r_i is the position of session i, so closer credit leans to later sessions, as the API's
-does. Each phase sums to 1 over the journey, so the credits sum to 1; a one-session journey gets
-wI + wH + wC = 1.
+Each phase is a softmax of a score over the sessions eligible for it (config.IhcPhases has the
+scores): P_i = e_i / sum_j e_j with e_i = exp(s_i - max s) for eligible sessions, else 0. A phase
+with no eligible session is 0 for the whole journey and drops out of the mix, as the API's holder
+does for a one-session journey; a journey where every phase with weight > 0 is empty (only when
+wI = 0) gets 1/n per session. Each present phase sums to 1, so the credits are >= 0 and sum to 1.
+The defaults (IhcWeights, IhcPhases) are fitted to the API's public answers; `ihc_fit` fits an
+account's own.
 """
 
 from __future__ import annotations
@@ -98,18 +95,45 @@ def _time_decay(j: ir.Table, cfg: AttributionConfig) -> ir.Table:
     return j.mutate(_credit=j._weight / j._weight.sum().over(ordered_all))
 
 
-def _ihc(j: ir.Table, cfg: AttributionConfig) -> ir.Value:
+def _softmax(j: ir.Table, name: str, score: ir.Value, eligible: ir.Value) -> ir.Table:
+    """Adds column `name`: exp(score) normalised over the eligible sessions of each conversion, 0
+    elsewhere and in a journey with none. The largest eligible score is subtracted first, so the
+    largest term is exp(0) = 1 and no setting overflows or divides by 0."""
+    j = j.mutate(_s=score, _ok=eligible)
+    j = j.mutate(_top=ibis.ifelse(j._ok, j._s, ibis.null("float64")).max().over(_conv_window()))
+    j = j.mutate(_e=ibis.ifelse(j._ok, (j._s - j._top).exp(), 0.0))
+    j = j.mutate(_total=j._e.sum().over(_ordered_conv_window()))
+    return j.mutate(**{name: ibis.ifelse(j._total > 0, j._e / j._total, 0.0)}).drop("_s", "_ok", "_top", "_e", "_total")
+
+
+def _ordered_conv_window() -> ibis.Window:
+    """The whole journey in position order: sums in one floating-point order on every run."""
+    return ibis.window(group_by="conv_id", order_by="position", rows=(None, None))
+
+
+def _ihc(j: ir.Table, cfg: AttributionConfig) -> ir.Table:
+    p = cfg.ihc_phases
     wi, wh, wc = cfg.ihc_weights.normalised()
-    n = j.n_sessions.cast("float64")
-    w = _conv_window()
-    holders = j.holder_engagement.cast("float64")
-    h_total = holders.sum().over(w)
-    closer_weight = j.closer_engagement.cast("float64") * j.position.cast("float64")
-    c_total = closer_weight.sum().over(w)
-    initializer = (j.position == 1).cast("float64")
-    holder = ibis.ifelse(h_total > 0, holders / h_total, 1.0 / n)
-    closer = ibis.ifelse(c_total > 0, closer_weight / c_total, 1.0 / n)
-    return wi * initializer + wh * holder + wc * closer
+    by_position = ibis.window(group_by="conv_id", order_by="position")
+    hours = j.session_ts.epoch_seconds().cast("float64") / 3600.0
+    first, last = j.position == 1, j.position == j.n_sessions
+    j = j.mutate(
+        _after=(hours - hours.lag().over(by_position)).coalesce(0.0),
+        _before_next=(hours.lead().over(by_position) - hours).coalesce(0.0),
+        _before_last=hours.max().over(_conv_window()) - hours,
+    )
+    j = _softmax(j, "_i", ibis.ifelse(first, 0.0, p.initializer_later_score + p.initializer_per_day * j._after / 24.0),
+                 ibis.literal(True))
+    closing_early = ((j.closer_engagement == 1) & ~last).cast("float64")
+    holder_score = (p.holder_end_score * (first | last).cast("float64")
+                    + closing_early * (p.holder_closer_score
+                                       + p.holder_closer_per_log_hour * (1.0 + j._before_next).ln()))
+    j = _softmax(j, "_h", holder_score, (j.holder_engagement == 1) & (j.n_sessions > 1))
+    j = _softmax(j, "_c", -p.closer_recency_exponent * (1.0 + j._before_last).ln(), j.closer_engagement == 1)
+    j = j.mutate(_mix=wi * j._i + wh * j._h + wc * j._c)
+    j = j.mutate(_mix_total=j._mix.sum().over(_ordered_conv_window()))
+    return j.mutate(_credit=ibis.ifelse(j._mix_total > 0, j._mix / j._mix_total,
+                                        1.0 / j.n_sessions.cast("float64")))
 
 
 MODELS: dict[str, ModelFn] = {

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from martops.attribution.models import ALL_MODELS
-from martops.cli import attribution_paths, attribution_view, platform
+from martops.cli import attribution_ihc_fit, attribution_paths, attribution_view, platform
 from martops.cli.common import CONFIG, FORCE, WAREHOUSE, refuse_overwrite
 from martops.cli.render import console, step_progress
 
@@ -115,3 +115,4 @@ def cleaning(warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONF
 # -- the business view (martops.cli.attribution_view) ------------------------------------------
 attribution_app.command("show")(attribution_view.show)
 attribution_app.command("paths")(attribution_paths.paths)
+attribution_app.command("ihc-fit")(attribution_ihc_fit.ihc_fit)
