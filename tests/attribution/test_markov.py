@@ -2,6 +2,7 @@
 real PathData.csv, the path-file reader's errors and `martops attribution paths`."""
 
 from __future__ import annotations
+import csv
 
 import random
 
@@ -211,14 +212,31 @@ def test_cli_paths_prints_table_and_exports(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["--model", "shapley"], "choose one of markov"),
-    (["--order", "5"], "--order 5 is out of range"),
-    (["--order", "0"], "--order 0 is out of range"),
+    (["--model", "dp6"], "choose one of markov, shapley"),
+    (["--order", "5"], "less than or equal to 4"),
+    (["--order", "0"], "greater than or equal to 1"),
+    (["--order", "x"], "--order"),
+    (["--model", "shapley", "--game", "revenue"], "choose one of conversion_rate, conversions"),
 ])
 def test_cli_flag_errors(tmp_path, capsys, args, expected):
     f = write(tmp_path, HEADER + "\na;1;1;0\n")
     res = run_cli(capsys, "attribution", "paths", "--input", f, *args)
     assert res.code != 0 and expected in res.out + res.err and "Traceback" not in res.out + res.err
+
+
+def test_cli_shapley_on_paths_by_hand(tmp_path, capsys):
+    # a alone converts 1 of 2, b alone 1 of 1, a+b 2 of 2: the conversion-rate game's exact values
+    f = write(tmp_path, HEADER + "\na;1;10;1\nb;1;10;0\na > b;2;20;0\nc;0;0;0\n")
+    out = tmp_path / "s.csv"
+    res = run_cli(capsys, "attribution", "paths", "--input", f, "--model", "shapley", "--export", out)
+    assert res.code == 0, res.out + res.err
+    # v({a}) = 1/2, v({b}) = 1, v({a,b}) = 4/5: phi_a = (1/2 + (4/5 - 1)) / 2 = 0.15, phi_b = 0.65
+    rows = {r["channel"]: r for r in csv.DictReader(out.open())}
+    assert float(rows["a"]["shapley_value"]) == pytest.approx(0.15)
+    assert float(rows["b"]["shapley_value"]) == pytest.approx(0.65)
+    assert float(rows["a"]["conversions"]) + float(rows["b"]["conversions"]) == pytest.approx(4.0)
+    assert "exact" in res.out and "std error" not in res.out
+    assert "c" not in rows and "1 channel(s) appear only on rows with 0 conversions and 0 nulls" in res.out
 
 
 def test_cli_bad_file_is_one_line(tmp_path, capsys):

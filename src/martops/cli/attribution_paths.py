@@ -12,50 +12,92 @@ from martops.cli.common import FORCE, refuse_overwrite
 from martops.cli.render import console, fitted_table, left_out_note
 from martops.errors import ConfigError
 
-PATH_MODELS = ("markov",)
-COLUMNS = ["channel", "removal_effect", "conversions", "value", "share"]
+PATH_MODELS = ("markov", "shapley")
+COLUMNS = {"markov": ["channel", "removal_effect", "conversions", "value", "share"],
+           "shapley": ["channel", "shapley_value", "std_error", "conversions", "value", "share"]}
 
 
 def paths(
     input: Path = typer.Option(..., "--input", "-i", help="Path file: path;total_conversions;total_conversion_value;"
                                "total_null, channels joined by ' > ' (ChannelAttribution's format)."),
     model: str = typer.Option("markov", "--model", help=f"Model: {', '.join(PATH_MODELS)}."),
-    order: int = typer.Option(1, "--order", help="Markov order: the state is the last K channels (1..4)."),
+    order: int = typer.Option(1, "--order", min=1, max=4, help="markov: the state is the last K channels (1..4)."),
+    game: str = typer.Option("conversion_rate", "--game", help="shapley: conversion_rate (uses total_null) or "
+                             "conversions (an equal split over a path's distinct channels)."),
+    samples: int = typer.Option(2000, "--samples", min=2, help="shapley above 20 channels: random channel orders sampled."),
+    seed: int = typer.Option(0, "--seed", help="shapley above 20 channels: seed of the sampled orders."),
     export: Optional[Path] = typer.Option(None, "--export", help="Also write the rows to this .csv or .parquet file."),
     force: bool = FORCE,
 ) -> None:
-    """Exact Markov-chain attribution (removal effects, no simulation) of aggregated paths:
-    per channel its removal effect, attributed conversions and value, and share.
+    """Exact data-driven attribution of aggregated paths: Markov removal effects (no simulation)
+    or Shapley values; per channel its weight, attributed conversions and value, and share.
 
-    Example:
+    Examples:
 
       martops attribution paths --input PathData.csv --model markov --order 2 --export markov.csv
+
+      martops attribution paths --input PathData.csv --model shapley --game conversion_rate
     """
-    from martops.attribution.markov import ORDERS, markov_attribution
     from martops.attribution.path_file import read_path_file
 
     if model not in PATH_MODELS:
         raise ConfigError(f"--model {model!r} is not a path model; choose one of {', '.join(PATH_MODELS)}")
-    if order not in ORDERS:
-        raise ConfigError(f"--order {order} is out of range; choose 1..{ORDERS[-1]}")
+    from martops.attribution.shapley import GAMES
+
+    if game not in GAMES:
+        raise ConfigError(f"--game {game!r} is not a Shapley game; choose one of {', '.join(GAMES)}")
     refuse_overwrite(force, ("--export", export))
     data = read_path_file(input)
-    result = markov_attribution(data, order)
-    rows = result.rows()
+    rows, headline, title = (_markov(data, order) if model == "markov" else _shapley(data, game, samples, seed))
     if export is not None:
         from martops.export_files import write_rows
 
-        write_rows(rows, COLUMNS, export, money=("value",))
+        write_rows(rows, COLUMNS[model], export, money=("value",))
+    total_conv, total_value = float(data.conversions.sum()), float(data.value.sum())
     console.print(f"{escape(str(input))}: {len(data.channels):,} distinct paths, {len(rows)} channels, "
-                  f"{result.total_conversions:,.2f} conversions, value {result.total_value:,.2f}; "
-                  f"markov order {order} ({result.states:,} states): P(conversion) = {result.p_conversion:.6f}",
+                  f"{total_conv:,.2f} conversions, value {total_value:,.2f}; {headline}",
                   highlight=False, soft_wrap=True)
-    text = [[escape(r["channel"]), f"{r['removal_effect']:.6f}", f"{r['conversions']:,.2f}", f"{r['value']:,.2f}",
-             f"{r['share']:.2%}"] for r in rows]
-    table, left_out = fitted_table(f"Markov order {order}: removal effects", ["channel", "removal effect",
-                                   "conversions", "value", "share"], text,
-                                   right={"removal effect", "conversions", "value", "share"})
+    weight = COLUMNS[model][1]
+    sampled = any(r.get("std_error") for r in rows)  # exact results have no error to show
+    text = [[escape(r["channel"]), f"{r[weight]:.6f}", *([f"{r['std_error']:.6f}"] if sampled else []),
+             f"{r['conversions']:,.2f}", f"{r['value']:,.2f}", f"{r['share']:.2%}"] for r in rows]
+    header = ["channel", weight.replace("_", " "), *(["std error"] if sampled else []),
+              "conversions", "value", "share"]
+    table, left_out = fitted_table(title, header, text, right=set(header[1:]))
     console.print(table)
     left_out_note(left_out, " (--export writes every column)")
+    idle = sorted({c for p in data.channels for c in p} - {r["channel"] for r in rows})
+    if idle:
+        console.print(f"note: {len(idle)} channel(s) appear only on rows with 0 conversions and 0 nulls, so no "
+                      f"journey passes through them and they are not attributed: {escape(', '.join(idle[:10]))}"
+                      f"{' ...' if len(idle) > 10 else ''}", highlight=False, soft_wrap=True)
     if export is not None:
         console.print(f"wrote {len(rows)} rows to {escape(str(export))}", highlight=False)
+
+
+def _markov(data, order: int) -> tuple[list[dict], str, str]:
+    from martops.attribution.markov import markov_attribution
+
+    result = markov_attribution(data, order)
+    return (result.rows(), f"markov order {order} ({result.states:,} states): P(conversion) = {result.p_conversion:.6f}",
+            f"Markov order {order}: removal effects")
+
+
+def _shapley(data, game: str, samples: int, seed: int) -> tuple[list[dict], str, str]:
+    from martops.attribution.shapley import shapley_attribution
+
+    agg = data.aggregated()
+    keep = (agg.conversions + agg.nulls) > 0
+    channels = [c for c, k in zip(agg.channels, keep) if k]
+    try:
+        r = shapley_attribution(channels, agg.conversions[keep], agg.value[keep], agg.nulls[keep],
+                                game=game, samples=samples, seed=seed)
+    except ValueError as exc:
+        raise ConfigError(f"--model shapley: {exc}") from None
+    total = float(r.conversions.sum())
+    rows = [{"channel": ch, "shapley_value": float(phi), "std_error": float(se), "conversions": float(c),
+             "value": float(v), "share": float(c) / total if total else 0.0}
+            for ch, phi, se, c, v in zip(r.channels, r.shapley, r.std_error, r.conversions, r.value)]
+    rows.sort(key=lambda row: (-row["conversions"], row["channel"]))
+    how = "exact" if r.exact else f"{samples:,} sampled orders (seed {seed}), standard errors shown"
+    return rows, f"shapley, game {game}, {how}: v(all channels) = {r.grand_value:.6g}", f"Shapley ({game})"
