@@ -174,7 +174,39 @@ def markov_attribution(paths: Paths, order: int = 1, *, schur_max: int = 64) -> 
     if not total_conv > 0:
         raise SourceError("the paths hold no conversion (total_conversions sums to 0): nothing to attribute")
     agg = paths.aggregated()
-    chain = build_chain(agg, order)
+    return solve_chain(build_chain(agg, order), order, total_conv, total_value, schur_max=schur_max)
+
+
+def chain_from_counts(moves: tuple[np.ndarray, np.ndarray, np.ndarray], ends: tuple[np.ndarray, np.ndarray, np.ndarray],
+                      starts: tuple[np.ndarray, np.ndarray], last_channel: tuple[np.ndarray, np.ndarray],
+                      channels: list[str]) -> Chain:
+    """The chain of already counted transitions (a warehouse counts them in SQL: see
+    attribution.path_models), the same chain `build_chain` makes from the paths.
+
+    States are any int64 codes. `moves` = (from, to, weight): transitions between states;
+    `ends` = (state, conversions, nulls): the last visits' outcomes; `starts` = (state, weight):
+    the first visits; `last_channel` = (state, index into `channels` of its last channel).
+    """
+    codes = np.unique(np.concatenate([moves[0], moves[1], ends[0], starts[0]]))
+    n = codes.size
+    idx = {name: np.searchsorted(codes, arr) for name, arr in
+           (("mf", moves[0]), ("mt", moves[1]), ("e", ends[0]), ("s", starts[0]), ("l", last_channel[0]))}
+    out = (np.bincount(idx["mf"], weights=moves[2], minlength=n)
+           + np.bincount(idx["e"], weights=ends[1] + ends[2], minlength=n))
+    q = sp.coo_matrix((moves[2] / out[idx["mf"]], (idx["mf"], idx["mt"])), shape=(n, n)).tocsc()
+    q.sum_duplicates()
+    r = np.bincount(idx["e"], weights=ends[1], minlength=n) / out
+    p0 = np.bincount(idx["s"], weights=starts[1], minlength=n) / starts[1].sum()
+    last = np.empty(n, np.int64)
+    last[idx["l"]] = last_channel[1]
+    return Chain((sp.identity(n, format="csc") - q).tocsc(), r, p0, last, list(channels))
+
+
+def solve_chain(chain: Chain, order: int, total_conv: float, total_value: float, *,
+                schur_max: int = 64) -> MarkovResult:
+    """Removal effects of `chain`'s channels, and `total_conv` / `total_value` shared by them."""
+    if not total_conv > 0:
+        raise SourceError("the paths hold no conversion: nothing to attribute")
     lu = spla.splu(chain.a)
     h = lu.solve(chain.r)
     g = lu.solve(chain.p0, trans="T")

