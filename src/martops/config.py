@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Strict, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from martops.automation.schedules import Schedules
 from martops.checks.specs import CheckSpec, normalise
@@ -110,16 +110,17 @@ class IhcWeights(_Strict):
 class MarkovSettings(_Strict):
     """`--model markov` (see martops.attribution.markov)."""
 
-    order: int = Field(1, ge=1, le=4)
+    order: Annotated[int, Strict()] = Field(1, ge=1, le=4)
     """States are the last `order` channels visited (1..4); higher orders need more data per state."""
 
 
 class ShapleySettings(_Strict):
     """`--model shapley` (see martops.attribution.shapley)."""
 
-    game: Literal["conversion_rate", "conversions"] = "conversion_rate"
-    """conversion_rate: v(S) = conversion rate of the journeys whose channels are all in S (uses
-    non-converting journeys); conversions: v(S) = their conversions (an equal split over distinct channels)."""
+    game: Literal["conversions", "conversion_rate"] = "conversions"
+    """conversions: v(S) = conversions of the journeys whose channels are all in S (each conversion
+    split equally over its distinct channels); conversion_rate: v(S) = their conversion rate (uses
+    non-converting journeys, but a rare channel can be credited beyond its own journeys' conversions)."""
     samples: int = Field(2000, ge=2)
     """Random channel orders sampled above 20 channels (exact at 20 or fewer)."""
     seed: int = 0

@@ -217,6 +217,8 @@ def test_cli_paths_prints_table_and_exports(tmp_path, capsys):
     (["--order", "0"], "greater than or equal to 1"),
     (["--order", "x"], "--order"),
     (["--model", "shapley", "--game", "revenue"], "choose one of conversion_rate, conversions"),
+    (["--model", "shapley", "--order", "2"], "--order does not apply to --model shapley"),
+    (["--game", "conversions"], "--game does not apply to --model markov"),
 ])
 def test_cli_flag_errors(tmp_path, capsys, args, expected):
     f = write(tmp_path, HEADER + "\na;1;1;0\n")
@@ -228,7 +230,8 @@ def test_cli_shapley_on_paths_by_hand(tmp_path, capsys):
     # a alone converts 1 of 2, b alone 1 of 1, a+b 2 of 2: the conversion-rate game's exact values
     f = write(tmp_path, HEADER + "\na;1;10;1\nb;1;10;0\na > b;2;20;0\nc;0;0;0\n")
     out = tmp_path / "s.csv"
-    res = run_cli(capsys, "attribution", "paths", "--input", f, "--model", "shapley", "--export", out)
+    res = run_cli(capsys, "attribution", "paths", "--input", f, "--model", "shapley", "--game", "conversion_rate",
+                  "--export", out)
     assert res.code == 0, res.out + res.err
     # v({a}) = 1/2, v({b}) = 1, v({a,b}) = 4/5: phi_a = (1/2 + (4/5 - 1)) / 2 = 0.15, phi_b = 0.65
     rows = {r["channel"]: r for r in csv.DictReader(out.open())}
@@ -237,6 +240,16 @@ def test_cli_shapley_on_paths_by_hand(tmp_path, capsys):
     assert float(rows["a"]["conversions"]) + float(rows["b"]["conversions"]) == pytest.approx(4.0)
     assert "exact" in res.out and "std error" not in res.out
     assert "c" not in rows and "1 channel(s) appear only on rows with 0 conversions and 0 nulls" in res.out
+    # the default game: each path's conversions and value split equally over its distinct channels
+    res = run_cli(capsys, "attribution", "paths", "--input", f, "--model", "shapley", "--export", out, "--force")
+    rows = {r["channel"]: r for r in csv.DictReader(out.open())}
+    assert float(rows["a"]["conversions"]) == pytest.approx(2.0) and float(rows["b"]["conversions"]) == pytest.approx(2.0)
+
+
+def test_cli_shapley_warns_when_the_rate_game_credits_a_rare_channel_beyond_its_paths(tmp_path, capsys):
+    f = write(tmp_path, HEADER + "\na;50;50;150\nrare;1;1;0\na > rare;1;1;0\n")
+    res = run_cli(capsys, "attribution", "paths", "--input", f, "--model", "shapley", "--game", "conversion_rate")
+    assert res.code == 0 and "credits 1 channel(s) with more conversions than the paths they appear in hold (rare)" in res.out
 
 
 def test_cli_bad_file_is_one_line(tmp_path, capsys):
@@ -274,3 +287,10 @@ def test_what_a_new_user_fed_the_path_reader(tmp_path):
             read_path_file(tmp_path / name)
     with pytest.raises(SourceError, match="is a directory"):
         read_path_file(tmp_path)
+
+
+def test_a_utf16_path_file_is_named_as_such(tmp_path):
+    f = tmp_path / "paths16.csv"
+    f.write_text(HEADER + "\na;1;1;0\n", encoding="utf-16")
+    with pytest.raises(SourceError, match="not UTF-8 text .it looks like UTF-16."):
+        read_path_file(f)

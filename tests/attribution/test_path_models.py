@@ -14,6 +14,7 @@ from martops.config import AttributionConfig
 from martops.engine import connect
 
 from ..cli_runner import run_cli
+from ..conftest import TINY_SESSIONS
 
 RANGE = ["--since", "2023-09-01", "--until", "2023-09-07"]
 SINCE, UNTIL = dt.date(2023, 9, 1), dt.date(2023, 9, 7)
@@ -70,7 +71,7 @@ def test_channel_weights_and_conversion_credits_by_hand(capsys, tiny_db, warehou
         ref = markov.markov_attribution(markov.Paths([list(p) for p in paths], c, v, u), 1)
         expected = dict(zip(ref.channels, zip(ref.removal_effect, ref.conversions)))
     else:
-        ref = shapley.shapley_attribution(paths, c, v, u)
+        ref = shapley.shapley_attribution(paths, c, v, u, game="conversions")
         assert ref.exact
         expected = dict(zip(ref.channels, zip(ref.shapley, ref.conversions)))
     with connect(path=warehouse_location) as wh:
@@ -82,16 +83,22 @@ def test_channel_weights_and_conversion_credits_by_hand(capsys, tiny_db, warehou
         assert weights[ch]["conversions"] == pytest.approx(conv, abs=1e-12), ch
     assert sum(r["conversions"] for r in weights.values()) == pytest.approx(3.0)
     assert sum(r["value"] for r in weights.values()) == pytest.approx(190.0)
-    # conversion level: markov by each session's removal effect; shapley by the channel's value,
-    # split over the channel's sessions, negative values counted as 0
+    # conversion level: markov by each session's removal effect; shapley's conversions game: an equal
+    # split over the conversion's distinct channels, each channel's share split over its sessions
     for conv_id, channels in JOURNEYS.items():
-        w = np.array([max(weights[ch]["weight"], 0.0) for ch in channels])
+        w = np.array([max(weights[ch]["weight"], 0.0) if model == "markov" else 1.0 for ch in channels])
         if model == "shapley":
             w = w / np.array([channels.count(ch) for ch in channels])
         share = w / w.sum() if w.sum() > 0 else np.full(len(channels), 1 / len(channels))
         sessions = sorted((s for (cv, s) in credits if cv == conv_id), key=lambda s: int(s[1:]))
         assert [credits[(conv_id, s)] for s in sessions] == pytest.approx(list(share), abs=1e-12), conv_id
     assert set(credits) == {(cv, s) for cv, s in credits if cv in JOURNEYS}
+    if model == "shapley":  # the conversions game's per-journey split is its exact decomposition
+        session_channel = {f"s{i}": row[4] for i, row in enumerate(TINY_SESSIONS, start=1)}
+        totals = dict.fromkeys(weights, 0.0)
+        for (_, session), credit in credits.items():
+            totals[session_channel[session]] += credit
+        assert totals == pytest.approx({ch: r["conversions"] for ch, r in weights.items()}, abs=1e-12)
     rows = list(csv.DictReader(export.open()))
     assert sum(float(r["ihc"]) for r in rows) == pytest.approx(3.0, abs=1e-5)
 
@@ -130,7 +137,9 @@ def test_non_converting_paths_lower_a_channel_that_mostly_fails(capsys, tmp_path
     for name, sessions in [("without", conv_sessions), ("with", conv_sessions + failing)]:
         db = make_challenge_db(tmp_path / f"{name}.db", sessions, conversions, [])
         location = str(tmp_path / f"{name}.duckdb")
-        _run(capsys, db, location, "shapley")
+        settings = tmp_path / "rate.yml"
+        settings.write_text("attribution:\n  shapley: {game: conversion_rate}\n")
+        _run(capsys, db, location, "shapley", "--config", settings)
         with connect(path=location) as wh:
             weights[name] = {ch: r["conversions"] for ch, r in _weights(wh, "shapley").items()}
     assert weights["with"]["Display"] < weights["without"]["Display"]
@@ -143,7 +152,7 @@ def test_generated_data_credits_sum_to_one_and_a_rerun_is_identical(capsys, tmp_
     assert run_cli(capsys, "attribution", "generate", "--out", db, "--conversions", "300", "--seed", "4").code == 0
     location = str(tmp_path / "w.duckdb")
     settings = tmp_path / "martops.yml"
-    settings.write_text("attribution:\n  markov: {order: 3}\n  shapley: {samples: 300}\n")
+    settings.write_text("attribution:\n  markov: {order: 3}\n  shapley: {samples: 300, game: conversion_rate}\n")
     _run(capsys, db, location, model, "--config", settings)
     with connect(path=location) as wh:
         first, weights = _credits(wh, model), _weights(wh, model)
@@ -162,7 +171,7 @@ def test_generated_data_credits_sum_to_one_and_a_rerun_is_identical(capsys, tmp_
         paths = path_models.range_paths(wh, SINCE, UNTIL)
     c, v, u = paths.conversions, paths.value, paths.nulls
     ref = (markov.markov_attribution(paths, 3) if model == "markov" else
-           shapley.shapley_attribution(paths.channels, c, v, u, samples=300))
+           shapley.shapley_attribution(paths.channels, c, v, u, samples=300, game="conversion_rate"))
     ref_w = ref.removal_effect if model == "markov" else ref.shapley
     for ch, w, conv, val in zip(ref.channels, ref_w, ref.conversions, ref.value):
         assert weights[ch]["weight"] == pytest.approx(w, rel=1e-12, abs=1e-15), ch

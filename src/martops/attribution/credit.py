@@ -49,7 +49,7 @@ def attribute(wh: Warehouse, since: dt.date, until: dt.date, model: str, cfg: At
     with recorded(wh, current_run_id()) as results, wh.transaction():
         if model in PATH_MODELS:
             summary["channels"] = path_models.store_weights(wh, model, since, until, cfg)
-            credits = path_models.credits_expr(wh, j, model, since, until)
+            credits = path_models.credits_expr(wh, j, model, since, until, cfg)
         elif model != API_MODEL:
             credits = credits_expr(j, model, cfg)
         wh.ensure_table(T.CUSTOMER_JOURNEY, credits.schema())

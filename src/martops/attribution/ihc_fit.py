@@ -220,8 +220,12 @@ def cross_validate(a: Answered, k: int, phases: IhcPhases, weights: IhcWeights) 
         raise TooFewAnswers(f"{k} fold(s): holding out needs at least 2")
     if m < k or m - math.ceil(m / k) < MIN_TRAIN:
         need = max(k, MIN_TRAIN + math.ceil(MIN_TRAIN / (k - 1)))
-        raise TooFewAnswers(f"{m} answered conversion(s) with 2+ sessions: too few to hold out 1 in {k} and fit "
-                            f"on the rest (at least {MIN_TRAIN}); {k} folds need about {need}")
+        most = max((f for f in range(2, m + 1) if m - math.ceil(m / f) >= MIN_TRAIN), default=None)
+        hint = f"use --folds {most} or fewer" if most else "get more answers with --model ihc_api first"
+        raise TooFewAnswers(f"{m} answered conversion(s) with 2+ sessions: {k} folds would hold out {math.ceil(m / k)} "
+                            f"and fit on {m - math.ceil(m / k)}, but a fit needs at least {MIN_TRAIN} multi-session "
+                            f"conversions and every fold one ({k} folds need about {need} answered conversions "
+                            f"with 2+ sessions); {hint}")
     out = []
     everything = set(a.frame["conv_id"])
     for i, held in enumerate(folds_of(a, k)):

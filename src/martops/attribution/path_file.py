@@ -69,6 +69,10 @@ class _Invalid(Exception):
 
 
 def _header(path: Path) -> list[str]:
+    with open(path, "rb") as raw:
+        start = raw.read(4)
+    if start[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(start) >= 2 and b"\x00" in start[:2]):
+        raise SourceError(f"{path}: not UTF-8 text (it looks like UTF-16); save it as UTF-8 and run again")
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
         header = [h.strip().lower() for h in next(csv.reader(fh, delimiter=";"), [])]
     twice = sorted({h for h in header if h in COLUMNS and header.count(h) > 1})

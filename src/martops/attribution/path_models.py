@@ -26,10 +26,15 @@ CSV and write-back all need a credit per (conversion, session) that sums to 1 pe
 3. Conversion-level credit of session i (channel x_i) in conversion c:
    - markov: RE_{x_i} / sum_{j in c} RE_{x_j}  (a channel visited twice earns twice: the chain
      passes through it twice);
-   - shapley: (phi+_{x_i} / m_{c,x_i}) / sum_{x in c} phi+_x, with m_{c,x} the sessions of channel x
-     in c and phi+ = max(phi, 0): the coalition game sees the *set* of channels, so a channel's share
-     of the conversion is split evenly over its sessions. A channel of negative value (it lowers the
-     conversion rate) gets no credit rather than a negative one (credits must be >= 0).
+   - shapley, game `conversions` (the default): 1 / (|T_c| m_{c,x_i}), with T_c the conversion's
+     distinct channels and m_{c,x} the sessions of channel x in c. This is the game's own exact
+     decomposition (a sum of unanimity games: each journey's conversion split equally over its
+     channels), so these credits summed per channel equal the channel-level Shapley values;
+   - shapley, game `conversion_rate`: (phi+_{x_i} / m_{c,x_i}) / sum_{x in c} phi+_x with phi+ =
+     max(phi, 0): the game has no per-journey decomposition, so the channel values weigh the
+     conversion's channels; the coalition game sees the *set* of channels, so a channel's share is
+     split evenly over its sessions. A channel of negative value (it lowers the conversion rate)
+     gets no credit rather than a negative one (credits must be >= 0).
    A conversion whose channels all weigh 0 is split evenly over its sessions (1/n), so every
    conversion's credits are >= 0 and sum to 1, as for every model. The channel totals of these
    credits are close to, but not the same as, the channel-level attribution of step 2: the credit
@@ -171,7 +176,8 @@ def _totals(wh: Warehouse, v: ir.Table) -> tuple[float, float]:
     return float(row["c"]), float(row["value"] or 0.0)
 
 
-def _shapley(wh: Warehouse, v: ir.Table, channels: list[str], cfg: AttributionConfig) -> shapley.ShapleyResult:
+def _shapley(wh: Warehouse, v: ir.Table, channels: list[str],
+             cfg: AttributionConfig) -> tuple[shapley.ShapleyResult, list[str]]:
     """Each path's channel set as a bitmask (bit_or in SQL), paths summed per set: only the distinct
     sets (at most 2^channels, usually far fewer) leave the warehouse."""
     if len(channels) > 62:
@@ -183,8 +189,9 @@ def _shapley(wh: Warehouse, v: ir.Table, channels: list[str], cfg: AttributionCo
                                                           value=per_path.value.sum().cast("float64"))
                   .order_by("mask"))
     journeys = [[ch for i, ch in enumerate(channels) if int(m) >> i & 1] for m in sets["mask"]]
-    return shapley.shapley_attribution(journeys, sets["conv"], sets["value"], sets["nulls"], game=cfg.shapley.game,
-                                       samples=cfg.shapley.samples, seed=cfg.shapley.seed)
+    res = shapley.shapley_attribution(journeys, sets["conv"], sets["value"], sets["nulls"], game=cfg.shapley.game,
+                                      samples=cfg.shapley.samples, seed=cfg.shapley.seed)
+    return res, shapley.over_credited(res, journeys, sets["conv"])
 
 
 def channel_weights(wh: Warehouse, since: dt.date, until: dt.date, model: str,
@@ -202,9 +209,11 @@ def channel_weights(wh: Warehouse, since: dt.date, until: dt.date, model: str,
         return [{"channel_name": ch, "weight": float(w), "std_error": 0.0, "conversions": float(c),
                  "value": float(v), "detail": detail}
                 for ch, w, c, v in zip(res.channels, res.removal_effect, res.conversions, res.value)]
-    res = _shapley(wh, v, channels, cfg)
+    res, over = _shapley(wh, v, channels, cfg)
     how = "exact" if res.exact else f"{cfg.shapley.samples:,} sampled orders, seed {cfg.shapley.seed}"
     detail = f"game {res.game}, {how}, v(all channels) {res.grand_value:.6g}"
+    if over:
+        detail += f"; credited beyond their own journeys' conversions: {', '.join(over)}"
     return [{"channel_name": ch, "weight": float(w), "std_error": float(e), "conversions": float(c),
              "value": float(v), "detail": detail}
             for ch, w, e, c, v in zip(res.channels, res.shapley, res.std_error, res.conversions, res.value)]
@@ -225,12 +234,14 @@ def store_weights(wh: Warehouse, model: str, since: dt.date, until: dt.date, cfg
     return len(rows)
 
 
-def credits_expr(wh: Warehouse, journeys: ir.Table, model: str, since: dt.date, until: dt.date) -> ir.Table:
+def credits_expr(wh: Warehouse, journeys: ir.Table, model: str, since: dt.date, until: dt.date,
+                 cfg: AttributionConfig) -> ir.Table:
     """(model, conv_id, conv_date, session_id, ihc) for the journeys of [since, until], from the
     weights `store_weights` wrote for that range (module docstring, step 3)."""
     w = wh.table(T.PATH_MODEL_CHANNELS)
     w = w.filter((w.model == model) & (w.since == since) & (w.until == until))
-    w = w.select("channel_name", _w=ibis.greatest(w.weight, 0.0))
+    equal = model == "shapley" and cfg.shapley.game == "conversions"  # the game's own per-journey split
+    w = w.select("channel_name", _w=ibis.literal(1.0) if equal else ibis.greatest(w.weight, 0.0))
     j = journeys.left_join(w, "channel_name").drop("channel_name_right")
     weight = j._w.fill_null(0.0)
     if model == "shapley":

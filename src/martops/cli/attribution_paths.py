@@ -21,11 +21,13 @@ def paths(
     input: Path = typer.Option(..., "--input", "-i", help="Path file: path;total_conversions;total_conversion_value;"
                                "total_null, channels joined by ' > ' (ChannelAttribution's format)."),
     model: str = typer.Option("markov", "--model", help=f"Model: {', '.join(PATH_MODELS)}."),
-    order: int = typer.Option(1, "--order", min=1, max=4, help="markov: the state is the last K channels (1..4)."),
-    game: str = typer.Option("conversion_rate", "--game", help="shapley: conversion_rate (uses total_null) or "
-                             "conversions (an equal split over a path's distinct channels)."),
-    samples: int = typer.Option(2000, "--samples", min=2, help="shapley above 20 channels: random channel orders sampled."),
-    seed: int = typer.Option(0, "--seed", help="shapley above 20 channels: seed of the sampled orders."),
+    order: Optional[int] = typer.Option(None, "--order", min=1, max=4,
+                                        help="markov: the state is the last K channels (1..4; default 1)."),
+    game: Optional[str] = typer.Option(None, "--game", help="shapley: conversions (default: each path's conversions "
+                                       "split equally over its distinct channels) or conversion_rate (uses total_null)."),
+    samples: Optional[int] = typer.Option(None, "--samples", min=2,
+                                          help="shapley above 20 channels: random channel orders sampled (default 2000)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="shapley above 20 channels: seed of the sampled orders (default 0)."),
     export: Optional[Path] = typer.Option(None, "--export", help="Also write the rows to this .csv or .parquet file."),
     force: bool = FORCE,
 ) -> None:
@@ -44,11 +46,18 @@ def paths(
         raise ConfigError(f"--model {model!r} is not a path model; choose one of {', '.join(PATH_MODELS)}")
     from martops.attribution.shapley import GAMES
 
+    other = {"markov": [("--game", game), ("--samples", samples), ("--seed", seed)], "shapley": [("--order", order)]}
+    for flag, value in other[model]:
+        if value is not None:
+            raise ConfigError(f"{flag} does not apply to --model {model}; it is for --model "
+                              f"{'shapley' if model == 'markov' else 'markov'}")
+    game = game or "conversions"
     if game not in GAMES:
         raise ConfigError(f"--game {game!r} is not a Shapley game; choose one of {', '.join(GAMES)}")
     refuse_overwrite(force, ("--export", export))
     data = read_path_file(input)
-    rows, headline, title = (_markov(data, order) if model == "markov" else _shapley(data, game, samples, seed))
+    rows, headline, title, notes = (_markov(data, order or 1) if model == "markov" else
+                                    _shapley(data, game, samples or 2000, 0 if seed is None else seed))
     if export is not None:
         from martops.export_files import write_rows
 
@@ -71,20 +80,22 @@ def paths(
         console.print(f"note: {len(idle)} channel(s) appear only on rows with 0 conversions and 0 nulls, so no "
                       f"journey passes through them and they are not attributed: {escape(', '.join(idle[:10]))}"
                       f"{' ...' if len(idle) > 10 else ''}", highlight=False, soft_wrap=True)
+    for note in notes:
+        console.print(note, highlight=False, soft_wrap=True)
     if export is not None:
         console.print(f"wrote {len(rows)} rows to {escape(str(export))}", highlight=False)
 
 
-def _markov(data, order: int) -> tuple[list[dict], str, str]:
+def _markov(data, order: int) -> tuple[list[dict], str, str, list[str]]:
     from martops.attribution.markov import markov_attribution
 
     result = markov_attribution(data, order)
     return (result.rows(), f"markov order {order} ({result.states:,} states): P(conversion) = {result.p_conversion:.6f}",
-            f"Markov order {order}: removal effects")
+            f"Markov order {order}: removal effects", [])
 
 
-def _shapley(data, game: str, samples: int, seed: int) -> tuple[list[dict], str, str]:
-    from martops.attribution.shapley import shapley_attribution
+def _shapley(data, game: str, samples: int, seed: int) -> tuple[list[dict], str, str, list[str]]:
+    from martops.attribution.shapley import over_credited, shapley_attribution
 
     agg = data.aggregated()
     keep = (agg.conversions + agg.nulls) > 0
@@ -94,10 +105,17 @@ def _shapley(data, game: str, samples: int, seed: int) -> tuple[list[dict], str,
                                 game=game, samples=samples, seed=seed)
     except ValueError as exc:
         raise ConfigError(f"--model shapley: {exc}") from None
+    over = over_credited(r, channels, agg.conversions[keep])
     total = float(r.conversions.sum())
     rows = [{"channel": ch, "shapley_value": float(phi), "std_error": float(se), "conversions": float(c),
              "value": float(v), "share": float(c) / total if total else 0.0}
             for ch, phi, se, c, v in zip(r.channels, r.shapley, r.std_error, r.conversions, r.value)]
     rows.sort(key=lambda row: (-row["conversions"], row["channel"]))
     how = "exact" if r.exact else f"{samples:,} sampled orders (seed {seed}), standard errors shown"
-    return rows, f"shapley, game {game}, {how}: v(all channels) = {r.grand_value:.6g}", f"Shapley ({game})"
+    notes = []
+    if over:
+        notes.append(f"note: the conversion_rate game credits {len(over)} channel(s) with more conversions than "
+                      f"the paths they appear in hold ({escape(', '.join(over[:10]))}{' ...' if len(over) > 10 else ''}): "
+                      "a rare channel with a high rate weighs as much in small coalitions as a common one; "
+                      "--game conversions never does this")
+    return rows, f"shapley, game {game}, {how}: v(all channels) = {r.grand_value:.6g}", f"Shapley ({game})", notes
