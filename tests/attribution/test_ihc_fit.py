@@ -67,6 +67,9 @@ def test_held_out_error_on_the_real_answers(samples, record_property):
         record_property(f"ihc_heldout_fold{f.fold}", round(f.mae, 4))
     assert sum(f.conversions for f in folds) == 110 and sum(f.sessions for f in folds) == 200
     assert mean <= TARGET, [f.mae for f in folds]
+    # one-session journeys get 1 from any model: over the sessions of 2+-session journeys only it is
+    # still within the target (0.0148 when measured)
+    assert float(np.mean([f.mae_multi for f in folds])) <= TARGET, [f.mae_multi for f in folds]
     for held in (0, 1):  # a whole batch held out: fit on the other sample
         f = F.fit(answered([samples[1 - held]]), FLAT, EVEN)
         err = F.mae(answered([samples[held]]), f.phases, f.weights)

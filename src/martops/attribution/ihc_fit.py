@@ -131,9 +131,14 @@ def credits(a: Answered, p: IhcPhases, w: IhcWeights, x: dict | None = None) -> 
     return np.where(total > 0, mix / np.where(total > 0, total, 1.0), 1.0 / x["n"])
 
 
-def mae(a: Answered, p: IhcPhases, w: IhcWeights) -> float:
-    """Mean absolute error per session against the API's `ihc`."""
-    return float(np.abs(credits(a, p, w) - a.frame["ihc"].to_numpy()).mean())
+def mae(a: Answered, p: IhcPhases, w: IhcWeights, *, multi_session: bool = False) -> float:
+    """Mean absolute error per session against the API's `ihc`; `multi_session`: over the sessions
+    of journeys of 2+ sessions only (a one-session journey gets 1 from any model, so counting it
+    flatters the error)."""
+    err = np.abs(credits(a, p, w) - a.frame["ihc"].to_numpy())
+    if multi_session:
+        err = err[a.frame["n_sessions"].to_numpy() > 1]
+    return float(err.mean()) if err.size else 0.0
 
 
 def _present(a: Answered, phase: str) -> np.ndarray:
@@ -201,6 +206,7 @@ class Fold:
     sessions: int
     mae: float           # the fit on the other folds
     mae_current: float   # the settings the fit started from
+    mae_multi: float     # the fit, over sessions of 2+-session journeys only
 
 
 def folds_of(a: Answered, k: int) -> list[set[str]]:
@@ -232,7 +238,7 @@ def cross_validate(a: Answered, k: int, phases: IhcPhases, weights: IhcWeights) 
         train, test = a.subset(everything - held), a.subset(held)
         f = fit(train, phases, weights)
         out.append(Fold(i + 1, test.conversions, len(test.frame), mae(test, f.phases, f.weights),
-                        mae(test, phases, weights)))
+                        mae(test, phases, weights), mae(test, f.phases, f.weights, multi_session=True)))
     return out
 
 
@@ -289,6 +295,6 @@ def load_answered(wh: Warehouse) -> tuple[Answered, int]:
 def yaml_lines(f: Fit) -> str:
     """The martops.yml lines (under `attribution:`) that select a fit."""
     def inline(model) -> str:
-        return "{" + ", ".join(f"{k}: {v:g}" for k, v in model.model_dump().items()) + "}"
+        return "{" + ", ".join(f"{k}: {v + 0.0:g}" for k, v in model.model_dump().items()) + "}"
 
     return f"  ihc_weights: {inline(f.weights)}\n  ihc_phases: {inline(f.phases)}"

@@ -39,18 +39,20 @@ def ihc_fit(
     cv = F.cross_validate(answered, folds, current.ihc_phases, current.ihc_weights)
     fitted = F.fit(answered, current.ihc_phases, current.ihc_weights)
 
-    rows = [[f"ihc_weights.{k}", f"{v:g}", f"{getattr(fitted.weights, k):g}"]
+    rows = [[f"ihc_weights.{k}", f"{v + 0.0:g}", f"{getattr(fitted.weights, k) + 0.0:g}"]
             for k, v in current.ihc_weights.model_dump().items()]
-    rows += [[f"ihc_phases.{k}", f"{v:g}", f"{getattr(fitted.phases, k):g}"]
+    rows += [[f"ihc_phases.{k}", f"{v + 0.0:g}", f"{getattr(fitted.phases, k) + 0.0:g}"]
              for k, v in current.ihc_phases.model_dump().items()]
     console.print(fitted_table("Parameters", ["parameter", "current", "fitted"], rows, right={"current", "fitted"})[0])
 
     mean = sum(f.mae for f in cv) / len(cv)
-    errors = [[str(f.fold), f"{f.conversions:,}", f"{f.sessions:,}", f"{f.mae_current:.4f}", f"{f.mae:.4f}"] for f in cv]
-    errors.append(["mean", "", "", f"{sum(f.mae_current for f in cv) / len(cv):.4f}", f"{mean:.4f}"])
+    errors = [[str(f.fold), f"{f.conversions:,}", f"{f.sessions:,}", f"{f.mae_current:.4f}", f"{f.mae:.4f}",
+               f"{f.mae_multi:.4f}"] for f in cv]
+    errors.append(["mean", "", "", f"{sum(f.mae_current for f in cv) / len(cv):.4f}", f"{mean:.4f}",
+                   f"{sum(f.mae_multi for f in cv) / len(cv):.4f}"])
     console.print(fitted_table(f"Held-out error per session vs the API's ihc ({folds} folds; fitted on the other folds)",
-                               ["fold", "conversions", "sessions", "current", "fitted"], errors,
-                               right={"conversions", "sessions", "current", "fitted"})[0])
+                               ["fold", "conversions", "sessions", "current", "fitted", "fitted, 2+ sessions"], errors,
+                               right={"conversions", "sessions", "current", "fitted", "fitted, 2+ sessions"})[0])
     console.print(f"in-sample error per session: current {F.mae(answered, current.ihc_phases, current.ihc_weights):.4f}, "
                   f"fitted {F.mae(answered, fitted.phases, fitted.weights):.4f}; held out (mean of {folds} folds): "
                   f"fitted {mean:.4f}", highlight=False, soft_wrap=True)
