@@ -11,10 +11,12 @@ ru_maxrss). Both sides time read + model from the file (martops' reader sums ide
 the model alone would give it the 1M rows already reduced). Seconds are medians of the runs; each
 ChannelAttribution run uses another seed, and the spread of its shares across seeds is shown beside
 the largest difference between martops' shares and the mean of ChannelAttribution's, so "within its
-simulation error" is read off the numbers.
+simulation error" is read off the numbers. The seeds are 1000 apart on purpose: ChannelAttribution
+seeds its nfold=10 simulation folds with seed, seed+1, ..., seed+9 and returns one fold, so seeds
+1, 2, 3 share most streams and often return the very same fold (a spread of 0 that means nothing).
 
     PYTHONPATH=src python benchmarks/bench_markov.py [--path-data FILE] [--ca-python PY | --no-ca]
-        [--profile-orders 1,2,3] [--skip-path-data] [--runs 3] [--large-runs 1] [--ca-seeds 1,2,3] [--ca-large-seeds 1,2]
+        [--profile-orders 1,2,3] [--skip-path-data] [--runs 3] [--large-runs 1] [--ca-seeds 1,1001,2001] [--ca-large-seeds 1,1001]
         [--ca-ncore 2] [--samples 2000]
 """
 
@@ -75,8 +77,8 @@ def main() -> None:
     ap.add_argument("--skip-path-data", action="store_true", help="leave out the PathData x100 cases")
     ap.add_argument("--runs", type=int, default=3, help="martops runs per case (median)")
     ap.add_argument("--large-runs", type=int, default=1, help="martops runs at order >= 2 on the 500-channel profile")
-    ap.add_argument("--ca-seeds", default="1,2,3", help="ChannelAttribution runs (one per seed) on PathData")
-    ap.add_argument("--ca-large-seeds", default="1,2", help="ChannelAttribution runs on the 500-channel profile")
+    ap.add_argument("--ca-seeds", default="1,1001,2001", help="ChannelAttribution runs (one per seed) on PathData")
+    ap.add_argument("--ca-large-seeds", default="1,1001", help="ChannelAttribution runs on the 500-channel profile")
     ap.add_argument("--ca-ncore", type=int, default=2)
     ap.add_argument("--samples", type=int, default=2000, help="sampled Shapley orders on the 500-channel profile")
     args = ap.parse_args()

@@ -11,10 +11,13 @@ not convert). Identical paths are summed first (`Paths.aggregated`).
 States at order k (1..4): after the j-th visit of a path the chain is in the state
 (ch[max(1, j-k+1)], ..., ch[j]), the last k channels visited, oldest first. A path's first k-1
 states are therefore *shorter* tuples (a path `a > b > c` at order 3 visits (a,), (a, b),
-(a, b, c)). This is the same chain as ChannelAttribution's padding with the start state
-((start, start, a) is the state (a,) here): a shorter tuple only ever occurs at a path's start.
-A path shorter than k simply never reaches a full-length state. Special states: start,
-conversion, null (the last two absorbing).
+(a, b, c)). A shorter tuple only ever occurs at a path's start; a path shorter than k never
+reaches a full-length state. Special states: start, conversion, null (the last two absorbing).
+ChannelAttribution 2.2.5 (functions.cpp) starts a path at its first window of k channels instead
+and merges repeated consecutive states: both give the same distribution of emitted channel
+sequences (start -> (a,) -> (a, b) has the probability of start -> (a b); a self-loop does not
+change absorption probabilities), so the same removal effects, which it estimates by simulation
+(walks longer than the longest observed path counted as null).
 
 Counting rule (one row, weight w_i = c_i + u_i): start -> s_1 -> ... -> s_last each counted w_i
 times; s_last -> conversion c_i times and s_last -> null u_i times. A row with w_i = 0 counts
