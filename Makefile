@@ -27,13 +27,14 @@ $(2)/bin/python -m pip install --quiet --disable-pip-version-check -r requiremen
 $(2)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 endef
 
-.PHONY: demo test bench bench-attribution bench-dedupe bench-engines setup lock clean help check-python test-pythons airflow-env dagster-env
+.PHONY: demo test bench bench-attribution bench-dedupe bench-engines bench-markov setup lock clean help check-python test-pythons airflow-env dagster-env
 .PRECIOUS: .venv-%/.installed
 
 help:
 	@echo "make demo   - set up and run the attribution pipeline, the campaign KPI mart and the data checks on generated demo data"
 	@echo "make test   - set up and run the test suite"
 	@echo "make bench  - set up and run the benchmarks (1M and 10M sessions; takes minutes)"
+	@echo "make bench-markov - Markov/Shapley on 1M path rows and 500 channels beside ChannelAttribution (its own venv .venv-bench-ca; ~30 min)"
 	@echo "make airflow-env / dagster-env - Airflow's / Dagster's own venv (.venv-airflow, .venv-dagster) for the adapters"
 	@echo "make test-pythons - smoke-test the other supported Pythons found ($(SUPPORTED_PYTHONS)) in .venv-X.Y"
 	@echo "Python: $(PYTHON) ($(or $(PYVER),does not run)); pick another with PYTHON=python3.12"
@@ -87,13 +88,25 @@ dagster-env: .venv-dagster/$(ORCH_STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: bench-attribution bench-dedupe bench-engines
+bench: bench-attribution bench-dedupe bench-engines bench-markov
 
 bench-attribution: $(STAMP)
 	$(BIN)/python benchmarks/bench_attribution.py $(BENCH_ARGS)
 
 bench-dedupe: $(STAMP)
 	$(BIN)/python benchmarks/bench_dedupe.py $(DEDUPE_BENCH_ARGS)
+
+# Markov orders 1-3 and Shapley beside ChannelAttribution (issue 17): martops runs in .venv, the reference
+# tool in its own venv from requirements/bench-ca.txt (it builds from source, ~1-2 min), each case as a
+# subprocess for its own peak memory. MARKOV_BENCH_ARGS: see `python benchmarks/bench_markov.py --help`.
+CA_VENV := .venv-bench-ca
+bench-markov: $(STAMP) $(CA_VENV)/.installed-ca
+	$(BIN)/python benchmarks/bench_markov.py --ca-python $(CA_VENV)/bin/python $(MARKOV_BENCH_ARGS)
+
+$(CA_VENV)/.installed-ca: requirements/bench-ca.txt | check-python
+	rm -rf $(CA_VENV) && $(PYTHON) -m venv $(CA_VENV)
+	$(CA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/bench-ca.txt
+	touch $@
 
 # DuckDB beside PostgreSQL 15 (a server started for it): attribution 1M, the real campaign and CRM builds
 bench-engines: $(STAMP)
@@ -136,4 +149,4 @@ skip-%:
 	@echo "Python $* not found (python$* on PATH or a pyenv install): not tested"
 
 clean:
-	rm -rf $(VENV) .venv-3.* .venv-airflow .venv-dagster .lockenv* $(DEMO) .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-3.* .venv-airflow .venv-dagster $(CA_VENV) .lockenv* $(DEMO) .pytest_cache .hypothesis

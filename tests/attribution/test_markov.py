@@ -12,7 +12,7 @@ import pytest
 
 from martops.attribution.markov import Paths, markov_attribution
 from martops.attribution.path_file import read_path_file
-from martops.errors import SourceError
+from martops.errors import SourceError, StepError
 from tests.cli_runner import run_cli
 from tests.conftest import dataset
 
@@ -83,6 +83,53 @@ def test_matches_an_independent_dense_solve(seed, order, schur_max):
     assert result.p_conversion == pytest.approx(p, abs=1e-9)
     for x, effect in zip(result.channels, result.removal_effect):
         assert effect == pytest.approx(max(0.0, re[x]), abs=1e-9), x
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_iterative_solver_equals_the_direct_solve(seed, order):
+    """The iterative path (forced) against the sparse LU and the dense reference, to 1e-9."""
+    rng = random.Random(seed * 17 + order)
+    paths, conv, value, nulls = random_paths(rng, rng.randint(2, 8), rng.randint(5, 60))
+    given = Paths(paths, conv, value, nulls)
+    direct = markov_attribution(given, order, solver="direct")
+    iterative = markov_attribution(given, order, solver="iterative")
+    assert iterative.channels == direct.channels
+    assert iterative.p_conversion == pytest.approx(direct.p_conversion, rel=1e-12)
+    np.testing.assert_allclose(iterative.removal_effect, direct.removal_effect, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(iterative.conversions, direct.conversions, rtol=0, atol=1e-9 * sum(conv))
+    p, re = dense_reference(paths, conv, nulls, order)
+    for x, effect in zip(iterative.channels, iterative.removal_effect):
+        assert effect == pytest.approx(max(0.0, re[x]), abs=1e-9), x
+    again = markov_attribution(given, order, solver="iterative")
+    assert (again.conversions == iterative.conversions).all()
+
+
+def test_auto_switches_to_the_iterative_solver_by_state_count(path_data):
+    """PathData at order 3 (966 states) with the switch forced low: the same attribution."""
+    direct = markov_attribution(path_data, 3)
+    switched = markov_attribution(path_data, 3, direct_max_states=100)
+    np.testing.assert_allclose(switched.conversions, direct.conversions, rtol=0, atol=1e-9 * 19785.0)
+
+
+def test_iterative_solver_drops_dead_states_and_a_channel_that_only_leads_to_null():
+    # 'z' states never reach a conversion: dropped before the iteration, z gets 0
+    r = markov_attribution(Paths([["a", "b"], ["z", "z"], ["b", "z"], ["a"]], [2, 0, 0, 1], [4, 0, 0, 1],
+                                 [1, 3, 2, 0]), 2, solver="iterative")
+    got = dict(zip(r.channels, r.conversions))
+    assert got["z"] == 0.0 and got["a"] + got["b"] == pytest.approx(3.0, rel=1e-12)
+
+
+def test_a_chain_that_almost_never_ends_is_a_one_line_error_not_a_hang():
+    # one path of 200,000 visits of 'a': at order 1 the state a loops with probability 1 - 5e-6
+    with pytest.raises(StepError, match="did not converge.*direct solver"):
+        markov_attribution(Paths([["a"] * 200_000], [1], [1], [0]), 1, solver="iterative")
+    assert markov_attribution(Paths([["a"] * 200_000], [1], [1], [0]), 1).conversions[0] == 1.0
+
+
+def test_unknown_solver_is_an_error():
+    with pytest.raises(ValueError, match="solver must be one of"):
+        markov_attribution(Paths([["a"]], [1], [1], [0]), 1, solver="lu")
 
 
 def test_hand_worked_example():

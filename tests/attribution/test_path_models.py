@@ -202,13 +202,23 @@ def test_a_bad_markov_order_in_the_project_file_is_refused_naming_the_key(capsys
     assert res.code != 0 and "markov" in res.err and "order" in res.err, res.err
 
 
-def test_more_channels_than_a_bitmask_holds_is_one_line_for_shapley(capsys, tmp_path):
+def test_more_channels_than_a_bitmask_holds_are_sampled(capsys, tmp_path):
     from ..conftest import make_challenge_db
-    sessions = [(f"s{i}", f"u{i}", "2023-09-01", "10:00:00", f"channel {i:02d}", 0, 0, 0) for i in range(63)]
-    conversions = [(f"c{i}", f"u{i}", "2023-09-02", "10:00:00", 1.0) for i in range(63)]
+    sessions = [(f"s{i}", f"u{i % 40}", f"2023-09-0{1 + i % 3}", f"1{i % 10}:00:00", f"channel {i:02d}", 0, 0, 0)
+                for i in range(70)]
+    conversions = [(f"c{i}", f"u{i}", "2023-09-05", "10:00:00", 1.0) for i in range(30)]
     db = make_challenge_db(tmp_path / "wide.db", sessions, conversions, [])
-    res = run_cli(capsys, "attribution", "run", "--db", db, *RANGE, "--model", "shapley",
-                  "--warehouse", tmp_path / "w.duckdb")
-    assert res.code != 0 and "63 channels" in res.err and "Traceback" not in res.err + res.out
-    assert run_cli(capsys, "attribution", "attribute", *RANGE, "--model", "markov",
-                   "--warehouse", tmp_path / "w.duckdb").code == 0  # markov has no such limit
+    location = str(tmp_path / "w.duckdb")
+    settings = tmp_path / "m.yml"
+    settings.write_text("attribution:\n  shapley: {game: conversion_rate, samples: 50}\n")
+    _run(capsys, db, location, "shapley", "--config", settings)
+    with connect(path=location) as wh:
+        weights = _weights(wh, "shapley")
+        paths = path_models.range_paths(wh, SINCE, UNTIL)
+    ref = shapley.shapley_attribution(paths.channels, paths.conversions, paths.value, paths.nulls,
+                                      game="conversion_rate", samples=50)
+    assert len(weights) == 70 and not ref.exact
+    for ch, phi, se in zip(ref.channels, ref.shapley, ref.std_error):
+        assert weights[ch]["weight"] == pytest.approx(phi, rel=1e-12, abs=1e-15)
+        assert weights[ch]["std_error"] == pytest.approx(se, rel=1e-12, abs=1e-15)
+    assert sum(r["conversions"] for r in weights.values()) == pytest.approx(30.0)

@@ -122,6 +122,26 @@ def test_sampled_conversion_rate_game_is_within_its_standard_error_of_the_exact_
     assert sampled.shapley.sum() == pytest.approx(exact.grand_value)  # every order sums to v(all)
 
 
+def test_sampling_takes_hundreds_of_channels():
+    """Beyond a 64-bit mask (the old limit): 120 channels, both games; the conversion-rate values
+    sum to the overall rate in every order, the conversions game matches its closed form."""
+    rng = np.random.default_rng(8)
+    names = [f"c{i:03d}" for i in range(120)]
+    journeys = [list(rng.choice(names, size=rng.integers(1, 6), replace=False)) for _ in range(2000)]
+    c, u = rng.integers(0, 3, 2000), rng.integers(0, 5, 2000)
+    rate = shapley_attribution(journeys, c, c * 2.0, u, samples=200, seed=3)
+    assert len(rate.channels) == 120 and not rate.exact
+    assert rate.shapley.sum() == pytest.approx(c.sum() / (c.sum() + u.sum()), rel=1e-12)
+    assert rate.conversions.sum() == pytest.approx(float(c.sum()), rel=1e-12)
+    conv = shapley_attribution(journeys, c, c * 2.0, u, game="conversions", samples=200, seed=3)
+    truth = dict.fromkeys(names, 0.0)
+    for j, k in zip(journeys, c):
+        for ch in j:
+            truth[ch] += k / len(j)
+    for ch, phi, se in zip(conv.channels, conv.shapley, conv.std_error):
+        assert abs(phi - truth[ch]) <= 5 * se + 1e-9, ch
+
+
 @pytest.mark.parametrize("args,says", [
     (([["a"]], [0], [0], [1]), "no conversions"),
     (([[]], [1], [1], [0]), "no channel"),

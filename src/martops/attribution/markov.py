@@ -11,10 +11,13 @@ not convert). Identical paths are summed first (`Paths.aggregated`).
 States at order k (1..4): after the j-th visit of a path the chain is in the state
 (ch[max(1, j-k+1)], ..., ch[j]), the last k channels visited, oldest first. A path's first k-1
 states are therefore *shorter* tuples (a path `a > b > c` at order 3 visits (a,), (a, b),
-(a, b, c)). This is the same chain as ChannelAttribution's padding with the start state
-((start, start, a) is the state (a,) here): a shorter tuple only ever occurs at a path's start.
-A path shorter than k simply never reaches a full-length state. Special states: start,
-conversion, null (the last two absorbing).
+(a, b, c)). A shorter tuple only ever occurs at a path's start; a path shorter than k never
+reaches a full-length state. Special states: start, conversion, null (the last two absorbing).
+ChannelAttribution 2.2.5 (functions.cpp) starts a path at its first window of k channels instead
+and merges repeated consecutive states: both give the same distribution of emitted channel
+sequences (start -> (a,) -> (a, b) has the probability of start -> (a b); a self-loop does not
+change absorption probabilities), so the same removal effects, which it estimates by simulation
+(walks longer than the longest observed path counted as null).
 
 Counting rule (one row, weight w_i = c_i + u_i): start -> s_1 -> ... -> s_last each counted w_i
 times; s_last -> conversion c_i times and s_last -> null u_i times. A row with w_i = 0 counts
@@ -37,6 +40,16 @@ few states (|X| <= `schur_max`) P_x comes from that one factorisation by the blo
 only |X| extra solves for the columns M[:, X] plus two solves shared by all channels
 (h = M r, g = M^T p0). Otherwise the principal submatrix A_KK is factorised anew. The choice
 depends only on |X| (deterministic), never on timing.
+
+Above `direct_max_states` transient states (orders >= 2 with many channels: ~100k states for 500
+channels) the LU fills in and does not finish, so `solver="auto"` switches to the blocked fixed-point
+(Jacobi) iteration of martops.attribution.absorption on the states that can reach a conversion:
+every P_x from y_x = D_x (r + Q y_x), the channels of a block advanced by one sparse-times-dense
+product per step, started from h. Its stopping rule is chosen so that |P_x error| <=
+ITERATIVE_REL_TOL * P (from the bound ||tau||_inf * step difference, tau the expected steps to
+absorption, solved first): attributed conversions then agree with the direct solve to ~1e-12
+relative (tested on random graphs with `solver="iterative"` against the direct path). Which solver
+runs depends only on the state count, never on timing.
 """
 
 from __future__ import annotations
@@ -48,9 +61,17 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from martops.attribution.absorption import fixed_point, live_states, masked_probabilities
 from martops.errors import SourceError
 
 ORDERS = (1, 2, 3, 4)
+SOLVERS = ("auto", "direct", "iterative")
+DIRECT_MAX_STATES = 20_000
+"""`solver="auto"`: the sparse LU up to this many transient states, the iterative solve above."""
+ITERATIVE_REL_TOL = 1e-13
+"""The iterative solve's bound on |P_x error| / P."""
+RESIDUAL_FLOOR = 1e-15
+"""No residual below this is asked for (float64 round-off of a row of I - Q is ~1e-16)."""
 
 
 @dataclasses.dataclass
@@ -166,15 +187,20 @@ def build_chain(paths: Paths, order: int) -> Chain:
     return Chain(a, r, p0, last, names)
 
 
-def markov_attribution(paths: Paths, order: int = 1, *, schur_max: int = 64) -> MarkovResult:
+def markov_attribution(paths: Paths, order: int = 1, *, schur_max: int = 64, solver: str = "auto",
+                       direct_max_states: int = DIRECT_MAX_STATES) -> MarkovResult:
     """Removal-effect attribution of `paths` at `order` (module docstring: states, formulas).
     SourceError when there is no conversion to attribute. `schur_max`: the largest number of a
-    channel's states solved from the shared factorisation (0: always refactorise)."""
+    channel's states solved from the shared factorisation (0: always refactorise). `solver`: "direct"
+    (sparse LU), "iterative" (batched BiCGSTAB) or "auto" (direct up to `direct_max_states` states)."""
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
     total_conv, total_value = float(paths.conversions.sum()), float(paths.value.sum())
     if not total_conv > 0:
         raise SourceError("the paths hold no conversion (total_conversions sums to 0): nothing to attribute")
     agg = paths.aggregated()
-    return solve_chain(build_chain(agg, order), order, total_conv, total_value, schur_max=schur_max)
+    return solve_chain(build_chain(agg, order), order, total_conv, total_value, schur_max=schur_max,
+                       solver=solver, direct_max_states=direct_max_states)
 
 
 def chain_from_counts(moves: tuple[np.ndarray, np.ndarray, np.ndarray], ends: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -202,23 +228,44 @@ def chain_from_counts(moves: tuple[np.ndarray, np.ndarray, np.ndarray], ends: tu
     return Chain((sp.identity(n, format="csc") - q).tocsc(), r, p0, last, list(channels))
 
 
-def solve_chain(chain: Chain, order: int, total_conv: float, total_value: float, *,
-                schur_max: int = 64) -> MarkovResult:
-    """Removal effects of `chain`'s channels, and `total_conv` / `total_value` shared by them."""
+def solve_chain(chain: Chain, order: int, total_conv: float, total_value: float, *, schur_max: int = 64,
+                solver: str = "auto", direct_max_states: int = DIRECT_MAX_STATES) -> MarkovResult:
+    """Removal effects of `chain`'s channels, and `total_conv` / `total_value` shared by them
+    (`schur_max`, `solver`, `direct_max_states`: as in `markov_attribution`)."""
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
     if not total_conv > 0:
         raise SourceError("the paths hold no conversion: nothing to attribute")
-    lu = spla.splu(chain.a)
-    h = lu.solve(chain.r)
-    g = lu.solve(chain.p0, trans="T")
-    p = float(chain.p0 @ h)
-    re = np.array([_removed_probability(chain, lu, h, g, p, np.flatnonzero(chain.last == x), schur_max)
-                   for x in range(len(chain.channels))])
-    re = np.clip(1.0 - re / p, 0.0, 1.0)
+    n_states = chain.a.shape[0]
+    if solver == "iterative" or (solver == "auto" and n_states > direct_max_states):
+        p, removed = _iterative_probabilities(chain)
+    else:
+        lu = spla.splu(chain.a)
+        h = lu.solve(chain.r)
+        g = lu.solve(chain.p0, trans="T")
+        p = float(chain.p0 @ h)
+        removed = np.array([_removed_probability(chain, lu, h, g, p, np.flatnonzero(chain.last == x), schur_max)
+                            for x in range(len(chain.channels))])
+    re = np.clip(1.0 - removed / p, 0.0, 1.0)
     total_re = re.sum()
     if not total_re > 0:  # cannot happen when P > 0 (the channel before a conversion has RE > 0)
         raise SourceError("every removal effect is 0: no channel leads to a conversion")
     return MarkovResult(chain.channels, re, re / total_re * total_conv, re / total_re * total_value, p,
-                        total_conv, total_value, order, chain.a.shape[0])
+                        total_conv, total_value, order, n_states)
+
+
+def _iterative_probabilities(chain: Chain) -> tuple[float, np.ndarray]:
+    """P and every P_x by the blocked fixed-point iteration (martops.attribution.absorption) on the
+    states that can reach a conversion, to |error| <= ITERATIVE_REL_TOL * P."""
+    q = (sp.identity(chain.r.size, format="csr") - chain.a.tocsr()).tocsr()
+    live = live_states(q, chain.r)
+    q, r, p0, last = q[live][:, live].tocsr(), chain.r[live], chain.p0[live], chain.last[live]
+    tau = fixed_point(q, np.ones(r.size), 1e-6)
+    scale = 1.01 * float(tau.max()) * float(p0.sum())  # |P error| <= scale * step difference
+    h = fixed_point(q, r, RESIDUAL_FLOOR)  # one column: as tight as float64 allows
+    p = float(p0 @ h)
+    tol = max(RESIDUAL_FLOOR, ITERATIVE_REL_TOL * p / scale)
+    return p, masked_probabilities(q, r, p0, last, np.arange(len(chain.channels)), h, tol)
 
 
 def _removed_probability(chain: Chain, lu, h: np.ndarray, g: np.ndarray, p: float, x_states: np.ndarray,

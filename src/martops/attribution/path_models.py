@@ -178,17 +178,23 @@ def _totals(wh: Warehouse, v: ir.Table) -> tuple[float, float]:
 
 def _shapley(wh: Warehouse, v: ir.Table, channels: list[str],
              cfg: AttributionConfig) -> tuple[shapley.ShapleyResult, list[str]]:
-    """Each path's channel set as a bitmask (bit_or in SQL), paths summed per set: only the distinct
-    sets (at most 2^channels, usually far fewer) leave the warehouse."""
-    if len(channels) > 62:
-        raise StepError(f"shapley: {len(channels)} channels; at most 62 fit a bitmask: group rare channels first")
-    one = ibis.literal(1).cast("int64")
-    per_path = v.group_by(["kind", "key"]).aggregate(mask=(one << v.ch.cast("int32")).bit_or(), conv=v.conv.max(),
-                                                      nulls=v.nulls.max(), value=v.value.max())
-    sets = _numpy(wh, per_path.group_by("mask").aggregate(conv=per_path.conv.sum(), nulls=per_path.nulls.sum(),
-                                                          value=per_path.value.sum().cast("float64"))
-                  .order_by("mask"))
-    journeys = [[ch for i, ch in enumerate(channels) if int(m) >> i & 1] for m in sets["mask"]]
+    """Each path's channel set as a bitmask (bit_or in SQL; above 62 channels its sorted channel ids
+    as a string), paths summed per set: only the distinct sets leave the warehouse."""
+    if len(channels) <= 62:
+        one = ibis.literal(1).cast("int64")
+        per_path = v.group_by(["kind", "key"]).aggregate(set=(one << v.ch.cast("int32")).bit_or(), conv=v.conv.max(),
+                                                          nulls=v.nulls.max(), value=v.value.max())
+    else:  # more channels than a 64-bit mask: the set as its sorted channel ids, one string
+        d = v.select("kind", "key", "ch", "conv", "nulls", "value").distinct()
+        per_path = d.group_by(["kind", "key"]).aggregate(set=d.ch.cast("string").group_concat(",", order_by=[d.ch]),
+                                                          conv=d.conv.max(), nulls=d.nulls.max(), value=d.value.max())
+    sets = _numpy(wh, per_path.group_by("set").aggregate(conv=per_path.conv.sum(), nulls=per_path.nulls.sum(),
+                                                         value=per_path.value.sum().cast("float64"))
+                  .order_by("set"))
+    if len(channels) <= 62:
+        journeys = [[ch for i, ch in enumerate(channels) if int(m) >> i & 1] for m in sets["set"]]
+    else:
+        journeys = [[channels[int(i)] for i in str(m).split(",")] for m in sets["set"]]
     res = shapley.shapley_attribution(journeys, sets["conv"], sets["value"], sets["nulls"], game=cfg.shapley.game,
                                       samples=cfg.shapley.samples, seed=cfg.shapley.seed)
     return res, shapley.over_credited(res, journeys, sets["conv"])

@@ -20,8 +20,9 @@ Exact for n <= `EXACT_MAX` channels: C and U per exact set are turned into sums 
 the zeta transform over the 2^n bitmasks (O(n 2^n), Yates 1937 / "fast subset sum"), then
 phi_i = sum over S not holding i of |S|! (n-|S|-1)! / n! (v(S + i) - v(S)), vectorised per channel.
 Above that, permutation sampling (Castro, Gomez, Tejada 2009): the mean marginal contribution over
-`samples` random orders, with its standard error; v(S) for a sampled prefix is computed over the
-journeys directly (a journey counts when its mask has no bit outside S).
+`samples` random orders, with its standard error; within one order a journey enters the
+coalition at the position of its last channel, so all n prefixes' v(S) come from one pass over
+the journeys (any number of channels; 500 channels x 100k journeys x 2000 orders in seconds).
 """
 
 from __future__ import annotations
@@ -53,13 +54,14 @@ class ShapleyResult:
     """v(all channels): total conversions, or the overall conversion rate."""
 
 
-def _masks(journeys: Sequence[Sequence[str]]) -> tuple[list[str], np.ndarray]:
+def _channel_ids(journeys: Sequence[Sequence[str]]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Sorted channel names and each journey's distinct channel ids as a CSR row (indptr, ids)."""
     channels = sorted({c for j in journeys for c in j})
-    if len(channels) > 62:
-        raise ValueError(f"{len(channels)} channels: at most 62 fit a bitmask; group rare channels first")
-    bit = {c: 1 << i for i, c in enumerate(channels)}
-    masks = np.array([sum(bit[c] for c in set(j)) for j in journeys], dtype=np.int64)
-    return channels, masks
+    index = {c: i for i, c in enumerate(channels)}
+    rows = [sorted({index[c] for c in j}) for j in journeys]
+    indptr = np.zeros(len(rows) + 1, np.int64)
+    np.cumsum([len(r) for r in rows], out=indptr[1:])
+    return channels, indptr, np.fromiter((i for r in rows for i in r), np.int64, int(indptr[-1]))
 
 
 def _check(journeys, conversions, value, nulls) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -110,25 +112,21 @@ def _exact(masks: np.ndarray, c: np.ndarray, u: np.ndarray, n: int, game: str) -
     return phi
 
 
-def _sampled(masks: np.ndarray, c: np.ndarray, u: np.ndarray, n: int, game: str, samples: int,
-             seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _sampled(indptr: np.ndarray, ids: np.ndarray, c: np.ndarray, u: np.ndarray, n: int, game: str,
+             samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean marginal contribution over `samples` random orders. A journey joins the coalition at
+    the position of its last channel in the order, so one order costs one pass over the journeys'
+    channels (a max per journey, a cumulative sum per position), not one pass per prefix."""
     rng = np.random.default_rng(seed)
     contrib = np.zeros((samples, n))
-
-    def v_of(s: int) -> float:
-        inside = (masks & ~np.int64(s)) == 0
-        cs, us = float(c[inside].sum()), float(u[inside].sum())
-        if game == "conversions":
-            return cs
-        return cs / (cs + us) if cs + us > 0 else 0.0
-
+    rank = np.empty(n, np.int64)
     for k in range(samples):
-        s, before = 0, 0.0
-        for i in rng.permutation(n):
-            s |= 1 << int(i)
-            after = v_of(s)
-            contrib[k, i] = after - before
-            before = after
+        order = rng.permutation(n)
+        rank[order] = np.arange(n)
+        joins = np.maximum.reduceat(rank[ids], indptr[:-1])
+        v = _game_values(game, np.bincount(joins, weights=c, minlength=n).cumsum(),
+                         np.bincount(joins, weights=u, minlength=n).cumsum())
+        contrib[k, order] = np.diff(v, prepend=0.0)
     return contrib.mean(axis=0), contrib.std(axis=0, ddof=1) / math.sqrt(samples) if samples > 1 else np.zeros(n)
 
 
@@ -145,13 +143,14 @@ def shapley_attribution(journeys: Sequence[Sequence[str]], conversions, value, n
     if game not in GAMES:
         raise ValueError(f"unknown game {game!r}; games: {', '.join(GAMES)}")
     c, v, u = _check(journeys, conversions, value, nulls)
-    channels, masks = _masks(journeys)
+    channels, indptr, ids = _channel_ids(journeys)
     n = len(channels)
     exact = n <= min(exact_max, EXACT_MAX)
     if exact:
+        masks = np.bitwise_or.reduceat(np.left_shift(1, ids), indptr[:-1])
         phi, se = _exact(masks, c, u, n, game), np.zeros(n)
     else:
-        phi, se = _sampled(masks, c, u, n, game, samples, seed)
+        phi, se = _sampled(indptr, ids, c, u, n, game, samples, seed)
     grand = float(_game_values(game, np.array([c.sum()]), np.array([u.sum()]))[0])
     share = phi / grand if grand else np.zeros(n)
     return ShapleyResult(channels, phi, se, share * c.sum(), share * v.sum(), game, exact, grand)
