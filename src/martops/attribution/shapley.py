@@ -136,7 +136,9 @@ def shapley_attribution(journeys: Sequence[Sequence[str]], conversions, value, n
     """Shapley values of the channels and the conversions and value they are credited with.
 
     `journeys`: per journey (or aggregated journey set) its channel names, any order, repeats
-    ignored; `conversions`, `value`, `nulls`: shape (n,). Exact up to EXACT_MAX channels, else
+    ignored; `conversions`, `value`, `nulls`: shape (n,). The `conversions` game by its closed form
+    (exact for any number of channels; value credited as each journey's own value split equally
+    over its channels, the same game played with value). `conversion_rate`: exact up to EXACT_MAX channels, else
     `samples` sampled permutations (deterministic for `seed`); `exact_max` lowers the exact limit
     (tests compare the sampled estimate with the exact value). Raises ValueError on bad input.
     """
@@ -145,6 +147,12 @@ def shapley_attribution(journeys: Sequence[Sequence[str]], conversions, value, n
     c, v, u = _check(journeys, conversions, value, nulls)
     channels, indptr, ids = _channel_ids(journeys)
     n = len(channels)
+    if game == "conversions":  # the closed form, exact for any number of channels, value included
+        size = np.diff(indptr)
+        per = np.repeat(1.0 / size, size)
+        phi = np.bincount(ids, weights=np.repeat(c, size) * per, minlength=n)
+        worth = np.bincount(ids, weights=np.repeat(v, size) * per, minlength=n)
+        return ShapleyResult(channels, phi, np.zeros(n), phi.copy(), worth, game, True, float(c.sum()))
     exact = n <= min(exact_max, EXACT_MAX)
     if exact:
         masks = np.bitwise_or.reduceat(np.left_shift(1, ids), indptr[:-1])
