@@ -34,7 +34,7 @@ help:
 	@echo "make demo   - set up and run the attribution pipeline, the campaign KPI mart and the data checks on generated demo data"
 	@echo "make test   - set up and run the test suite"
 	@echo "make bench  - set up and run the benchmarks (1M and 10M sessions; takes minutes)"
-	@echo "make bench-markov - Markov/Shapley on 1M path rows and 500 channels beside ChannelAttribution (its own venv .venv-bench-ca; ~30 min)"
+	@echo "make bench-markov - Markov/Shapley on 1M path rows and 500 channels beside ChannelAttribution (its own venv .venv-bench-ca; about an hour, mostly ChannelAttribution)"
 	@echo "make airflow-env / dagster-env - Airflow's / Dagster's own venv (.venv-airflow, .venv-dagster) for the adapters"
 	@echo "make test-pythons - smoke-test the other supported Pythons found ($(SUPPORTED_PYTHONS)) in .venv-X.Y"
 	@echo "Python: $(PYTHON) ($(or $(PYVER),does not run)); pick another with PYTHON=python3.12"
