@@ -144,7 +144,7 @@ def test_dedupe_threshold_flags_are_validated(capsys, tmp_path, flags, fragment)
      "--since 2023-09-07 is after --until 2023-09-01"),
     (["attribution", "run", "--db", "x.db", "--since", "2023-02-30", "--until", "2023-09-01"], 1,
      "--since '2023-02-30' is not a date"),
-    (["attribution", "run", "--db", "x.db", *RANGE, "--model", "markov"], 1, "--model 'markov' is not a model"),
+    (["attribution", "run", "--db", "x.db", *RANGE, "--model", "markow"], 1, "--model 'markow' is not a model"),
     (["attribution", "generate", "--out", "x.db", "--conversions", "0"], 2, "Invalid value for '--conversions'"),
     (["kpis", "show", "--by", "colour"], 1, "--by 'colour' is not a dimension"),
     (["kpis", "export", "--out", "x.csv", "--grain", "hourly"], 1, "--grain 'hourly' is not one of"),

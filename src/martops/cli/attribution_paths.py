@@ -34,7 +34,7 @@ def paths(
     """Exact data-driven attribution of aggregated paths: Markov removal effects (no simulation)
     or Shapley values; per channel its weight, attributed conversions and value, and share.
 
-    Examples:
+    Example:
 
       martops attribution paths --input PathData.csv --model markov --order 2 --export markov.csv
 
