@@ -91,8 +91,7 @@ def _time_decay(j: ir.Table, cfg: AttributionConfig) -> ir.Table:
     secs = j.session_ts.epoch_seconds()
     j = j.mutate(_age_days=(secs.max().over(_conv_window()) - secs).cast("float64") / 86400.0)
     j = j.mutate(_weight=(j._age_days * (-math.log(2) / cfg.half_life_days)).exp())
-    ordered_all = ibis.window(group_by="conv_id", order_by="position", rows=(None, None))
-    return j.mutate(_credit=j._weight / j._weight.sum().over(ordered_all))
+    return j.mutate(_credit=j._weight / j._weight.sum().over(ordered_journey()))
 
 
 def _softmax(j: ir.Table, name: str, score: ir.Value, eligible: ir.Value) -> ir.Table:
@@ -102,11 +101,11 @@ def _softmax(j: ir.Table, name: str, score: ir.Value, eligible: ir.Value) -> ir.
     j = j.mutate(_s=score, _ok=eligible)
     j = j.mutate(_top=ibis.ifelse(j._ok, j._s, ibis.null("float64")).max().over(_conv_window()))
     j = j.mutate(_e=ibis.ifelse(j._ok, (j._s - j._top).exp(), 0.0))
-    j = j.mutate(_total=j._e.sum().over(_ordered_conv_window()))
+    j = j.mutate(_total=j._e.sum().over(ordered_journey()))
     return j.mutate(**{name: ibis.ifelse(j._total > 0, j._e / j._total, 0.0)}).drop("_s", "_ok", "_top", "_e", "_total")
 
 
-def _ordered_conv_window() -> ibis.Window:
+def ordered_journey() -> ibis.Window:
     """The whole journey in position order: sums in one floating-point order on every run."""
     return ibis.window(group_by="conv_id", order_by="position", rows=(None, None))
 
@@ -131,7 +130,7 @@ def _ihc(j: ir.Table, cfg: AttributionConfig) -> ir.Table:
     j = _softmax(j, "_h", holder_score, (j.holder_engagement == 1) & (j.n_sessions > 1))
     j = _softmax(j, "_c", -p.closer_recency_exponent * (1.0 + j._before_last).ln(), j.closer_engagement == 1)
     j = j.mutate(_mix=wi * j._i + wh * j._h + wc * j._c)
-    j = j.mutate(_mix_total=j._mix.sum().over(_ordered_conv_window()))
+    j = j.mutate(_mix_total=j._mix.sum().over(ordered_journey()))
     return j.mutate(_credit=ibis.ifelse(j._mix_total > 0, j._mix / j._mix_total,
                                         1.0 / j.n_sessions.cast("float64")))
 

@@ -51,6 +51,7 @@ import numpy as np
 
 from martops.attribution import markov, shapley, tables as T
 from martops.attribution.costs import EXACT
+from martops.attribution.models import ordered_journey
 from martops.config import AttributionConfig
 from martops.engine import Warehouse
 from martops.errors import StepError
@@ -212,17 +213,19 @@ def channel_weights(wh: Warehouse, since: dt.date, until: dt.date, model: str,
     if model == "markov":
         res = _markov(wh, v, channels, cfg.markov.order)
         detail = f"order {res.order}, {res.states:,} states, P(conversion) {res.p_conversion:.6f}"
-        return [{"channel_name": ch, "weight": float(w), "std_error": 0.0, "conversions": float(c),
-                 "value": float(v), "detail": detail}
-                for ch, w, c, v in zip(res.channels, res.removal_effect, res.conversions, res.value)]
+        return _rows(res, res.removal_effect, np.zeros(len(res.channels)), detail)
     res, over = _shapley(wh, v, channels, cfg)
     how = "exact" if res.exact else f"{cfg.shapley.samples:,} sampled orders, seed {cfg.shapley.seed}"
     detail = f"game {res.game}, {how}, v(all channels) {res.grand_value:.6g}"
     if over:
         detail += f"; credited beyond their own journeys' conversions: {', '.join(over)}"
+    return _rows(res, res.shapley, res.std_error, detail)
+
+
+def _rows(res, weight: np.ndarray, std_error: np.ndarray, detail: str) -> list[dict]:
     return [{"channel_name": ch, "weight": float(w), "std_error": float(e), "conversions": float(c),
              "value": float(v), "detail": detail}
-            for ch, w, e, c, v in zip(res.channels, res.shapley, res.std_error, res.conversions, res.value)]
+            for ch, w, e, c, v in zip(res.channels, weight, std_error, res.conversions, res.value)]
 
 
 def store_weights(wh: Warehouse, model: str, since: dt.date, until: dt.date, cfg: AttributionConfig) -> int:
@@ -253,8 +256,7 @@ def credits_expr(wh: Warehouse, journeys: ir.Table, model: str, since: dt.date, 
     if model == "shapley":
         weight = weight / j.count().over(ibis.window(group_by=[j.conv_id, j.channel_name])).cast("float64")
     j = j.mutate(_sw=weight)
-    ordered_all = ibis.window(group_by="conv_id", order_by="position", rows=(None, None))
-    total = j._sw.sum().over(ordered_all)
+    total = j._sw.sum().over(ordered_journey())
     credit = ibis.ifelse(total > 0, j._sw / total, 1.0 / j.n_sessions.cast("float64"))
     return j.select(model=ibis.literal(model), conv_id=j.conv_id, conv_date=j.conv_date,
                     session_id=j.session_id, ihc=credit.cast("float64"))
