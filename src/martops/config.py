@@ -123,7 +123,7 @@ class ShapleySettings(_Strict):
     non-converting journeys, but a rare channel can be credited beyond its own journeys' conversions)."""
     samples: int = Field(2000, ge=2)
     """Random channel orders sampled above 20 channels (exact at 20 or fewer)."""
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     """Seed of the sampled orders: the same data and seed give the same credits."""
 
 

@@ -266,6 +266,7 @@ def test_cli_paths_prints_table_and_exports(tmp_path, capsys):
     (["--model", "shapley", "--game", "revenue"], "choose one of conversion_rate, conversions"),
     (["--model", "shapley", "--order", "2"], "--order does not apply to --model shapley"),
     (["--game", "conversions"], "--game does not apply to --model markov"),
+    (["--model", "shapley", "--seed", "-1"], "--seed"),
 ])
 def test_cli_flag_errors(tmp_path, capsys, args, expected):
     f = write(tmp_path, HEADER + "\na;1;1;0\n")
@@ -291,6 +292,8 @@ def test_cli_shapley_on_paths_by_hand(tmp_path, capsys):
     res = run_cli(capsys, "attribution", "paths", "--input", f, "--model", "shapley", "--export", out, "--force")
     rows = {r["channel"]: r for r in csv.DictReader(out.open())}
     assert float(rows["a"]["conversions"]) == pytest.approx(2.0) and float(rows["b"]["conversions"]) == pytest.approx(2.0)
+    res = run_cli(capsys, "attribution", "paths", "--input", f, "--model", "shapley", "--seed", "3")
+    assert res.code == 0 and "note: --seed unused: this result is exact" in res.out
 
 
 def test_cli_shapley_warns_when_the_rate_game_credits_a_rare_channel_beyond_its_paths(tmp_path, capsys):

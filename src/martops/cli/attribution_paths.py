@@ -27,7 +27,7 @@ def paths(
                                        "split equally over its distinct channels) or conversion_rate (uses total_null)."),
     samples: Optional[int] = typer.Option(None, "--samples", min=2,
                                           help="shapley above 20 channels: random channel orders sampled (default 2000)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="shapley above 20 channels: seed of the sampled orders (default 0)."),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0, help="shapley above 20 channels: seed of the sampled orders (default 0)."),
     export: Optional[Path] = typer.Option(None, "--export", help="Also write the rows to this .csv or .parquet file."),
     force: bool = FORCE,
 ) -> None:
@@ -57,7 +57,8 @@ def paths(
     refuse_overwrite(force, ("--export", export))
     data = read_path_file(input)
     rows, headline, title, notes = (_markov(data, order or 1) if model == "markov" else
-                                    _shapley(data, game, samples or 2000, 0 if seed is None else seed))
+                                    _shapley(data, game, samples or 2000, 0 if seed is None else seed,
+                                             [f for f, v in (("--samples", samples), ("--seed", seed)) if v is not None]))
     if export is not None:
         from martops.export_files import write_rows
 
@@ -94,7 +95,7 @@ def _markov(data, order: int) -> tuple[list[dict], str, str, list[str]]:
             f"Markov order {order}: removal effects", [])
 
 
-def _shapley(data, game: str, samples: int, seed: int) -> tuple[list[dict], str, str, list[str]]:
+def _shapley(data, game: str, samples: int, seed: int, sampling: list[str]) -> tuple[list[dict], str, str, list[str]]:
     from martops.attribution.shapley import over_credited, shapley_attribution
 
     agg = data.aggregated()
@@ -112,7 +113,9 @@ def _shapley(data, game: str, samples: int, seed: int) -> tuple[list[dict], str,
             for ch, phi, se, c, v in zip(r.channels, r.shapley, r.std_error, r.conversions, r.value)]
     rows.sort(key=lambda row: (-row["conversions"], row["channel"]))
     how = "exact" if r.exact else f"{samples:,} sampled orders (seed {seed}), standard errors shown"
-    notes = []
+    notes = [] if not (r.exact and sampling) else [
+        f"note: {' and '.join(sampling)} unused: this result is exact (sampling is only for the conversion_rate "
+        "game above 20 channels)"]
     if over:
         notes.append(f"note: the conversion_rate game credits {len(over)} channel(s) with more conversions than "
                       f"the paths they appear in hold ({escape(', '.join(over[:10]))}{' ...' if len(over) > 10 else ''}): "
