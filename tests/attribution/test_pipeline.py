@@ -143,8 +143,13 @@ def test_write_back_of_range_b_keeps_range_a(capsys, tiny_db, tmp_path, b_with):
         assert res.code == 1 and "no journey for" in res.err
         assert _sqlite_report_agrees_with_its_credits(tiny_db) == after_a
         run_pipeline(capsys, tiny_db, tmp_path, *a, name="b")  # now it knows A
-    run_pipeline(capsys, tiny_db, tmp_path, *b, "--write-back", **extra,
-                 **({"model": "first_touch"} if b_with == "other_model" else {}))
+    if b_with == "other_model":  # A's linear credits stay: one report of two models is refused, file unchanged
+        res = run_cli(capsys, "attribution", "run", "--db", tiny_db, *b, "--model", "first_touch", "--warehouse",
+                      tmp_path / "a.duckdb", "--write-back")
+        msg = " ".join(res.err.split())
+        assert res.code == 1 and "2 conversion(s) by linear (e.g. conv_id 'c1')" in msg and "Nothing was written" in msg
+        assert _sqlite_report_agrees_with_its_credits(tiny_db) == after_a
+    run_pipeline(capsys, tiny_db, tmp_path, *b, "--write-back", **extra)
     con = sqlite3.connect(tiny_db)
     credited = {c for (c,) in con.execute("SELECT DISTINCT conv_id FROM attribution_customer_journey")}
     assert credited == {"c1", "c2", "c3"}  # A's c1, c3 and B's c2 (c5 has no earlier session)
@@ -155,6 +160,23 @@ def test_write_back_of_range_b_keeps_range_a(capsys, tiny_db, tmp_path, b_with):
     run_pipeline(capsys, tiny_db, tmp_path, *a, "--write-back", **extra)
     assert [con.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()
             for t in ("attribution_customer_journey", "channel_reporting")] == files
+
+
+def test_write_back_of_the_whole_span_switches_model_and_unrecorded_credits_are_refused(capsys, tiny_db, tmp_path):
+    """The file's tables have no model column: `martops_credit_models` says who wrote each credit."""
+    a, whole = ["--since", "2023-09-01", "--until", "2023-09-03"], ["--since", "2023-09-01", "--until", "2023-09-07"]
+    run_pipeline(capsys, tiny_db, tmp_path, *a, "--write-back")
+    run_pipeline(capsys, tiny_db, tmp_path, *whole, "--write-back", model="first_touch")
+    con = sqlite3.connect(tiny_db)
+    assert dict(con.execute("SELECT conv_id, model FROM martops_credit_models").fetchall()) == {
+        "c1": "first_touch", "c2": "first_touch", "c3": "first_touch"}
+    _sqlite_report_agrees_with_its_credits(tiny_db)
+    con.execute("DELETE FROM martops_credit_models WHERE conv_id = 'c1'")  # as if written by another tool
+    con.commit()
+    res = run_cli(capsys, "attribution", "write-back", "--db", tiny_db, "--since", "2023-09-04", "--until",
+                  "2023-09-07", "--model", "first_touch", "--warehouse", tmp_path / "wh.duckdb")
+    msg = " ".join(res.err.split())
+    assert res.code == 1 and "1 conversion(s) by (none recorded) (e.g. conv_id 'c1')" in msg, msg
 
 
 @pytest.fixture

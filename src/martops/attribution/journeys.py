@@ -16,6 +16,7 @@ from martops.checks import catalog
 from martops.checks.store import recorded
 from martops.config import ProjectConfig
 from martops.engine import Warehouse
+from martops.errors import StepError
 from martops.ops.runlog import current_run_id
 
 
@@ -48,7 +49,12 @@ def unattributed_expr(conversions: ir.Table, journeys: ir.Table) -> ir.Table:
 
 def build_journeys(wh: Warehouse, since: dt.date, until: dt.date, lookback_days: int | None,
                    project: ProjectConfig | None = None) -> dict[str, int]:
-    """Replace the journeys of conversions dated [since, until]; returns counts for the result."""
+    """Replace the journeys of conversions dated [since, until]; returns counts for the result.
+
+    StepError, after the (empty) journeys and the unattributed conversions are stored, when the
+    range has conversions but none has an earlier session of its user: every model would credit
+    nothing, and a run that reports success with no credit at all hides a wrong range or a
+    lookback that is too short."""
     conv = wh.table(T.CONVERSIONS)
     conv = conv.filter(conv.conv_date.between(since, until))
     expr = journeys_expr(wh.table(T.SESSIONS), conv, lookback_days)
@@ -66,6 +72,12 @@ def build_journeys(wh: Warehouse, since: dt.date, until: dt.date, lookback_days:
         _ensure_non_converting_view(wh)
         catalog.gate(wh, project or ProjectConfig(), [T.JOURNEYS], results, quality.TABLE_CHECKS)
     n_conv = int(wh.scalar(conv.count()))
+    if n_conv and not rows:
+        window = f" within attribution.lookback_days ({lookback_days})" if lookback_days else ""
+        raise StepError(
+            f"none of the {n_conv:,} conversion(s) dated {since}..{until} has an earlier session of its user{window}, "
+            "so there is nothing to attribute; they are listed in attribution.unattributed_conversions. "
+            "Check the range (or the lookback) against the sessions' dates")
     return {"conversions": n_conv, "journey_rows": rows, "without_sessions": n_lost}
 
 

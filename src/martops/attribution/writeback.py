@@ -8,6 +8,13 @@ credits come from this warehouse's journeys; a credit this warehouse cannot plac
 write-back and nothing changes. A user's DDL file (the challenge's own, Python header and all) may
 create the output tables; see `challenge_schema`.
 
+The challenge's tables have no model column, so the file records which model wrote each
+conversion's credits in a table of its own, `martops_credit_models` (conv_id, model): a write-back
+whose model differs from the model of credits it keeps (other ranges') is refused, since the one
+channel_reporting rebuilt from all of them would mix two models under one `ihc` column; the same
+goes for kept credits with no recorded model (written by something else). Writing the whole span
+with one model replaces them all.
+
 An unknown cost (see `costs`) is written as NULL. The challenge's own DDL declares
 `channel_reporting.cost NOT NULL`; into such a table a row with an unknown cost cannot be written
 without inventing a number, so the write-back fails saying so (the built-in DDL allows NULL).
@@ -31,6 +38,7 @@ from martops.errors import SourceError, StepError
 from martops.textfiles import read_text
 
 ALIAS = "challenge_out"
+MODELS_TABLE = "martops_credit_models"
 OUTPUT_COLUMNS = {
     "attribution_customer_journey": ["conv_id", "session_id", "ihc"],
     "channel_reporting": ["channel_name", "date", "cost", "ihc", "ihc_revenue"],
@@ -144,6 +152,12 @@ def _replace_outputs(wh: Warehouse, target: Target, model: str, since: dt.date, 
         n_acj = wh.loader_execute(
             f"INSERT INTO {acj} (conv_id, session_id, ihc) SELECT conv_id, session_id, ihc "
             f"FROM ({wh.compile(credits)}) AS credits")[0][0]
+        wh.loader_execute(f"CREATE TABLE IF NOT EXISTS {ALIAS}.{MODELS_TABLE} (conv_id TEXT, model TEXT)")
+        models = f"{ALIAS}.{MODELS_TABLE}"  # rows of replaced credits go; the kept credits' rows stay
+        wh.loader_execute(f"DELETE FROM {models} WHERE NOT EXISTS (SELECT 1 FROM {acj} a WHERE a.conv_id = "
+                          f"{models}.conv_id) OR conv_id IN (SELECT conv_id FROM ({wh.compile(credits)}))")
+        wh.loader_execute(f"INSERT INTO {models} (conv_id, model) SELECT DISTINCT conv_id, ? "
+                          f"FROM ({wh.compile(credits)}) AS credits", [model])
         placed, unplaced = _file_credits(wh)
         lost = wh.to_pyarrow(unplaced.aggregate(n=unplaced.count(), conversions=unplaced.conv_id.nunique(),
                                                 example=unplaced.conv_id.min())).to_pylist()[0]
@@ -154,6 +168,7 @@ def _replace_outputs(wh: Warehouse, target: Target, model: str, since: dt.date, 
                 "channel_reporting could not be made to agree with it. Write back from the warehouse that "
                 "attributed them, or run their range into this one. Nothing was written."
             )
+        _refuse_mixed_models(wh, target, model, since, until)
         span = wh.to_pyarrow(placed.aggregate(start=placed.event_date.min(), last=placed.conv_date.max())).to_pylist()[0]
         start = span["start"] or end
         report = report_expr(wh.to_loader(wh.table(T.SESSIONS)), placed, start, max(end, span["last"] or end), model)
@@ -165,6 +180,21 @@ def _replace_outputs(wh: Warehouse, target: Target, model: str, since: dt.date, 
             f"SELECT channel_name, strftime(date, '%Y-%m-%d'), cost, ihc, ihc_revenue FROM ({wh.compile(report)})"
         )[0][0]
     return {"attribution_customer_journey": int(n_acj), "channel_reporting": int(n_cr)}
+
+
+def _refuse_mixed_models(wh: Warehouse, target: Target, model: str, since: dt.date, until: dt.date) -> None:
+    """StepError when credits the write-back keeps were written with another model, or with none recorded."""
+    other = wh.loader_execute(
+        f"SELECT coalesce(m.model, '(none recorded)') AS model, count(DISTINCT a.conv_id), min(a.conv_id) "
+        f"FROM {ALIAS}.attribution_customer_journey a LEFT JOIN {ALIAS}.{MODELS_TABLE} m USING (conv_id) "
+        f"WHERE m.model IS DISTINCT FROM ? GROUP BY 1 ORDER BY 1", [model])
+    if other:
+        found = "; ".join(f"{n:,} conversion(s) by {m} (e.g. conv_id {ex!r})" for m, n, ex in other)
+        raise StepError(
+            f"{target.db}: attribution_customer_journey keeps credits outside {since}..{until} written with another "
+            f"model than {model}: {found}. Its channel_reporting has no model column, so one report would mix "
+            f"models: write back with that model, or write the whole span with --model {model}. Nothing was written."
+        )
 
 
 def _refuse_unknown_costs(wh: Warehouse, target: Target, report: ibis.Table) -> None:
