@@ -85,8 +85,8 @@ def _event_columns(t: ir.Table, settings: UsageSourceSettings) -> dict:
 
 def _quarantine(wh: Warehouse, src: UsageSource, role: str, ann: ir.Table, spec, run_id: str,
                 now: dt.datetime) -> int:
-    bad = quarantine_rows(with_place(reasons(ann, spec), src.file_name(role), src.header(role)), spec, T.SOURCE,
-                          run_id, now)
+    where, unit = src.place(role)
+    bad = quarantine_rows(with_place(reasons(ann, spec), where, src.header(role), unit), spec, T.SOURCE, run_id, now)
     return quarantine.replace(wh, T.SOURCE, spec.table, bad, None, None)
 
 

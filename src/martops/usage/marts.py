@@ -280,7 +280,8 @@ def companies(wh: Warehouse, project: ProjectConfig, w: Window, cust: ir.Table) 
 def event_types(wh: Warehouse, w: Window, cust: ir.Table, comp: ir.Table) -> ir.Table:
     """Interactions by event type per customer (every customer) and per company (its seats)."""
     ev = w.upto(wh.table(T.STAGING_EVENTS))
-    ev = ev.semi_join(cust, ev.user_id == cust.customer_id)
+    ids = cust.select(_cid=cust.customer_id)  # a join: PostgreSQL has no SEMI JOIN, and customer_id is unique
+    ev = ev.join(ids, ev.user_id == ids._cid).drop("_cid")
     per_c = ev.group_by(["user_id", "event_type"]).aggregate(interactions=ev.count())
     per_c = per_c.select(entity=ibis.literal("customer"), entity_id=per_c.user_id, event_type=per_c.event_type,
                          interactions=per_c.interactions)

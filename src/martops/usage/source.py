@@ -97,9 +97,9 @@ class UsageSource:
             return f"{self.path}: table {self.table(role)!r}"
         return str(self.path / f"{self.table(role)}.csv")
 
-    def file_name(self, role: str) -> str:
-        """What a quarantine reason's place starts with (`events.csv line 7`, `table events rowid 7`)."""
-        return f"table {self.table(role)} rowid" if self.is_sqlite else f"{self.table(role)}.csv line"
+    def place(self, role: str) -> tuple[str, str]:
+        """(where, unit) a quarantine reason's place starts with: `events.csv line 7`, `table events rowid 7`."""
+        return (f"table {self.table(role)}", "rowid") if self.is_sqlite else (f"{self.table(role)}.csv", "line")
 
     def _columns(self, role: str) -> dict[str, str]:
         name = self.table(role)
