@@ -27,12 +27,13 @@ $(2)/bin/python -m pip install --quiet --disable-pip-version-check -r requiremen
 $(2)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 endef
 
-.PHONY: demo test bench bench-attribution bench-dedupe bench-engines bench-markov setup lock clean help check-python test-pythons airflow-env dagster-env
+.PHONY: demo notebook test bench bench-attribution bench-dedupe bench-engines bench-markov setup lock clean help check-python test-pythons airflow-env dagster-env
 .PRECIOUS: .venv-%/.installed
 
 help:
 	@echo "make demo   - set up and run the attribution pipeline, the campaign KPI mart and the data checks on generated demo data"
 	@echo "make test   - set up and run the test suite"
+	@echo "make notebook - render notebooks/data-analysis.ipynb to HTML ($(DEMO)/data-analysis.html) on USAGE_WAREHOUSE, else on a demo usage warehouse built from the generator"
 	@echo "make bench  - set up and run the benchmarks (1M and 10M sessions; takes minutes)"
 	@echo "make bench-markov - Markov/Shapley on 1M path rows and 500 channels beside ChannelAttribution (its own venv .venv-bench-ca; about an hour, mostly ChannelAttribution)"
 	@echo "make airflow-env / dagster-env - Airflow's / Dagster's own venv (.venv-airflow, .venv-dagster) for the adapters"
@@ -58,17 +59,33 @@ demo: $(STAMP)
 	$(BIN)/martops attribution generate --out $(DEMO)/challenge.db --conversions 2000 --seed 7 --force
 	$(BIN)/martops kpis generate --out $(DEMO)/campaign-exports --seed 7 --force
 	$(BIN)/martops loyalty generate --out $(DEMO)/loyalty --seed 7 --force
+	$(BIN)/martops usage generate --out $(DEMO)/usage.db --users 2000 --seed 7 --force
 	cp src/martops/demo/project.yml $(DEMO)/martops.yml
 	$(BIN)/martops steps
 	cd $(DEMO) && $(CURDIR)/$(BIN)/martops run --since 2023-09-01 --until 2023-09-07 --force
 	cd $(DEMO) && $(CURDIR)/$(BIN)/martops kpis show --by channel_3 --export kpis_by_channel.csv --force
 	cd $(DEMO) && $(CURDIR)/$(BIN)/martops loyalty show programme --export loyalty_programme.csv --force
+	cd $(DEMO) && $(CURDIR)/$(BIN)/martops usage show tiers --export usage_tiers.csv --force
 	$(BIN)/martops crm generate-people --out $(DEMO)/people.csv --records 20000 --force
 	$(BIN)/martops crm dedupe --input $(DEMO)/people.csv --id record_id --compare first_name=name \
 	  --compare surname=name --compare dob=date --compare email=email --compare phone=phone \
 	  --compare address=address --compare postcode=postcode --compare city=city --out $(DEMO)/people_clusters.csv --force
 	cd $(DEMO) && $(CURDIR)/$(BIN)/martops check
 	@echo "Demo outputs are in $(DEMO)/ (its project file: $(DEMO)/martops.yml). To run the README's commands as written: source $(BIN)/activate"
+
+# The usage analysis notebook, executed from a clean kernel and rendered to HTML. USAGE_WAREHOUSE: a warehouse
+# holding the usage marts (`martops usage build`); without it a demo one is built from the generator.
+USAGE_WAREHOUSE ?=
+NOTEBOOK_WAREHOUSE = $(abspath $(or $(USAGE_WAREHOUSE),$(DEMO)/usage-warehouse.duckdb))
+notebook: $(STAMP)
+ifeq ($(USAGE_WAREHOUSE),)
+	$(BIN)/martops usage generate --out $(DEMO)/usage.db --users 2000 --seed 7 --force
+	$(BIN)/martops usage build --source $(DEMO)/usage.db --warehouse $(DEMO)/usage-warehouse.duckdb
+endif
+	MARTOPS_USAGE_WAREHOUSE=$(NOTEBOOK_WAREHOUSE) $(BIN)/python -m nbconvert --to html --execute \
+	  --ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.timeout=600 \
+	  notebooks/data-analysis.ipynb --output-dir $(DEMO)
+	@echo "The notebook, run on $(NOTEBOOK_WAREHOUSE): $(DEMO)/data-analysis.html"
 
 # Airflow and Dagster each get their own venv from their own lock: the adapters in
 # src/martops/automation/orchestration/ import only the stdlib and the orchestrator, and drive the

@@ -354,6 +354,56 @@ class CampaignSourceSettings(SourceSettings):
     """The POS Lite exports were written by pandas, which spells a missing measure `NaN`."""
 
 
+UsageRole = Literal["people", "events"]
+USAGE_COLUMNS = {
+    "people": ("user_id", "name", "email", "company", "created_at"),
+    "events": ("user_id", "event_type", "timestamp", "month"),
+}
+"""Role -> its canonical columns (the keys of `sources.usage.columns.<role>`; see `martops.usage.source`)."""
+
+
+class UsageSourceSettings(SourceSettings):
+    """The usage source (`martops usage`): a SQLite file or a folder of CSV files holding a people
+    table and an events table. Table and column names are mapped here, so any export with that
+    content loads without renaming; every canonical column is listed in `martops.usage.source`."""
+
+    grain: Literal["event", "month"] = "event"
+    """`event`: one row per event with its timestamp (the seed's data.db). `month`: one row per user and
+    month the user was active, months written as numbers 1, 2, ... (the public SaaS sample): an
+    aggregate, so the marts keep a month grain (no day, no event count is invented)."""
+    tables: dict[UsageRole, str] = {}
+    """Role -> the table's name in the SQLite file, or the CSV file's name without `.csv` in a folder
+    (default: the role's name, `people` and `events`), e.g. {people: registrations, events: activity}."""
+    columns: dict[UsageRole, dict[str, str]] = {}
+    """Role -> canonical column -> the source's column, for names that are not the canonical ones
+    (matched trimmed and case-insensitively), e.g. {people: {user_id: id, created_at: registration_month}}."""
+    month_one: str | None = None
+    """grain `month`: the calendar month (YYYY-MM) month number 1 stands for, when it is known; the
+    marts then label months by calendar and `--as-of` takes a date. Unset: months stay numbers."""
+
+    @field_validator("month_one")
+    @classmethod
+    def _year_month(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", v.strip()):
+            raise ValueError(f"write a calendar month as YYYY-MM, e.g. 2019-01; got {v!r}")
+        return v.strip() if v is not None else v
+
+    @model_validator(mode="after")
+    def _known_columns(self) -> "UsageSourceSettings":
+        for role, mapping in self.columns.items():
+            unknown = [c for c in mapping if c not in USAGE_COLUMNS[role]]
+            if unknown:
+                raise ValueError(f"columns.{role}: {', '.join(map(repr, unknown))} is not a column of the {role} "
+                                 f"table; columns: {', '.join(USAGE_COLUMNS[role])}")
+            empty = [c for c, v in mapping.items() if not str(v).strip()]
+            if empty:
+                raise ValueError(f"columns.{role}.{empty[0]} is empty; give the source's column name")
+        for role, name in self.tables.items():
+            if not name.strip():
+                raise ValueError(f"tables.{role} is empty; give the table's name")
+        return self
+
+
 class SourcesConfig(_Strict):
     """Per-domain source settings: `sources: {attribution: {...}, campaigns: {...}, crm: {...}}`."""
 
@@ -361,6 +411,7 @@ class SourcesConfig(_Strict):
     campaigns: CampaignSourceSettings = CampaignSourceSettings()
     crm: SourceSettings = SourceSettings()
     loyalty: SourceSettings = SourceSettings()
+    usage: UsageSourceSettings = UsageSourceSettings()
 
 
 CrmRole = Literal["customers", "transactions", "products", "interactions", "sales_team", "countries"]
@@ -455,6 +506,77 @@ class LoyaltyConfig(_Strict):
         return self
 
 
+class UsageExclusion(_Strict):
+    """Which accounts the usage marts leave out as bots or test accounts (`martops.usage.exclusion`).
+
+    Such an account is kept in `marts.usage_customers` with `excluded_reason` saying why, and is in
+    no tier, company measure or retention cohort: a load test firing a thousand events a day would
+    otherwise be the "highest usage customer" and inflate its company's usage per seat.
+    """
+
+    enabled: bool = True
+    email_patterns: list[str] = [r"^(test|qa|bot|demo|noreply|no-reply)([0-9._+-].*)?@",
+                                 r"@(example\.(com|org|net)|test\.[a-z]+|mailinator\.com)$"]
+    """Regular expressions (case-insensitive, searched) on the email: test mailboxes and the domains
+    RFC 2606 reserves for examples. A match excludes the account."""
+    name_patterns: list[str] = [r"\b(test|bot|qa)\b"]
+    """Regular expressions (case-insensitive, searched) on the name ('Test User', 'QA Bot 3')."""
+    max_events_per_day: int | None = Field(500, ge=1)
+    """grain `event`: more events than this on one day excludes the account (no person clicks once a
+    minute around the clock; a script does). None: no volume rule."""
+
+    @field_validator("email_patterns", "name_patterns")
+    @classmethod
+    def _regexes(cls, v: list[str]) -> list[str]:
+        for pattern in v:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+        return v
+
+
+class UsageConfig(_Strict):
+    """The usage marts (`martops usage`): windows, trend and tier rules (see `martops.usage.marts`)."""
+
+    trend_weeks: int = Field(4, ge=1)
+    """grain `event`: the recent window is the last N weeks up to the as-of date, compared with the N
+    weeks before it (the trend); tiers rank customers by their interactions in the recent window."""
+    trend_months: int = Field(3, ge=1)
+    """grain `month`: the same windows in months (the as-of month and the N-1 before it)."""
+    trend_threshold: float = Field(0.2, gt=0)
+    """A change of at least this share between the two windows is `up` or `down`, else `flat`."""
+    tier_quantiles: tuple[float, float] = (0.25, 0.75)
+    """Active customers (and companies) at or below the first quantile of the recent measure are
+    `low`, above the second `high`, the rest `medium` (quantiles by linear interpolation)."""
+    customer_thresholds: tuple[float, float] | None = None
+    """Fixed cuts of the recent interactions instead of quantiles: <= first low, > second high."""
+    company_thresholds: tuple[float, float] | None = None
+    """Fixed cuts of the recent interactions per seat for companies, likewise."""
+    as_of: dt.date | None = None
+    """The day the marts are as of (`--as-of`); default: the day of the last event (month grain: the
+    last month)."""
+    exclude: UsageExclusion = UsageExclusion()
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _date_not_number(cls, v: object) -> object:
+        if isinstance(v, (int, float)):
+            raise ValueError("write a date as YYYY-MM-DD")
+        return v
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "UsageConfig":
+        lo, hi = self.tier_quantiles
+        if not 0 < lo < hi < 1:
+            raise ValueError(f"tier_quantiles must be two shares 0 < low < high < 1, got [{lo}, {hi}]")
+        for name in ("customer_thresholds", "company_thresholds"):
+            cuts = getattr(self, name)
+            if cuts is not None and not 0 <= cuts[0] < cuts[1]:
+                raise ValueError(f"{name} must be two cuts 0 <= low < high, got [{cuts[0]}, {cuts[1]}]")
+        return self
+
+
 class ProjectConfig(_Strict):
     warehouse: WarehouseConfig = WarehouseConfig()
     attribution: AttributionConfig = AttributionConfig()
@@ -463,6 +585,7 @@ class ProjectConfig(_Strict):
     campaigns: CampaignsConfig = CampaignsConfig()
     crm: CrmConfig = CrmConfig()
     loyalty: LoyaltyConfig = LoyaltyConfig()
+    usage: UsageConfig = UsageConfig()
     countries: CountriesConfig = CountriesConfig()
     sources: SourcesConfig = SourcesConfig()
     checks: dict[str, list[Annotated[CheckSpec, BeforeValidator(normalise)]]] = {}

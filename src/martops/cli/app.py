@@ -12,6 +12,7 @@ from martops.cli.attribution import attribution_app
 from martops.cli.crm import crm_app
 from martops.cli.kpis import kpis_app
 from martops.cli.loyalty import loyalty_app
+from martops.cli.usage import usage_app
 from martops.cli.schedule import schedule_app
 from martops.cli.render import WarningSummary
 
@@ -37,6 +38,7 @@ app.add_typer(attribution_app, name="attribution")
 app.add_typer(kpis_app, name="kpis")
 app.add_typer(crm_app, name="crm")
 app.add_typer(loyalty_app, name="loyalty")
+app.add_typer(usage_app, name="usage")
 app.add_typer(schedule_app, name="schedule")
 app.command()(platform.steps)
 app.command()(platform.run)

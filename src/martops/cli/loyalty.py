@@ -13,8 +13,7 @@ from martops.cli import platform
 from martops.cli.builds import cleaning_table, print_cleaning
 from martops.cli.common import CONFIG, FORCE, WAREHOUSE, open_warehouse, refuse_overwrite
 from martops.cli.platform import AS_OF, run_cli, step_params
-from martops.cli.render import console, fitted_table, left_out_note
-from martops.export_files import write_rows
+from martops.cli.render import console, print_view
 from martops.loyalty import tables as T
 from martops.loyalty import views
 from martops.ops.cleaning_log import of_run
@@ -158,18 +157,4 @@ def show(
     _, wh = open_warehouse(config, warehouse, domain="loyalty", read_only=True)
     with wh:
         v = views.show(wh, view, by)
-    if export is not None:
-        write_rows(v.rows, list(v.rows[0]) if v.rows else v.columns, export)
-    rows = v.rows[:limit] if limit else v.rows
-    shown = f", first {len(rows):,} of {len(v.rows):,}" if len(rows) < len(v.rows) else ""
-    numeric = {_header(c) for c in v.columns if any(isinstance(r.get(c), (int, float)) and not isinstance(r.get(c), bool)
-                                                    for r in rows)}
-    table, left_out = fitted_table(f"{v.title}{shown}", [_header(c) for c in v.columns],
-                                   [[escape(_cell(r.get(c), c, r.get("unit"))) for c in v.columns] for r in rows],
-                                   right=numeric, flex={"note"})
-    console.print(table)
-    left_out_note(left_out, " (--export writes every column)")
-    for line in v.headlines:
-        console.print(escape(line), highlight=False)
-    if export is not None:
-        console.print(f"wrote {len(v.rows):,} rows to {export}")
+    print_view(v, limit, export, lambda r, c: _cell(r.get(c), c, r.get("unit")), header=_header, flex={"note"})

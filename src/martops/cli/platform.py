@@ -43,10 +43,11 @@ LOOKBACK = typer.Option(None, "--lookback-days", help="Only sessions at most N d
 CONV_TYPE = typer.Option(None, "--conv-type-id", help="ihc_api: the account's conversion type id (or ihc_api.conv_type_id).")
 REFRESH = typer.Option(False, "--refresh", help="ihc_api: send every journey again, even those already answered.")
 AS_OF = typer.Option(None, "--as-of", help="loyalty.fill: the date (YYYY-MM-DD) the customer fills are computed as "
-                     "of (default: loyalty.as_of, else the last transaction day).")
+                     "of (default: loyalty.as_of, else the last transaction day); usage.marts: the date the usage "
+                     "marts are as of (default: usage.as_of, else the last event's day).")
 ALLOW_PARTIAL = typer.Option(False, "--allow-partial", help="ihc_api: succeed even if the API failed some journeys (HTTP 206).")
 
-DELIVERY_PARAM = {"attribution": "db", "kpis": "source", "crm": "source", "loyalty": "source"}
+DELIVERY_PARAM = {"attribution": "db", "kpis": "source", "crm": "source", "loyalty": "source", "usage": "source"}
 """The parameter a domain's load step reads its delivery from."""
 
 
@@ -109,7 +110,7 @@ def selection(cfg: ProjectConfig, selectors: list[str], exclude: list[str], sour
         chosen += [d for d in DELIVERY_PARAM if d in given and d not in chosen]
         if not chosen:
             raise ConfigError("nothing to run: martops.yml declares no source (sources.attribution.path, "
-                              "sources.campaigns.path, sources.crm.path, sources.loyalty.path); name a selection, e.g. "
+                              "sources.campaigns.path, sources.crm.path, sources.loyalty.path, sources.usage.path); name a selection, e.g. "
                               "`martops run kpis --source exports/` (see `martops steps`)")
         selectors = chosen
     return graph.select(selectors, exclude)

@@ -6,7 +6,8 @@ import contextlib
 import json
 import logging
 import os
-from typing import Collection, Iterator
+from pathlib import Path
+from typing import Any, Callable, Collection, Iterator, Optional
 
 from rich.console import Console
 from rich.markup import escape
@@ -104,6 +105,29 @@ def left_out_note(left_out: list[str], hint: str = "") -> None:
     """Under a fitted table: which columns the width left out."""
     if left_out:
         console.print(f"left out at this width: {', '.join(left_out)}{hint}", highlight=False)
+
+
+def print_view(view: Any, limit: int, export: Optional[Path], cell: Callable[[dict, str], str], *,
+               header: Callable[[str], str] = lambda c: c, flex: Collection[str] = ()) -> None:
+    """A `show` command's view (title, columns, rows, headlines: loyalty's and usage's `views.View`)
+    as a fitted table of its first `limit` rows (0: all) and its headlines; every row and column
+    written to `export` first (.csv or .parquet). `cell(row, column)` is the text of a value."""
+    from martops.export_files import write_rows
+
+    if export is not None:
+        write_rows(view.rows, list(view.rows[0]) if view.rows else view.columns, export)
+    rows = view.rows[:limit] if limit else view.rows
+    shown = f", first {len(rows):,} of {len(view.rows):,}" if len(rows) < len(view.rows) else ""
+    numeric = {header(c) for c in view.columns
+               if any(isinstance(r.get(c), (int, float)) and not isinstance(r.get(c), bool) for r in rows)}
+    table, left_out = fitted_table(f"{view.title}{shown}", [header(c) for c in view.columns],
+                                   [[escape(cell(r, c)) for c in view.columns] for r in rows], right=numeric, flex=flex)
+    console.print(table)
+    left_out_note(left_out, " (--export writes every column)")
+    for line in view.headlines:
+        console.print(escape(line), highlight=False)
+    if export is not None:
+        console.print(f"wrote {len(view.rows):,} rows to {export}")
 
 
 class WarningSummary(logging.Handler):

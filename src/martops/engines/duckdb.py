@@ -35,7 +35,7 @@ class DuckDBWarehouse(SourceAttachments, Warehouse):
         super().__init__(backend, location, read_only=read_only, reading_copy=reading_copy)
         self._raw = backend.con
         interrupts.register(self._raw)  # Ctrl-C stops a running query at once (see interrupts)
-        self._raw.execute("SET enable_progress_bar = false")  # rich draws ours; DuckDB's would garble it
+        self._raw.execute("PRAGMA disable_progress_bar")  # rich draws ours; DuckDB's would garble it (a SET fails in Jupyter)
         if not read_only:
             for schema in SCHEMAS:
                 self.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")

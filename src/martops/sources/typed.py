@@ -249,11 +249,12 @@ def reasons(t: ir.Table, spec: RawSpec) -> ir.Table:
     return bad.mutate(_reason=reason, _bad_column=first_col)
 
 
-def with_place(bad: ir.Table, file_name: str, header: dict[str, str]) -> ir.Table:
+def with_place(bad: ir.Table, file_name: str, header: dict[str, str], unit: str = "line") -> ir.Table:
     """Reasons of `reasons()` prefixed with where the value is: `customers.csv line 12, column
-    Email: ...` (`header`: canonical column -> the header the file spells it with)."""
+    Email: ...` (`header`: canonical column -> the header the file spells it with; `unit`: what
+    `_row` counts, `rowid` for a SQLite table)."""
     column = ibis.cases(*[(bad._bad_column == c, ibis.literal(h)) for c, h in header.items()], else_=bad._bad_column)
-    place = ibis.literal(f"{file_name} line ") + bad[ROW].cast("string") + ", column " + column + ": "
+    place = ibis.literal(f"{file_name} {unit} ") + bad[ROW].cast("string") + ", column " + column + ": "
     return bad.mutate(_reason=place + bad._reason)
 
 
