@@ -57,7 +57,7 @@ endif
 
 demo: $(STAMP)
 	$(BIN)/martops attribution generate --out $(DEMO)/challenge.db --conversions 2000 --seed 7 --force
-	$(BIN)/martops kpis generate --out $(DEMO)/campaign-exports --seed 7 --force
+	$(BIN)/martops kpis generate --out $(DEMO)/campaign-exports --seed 7 --start 2023-04-11 --days 150 --force
 	$(BIN)/martops loyalty generate --out $(DEMO)/loyalty --seed 7 --force
 	$(BIN)/martops usage generate --out $(DEMO)/usage.db --users 2000 --seed 7 --force
 	cp src/martops/demo/project.yml $(DEMO)/martops.yml
@@ -71,6 +71,7 @@ demo: $(STAMP)
 	  --compare surname=name --compare dob=date --compare email=email --compare phone=phone \
 	  --compare address=address --compare postcode=postcode --compare city=city --out $(DEMO)/people_clusters.csv --force
 	cd $(DEMO) && $(CURDIR)/$(BIN)/martops check
+	cd $(DEMO) && $(CURDIR)/$(BIN)/martops report weekly --since 2023-09-01 --until 2023-09-07 --out weekly-report.html
 	@echo "Demo outputs are in $(DEMO)/ (its project file: $(DEMO)/martops.yml). To run the README's commands as written: source $(BIN)/activate"
 
 # The usage analysis notebook, executed from a clean kernel and rendered to HTML. USAGE_WAREHOUSE: a warehouse

@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 from martops.config import ProjectConfig
 from martops.engine import Warehouse
 from martops.errors import ConfigError
+from martops.reports.blocks import ReportSection
 from martops.results import StepResult
 
 SOURCE_PREFIX = "source:"
@@ -141,6 +142,8 @@ class Domain:
     """Lines `martops run` prints under its table for a result of this domain (warnings)."""
     build_hint: str = ""
     """What to run when a command of this domain finds no warehouse."""
+    report: ReportSection | None = None
+    """This domain's section of the weekly report (`martops report weekly`); None: no section."""
 
     def step(self, short: str) -> Step:
         return next(s for s in self.steps if s.name == f"{self.name}.{short}")

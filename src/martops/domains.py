@@ -55,6 +55,11 @@ def status_sources() -> list[tuple[dict[str, tuple[str, ...]], str]]:
     return [(dict(d.staging_sources), d.load_step) for d in DOMAINS if d.load_step]
 
 
+def report_sections() -> list:
+    """Each domain's part of the weekly report (`Domain.report`), in data-flow order."""
+    return [d.report for d in DOMAINS if d.report is not None]
+
+
 def quarantine_tables() -> list[str]:
     """Every `ops.quarantine.table_name` a domain's load writes (`martops quarantine --table`)."""
     return sorted({name for d in DOMAINS for names in d.staging_sources.values() for name in names})

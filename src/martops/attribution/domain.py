@@ -18,6 +18,7 @@ from martops.config import with_overrides
 from martops.domain import Domain, Parameter, Step, StepContext, TableSpec
 from martops.errors import ConfigError
 from martops.results import StepResult
+from martops.attribution import report_section
 
 DB = Parameter("db", "The challenge SQLite database (or a folder of its three tables as CSV).", "sources.attribution.path")
 MODEL = Parameter("model", f"Attribution model: {', '.join(ALL_MODELS)}.", "attribution.model (ihc)")
@@ -184,4 +185,5 @@ DOMAIN = Domain(
     preflight=preflight,
     summary_notes=notes,
     build_hint="build it first: martops attribution run --db <challenge.db> --since ... --until ...",
+    report=report_section.REPORT,
 )

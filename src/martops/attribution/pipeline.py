@@ -74,6 +74,15 @@ def step_ingest(wh: Warehouse, opts: RunOptions) -> StepResult:
     return _timed(wh, "ingest", opts, go, "read", "loaded")
 
 
+def first_gap(spans: list[dict], day: dt.date) -> dt.date:
+    """The first day from `day` on that no span (dicts with since/until, sorted by since) covers."""
+    for span in spans:
+        if span["since"] > day:
+            break
+        day = max(day, span["until"] + dt.timedelta(days=1))
+    return day
+
+
 def require_covered(wh: Warehouse, upstream: str, since: dt.date, until: dt.date, step: str) -> None:
     """Refuse to build on a range the upstream step never ran on: journeys of never-ingested
     conversions would be empty, and `attribute` would then record the range as done, so the new
@@ -83,11 +92,7 @@ def require_covered(wh: Warehouse, upstream: str, since: dt.date, until: dt.date
     spans = [] if runs is None else wh.to_pyarrow(
         runs.filter((runs.step == upstream) & (runs.status == "success") & runs.since.notnull())
         .select("since", "until").order_by("since")).to_pylist()
-    day = since
-    for span in spans:
-        if span["since"] > day:
-            break
-        day = max(day, span["until"] + dt.timedelta(days=1))
+    day = first_gap(spans, since)
     if day <= until:
         gap_end = min([s["since"] - dt.timedelta(days=1) for s in spans if s["since"] > day] + [until])
         raise ConfigError(f"{step}: {upstream} has not run on {day}..{gap_end}; run it first, e.g. "

@@ -8,6 +8,7 @@ from martops.campaigns import build, quality
 from martops.campaigns import tables as T
 from martops.config import ProjectConfig
 from martops.domain import Domain, Parameter, Step, TableSpec
+from martops.campaigns import report_section
 
 SOURCE = Parameter("source", "Folder of exports: channels.csv plus leads_funnel.csv and/or web_orders.csv.",
                    "sources.campaigns.path")
@@ -41,6 +42,7 @@ DOMAIN = Domain(
     source_setting="campaigns",
     source_path=lambda cfg: Path(cfg.sources.campaigns.path) if cfg.sources.campaigns.path else None,
     build_hint="build it first: martops kpis build --source <folder of exports>",
+    report=report_section.REPORT,
 )
 
 

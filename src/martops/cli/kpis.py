@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Optional
 
@@ -14,7 +13,7 @@ from martops.campaigns.tables import FILE_ORDER
 from martops.campaigns.views import GRAINS, SHOW_BY, export_mart, kpi_summary
 from martops.cli import platform
 from martops.cli.builds import print_cleaning, run_build
-from martops.cli.common import CONFIG, FORCE, WAREHOUSE, open_warehouse, parse_range, refuse_overwrite
+from martops.cli.common import CONFIG, FORCE, WAREHOUSE, open_warehouse, parse_date, parse_range, refuse_overwrite
 from martops.cli.render import console, fitted_table, left_out_note
 from martops.errors import ConfigError
 from martops.export_files import write_rows
@@ -136,7 +135,8 @@ def cleaning(
 def generate(
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write channels.csv, leads_funnel.csv, web_orders.csv."),
     campaigns: int = typer.Option(40, "--campaigns", min=4, help="Distinct campaign ids."),
-    days: int = typer.Option(150, "--days", min=14, help="Days of data from 2022-01-01."),
+    days: int = typer.Option(150, "--days", min=14, help="Days of data from --start."),
+    start: str = typer.Option("2022-01-01", "--start", help="First day of the data (YYYY-MM-DD)."),
     seed: int = typer.Option(7, "--seed", help="Random seed: same seed, same files."),
     clean_only: bool = typer.Option(False, "--clean", help="Write clean exports (no planted dirt)."),
     force: bool = FORCE,
@@ -151,7 +151,7 @@ def generate(
 
     refuse_overwrite(force, *[("--out", out / name) for name in FILES])
     counts = gen(out, CampaignDemoSpec(campaigns=campaigns, days=days, seed=seed, dirty=not clean_only,
-                                       start=dt.date(2022, 1, 1)), force=force)
+                                       start=parse_date(start, "--start")), force=force)
     console.print(", ".join(f"{name}: {n:,} rows" for name, n in counts.items()) + f" in {out}")
 
 

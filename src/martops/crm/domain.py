@@ -8,6 +8,7 @@ from martops.crm import build, customer_dedupe, quality
 from martops.crm import tables as T
 from martops.crm.marts import TABLES as MARTS
 from martops.domain import Domain, Parameter, Step, TableSpec
+from martops.crm import report_section
 
 SOURCE = Parameter("source", "Folder of the CRM extract: customers.csv plus any of transactions, products, "
                    "interactions, sales_team, countries (.csv).", "sources.crm.path")
@@ -48,4 +49,5 @@ DOMAIN = Domain(
     source_setting="crm",
     source_path=lambda cfg: Path(cfg.sources.crm.path) if cfg.sources.crm.path else None,
     build_hint="build it first: martops crm build --source <folder of the CRM extract>",
+    report=report_section.REPORT,
 )

@@ -8,6 +8,7 @@ from pathlib import Path
 from martops.domain import Domain, Parameter, Step, TableSpec
 from martops.loyalty import build, quality
 from martops.loyalty import tables as T
+from martops.loyalty import report_section
 
 SOURCE = Parameter("source", "Folder holding customers.csv and transactions.csv (the February Challenge's shape).",
                    "sources.loyalty.path")
@@ -58,4 +59,5 @@ DOMAIN = Domain(
     source_setting="loyalty",
     source_path=lambda cfg: Path(cfg.sources.loyalty.path) if cfg.sources.loyalty.path else None,
     build_hint="build it first: martops loyalty build --source <folder with customers.csv and transactions.csv>",
+    report=report_section.REPORT,
 )

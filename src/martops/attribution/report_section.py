@@ -1,0 +1,159 @@
+"""The attribution part of the weekly report: cost, credit and revenue by channel, CPO and ROAS,
+the models side by side, the trend by day.
+
+Read from `marts.channel_reporting`, whose date is the date of the session a credit went to (so a
+week's revenue is the revenue its sessions earned, whenever the conversion came). CPO = cost /
+attributed conversions, ROAS = attributed revenue / cost, both ratios of the period's sums and
+empty where the denominator is 0 or the cost unknown (`costs`). The model shown is
+`attribution.model` when it has been attributed, else the first one that has.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from martops.attribution import tables as T
+from martops.attribution.pipeline import first_gap
+from martops.config import ProjectConfig
+from martops.engine import Warehouse
+from martops.reports import charts
+from martops.reports.blocks import Chart, Column, Metric, ReportSection, Section, Table, change
+from martops.reports.period import Period
+
+
+def latest(wh: Warehouse) -> dt.date | None:
+    if not wh.exists(T.CHANNEL_REPORTING):
+        return None
+    return wh.scalar(wh.table(T.CHANNEL_REPORTING).date.max())
+
+
+def _covered(wh: Warehouse, model: str, p: Period) -> bool:
+    """Whether the model's attributed conversion ranges (ops.attribution_ranges) cover every day of `p`.
+
+    Credits are dated by their session, and a session's credits are complete only once every
+    conversion its journeys can reach is attributed; a period outside the attributed ranges holds
+    only the credits of later conversions, which would read as a fall."""
+    if not wh.exists(T.RANGES):
+        return False
+    r = wh.table(T.RANGES)
+    spans = wh.to_pyarrow(r.filter(r.model == model).select("since", "until").order_by("since")).to_pylist()
+    return first_gap(spans, p.since) > p.until
+
+
+def _ratio(num: float | None, den: float | None) -> float | None:
+    return None if num is None or not den else num / den
+
+
+def _by_channel(wh: Warehouse, model: str, p: Period) -> dict[str, dict]:
+    t = wh.table(T.CHANNEL_REPORTING)
+    t = t.filter((t.model == model) & t.date.between(p.since, p.until))
+    g = t.group_by("channel_name").aggregate(cost=t.cost.sum(), conversions=t.ihc.sum(), revenue=t.ihc_revenue.sum(),
+                                             unknown=t.unknown_cost_sessions.sum())
+    return {r["channel_name"]: r for r in wh.to_pyarrow(g).to_pylist()}
+
+
+def _totals(rows: dict[str, dict]) -> dict:
+    costs = [r["cost"] for r in rows.values() if r["cost"] is not None]
+    return {"cost": sum(costs) if costs else None, "conversions": sum(r["conversions"] or 0 for r in rows.values()),
+            "revenue": sum(r["revenue"] or 0 for r in rows.values()),
+            "unknown": sum(r["unknown"] or 0 for r in rows.values())}
+
+
+def build(wh: Warehouse, period: Period, cfg: ProjectConfig) -> Section | None:
+    if not wh.exists(T.CHANNEL_REPORTING):
+        return None
+    cr = wh.table(T.CHANNEL_REPORTING)
+    models = sorted(r["model"] for r in wh.to_pyarrow(cr.select("model").distinct()).to_pylist())
+    if not models:
+        return None
+    model = cfg.attribution.model if cfg.attribution.model in models else models[0]
+    section = Section("attribution", f"Attribution ({model})", period.text)
+    prev = period.previous()
+    now, before = _by_channel(wh, model, period), _by_channel(wh, model, prev)
+    if not now:
+        span = wh.to_pyarrow(cr.filter(cr.model == model).aggregate(a=cr.date.min(), b=cr.date.max())).to_pylist()[0]
+        section.empty = f"no attributed sessions dated in this period; {model}'s data span {span['a']} to {span['b']}"
+        return section
+    if before and not _covered(wh, model, prev):
+        section.notes.append(f"The previous period ({prev.text}) is not wholly inside the ranges attributed with "
+                             f"{model}, so its credits are incomplete: no week-over-week change is shown.")
+        before = {}
+    elif not before:
+        section.notes.append(f"No attributed sessions in the previous period ({prev.text}): no week-over-week change.")
+    if not _covered(wh, model, period):
+        section.notes.append(f"This period is not wholly inside the ranges attributed with {model}: its figures "
+                             "count only the credits of conversions attributed so far.")
+    cur, old = _totals(now), _totals(before)
+    section.metrics = [
+        Metric("attribution.cost", "Cost", cur["cost"], old["cost"] if before else None, "money"),
+        Metric("attribution.conversions", "Attributed conversions", cur["conversions"],
+               old["conversions"] if before else None, "number"),
+        Metric("attribution.revenue", "Attributed revenue", cur["revenue"], old["revenue"] if before else None, "money"),
+        Metric("attribution.cpo", "CPO", _ratio(cur["cost"], cur["conversions"]),
+               _ratio(old["cost"], old["conversions"]) if before else None, "money"),
+        Metric("attribution.roas", "ROAS", _ratio(cur["revenue"], cur["cost"]),
+               _ratio(old["revenue"], old["cost"]) if before else None, "ratio"),
+    ]
+    if cur["unknown"]:
+        section.notes.append(f"{cur['unknown']:,} session(s) have an unknown cost (empty or quarantined cost rows): "
+                             "cost, CPO and ROAS leave them out.")
+    channels = sorted(now, key=lambda c: -(now[c]["conversions"] or 0))
+    rows = []
+    for ch in channels:
+        r, b = now[ch], before.get(ch)
+        rows.append({"channel": ch, "cost": r["cost"], "conversions": r["conversions"], "revenue": r["revenue"],
+                     "cpo": _ratio(r["cost"], r["conversions"]), "roas": _ratio(r["revenue"], r["cost"]),
+                     "conversions_change": change(r["conversions"], b["conversions"]) if b else None})
+    section.tables.append(Table("attribution.by_channel", f"By channel, {model}", [
+        Column("channel", "Channel", "text"), Column("cost", "Cost", "money"),
+        Column("conversions", "Conversions", "number"), Column("revenue", "Revenue", "money"),
+        Column("cpo", "CPO", "money"), Column("roas", "ROAS", "ratio"),
+        Column("conversions_change", "Conversions vs previous", "change")], rows))
+    section.charts.append(Chart("attribution.cost_revenue", charts.bars(
+        "Cost and attributed revenue by channel", period.text, channels,
+        {"Cost": [now[c]["cost"] for c in channels], "Revenue": [now[c]["revenue"] for c in channels]}, "EUR")))
+    section.charts.append(_trend(wh, model, period, compare=bool(before)))
+    if len(models) > 1:
+        section.charts.append(_models(wh, models, period))
+    else:
+        section.notes.append(f"Only {model} has been attributed: run another --model over the same range to compare.")
+    return section
+
+
+def _daily(wh: Warehouse, model: str, p: Period) -> dict[dt.date, dict]:
+    t = wh.table(T.CHANNEL_REPORTING)
+    t = t.filter((t.model == model) & t.date.between(p.since, p.until))
+    g = t.group_by("date").aggregate(cost=t.cost.sum(), revenue=t.ihc_revenue.sum())
+    return {r["date"]: r for r in wh.to_pyarrow(g).to_pylist()}
+
+
+def _trend(wh: Warehouse, model: str, period: Period, compare: bool) -> Chart:
+    """Day by day; with `compare`, the previous period (dashed) on the same day positions."""
+    prev = period.previous()
+    now = _daily(wh, model, period)
+    days = [period.since + dt.timedelta(days=i) for i in range(period.days)]
+    series = {"Cost": [now.get(d, {}).get("cost") for d in days],
+              "Revenue": [now.get(d, {}).get("revenue") for d in days]}
+    text = period.text
+    if compare:
+        before = _daily(wh, model, prev)
+        back = [prev.since + dt.timedelta(days=i) for i in range(period.days)]
+        series["Cost, previous period"] = [before.get(d, {}).get("cost") for d in back]
+        series["Revenue, previous period"] = [before.get(d, {}).get("revenue") for d in back]
+        text = f"{period.text}; dashed: {prev.text}"
+    return Chart("attribution.trend", charts.lines("Cost and attributed revenue by day", text, days, series, "EUR",
+                                                  dashed=("Cost, previous period", "Revenue, previous period")))
+
+
+def _models(wh: Warehouse, models: list[str], period: Period) -> Chart:
+    t = wh.table(T.CHANNEL_REPORTING)
+    t = t.filter(t.date.between(period.since, period.until))
+    g = wh.to_pyarrow(t.group_by(["model", "channel_name"]).aggregate(conversions=t.ihc.sum())).to_pylist()
+    channels = sorted({r["channel_name"] for r in g})
+    got = {(r["model"], r["channel_name"]): r["conversions"] for r in g}
+    return Chart("attribution.models", charts.bars(
+        "Attributed conversions by channel, each model", period.text, channels,
+        {m: [got.get((m, c)) for c in channels] for m in models}, "conversions"))
+
+
+REPORT = ReportSection(build, latest)

@@ -1,0 +1,111 @@
+"""What a report section holds: headline figures, tables and charts, each with the period it covers.
+
+Plain data, no HTML: the sections compute, `render` lays out. Every figure keeps its exact value
+(`Metric.value`, table cells) beside its display text, so a test can compare what is shown with
+the warehouse query behind it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from martops.config import ProjectConfig
+    from martops.engine import Warehouse
+    from martops.reports.period import Period
+
+UNITS = ("count", "money", "ratio", "share", "change", "number", "text")
+
+
+def fmt(value: Any, unit: str = "number") -> str:
+    """Display text: thousands separators; money with 2 decimals; a ratio as 2.35x; a share as 12.3%.
+    None (a ratio over zero, an unknown cost) shows as an en dash, never as 0."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if isinstance(value, str):
+        return value
+    if unit == "count":
+        return f"{value:,.0f}"
+    if unit == "money":
+        return f"{value:,.2f}"
+    if unit == "ratio":
+        return f"{value:,.2f}x"
+    if unit == "change":
+        return f"{100 * value:+.1f}%"
+    if unit == "share":
+        return f"{100 * value:.1f}%"
+    return f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
+
+
+def change(value: float | None, previous: float | None) -> float | None:
+    """Relative change value / previous - 1; None when either is unknown or previous is 0."""
+    if value is None or previous is None or previous == 0:
+        return None
+    return value / previous - 1
+
+
+@dataclasses.dataclass
+class Metric:
+    key: str
+    """Stable id (`attribution.cost`), written into the page as data-metric for tests and scrapers."""
+    label: str
+    value: float | None
+    previous: float | None = None
+    unit: str = "number"
+    compare: bool = True
+    """False for a state figure (as of the last build) that has no previous period."""
+
+    @property
+    def change(self) -> float | None:
+        return change(self.value, self.previous) if self.compare else None
+
+
+@dataclasses.dataclass
+class Column:
+    name: str
+    label: str
+    unit: str = "number"
+
+
+@dataclasses.dataclass
+class Table:
+    key: str
+    title: str
+    columns: list[Column]
+    rows: list[dict]
+    note: str = ""
+
+
+@dataclasses.dataclass
+class Chart:
+    key: str
+    figure: Any
+    """A plotly Figure whose title carries the period it shows (`charts.bars`, `charts.lines`)."""
+
+
+@dataclasses.dataclass
+class Section:
+    key: str
+    title: str
+    period: str
+    """What the section covers: the report's period, or 'as of' for a state built once."""
+    metrics: list[Metric] = dataclasses.field(default_factory=list)
+    tables: list[Table] = dataclasses.field(default_factory=list)
+    charts: list[Chart] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    empty: str = ""
+    """Why the section has nothing to show in the period (its domain's data lie elsewhere)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportSection:
+    """A domain's part of the weekly report (`Domain.report`)."""
+
+    build: Callable[["Warehouse", "Period", "ProjectConfig"], Section | None]
+    """The section for a period; None when the warehouse holds none of the domain's tables."""
+    latest: Callable[["Warehouse"], dt.date | None] = lambda wh: None
+    """The newest date the domain's dated data reach (None: none, or a state with no dates): a
+    report with no period given covers the ISO week holding the newest of these."""
