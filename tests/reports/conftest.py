@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import contextlib
+import io
+
 import pytest
 
 from tests.cli_runner import run_cli_unfixtured
@@ -34,3 +37,14 @@ def build_demo_warehouse(root: Path) -> Path:
 @pytest.fixture(scope="package")
 def demo_warehouse(tmp_path_factory) -> Path:
     return build_demo_warehouse(tmp_path_factory.mktemp("report-demo"))
+
+
+@pytest.fixture(scope="package")
+def page_html(demo_warehouse, tmp_path_factory) -> str:
+    """The report for WEEK, built once."""
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    with contextlib.redirect_stdout(io.StringIO()):
+        res = run_cli_unfixtured("report", "weekly", "--warehouse", demo_warehouse, "--since", WEEK[0],
+                                 "--until", WEEK[1], "--out", out)
+    assert res.code == 0, res.err
+    return out.read_text("utf-8")

@@ -20,20 +20,6 @@ def report(capsys, wh, out, *extra):
     return run_cli(capsys, "report", "weekly", "--warehouse", wh, "--out", out, *extra)
 
 
-@pytest.fixture(scope="module")
-def page_html(demo_warehouse, tmp_path_factory) -> str:
-    import io
-    import contextlib
-    from tests.cli_runner import run_cli_unfixtured
-
-    out = tmp_path_factory.mktemp("report") / "report.html"
-    with contextlib.redirect_stdout(io.StringIO()):
-        res = run_cli_unfixtured("report", "weekly", "--warehouse", demo_warehouse, "--since", WEEK[0],
-                                 "--until", WEEK[1], "--out", out)
-    assert res.code == 0, res.err
-    return out.read_text("utf-8")
-
-
 def _one(wh, sql, params=()):
     with connect(path=wh, read_only=True) as w:
         return w.execute(sql, list(params))[0]
@@ -175,3 +161,17 @@ def test_a_range_is_compared_with_the_same_number_of_days_before(since, days):
     p = Period(since, since + dt.timedelta(days=days - 1))
     prev = p.previous()
     assert prev.days == p.days and prev.until + dt.timedelta(days=1) == p.since
+
+
+@pytest.mark.parametrize("value, previous, higher_is_better, tone", [
+    (120.0, 100.0, False, "bad"),     # CAC up
+    (80.0, 100.0, False, "good"),     # CAC down
+    (120.0, 100.0, True, "good"),     # revenue up
+    (120.0, 100.0, None, "neutral"),  # spend up: neither
+    (120.0, None, True, "neutral"),   # no previous figure
+    (100.0, 100.0, True, "neutral"),
+])
+def test_a_change_is_coloured_by_what_is_better(value, previous, higher_is_better, tone):
+    from martops.reports.blocks import Metric
+
+    assert Metric("k", "K", value, previous, higher_is_better=higher_is_better).tone == tone

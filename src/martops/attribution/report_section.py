@@ -85,12 +85,12 @@ def build(wh: Warehouse, period: Period, cfg: ProjectConfig) -> Section | None:
                              "count only the credits of conversions attributed so far.")
     cur, old = _totals(now), _totals(before)
     section.metrics = [
-        Metric("attribution.cost", "Cost", cur["cost"], old["cost"] if before else None, "money"),
+        Metric("attribution.cost", "Cost", cur["cost"], old["cost"] if before else None, "money", higher_is_better=None),
         Metric("attribution.conversions", "Attributed conversions", cur["conversions"],
                old["conversions"] if before else None, "number"),
         Metric("attribution.revenue", "Attributed revenue", cur["revenue"], old["revenue"] if before else None, "money"),
         Metric("attribution.cpo", "CPO", _ratio(cur["cost"], cur["conversions"]),
-               _ratio(old["cost"], old["conversions"]) if before else None, "money"),
+               _ratio(old["cost"], old["conversions"]) if before else None, "money", higher_is_better=False),
         Metric("attribution.roas", "ROAS", _ratio(cur["revenue"], cur["cost"]),
                _ratio(old["revenue"], old["cost"]) if before else None, "ratio"),
     ]

@@ -58,9 +58,11 @@ def build(wh: Warehouse, period: Period, cfg: ProjectConfig) -> Section | None:
         return section
     cur, before = now[0], (_sums(wh, prev, []) or [None])[0]
     old = before or {}
-    section.metrics = [Metric(f"campaigns.{k}", label, cur[k], old.get(k), unit) for k, label, unit in (
-        ("spend_eur", "Spend (EUR)", "money"), ("leads", "Leads", "count"), ("acquisitions", "Acquisitions", "count"),
-        ("cac", "CAC (EUR)", "money"), ("cpl", "CPL (EUR)", "money"))]
+    section.metrics = [Metric(f"campaigns.{k}", label, cur[k], old.get(k), unit, higher_is_better=better)
+                       for k, label, unit, better in (
+        ("spend_eur", "Spend (EUR)", "money", None), ("leads", "Leads", "count", True),
+        ("acquisitions", "Acquisitions", "count", True), ("cac", "CAC (EUR)", "money", False),
+        ("cpl", "CPL (EUR)", "money", False))]
     if before is None:
         section.notes.append(f"No campaign data in the previous period ({prev.text}): no week-over-week change.")
     section.notes.append("Acquisitions are deals in the sales-assisted funnel and orders on the web; CAC = spend / "

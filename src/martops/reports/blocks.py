@@ -57,6 +57,16 @@ class Metric:
     unit: str = "number"
     compare: bool = True
     """False for a state figure (as of the last build) that has no previous period."""
+    higher_is_better: bool | None = True
+    """Colours the change: a rise in revenue is good, in CAC bad; None: neither (spend, counts of work)."""
+
+    @property
+    def tone(self) -> str:
+        """good, bad or neutral: how the change reads (the page colours it)."""
+        c = self.change
+        if c is None or c == 0 or self.higher_is_better is None:
+            return "neutral"
+        return "good" if (c > 0) == self.higher_is_better else "bad"
 
     @property
     def change(self) -> float | None:

@@ -33,18 +33,12 @@ def _value(v: object) -> str:
     return repr(float(v)) if isinstance(v, float) else str(v)
 
 
-def _arrow(change: float | None) -> str:
-    if change is None:
-        return ""
-    return "up" if change > 0 else "down" if change < 0 else "flat"
-
-
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(lambda name: resources.files("martops.reports").joinpath("templates", name)
                                      .read_text("utf-8")),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(fmt=fmt, value=_value, arrow=_arrow)
+    env.filters.update(fmt=fmt, value=_value)
     return env
 
 
