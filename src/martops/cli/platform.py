@@ -183,6 +183,8 @@ def check_deliveries(cfg: ProjectConfig, names: list[str], per_domain: dict[str,
         if not any(i.startswith(SOURCE_PREFIX) for i in step.inputs):
             continue
         d = domains.domain(step.domain)
+        if d.source_setting is None:  # an API, not a delivery: its preflight checks its settings
+            continue
         given = per_domain.get(d.name, {}).get(DELIVERY_PARAM.get(d.name, ""))
         path = Path(given) if given else (d.source_path(cfg) if d.source_path else None)
         flag = "--db FILE" if d.name == "attribution" else "--source FOLDER"
