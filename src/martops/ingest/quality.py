@@ -32,7 +32,7 @@ def _consecutive(t: ir.Table) -> ir.Table:
 
 def gaps(t: ir.Table, name: str, max_gap_days: int) -> Check:
     c = _consecutive(t)
-    c = c.mutate(days_without_rate=c.date.delta(c.previous_date, "day") - 1)
+    c = c.mutate(days_without_rate=c.date.delta(c.previous_date, unit="day") - 1)
     return Check(f"no_gap(at most {max_gap_days} days without a rate)", name,
                  c.filter(c.days_without_rate > max_gap_days).select("base", "currency", "previous_date", "date",
                                                                      "days_without_rate"))
