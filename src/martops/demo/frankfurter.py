@@ -130,7 +130,7 @@ def _date(text: str) -> dt.date:
 def answer(table: RatesTable, path: str, query: str, prefix: str = "/v1") -> tuple[int, Any]:
     """(HTTP status, JSON body) of one GET, as the v1 API answers it."""
     if not path.startswith(prefix):
-        return 404, {"message": "not found"}
+        return 404, b""  # no route: Roda's empty 404, not the API's "not found" answer
     route = path[len(prefix):].strip("/")
     params = urllib.parse.parse_qs(query)
     try:
@@ -155,7 +155,7 @@ def answer(table: RatesTable, path: str, query: str, prefix: str = "/v1") -> tup
                 if q is not None:
                     return 200, {"amount": 1.0, "base": base, "date": d.isoformat(), "rates": q}
             return 404, {"message": "not found"}
-        return 404, {"message": "not found"}
+        return 404, b""
     except BadRequest as exc:
         return 422, {"message": str(exc)}
 
@@ -171,8 +171,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_json(status, body)
 
     def send_json(self, status: int, body: Any) -> None:
-        data = (body if isinstance(body, (bytes, str)) else json.dumps(body)).encode() \
-            if not isinstance(body, bytes) else body
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
