@@ -109,7 +109,8 @@ def selection(cfg: ProjectConfig, selectors: list[str], exclude: list[str], sour
         chosen += [d for d in DELIVERY_PARAM if d in given and d not in chosen]
         if not chosen:
             raise ConfigError("nothing to run: martops.yml declares no source (sources.attribution.path, "
-                              "sources.campaigns.path, sources.crm.path, sources.loyalty.path); name a selection, e.g. "
+                              "sources.campaigns.path, sources.crm.path, sources.loyalty.path) and no API pipeline to run "
+                              "(ingest.fx.in_project_run); name a selection, e.g. "
                               "`martops run kpis --source exports/` (see `martops steps`)")
         selectors = chosen
     return graph.select(selectors, exclude)
