@@ -215,3 +215,25 @@ class FrankfurterServer(http.server.ThreadingHTTPServer):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m martops.demo.frankfurter [--port 8080] [--last-day YYYY-MM-DD]`: serve until Ctrl-C."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A local server speaking Frankfurter's v1 contract (offline demos).")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--last-day", type=dt.date.fromisoformat, default=dt.date.today())
+    args = parser.parse_args(argv)
+    server = FrankfurterServer(("127.0.0.1", args.port), RatesTable(last_day=args.last_day))
+    print(f"serving Frankfurter v1 at {server.url} (rates to {args.last_day}); Ctrl-C stops it", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
