@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 
+import pytest
+
 from martops.demo.frankfurter import eur_rate
 from martops.engine import connect
 from martops.ingest import tables as T
@@ -117,3 +119,25 @@ def test_the_same_load_on_each_engine(server, wh):
     assert stored(wh) == expected(server, D(2024, 4, 1), D(2024, 4, 30))
     rec = wh.to_pyarrow(wh.table(T.FX_RECONCILIATION)).to_pylist()
     assert len(rec) == 1 and rec[0]["abs_diff"] <= rec[0]["tolerance"]
+
+
+def test_with_no_day_to_start_from_the_step_named_alone_fails_saying_what_to_set(server, wh):
+    from martops.config import ProjectConfig
+    from martops.errors import MartopsError
+
+    with pytest.raises(MartopsError, match="no EUR rates of GBP, USD yet, so there is no day to continue from; pass "
+                       "--since YYYY-MM-DD or set ingest.fx.start"):
+        run_fx(wh, ProjectConfig())
+    assert server.log == [] and not wh.exists(T.FX_RATES)
+
+
+def test_as_the_kpi_loads_upstream_in_a_project_without_fx_it_is_skipped(server, wh):
+    from martops import domains
+    from martops.config import ProjectConfig
+    from martops.domain import StepContext
+
+    report = domains.run(StepContext(wh, ProjectConfig()), ["fx.load"])  # not named alone (as in +kpis.load)
+    assert [(o.status, o.reason.split(";")[0]) for o in report.outcomes] == [
+        ("skipped", "staging.fx_rates holds no EUR rates of GBP, USD yet, so there is no day to continue from")]
+    set_up = domains.run(StepContext(wh, project(server)), ["fx.load"])  # set up but no start: a failure
+    assert set_up.outcomes[0].status == "failed" and server.log == []

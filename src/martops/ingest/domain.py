@@ -19,7 +19,7 @@ DOMAIN = Domain(
         Step("fx.load", "Fetch FX rates (Frankfurter v1) for the days after the last loaded one plus a look-back, "
              "check and reconcile them, replace that range of staging.fx_rates", fx.step_load,
              inputs=("source:fx",), outputs=(T.FX_RATES, T.FX_RECONCILIATION), parameters=(BASE, SYMBOLS, URL),
-             ranged=True),
+             ranged=True, skip_reason=fx.skip_reason),
     ),
     tables=(
         TableSpec(T.FX_RATES, ("date", "base", "currency"), "rate units of currency per unit of base, per business day",

@@ -89,18 +89,40 @@ def watermarks(wh: Warehouse, base: str, symbols: list[str]) -> dict[str, dt.dat
     return {r["currency"]: r["last"] for r in rows if r["last"] is not None}
 
 
+NO_START = "fx.no_start"
+"""`StepContext.state` key: why fx.load has no day to start from (see `skip_reason`)."""
+
+
 def default_range(ctx: StepContext) -> tuple[dt.date, dt.date]:
-    """(first day to fetch, today): from the watermark minus the look-back, or `ingest.fx.start`."""
+    """(first day to fetch, today): from the watermark minus the look-back, or `ingest.fx.start`.
+
+    With neither (nothing loaded yet, no start set), the reason goes to `ctx.state` for
+    `skip_reason`: named on its own the step fails with it; reached as the upstream of the KPI
+    load (`+kpis.load`) in a project that never set up `ingest.fx`, it is skipped and the KPI load
+    converts at `campaigns.fx_to_eur`, as it did before this pipeline existed."""
     s = settings(ctx.project, ctx.params)
     today = dt.date.today()
     marks = watermarks(ctx.wh, s.base, s.symbols)
     new = [c for c in s.symbols if c not in marks]
     if new:
         if s.start is None:
-            raise ConfigError(f"fx.load: {T.FX_RATES} holds no {s.base} rates of {', '.join(new)} yet, so there is no "
-                              "day to continue from; pass --since YYYY-MM-DD or set ingest.fx.start in martops.yml")
+            ctx.state[NO_START] = (f"{T.FX_RATES} holds no {s.base} rates of {', '.join(new)} yet, so there is no day "
+                                   "to continue from; pass --since YYYY-MM-DD or set ingest.fx.start in martops.yml")
+            return today, today
         return s.start, today
     return min(marks.values()) + dt.timedelta(days=1 - s.lookback_days), today
+
+
+def skip_reason(ctx: StepContext) -> str | None:
+    """Why fx.load has nothing to do: no day to start from in a project whose martops.yml has no
+    `ingest.fx` (the step is then only the KPI load's upstream). A project that set it up fails
+    instead (a schedule must not skip quietly), as does the step named on its own."""
+    reason = ctx.state.get(NO_START)
+    if reason is None:
+        return None
+    if "fx" in ctx.project.ingest.model_fields_set and "ingest" in ctx.project.model_fields_set:
+        raise ConfigError(f"fx.load: {reason}")
+    return reason
 
 
 def preflight(ctx: StepContext, names: list[str]) -> None:
