@@ -17,7 +17,7 @@ from pathlib import Path
 import martops
 
 ROOT = Path(martops.__file__).parent
-DOMAINS = {"attribution", "campaigns", "crm", "loyalty", "usage"}
+DOMAINS = {"attribution", "campaigns", "crm", "loyalty", "usage", "ingest"}
 LOWER_PACKAGES = {"engines", "sources", "checks", "ops", "reports"}
 LOWER_MODULES = {"engine.py", "results.py", "config.py", "errors.py", "export_files.py", "textfiles.py",
                  "interrupts.py", "measures.py", "snapshots.py", "domain.py", "graph.py", "runner.py"}

@@ -250,6 +250,14 @@ class QualityConfig(_Strict):
     """A staging table with fewer rows fails its row_count check (an empty load is an error)."""
     row_count_max_drop_pct: float | None = Field(50, gt=0, le=100)
     """A staging table shrinking by more than this since the last check fails it (None: off)."""
+    fx_max_gap_days: int = Field(4, ge=1)
+    """staging.fx_rates: most consecutive calendar days without a rate between two business days
+    (Easter, Good Friday to Easter Monday, is 4); a longer gap fails its check. The campaign mart
+    takes a rate at most this many days older than the spend."""
+    fx_max_daily_move_pct: float = Field(5.0, gt=0)
+    """staging.fx_rates: a rate moving by more than this many percent from one business day to the
+    next is a warning: a major currency's daily moves against the euro stay well below it outside
+    a crisis, so such a move is worth a look, not proof of an error."""
 
 
 DEFAULT_UNKNOWN_COUNTRY = "ZZ"
@@ -577,6 +585,90 @@ class UsageConfig(_Strict):
         return self
 
 
+FRANKFURTER_V1 = "https://api.frankfurter.dev/v1"
+"""The public Frankfurter API's v1 base URL (the `servers` entry of its openapi.json)."""
+
+
+class FxIngestConfig(_Strict):
+    """The FX-rate pipeline (`martops ingest fx`, step fx.load): Frankfurter v1 into staging.fx_rates."""
+
+    url: str = FRANKFURTER_V1
+    """Base URL of a server speaking Frankfurter's v1 contract (`/latest`, `/YYYY-MM-DD`,
+    `/START..END`); `--url` overrides it. A self-hosted instance or a test server goes here."""
+    base: str = "EUR"
+    """The currency the rates are quoted against (one unit of `base` = `rate` units of `currency`).
+    The campaign mart reads EUR-based rows."""
+    symbols: list[str] = ["GBP", "USD"]
+    """The currencies to load (ISO 4217 codes); `--symbols GBP,USD` overrides them."""
+    start: dt.date | None = None
+    """The first day to load when staging.fx_rates holds nothing yet for a currency (and no
+    --since is given); after that each run starts from the last loaded day."""
+    lookback_days: int = Field(7, ge=0)
+    """Calendar days up to and including the last loaded day that each run fetches again and
+    replaces (the ECB corrects a published rate now and then); 0 fetches only later days."""
+    in_project_run: bool = False
+    """Whether a bare `martops run` (no selector) runs fx.load. Off by default because it
+    reaches the network; `martops run fx`, a schedule's `select: [fx]` and `martops ingest fx`
+    run it regardless."""
+    timeout_seconds: float = Field(30.0, gt=0)
+    """Per request: connecting, and waiting for the answer."""
+    max_attempts: int = Field(5, ge=1)
+    """Attempts per request, the first included, on 5xx, timeouts and dropped connections."""
+    backoff_seconds: float = Field(1.0, ge=0)
+    """The first retry waits about this long, doubling each time (with jitter), up to max_backoff_seconds."""
+    max_backoff_seconds: float = Field(30.0, ge=0)
+    max_days_per_request: int = Field(366, ge=1)
+    """A longer range is fetched in windows of this many days (one request each)."""
+    reconcile_tolerance: float = Field(1e-4, gt=0)
+    """Relative tolerance of the reconciliation (a cross rate from two EUR rates against the API's
+    own); the API's rounding of its quote (4-6 decimals) is allowed on top, see martops.ingest.reconcile."""
+
+    @field_validator("base", mode="before")
+    @classmethod
+    def _code(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = v.strip().upper()
+            if not re.fullmatch(r"[A-Z]{3}", v):
+                raise ValueError(f"must be a three-letter ISO 4217 code such as EUR, got {v!r}")
+        return v
+
+    @field_validator("symbols", mode="before")
+    @classmethod
+    def _codes(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = v.split(",")
+        if isinstance(v, list):
+            v = [s.strip().upper() if isinstance(s, str) else s for s in v]
+            bad = [s for s in v if not isinstance(s, str) or not re.fullmatch(r"[A-Z]{3}", s)]
+            if bad:
+                raise ValueError(f"must be three-letter ISO 4217 codes such as GBP,USD, got {bad[0]!r}")
+            if not v:
+                raise ValueError("name at least one currency, e.g. [GBP, USD]")
+            v = list(dict.fromkeys(v))
+        return v
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _date_not_number(cls, v: object) -> object:
+        if isinstance(v, (int, float)):
+            raise ValueError("write a date as YYYY-MM-DD")
+        return v
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        v = v.strip().rstrip("/")
+        if not re.match(r"https?://[^/\s]+", v):
+            raise ValueError("must be an http(s) URL such as https://api.frankfurter.dev/v1")
+        return v
+
+
+class IngestConfig(_Strict):
+    """API pipelines (`martops ingest ...`)."""
+
+    fx: FxIngestConfig = FxIngestConfig()
+
+
 class ProjectConfig(_Strict):
     warehouse: WarehouseConfig = WarehouseConfig()
     attribution: AttributionConfig = AttributionConfig()
@@ -586,6 +678,7 @@ class ProjectConfig(_Strict):
     crm: CrmConfig = CrmConfig()
     loyalty: LoyaltyConfig = LoyaltyConfig()
     usage: UsageConfig = UsageConfig()
+    ingest: IngestConfig = IngestConfig()
     countries: CountriesConfig = CountriesConfig()
     sources: SourcesConfig = SourcesConfig()
     checks: dict[str, list[Annotated[CheckSpec, BeforeValidator(normalise)]]] = {}

@@ -132,6 +132,9 @@ class Domain:
     source_setting: str | None = None
     """The `sources.<section>` of martops.yml whose `path` is this domain's delivery."""
     source_path: Callable[[ProjectConfig], Path | None] | None = None
+    in_project_run: Callable[[ProjectConfig], bool] | None = None
+    """For a domain fed by an API (no delivery path): whether martops.yml asks a bare `martops run`
+    to run it (fetching from the network is opted into, never implied)."""
     default_range: Callable[[StepContext], tuple[dt.date, dt.date] | None] | None = None
     """(first date not yet run, last date in the source): what a run with no --since/--until
     covers (nothing when the first is after the last); None when the source holds no dates."""

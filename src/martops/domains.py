@@ -15,13 +15,14 @@ from martops import runner
 from martops.checks.catalog import Catalog, check_declared
 from martops.config import ProjectConfig
 from martops.crm.domain import DOMAIN as CRM
+from martops.ingest.domain import DOMAIN as FX
 from martops.loyalty.domain import DOMAIN as LOYALTY
 from martops.usage.domain import DOMAIN as USAGE
 from martops.domain import Domain, StepContext
 from martops.errors import ConfigError
 from martops.graph import Graph
 
-DOMAINS: tuple[Domain, ...] = (ATTRIBUTION, KPIS, CRM, LOYALTY, USAGE)
+DOMAINS: tuple[Domain, ...] = (ATTRIBUTION, FX, KPIS, CRM, LOYALTY, USAGE)
 
 
 @functools.cache
@@ -45,9 +46,10 @@ def catalog() -> Catalog:
 
 
 def configured(cfg: ProjectConfig) -> list[Domain]:
-    """The domains whose delivery martops.yml declares (`sources.<section>.path`): what `martops run`
-    with no selector runs."""
-    return [d for d in DOMAINS if d.source_path is not None and d.source_path(cfg) is not None]
+    """The domains whose delivery martops.yml declares (`sources.<section>.path`), and those fed by
+    an API that it asks to run (`ingest.fx.in_project_run`): what `martops run` with no selector runs."""
+    return [d for d in DOMAINS if (d.source_path is not None and d.source_path(cfg) is not None)
+            or (d.in_project_run is not None and d.in_project_run(cfg))]
 
 
 def status_sources() -> list[tuple[dict[str, tuple[str, ...]], str]]:

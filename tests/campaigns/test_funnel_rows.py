@@ -86,12 +86,14 @@ def test_foreign_currency_uses_the_fx_table_as_of_the_day_else_the_configured_ra
     assert [r["fx_rate"] for r in got] == [1.18, 1.18, 1.18]
     assert got[0]["fx_source"] == "configured campaigns.fx_to_eur.GBP = 1.18"
     assert got[0]["country_code"] == "GB" and got[0]["spend_eur"] == pytest.approx(11.8)
-    wh.insert(T.FX_RATES, ibis.memtable({"currency": ["GBP"], "rate_date": [dt.date(2022, 2, 1)],
-                                         "eur_per_unit": [1.2], "source": ["test"]}))
+    # fx.load's shape: 1 EUR = rate GBP, so EUR per GBP is 1 / rate
+    wh.create_or_replace(T.FX_RATES, ibis.memtable({"date": [dt.date(2022, 2, 1)], "base": ["EUR"], "currency": ["GBP"],
+                                                    "rate": [1 / 1.2]}))
     run_build(wh, folder)
     got = rows(wh, T.LEADS, ["date", "spend"])
-    assert [r["fx_rate"] for r in got] == [1.18, 1.18, 1.2]       # January predates the table's first rate
+    assert [r["fx_rate"] for r in got] == pytest.approx([1.18, 1.18, 1.2])  # January predates the table's first rate
     assert got[2]["fx_source"] == f"{T.FX_RATES} as of 2022-02-01"
+    assert [r["fx_rate_date"] for r in got] == [None, None, dt.date(2022, 2, 1)]
 
 
 def test_missing_texts_and_blank_measures_are_missing_not_junk(tmp_path, wh):

@@ -184,10 +184,10 @@ def test_steps_takes_plus_on_both_sides_and_rejects_doubled_or_miscased_selector
         assert res.code == 0, res.err
         return [s["name"] for s in json.loads(res.out)["steps"]]
 
-    assert names("+kpis.snapshot+") == ["kpis.load", "kpis.snapshot", "kpis.mart"]
+    assert names("+kpis.snapshot+") == ["fx.load", "kpis.load", "kpis.snapshot", "kpis.mart"]  # the rates it reads
     assert names("+crm.dedupe+") == ["crm.load", "crm.dedupe", "crm.golden", "crm.marts"]
     assert set(names("+crm.dedupe+")) == set(names("+crm.dedupe")) | set(names("crm.dedupe+"))
-    assert names("+kpis+") == names("kpis")  # kpis reads and feeds no other domain
+    assert names("+kpis+") == ["fx.load", *names("kpis")]  # kpis reads the FX rates and feeds no other domain
     for bad, message in (("kpis++", "a '+' goes once before the name (adding everything upstream) and/or once "
                                     "after it (everything downstream): kpis, +kpis, kpis+ or +kpis+"),
                          ("++kpis", "a '+' goes once before the name"), ("+kpis++", "a '+' goes once"),

@@ -105,9 +105,10 @@ def _load_funnel(wh: Warehouse, src: CampaignExports, file: str, spelling: ir.Ta
     lims = funnels.limits(wh, raw, file, cfg, settings)
     if file == "leads_funnel":
         raw = funnels.with_ids_from_names(raw, names)
+        raw = funnels.with_fx(raw, wh.to_loader(funnels.fx_rates(wh)), cfg, project.quality.fx_max_gap_days, settings)
     spec = funnels.spec(file, lims, cfg, funnels.currencies(wh, cfg), settings, funnels.country_codes(wh, raw, cfg))
     ann = wh.materialize(annotate(raw, spec, check_duplicates=False), f"_campaigns_{file}_annotated")
-    staged = wh.materialize(funnels.staged(ann, file, spelling, wh.to_loader(funnels.fx_rates(wh)), cfg, run_id, now),
+    staged = wh.materialize(funnels.staged(ann, file, spelling, cfg, run_id, now),
                             f"_campaigns_{file}_staged")
     span = _scalars(wh, lo=ann.t_date.min().as_scalar(), hi=ann.t_date.max().as_scalar(),
                     read=ann.count().as_scalar(), loaded=ann._ok.cast("int64").sum().fill_null(0).as_scalar())

@@ -29,7 +29,6 @@ DOMAIN = Domain(
         TableSpec(T.CHANNELS, ("campaign_id",), "the channel dictionary, one row per campaign"),
         TableSpec(T.LEADS, ("_run_id", "_row"), "typed rows of the sales-assisted funnel export (copies kept)"),
         TableSpec(T.WEB, ("_run_id", "_row"), "typed rows of the web self-service funnel export (copies kept)"),
-        TableSpec(T.FX_RATES, ("currency", "rate_date"), "EUR per unit of a currency per day"),
         TableSpec(T.SNAPSHOT, ("snapshot_key", "valid_from"), "SCD2 history of the daily facts",
                   indexes=(("funnel", "date", "country_code", "campaign_id"),)),
         TableSpec(T.DAILY, ("date", "funnel", "campaign_id", "country_code"), "KPIs per day"),

@@ -5,7 +5,11 @@ What is judged per row (a failing row goes to `ops.quarantine` with every reason
   is filled from `campaign_name` where the name names exactly one campaign, and counted);
 - `country_code` an ISO alpha-2 code, read by the rules of every domain (`sources.countries`: `ESP`,
   `Spain`, `UK` are ES, ES, GB); blank or `unknown` become `countries.unknown`;
-- `currency` EUR or one with a rate to EUR;
+- `currency` EUR or one with a rate to EUR for the row's day: the rate of the business day on or
+  at most `quality.fx_max_gap_days` days before it in staging.fx_rates (EUR-based rows, filled by
+  fx.load), else `campaigns.fx_to_eur` for a day before the table's first rate of that currency.
+  A day on or after that first rate with no rate within the limit is quarantined: the table should
+  have had it, and any other rate would be a guess;
 - measures are numbers >= 0 (counts whole), not a placeholder value and not above
   `outlier_factor` x their column's 99th percentile in the delivery. Such a value is junk, not
   a figure: summing one 100,000,000-impression row would swamp a year of real ones.
@@ -53,7 +57,8 @@ MEASURES: dict[str, dict[str, str]] = {
     },
 }
 MONEY = {"total_spend", "total_spend_eur"}
-FX_SCHEMA = ibis.schema({"currency": "string", "rate_date": "date", "eur_per_unit": "float64", "source": "string"})
+FX_COLUMNS = ibis.schema({"date": "date", "base": "string", "currency": "string", "rate": "float64"})
+"""What the mart reads of staging.fx_rates: `rate` units of `currency` per one `base` (fx.load's shape)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,13 +155,15 @@ def spec(file: str, lims: dict[str, Limit], cfg: CampaignsConfig, currencies: li
 
         def currency(t: ir.Table) -> ir.Value:
             c = t.currency.strip().upper()
-            return ibis.ifelse(c.isin(currencies), c, ibis.null("string"))
+            # a day that does not parse has no rate: the date's own reason says why the row failed
+            return ibis.ifelse(c.isin(currencies) & (t._fx_rate.notnull() | t._fx_day.isnull()), c,
+                               ibis.null("string"))
 
         fields += [
             Field("campaign_id", expected=ID_EXPECTED + "; when blank, a campaign_name naming one campaign",
                   required=True, parse=leads_id),
-            Field("currency", expected=f"a currency with a rate to EUR ({', '.join(currencies)})", required=True,
-                  parse=currency),
+            Field("currency", expected=f"a currency with a rate to EUR for the row's day ({', '.join(currencies)})",
+                  required=True, parse=currency, hint=lambda t: t._fx_why),
             Field("campaign_name"), Field("product"), Field("channel_3"), Field("channel_4"), Field("channel_5"),
         ]
     else:
@@ -182,8 +189,12 @@ def name_index(*pairs: ir.Table) -> ir.Table:
 
 
 def fx_rates(wh: Warehouse) -> ir.Table:
-    wh.ensure_table(FX_RATES, FX_SCHEMA)
-    return wh.table(FX_RATES)
+    """The EUR-based rows of staging.fx_rates (none while fx.load has not run, or while the table
+    has the old placeholder shape): the mart never creates the table, fx.load owns it."""
+    if wh.exists(FX_RATES) and set(FX_COLUMNS) <= set(wh.table(FX_RATES).columns):
+        t = wh.table(FX_RATES)
+        return t.filter(t.base == "EUR").select(*FX_COLUMNS)
+    return ibis.memtable(FX_COLUMNS.to_pyarrow().empty_table())
 
 
 def currencies(wh: Warehouse, cfg: CampaignsConfig) -> list[str]:
@@ -191,26 +202,56 @@ def currencies(wh: Warehouse, cfg: CampaignsConfig) -> list[str]:
     return sorted({"EUR", *[c.upper() for c in cfg.fx_to_eur], *[c.upper() for c in in_table if c]})
 
 
-def _with_eur(t: ir.Table, rates: ir.Table, cfg: CampaignsConfig) -> ir.Table:
-    """`fx_rate` (EUR per unit) as of the row's date from `staging.fx_rates`, else the configured
-    rate; `fx_source` says which, so every converted figure can be traced."""
-    r = rates.select(_cur=rates.currency.upper(), _rate_date=rates.rate_date, _rate=rates.eur_per_unit)
-    j = t.left_join(r, (t.currency == r._cur) & (r._rate_date <= t.date))
-    latest = ibis.row_number().over(group_by=ROW, order_by=ibis.desc("_rate_date"))
-    j = j.mutate(_n=latest)
+def with_fx(raw: ir.Table, rates: ir.Table, cfg: CampaignsConfig, max_gap_days: int,
+            settings: SourceSettings | None = None) -> ir.Table:
+    """Adds the rate each leads row's spend converts with: `_fx_rate` (EUR per unit), `_fx_rate_date`
+    (the business day it is of), `_fx_source`, and `_fx_why` (why a row has none, for its reason).
+
+    The rate is that of the business day on or at most `max_gap_days` days before the row's day in
+    `rates` (staging.fx_rates, EUR-based: EUR per unit is 1 / rate). A day before the table's first
+    rate of the currency takes `campaigns.fx_to_eur` (the project's stated rate for a period the
+    table does not cover); a day from that first rate on without one within the limit gets none
+    (the row is quarantined, never converted at a guessed rate)."""
+    settings = settings or CampaignSourceSettings()
+    t = raw.mutate(_fx_day=TS.calendar_date(raw.date, settings.timezone, settings.reporting_timezone),
+                   _fx_cur=raw.currency.strip().upper())
+    r = rates.select(_r_cur=rates.currency.upper(), _r_date=rates.date, _r_rate=1.0 / rates.rate)
+    cover = rates.group_by(_c_cur=rates.currency.upper()).aggregate(_c_first=rates.date.min(), _c_last=rates.date.max())
+    j = t.left_join(r, (t._fx_cur == r._r_cur) & (r._r_date <= t._fx_day)
+                    & (r._r_date >= t._fx_day - ibis.interval(days=max_gap_days)))
+    j = j.mutate(_n=ibis.row_number().over(group_by=ROW, order_by=ibis.desc("_r_date")))
     j = j.filter(j._n == 0)
-    configured = ibis.cases(*[(j.currency == k.upper(), float(v)) for k, v in cfg.fx_to_eur.items()],
+    j = j.left_join(cover, j._fx_cur == cover._c_cur)
+    tabled = j._c_first.notnull() & (j._fx_day >= j._c_first)
+    configured = ibis.cases(*[(j._fx_cur == k.upper(), float(v)) for k, v in cfg.fx_to_eur.items()],
                             else_=ibis.null("float64")) if cfg.fx_to_eur else ibis.null("float64")
-    rate = ibis.cases((j.currency == "EUR", 1.0), (j._rate.notnull(), j._rate), else_=configured)
+    eur, found = j._fx_cur == "EUR", j._r_rate.notnull()
+    use_configured = ~eur & ~found & ~tabled & configured.notnull()
+    rate = ibis.cases((eur, 1.0), (found, j._r_rate), (use_configured, configured), else_=ibis.null("float64"))
     source = ibis.cases(
-        (j.currency == "EUR", ibis.null("string")),
-        (j._rate.notnull(), ibis.literal(f"{FX_RATES} as of ") + j._rate_date.cast("string")),
-        else_=ibis.literal("configured campaigns.fx_to_eur.") + j.currency + " = " + configured.cast("string"),
+        (eur, ibis.null("string")),
+        (found, ibis.literal(f"{FX_RATES} as of ") + j._r_date.cast("string")),
+        (use_configured, ibis.literal("configured campaigns.fx_to_eur.") + j._fx_cur + " = " + configured.cast("string")),
+        else_=ibis.null("string"),
     )
-    return j.mutate(fx_rate=rate, fx_source=source, spend_eur=j.spend * rate).drop("_cur", "_rate_date", "_rate", "_n")
+    why = ibis.ifelse(
+        ~eur & ~found & tabled,
+        ibis.literal(f" (no {FX_RATES} rate of ") + j._fx_cur + " on or at most " + str(max_gap_days)
+        + " days before " + j._fx_day.cast("string") + "; the table's rates of it run " + j._c_first.cast("string")
+        + ".." + j._c_last.cast("string") + ": load the missing days with `martops ingest fx --since ...`)",
+        ibis.null("string"))
+    return j.mutate(_fx_rate=rate, _fx_rate_date=ibis.ifelse(found & ~eur, j._r_date, ibis.null("date")),
+                    _fx_source=source, _fx_why=why).drop("_r_cur", "_r_date", "_r_rate", "_n", "_c_cur", "_c_first",
+                                                          "_c_last", "_fx_cur")
 
 
-def staged(annotated: ir.Table, file: str, spelling: ir.Table, rates: ir.Table, cfg: CampaignsConfig,
+def _with_eur(t: ir.Table) -> ir.Table:
+    """`fx_rate` (EUR per unit), the day it is of and where it came from (`fx_source`), so every
+    converted figure can be traced; `spend_eur` converted with it (see `with_fx`)."""
+    return t.mutate(spend_eur=t.spend * t.fx_rate)
+
+
+def staged(annotated: ir.Table, file: str, spelling: ir.Table, cfg: CampaignsConfig,
            run_id: str, now: dt.datetime) -> ir.Table:
     """Loadable rows in staging's shape (with `_changed_*` flags for the log, dropped on insert)."""
     g = annotated.filter(annotated._ok)
@@ -226,13 +267,14 @@ def staged(annotated: ir.Table, file: str, spelling: ir.Table, rates: ir.Table, 
         ROW, **base, campaign_name=clean.squash(g.campaign_name),
         product=clean.product(g.product, cfg.products), product_raw=g.product,
         channel_3=clean.squash(g.channel_3), channel_4=clean.squash(g.channel_4), channel_5=clean.squash(g.channel_5),
-        currency=g.t_currency, **{MEASURES[file][c]: v for c, v in names.items()}, **stamp, **flags,
+        currency=g.t_currency, **{MEASURES[file][c]: v for c, v in names.items()},
+        fx_rate=g._fx_rate, fx_rate_date=g._fx_rate_date, fx_source=g._fx_source, **stamp, **flags,
         **{f"_raw_{c}": g[c] for c in SPELLED},
     )
     for col in SPELLED:
         t = respell(t, col, spelling)
     t = clean.flag_changed(t, SPELLED)
-    return _with_eur(t, rates, cfg)
+    return _with_eur(t)
 
 
 def flag_columns(t: ir.Table) -> list[str]:

@@ -10,6 +10,7 @@ from martops import __version__
 from martops.cli import boundary, ops as ops_cli, platform, warehouse as warehouse_cli
 from martops.cli.attribution import attribution_app
 from martops.cli.crm import crm_app
+from martops.cli.ingest import ingest_app
 from martops.cli.kpis import kpis_app
 from martops.cli.loyalty import loyalty_app
 from martops.cli.report import report_app
@@ -28,7 +29,8 @@ app = typer.Typer(
         "  martops attribution generate --out challenge.db --conversions 2000 --seed 7\n\n"
         "  martops attribution run --db challenge.db --since 2023-09-01 --until 2023-09-07 --model ihc\n\n"
         "  martops kpis build --source exports/ && martops kpis show --by channel_3\n\n"
-        "  martops crm build --source crm-extract/ --warehouse crm-warehouse.duckdb"
+        "  martops crm build --source crm-extract/ --warehouse crm-warehouse.duckdb\n\n"
+        "  martops ingest fx --since 2024-01-01 --symbols GBP,USD"
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -40,6 +42,7 @@ app.add_typer(kpis_app, name="kpis")
 app.add_typer(crm_app, name="crm")
 app.add_typer(loyalty_app, name="loyalty")
 app.add_typer(usage_app, name="usage")
+app.add_typer(ingest_app, name="ingest")
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(report_app, name="report")
 app.command()(platform.steps)

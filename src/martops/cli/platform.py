@@ -110,7 +110,8 @@ def selection(cfg: ProjectConfig, selectors: list[str], exclude: list[str], sour
         chosen += [d for d in DELIVERY_PARAM if d in given and d not in chosen]
         if not chosen:
             raise ConfigError("nothing to run: martops.yml declares no source (sources.attribution.path, "
-                              "sources.campaigns.path, sources.crm.path, sources.loyalty.path, sources.usage.path); name a selection, e.g. "
+                              "sources.campaigns.path, sources.crm.path, sources.loyalty.path, sources.usage.path) and no API pipeline to run "
+                              "(ingest.fx.in_project_run); name a selection, e.g. "
                               "`martops run kpis --source exports/` (see `martops steps`)")
         selectors = chosen
     return graph.select(selectors, exclude)
@@ -184,6 +185,8 @@ def check_deliveries(cfg: ProjectConfig, names: list[str], per_domain: dict[str,
         if not any(i.startswith(SOURCE_PREFIX) for i in step.inputs):
             continue
         d = domains.domain(step.domain)
+        if d.source_setting is None:  # an API, not a delivery: its preflight checks its settings
+            continue
         given = per_domain.get(d.name, {}).get(DELIVERY_PARAM.get(d.name, ""))
         path = Path(given) if given else (d.source_path(cfg) if d.source_path else None)
         flag = "--db FILE" if d.name == "attribution" else "--source FOLDER"
