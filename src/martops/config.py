@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, Strict, BeforeValidator, ConfigD
 
 from martops.automation.schedules import Schedules
 from martops.checks.specs import CheckSpec, normalise
+from martops.config_leads import LeadsConfig
 from martops.errors import ConfigError
 from martops.textfiles import read_text
 
@@ -361,6 +362,8 @@ class SourcesConfig(_Strict):
     campaigns: CampaignSourceSettings = CampaignSourceSettings()
     crm: SourceSettings = SourceSettings()
     loyalty: SourceSettings = SourceSettings()
+    leads: SourceSettings = SourceSettings()
+    """`path`: the lead table (a CSV file) `martops run` scores; decimal, delimiter, time zone as for any CSV."""
 
 
 CrmRole = Literal["customers", "transactions", "products", "interactions", "sales_team", "countries"]
@@ -463,6 +466,8 @@ class ProjectConfig(_Strict):
     campaigns: CampaignsConfig = CampaignsConfig()
     crm: CrmConfig = CrmConfig()
     loyalty: LoyaltyConfig = LoyaltyConfig()
+    leads: LeadsConfig = LeadsConfig()
+    """Lead scoring: the lead table's mapping, points rules, model (see martops.config_leads)."""
     countries: CountriesConfig = CountriesConfig()
     sources: SourcesConfig = SourcesConfig()
     checks: dict[str, list[Annotated[CheckSpec, BeforeValidator(normalise)]]] = {}
