@@ -16,11 +16,12 @@ from martops.checks.catalog import Catalog, check_declared
 from martops.config import ProjectConfig
 from martops.crm.domain import DOMAIN as CRM
 from martops.loyalty.domain import DOMAIN as LOYALTY
+from martops.leads.domain import DOMAIN as LEADS
 from martops.domain import Domain, StepContext
 from martops.errors import ConfigError
 from martops.graph import Graph
 
-DOMAINS: tuple[Domain, ...] = (ATTRIBUTION, KPIS, CRM, LOYALTY)
+DOMAINS: tuple[Domain, ...] = (ATTRIBUTION, KPIS, CRM, LOYALTY, LEADS)
 
 
 @functools.cache

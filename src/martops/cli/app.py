@@ -11,6 +11,7 @@ from martops.cli import boundary, ops as ops_cli, platform, warehouse as warehou
 from martops.cli.attribution import attribution_app
 from martops.cli.crm import crm_app
 from martops.cli.kpis import kpis_app
+from martops.cli.leads import leads_app
 from martops.cli.loyalty import loyalty_app
 from martops.cli.schedule import schedule_app
 from martops.cli.render import WarningSummary
@@ -37,6 +38,7 @@ app.add_typer(attribution_app, name="attribution")
 app.add_typer(kpis_app, name="kpis")
 app.add_typer(crm_app, name="crm")
 app.add_typer(loyalty_app, name="loyalty")
+app.add_typer(leads_app, name="leads")
 app.add_typer(schedule_app, name="schedule")
 app.command()(platform.steps)
 app.command()(platform.run)

@@ -50,6 +50,7 @@ BUILDS = {
     "kpis": "build it first: martops kpis build --source <folder of exports>",
     "crm": "build it first: martops crm build --source <folder of the CRM extract>",
     "loyalty": "build it first: martops loyalty build --source <folder with customers.csv and transactions.csv>",
+    "leads": "score leads first: martops leads score --input <leads.csv>",
 }
 """What to run when a command of a domain finds no warehouse (the end of the error's line)."""
 

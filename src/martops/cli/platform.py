@@ -46,7 +46,7 @@ AS_OF = typer.Option(None, "--as-of", help="loyalty.fill: the date (YYYY-MM-DD) 
                      "of (default: loyalty.as_of, else the last transaction day).")
 ALLOW_PARTIAL = typer.Option(False, "--allow-partial", help="ihc_api: succeed even if the API failed some journeys (HTTP 206).")
 
-DELIVERY_PARAM = {"attribution": "db", "kpis": "source", "crm": "source", "loyalty": "source"}
+DELIVERY_PARAM = {"attribution": "db", "kpis": "source", "crm": "source", "loyalty": "source", "leads": "source"}
 """The parameter a domain's load step reads its delivery from."""
 
 
@@ -109,7 +109,7 @@ def selection(cfg: ProjectConfig, selectors: list[str], exclude: list[str], sour
         chosen += [d for d in DELIVERY_PARAM if d in given and d not in chosen]
         if not chosen:
             raise ConfigError("nothing to run: martops.yml declares no source (sources.attribution.path, "
-                              "sources.campaigns.path, sources.crm.path, sources.loyalty.path); name a selection, e.g. "
+                              "sources.campaigns.path, sources.crm.path, sources.loyalty.path, sources.leads.path); name a selection, e.g. "
                               "`martops run kpis --source exports/` (see `martops steps`)")
         selectors = chosen
     return graph.select(selectors, exclude)
