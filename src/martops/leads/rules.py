@@ -170,11 +170,10 @@ def score(frame: Frame, bound: list[Bound], cfg: LeadsConfig) -> Scored:
         decay = np.ones(len(idx))
     else:
         decay = np.where(np.isnan(days), 1.0, 0.5 ** (np.nan_to_num(days) / rc.half_life_days))
-    raw = fit + eng * decay
-    total = np.minimum(raw, rc.cap)
+    # rounded before clipping, so a rounded score never passes the cap (found by hypothesis)
+    total = np.minimum(np.round(fit + eng * decay, 6), rc.cap)
     if rc.floor is not None:
         total = np.maximum(total, rc.floor)
-    total = np.round(total, 6)
     table = pd.DataFrame({"fit_points": fit, "engagement_points": eng, "decay": np.round(decay, 6),
                           "days_since_activity": days, "rules_score": total, "grade": grade(total, rc),
                           "sales_ready": total >= rc.sales_ready}, index=idx)
@@ -201,7 +200,7 @@ def company_scores(scores: pd.Series, companies: pd.Series, cc: CompanyConfig, r
 
     g = df.groupby("company")["score"]
     out = pd.DataFrame({"contacts": g.size(), "company_score": g.apply(agg)}).reset_index()
-    out["company_score"] = np.round(np.minimum(out["company_score"].to_numpy(dtype=float), rc.cap), 6)
+    out["company_score"] = np.minimum(np.round(out["company_score"].to_numpy(dtype=float), 6), rc.cap)
     out["grade"] = grade(out["company_score"].to_numpy(), rc)
     out["sales_ready"] = out["company_score"] >= rc.sales_ready
     return out

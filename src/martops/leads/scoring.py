@@ -69,6 +69,12 @@ def as_of_date(project: ProjectConfig, given: object) -> dt.date:
     return day
 
 
+def to_score(probability: np.ndarray) -> np.ndarray:
+    """The 0-100 score: 100 x probability rounded half to even (numpy's rint), so it never ranks two
+    leads against their probabilities."""
+    return np.rint(100 * np.clip(np.asarray(probability, dtype=float), 0.0, 1.0)).astype("int64")
+
+
 def _model(wh: Warehouse, project: ProjectConfig, given: str | None):
     """(fitted model, metadata) or (None, None) when no model is saved and none is named."""
     if given is None and not store.versions(store.folder(project, wh)):
@@ -140,7 +146,7 @@ def _score(wh: Warehouse, project: ProjectConfig, *, file: str | None, table: st
         X = M.design(frame.data, feats)
         p = M.predict(fitted, meta["kind"], X, feats)
         out["probability"] = p
-        out["score"] = np.rint(100 * p).astype("int64")
+        out["score"] = to_score(p)
         contrib = explain.contributions(fitted, meta["kind"], X, feats, meta.get("means"), meta["reference"])
         long = explain.reasons(contrib, frame.data, feats)
         out["top_reasons"] = explain.top_text(long, cfg.model.top_reasons).reindex(idx)

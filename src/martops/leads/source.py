@@ -72,7 +72,8 @@ def open_input(wh: Warehouse, project: ProjectConfig, *, file: str | Path | None
     t = wh.table(table)
     if ROW in t.columns:
         t = t.drop(ROW)
-    t = t.select(*[t[c].cast("string") for c in t.columns])
+    # typed in-process by DuckDB on every engine, as files are (one parser, one set of rules)
+    t = wh.to_loader(t.select(*[t[c].cast("string") for c in t.columns]))
     if int(wh.scalar(t.count())) == 0:
         raise SourceError(f"table {table} holds no rows")
     return LeadInput(f"table {table}", list(t.columns), t, False)
