@@ -189,5 +189,9 @@ def load(wh: Warehouse, project: ProjectConfig, src: LeadInput, *, id_col: str |
         quarantine.account(wh, T.SOURCE, {sp.table: {"read": read, "loaded": loaded, "quarantined": n_bad}},
                            project.quality, lambda _: (src.where, "lead rows"))
     if loaded == 0:
-        raise SourceError(f"{src.where}: none of its {read:,} rows loaded; see `martops quarantine --table {sp.table}`")
+        q = wh.table(quarantine.QUARANTINE)
+        q = q.filter((q.source == T.SOURCE) & (q.table_name == sp.table)).order_by("row_number").limit(1)
+        first = wh.to_pyarrow(q.select("reason")).column(0).to_pylist()
+        raise SourceError(f"{src.where}: none of its {read:,} rows loaded, e.g. {first[0] if first else '?'}; see "
+                          f"`martops quarantine --table {sp.table}`")
     return Loaded(m, read, loaded, n_bad, src.where)
