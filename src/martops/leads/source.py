@@ -178,7 +178,8 @@ def load(wh: Warehouse, project: ProjectConfig, src: LeadInput, *, id_col: str |
     ann = wh.materialize(annotate(renamed(raw, m), sp, check_duplicates=True), f"_{sp.table}_annotated")
     good = ann.filter(ann._ok)
     cols = {f.name: good[f"t_{f.name}"] for f in sp.fields}
-    rows = good.select(ROW, **cols, _run_id=ibis.literal(run_id)).order_by(ROW)
+    rows = good.select(ROW, **cols, _etl_loaded_at=ibis.literal(now, type="timestamp"),
+                       _run_id=ibis.literal(run_id)).order_by(ROW)
     with wh.transaction():
         loaded = wh.create_or_replace(target, rows)
         read = int(wh.scalar(ann.count()))

@@ -2,7 +2,7 @@
 
 STAGING = "staging.leads"
 """One row per lead that loaded for scoring: `_row`, `lead_id`, the mapped columns typed (under
-their warehouse names, see `leads.mapping`), `lead_key`, `company`, `_run_id`."""
+their warehouse names, see `leads.mapping`), `lead_key`, `company`, `_etl_loaded_at`, `_run_id`."""
 TRAINING = "staging.lead_training"
 """The same for the last training input, plus `label` (0/1)."""
 SCORES = "marts.lead_scores"

@@ -62,9 +62,9 @@ def mapping_from(meta: dict) -> Mapping:
 
 
 def data_hash(staged: pd.DataFrame) -> str:
-    """sha256 of the staged training rows (sorted by lead id, `_row`/`_run_id` left out): the same
+    """sha256 of the staged training rows (sorted by lead id, the load's own columns left out): the same
     leads with the same values give the same hash whatever the file's order."""
-    cols = sorted(c for c in staged.columns if c not in ("_row", "_run_id"))
+    cols = sorted(c for c in staged.columns if c not in ("_row", "_run_id", "_etl_loaded_at"))
     d = staged[cols].sort_values("lead_id").astype(str)
     return hashlib.sha256(d.to_csv(index=False).encode()).hexdigest()
 
