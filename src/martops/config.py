@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, Strict, BeforeValidator, ConfigD
 
 from martops.automation.schedules import Schedules
 from martops.checks.specs import CheckSpec, normalise
+from martops.config_leads import LeadsConfig
 from martops.errors import ConfigError
 from martops.textfiles import read_text
 
@@ -420,6 +421,8 @@ class SourcesConfig(_Strict):
     crm: SourceSettings = SourceSettings()
     loyalty: SourceSettings = SourceSettings()
     usage: UsageSourceSettings = UsageSourceSettings()
+    leads: SourceSettings = SourceSettings()
+    """`path`: the lead table (a CSV file) `martops run` scores; decimal, delimiter, time zone as for any CSV."""
 
 
 CrmRole = Literal["customers", "transactions", "products", "interactions", "sales_team", "countries"]
@@ -679,6 +682,8 @@ class ProjectConfig(_Strict):
     loyalty: LoyaltyConfig = LoyaltyConfig()
     usage: UsageConfig = UsageConfig()
     ingest: IngestConfig = IngestConfig()
+    leads: LeadsConfig = LeadsConfig()
+    """Lead scoring: the lead table's mapping, points rules, model (see martops.config_leads)."""
     countries: CountriesConfig = CountriesConfig()
     sources: SourcesConfig = SourcesConfig()
     checks: dict[str, list[Annotated[CheckSpec, BeforeValidator(normalise)]]] = {}

@@ -12,6 +12,7 @@ from martops.cli.attribution import attribution_app
 from martops.cli.crm import crm_app
 from martops.cli.ingest import ingest_app
 from martops.cli.kpis import kpis_app
+from martops.cli.leads import leads_app
 from martops.cli.loyalty import loyalty_app
 from martops.cli.report import report_app
 from martops.cli.usage import usage_app
@@ -43,6 +44,7 @@ app.add_typer(crm_app, name="crm")
 app.add_typer(loyalty_app, name="loyalty")
 app.add_typer(usage_app, name="usage")
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(leads_app, name="leads")
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(report_app, name="report")
 app.command()(platform.steps)

@@ -51,6 +51,7 @@ BUILDS = {
     "crm": "build it first: martops crm build --source <folder of the CRM extract>",
     "loyalty": "build it first: martops loyalty build --source <folder with customers.csv and transactions.csv>",
     "usage": "build it first: martops usage build --source <data.db or folder with people and events>",
+    "leads": "score leads first: martops leads score --input <leads.csv>",
 }
 """What to run when a command of a domain finds no warehouse (the end of the error's line)."""
 

@@ -47,7 +47,7 @@ AS_OF = typer.Option(None, "--as-of", help="loyalty.fill: the date (YYYY-MM-DD) 
                      "marts are as of (default: usage.as_of, else the last event's day).")
 ALLOW_PARTIAL = typer.Option(False, "--allow-partial", help="ihc_api: succeed even if the API failed some journeys (HTTP 206).")
 
-DELIVERY_PARAM = {"attribution": "db", "kpis": "source", "crm": "source", "loyalty": "source", "usage": "source"}
+DELIVERY_PARAM = {"attribution": "db", "kpis": "source", "crm": "source", "loyalty": "source", "usage": "source", "leads": "source"}
 """The parameter a domain's load step reads its delivery from."""
 
 
@@ -110,7 +110,7 @@ def selection(cfg: ProjectConfig, selectors: list[str], exclude: list[str], sour
         chosen += [d for d in DELIVERY_PARAM if d in given and d not in chosen]
         if not chosen:
             raise ConfigError("nothing to run: martops.yml declares no source (sources.attribution.path, "
-                              "sources.campaigns.path, sources.crm.path, sources.loyalty.path, sources.usage.path) and no API pipeline to run "
+                              "sources.campaigns.path, sources.crm.path, sources.loyalty.path, sources.usage.path, sources.leads.path) and no API pipeline to run "
                               "(ingest.fx.in_project_run); name a selection, e.g. "
                               "`martops run kpis --source exports/` (see `martops steps`)")
         selectors = chosen

@@ -24,7 +24,7 @@ from martops.errors import StepError
 
 log = logging.getLogger(__name__)
 
-SCHEMAS = ("staging", "attribution", "snapshots", "marts", "ops", "crm", "loyalty")
+SCHEMAS = ("staging", "attribution", "snapshots", "marts", "ops", "crm", "loyalty", "leads")
 
 
 class Warehouse:

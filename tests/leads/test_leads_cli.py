@@ -1,0 +1,89 @@
+"""`martops leads ...` as a user runs it: train, score with an export, show, explain, models, and
+every bad input a one-line error with a non-zero exit (never a traceback)."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from tests.cli_runner import run_cli
+from tests.leads import data
+
+
+def _ok(capsys, *args):
+    res = run_cli(capsys, *args)
+    assert res.code == 0, (args, res.out[-3000:], res.err)
+    assert "Traceback" not in res.err
+    return res
+
+
+def _fails(capsys, *args, said: str):
+    res = run_cli(capsys, *args)
+    assert res.code != 0, (args, res.out[-2000:])
+    assert "Traceback" not in res.err + res.out
+    assert said in res.err, (said, res.err)
+    return res
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "martops.yml").write_text(data.CONFIG)
+    data.write(tmp_path / "leads.csv", data.rows(400))
+    return tmp_path
+
+
+def test_train_score_show_explain_export(project, capsys):
+    trained = _ok(capsys, "leads", "train", "--input", "leads.csv", "--as-of", "2024-06-30")
+    assert "Call Result" in trained.out and "saved model v1" in trained.out
+    assert "model + leaky columns" in trained.out and "one feature:" in trained.out
+    scored = _ok(capsys, "leads", "score", "--input", "leads.csv", "--as-of", "2024-06-30", "--export", "s.csv")
+    assert "400 leads scored as of 2024-06-30" in scored.out
+    with open(project / "s.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 400 and {"lead_id", "rules_score", "grade", "probability", "score", "top_reasons",
+                                 "model_version"} <= set(rows[0])
+    _fails(capsys, "leads", "score", "--input", "leads.csv", "--export", "s.csv", said="already exists")
+    shown = _ok(capsys, "leads", "show", "sales-ready", "--export", "hot.csv")
+    assert "marts.lead_scores as of 2024-06-30" in shown.out
+    for view in ("metrics", "leakage", "calibration", "drift", "companies"):
+        _ok(capsys, "leads", "show", view)
+    explained = _ok(capsys, "leads", "explain", "L0001")
+    assert "rules score" in explained.out and "Model reasons" in explained.out
+    assert "v1" in _ok(capsys, "leads", "models").out
+    _fails(capsys, "leads", "explain", "L9999", said="lead 'L9999' is not in marts.lead_scores (400 leads scored)")
+    _fails(capsys, "leads", "show", "scorez", said="unknown view 'scorez'")
+    _fails(capsys, "leads", "score", "--input", "leads.csv", "--model", "v7", said="--model v7: not a saved lead model")
+
+
+def _write(path, header, rows):
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def test_bad_inputs_are_one_line_errors(project, capsys):
+    rows = data.rows(200)
+    train = ("leads", "train", "--input")
+    _fails(capsys, *train, "leads.csv", "--label", "Outcome", said="column 'Outcome' (--label) is not in the input")
+    _write(project / "one.csv", data.HEADER, [r[:-1] + ["0"] for r in rows])
+    _fails(capsys, *train, "one.csv", said="every label is 0 (not converted) (200 leads)")
+    _write(project / "words.csv", data.HEADER, [r[:-1] + ["maybe"] for r in rows])
+    _fails(capsys, *train, "words.csv", said="none of its 200 rows loaded, e.g. words.csv line 2, column Converted: label 'maybe' is not 1 (converted) or 0 (not)")
+    few = [r[:-1] + (["2"] if i == 3 else [r[-1]]) for i, r in enumerate(rows)]
+    _write(project / "few.csv", data.HEADER, few)  # one bad label: quarantined, the rest trains
+    res = _ok(capsys, *train, "few.csv")
+    assert "1 quarantined" in res.out
+    q = _ok(capsys, "quarantine", "--table", "lead_training")
+    assert "L0003" in q.out and "few.csv line 5, column" in " ".join(q.out.split())
+    (project / "binary.csv").write_bytes(b"PK\x03\x04\x00\xff\xfe binary")
+    _fails(capsys, *train, "binary.csv", said="is not UTF-8")
+    _fails(capsys, *train, "missing.csv", said="--input missing.csv does not exist")
+    _fails(capsys, "leads", "train", said="give the leads as --input FILE.csv or --table SCHEMA.TABLE")
+    _fails(capsys, "leads", "score", "--table", "staging.nope", said="--table staging.nope is not in the warehouse")
+    _fails(capsys, *train, "leads.csv", "--as-of", "2024-13-01", said="--as-of '2024-13-01' is not a date")
+    (project / "bad.yml").write_text("leads:\n  rules:\n    grades: {A: 10, B: 20}\n")
+    _fails(capsys, *train, "leads.csv", "--config", "bad.yml", said="leads.rules: grades must fall from A to C")
