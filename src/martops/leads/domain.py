@@ -14,6 +14,7 @@ from martops.leads import quality
 from martops.leads import tables as T
 from martops.ops.runlog import current_run_id, timed
 from martops.results import StepResult
+from martops.leads import report_section
 
 SOURCE = Parameter("source", "The lead table, a CSV file (or --table).", "sources.leads.path")
 TABLE = Parameter("lead_table", "A warehouse table (schema.table) of leads instead of a CSV file.")
@@ -78,4 +79,5 @@ DOMAIN = Domain(
     source_path=lambda cfg: Path(cfg.sources.leads.path) if cfg.sources.leads.path else None,
     summary_notes=_notes,
     build_hint="score leads first: martops leads score --input leads.csv",
+    report=report_section.REPORT,
 )

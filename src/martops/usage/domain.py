@@ -7,6 +7,7 @@ from pathlib import Path
 from martops.domain import Domain, Parameter, Step, TableSpec
 from martops.usage import build, quality
 from martops.usage import tables as T
+from martops.usage import report_section
 
 SOURCE = Parameter("source", "A SQLite file or a folder of CSV files holding a people table and an events table.",
                    "sources.usage.path")
@@ -39,4 +40,5 @@ DOMAIN = Domain(
     source_setting="usage",
     source_path=lambda cfg: Path(cfg.sources.usage.path) if cfg.sources.usage.path else None,
     build_hint="build it first: martops usage build --source <data.db or folder with people and events>",
+    report=report_section.REPORT,
 )
