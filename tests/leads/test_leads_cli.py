@@ -55,6 +55,18 @@ def test_train_score_show_explain_export(project, capsys):
     _fails(capsys, "leads", "explain", "L9999", said="lead 'L9999' is not in marts.lead_scores (400 leads scored)")
     _fails(capsys, "leads", "show", "scorez", said="unknown view 'scorez'")
     _fails(capsys, "leads", "score", "--input", "leads.csv", "--model", "v7", said="--model v7: not a saved lead model")
+    # the weekly report's lead-score section shows this scoring run, its figures the mart's
+    from martops.engine import connect
+    from tests.reports.page import read
+
+    _ok(capsys, "report", "weekly", "--out", "report.html")
+    page = read((project / "report.html").read_text("utf-8"))
+    assert page.sections == ["leads", "health"]
+    with connect(path=project / "warehouse.duckdb", read_only=True) as w:
+        ready, = w.execute("SELECT count(*) FROM marts.lead_scores WHERE sales_ready AND as_of = DATE '2024-06-30'")[0]
+        grades = dict(w.execute("SELECT grade, count(*) FROM marts.lead_scores GROUP BY 1"))
+    assert int(page.metrics["leads.sales_ready"]["value"]) == ready and int(page.metrics["leads.scored"]["value"]) == 400
+    assert {r["grade"]: int(r["leads"]) for r in page.cells["leads.grades"]} == grades
 
 
 def _write(path, header, rows):

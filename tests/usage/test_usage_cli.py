@@ -66,6 +66,10 @@ def test_generate_then_build_and_a_source_without_companies(tmp_path, capsys, mo
     assert again.code != 0 and "--force" in again.err
     built = _ok(capsys, "usage", "build", "--source", "data.db", "--warehouse", "w.duckdb")
     assert "copies of an event dropped" in built.out
+    before = _ok(capsys, "usage", "show", "customers", "--warehouse", "w.duckdb").out
+    early = run_cli(capsys, "usage", "build", "--source", "data.db", "--warehouse", "w.duckdb", "--as-of", "2000-01-01")
+    assert early.code == 1 and "--as-of 2000-01-01 is before the first event" in " ".join(early.err.split())
+    assert _ok(capsys, "usage", "show", "customers", "--warehouse", "w.duckdb").out == before  # marts kept
     folder = write_csv_folder(tmp_path / "monthly", {
         "registrations": ["id;registration_month", "a;1", "b;2"],
         "activity": ["id;activity_month", "a;1", "a;2", "b;2"]})
@@ -76,6 +80,15 @@ def test_generate_then_build_and_a_source_without_companies(tmp_path, capsys, mo
     none = _ok(capsys, "usage", "show", "companies", "--warehouse", "m.duckdb")
     assert "no companies: the source names no company" in none.out
     assert "M01" in _ok(capsys, "usage", "show", "retention", "--warehouse", "m.duckdb").out
+    (tmp_path / "martops.yml").write_text(
+        "sources:\n  usage:\n    delimiter: ';'\n    grain: month\n    month_one: 2024-01\n"
+        "    tables: {people: registrations, events: activity}\n"
+        "    columns: {people: {created_at: registration_month}, events: {user_id: id, month: activity_month}}\n")
+    mid = run_cli(capsys, "usage", "build", "--source", str(folder), "--warehouse", "m.duckdb", "--as-of", "2024-02-15")
+    assert mid.code == 1 and "is inside a month" in mid.err and "2024-02-29" in mid.err, mid.err
+    _ok(capsys, "usage", "build", "--source", str(folder), "--warehouse", "m.duckdb", "--as-of", "2024-02-29")
+    early = run_cli(capsys, "usage", "build", "--source", str(folder), "--warehouse", "m.duckdb", "--as-of", "2023-12-31")
+    assert early.code == 1 and "before the first month with activity (2024-01)" in " ".join(early.err.split())
 
 
 def test_mistakes_are_one_line_errors(tmp_path, capsys, monkeypatch):

@@ -12,7 +12,7 @@ from rich.markup import escape
 from martops.cli import platform
 from martops.cli.builds import cleaning_table, print_cleaning
 from martops.cli.common import CONFIG, FORCE, WAREHOUSE, open_warehouse, refuse_overwrite
-from martops.cli.platform import AS_OF, run_cli, step_params
+from martops.cli.platform import run_cli, step_params
 from martops.cli.render import console, print_view
 from martops.errors import ConfigError
 from martops.ops.cleaning_log import of_run
@@ -30,7 +30,9 @@ usage_app = typer.Typer(
 def build(
     source: Optional[Path] = typer.Option(None, "--source", "-s", help="A SQLite file or a folder of CSV files with a "
                                           "people and an events table (default: sources.usage.path)."),
-    as_of: Optional[str] = AS_OF,
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="The date (YYYY-MM-DD) the usage marts are as of "
+                                        "(default: usage.as_of, else the last event's day; at the month grain a "
+                                        "month's last day)."),
     warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG,
 ) -> None:
     """Load a usage delivery and rebuild the usage marts as of a date.

@@ -113,7 +113,17 @@ def window(wh: Warehouse, project: ProjectConfig, as_of: dt.date | None) -> Wind
             if not calendar:
                 raise ConfigError("usage.marts: --as-of is a date but the source's months are bare numbers; set "
                                   "sources.usage.month_one (the calendar month of month 1) or leave --as-of out")
+            if (given + dt.timedelta(days=1)).month == given.month:
+                raise ConfigError(f"usage.marts: --as-of {given.isoformat()} is inside a month, but the source counts "
+                                  "activity per month (grain: month), so the marts can only be as of a month's end; "
+                                  "give its last day, e.g. "
+                                  f"{(given.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)}")
             as_of_month = calendar_index(given)
+            first = wh.scalar(ev.activity_month.min())
+            if first is not None and as_of_month < int(first):
+                raise ConfigError(f"usage.marts: --as-of {given.isoformat()} is before the first month with activity "
+                                  f"({month_label(int(first), True)}); there is nothing to be as of, and the marts were "
+                                  "left as they were")
         else:
             last = wh.scalar(ev.activity_month.max())
             if last is None:
@@ -131,6 +141,12 @@ def window(wh: Warehouse, project: ProjectConfig, as_of: dt.date | None) -> Wind
     elif given > dt.date.today():
         raise ConfigError(f"usage.marts: the as-of date {given.isoformat()} is in the future; leave --as-of out for "
                           "the last event's day")
+    else:
+        first = wh.scalar(ev.event_date.min())
+        first = first.date() if isinstance(first, dt.datetime) else first
+        if first is not None and given < first:
+            raise ConfigError(f"usage.marts: --as-of {given.isoformat()} is before the first event ({first.isoformat()}); "
+                              "there is nothing to be as of, and the marts were left as they were")
     n = cfg.trend_weeks
     recent_from = given - dt.timedelta(days=7 * n - 1)
     month_end = (given + dt.timedelta(days=1)).month != given.month
