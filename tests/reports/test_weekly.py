@@ -109,14 +109,15 @@ def test_a_stale_source_blocks_the_report(capsys, demo_warehouse, tmp_path):
     assert res.code == 1 and "freshness" in res.err and not (tmp_path / "r.html").exists()
 
 
-def test_default_period_is_the_iso_week_of_the_newest_date(capsys, demo_warehouse, tmp_path):
+def test_default_period_is_the_last_complete_iso_week(capsys, demo_warehouse, tmp_path):
     res = report(capsys, demo_warehouse, tmp_path / "r.html")
     assert res.code == 0, res.err
     with connect(path=demo_warehouse, read_only=True) as w:
         newest = max(w.execute("SELECT max(date) FROM marts.channel_reporting")[0][0],
                      w.execute("SELECT max(date) FROM marts.campaign_kpis_daily")[0][0],
                      w.execute("SELECT max(period_start) FROM loyalty.purchases_daily")[0][0])
-    assert f"weekly report for {iso_week_label(newest)}" in " ".join(res.out.split())
+    sunday = newest - dt.timedelta(days=newest.isoweekday() % 7)  # the last complete ISO week
+    assert f"weekly report for {iso_week_label(sunday)}" in " ".join(res.out.split())
 
 
 @pytest.mark.parametrize("args, expected", [
@@ -133,7 +134,25 @@ def test_bad_periods_are_one_line_errors(capsys, demo_warehouse, tmp_path, args,
     assert not (tmp_path / "r.html").exists()
 
 
+def test_a_week_past_the_end_of_the_data_shows_no_change(capsys, demo_warehouse, tmp_path):
+    """Campaign data end on 2023-09-07, a Thursday: W36's sums cover 4 of 7 days."""
+    res = report(capsys, demo_warehouse, tmp_path / "r.html", "--week", "2023-W36")
+    assert res.code == 0, res.err
+    html = (tmp_path / "r.html").read_text("utf-8")
+    assert "The campaign data run only to 2023-09-07, inside this period: its figures cover 4 of its 7 days" in html
+    assert read(html).metrics["campaigns.spend_eur"]["previous"] == ""
+
+
+def test_a_mistyped_checks_table_stops_the_report(capsys, demo_warehouse, tmp_path):
+    (tmp_path / "martops.yml").write_text("checks:\n  marts.campaign_kpis_dialy:\n    - range: {column: spend_eur, min: 0}\n")
+    res = run_cli(capsys, "report", "weekly", "--warehouse", demo_warehouse, "--out", tmp_path / "r.html",
+                  "--config", tmp_path / "martops.yml", "--week", "2023-W35")
+    assert res.code == 1 and "did you mean marts.campaign_kpis_daily" in res.err and not (tmp_path / "r.html").exists()
+
+
 def test_out_must_be_a_report_file(capsys, demo_warehouse, tmp_path):
+    res = report(capsys, demo_warehouse, tmp_path / "r.pdf", "--week", "2023-W36")
+    assert res.code == 1 and "name the file .html" in res.err and not (tmp_path / "r.pdf").exists()
     notes = tmp_path / "notes.html"
     notes.write_text("<p>my notes</p>")
     res = report(capsys, demo_warehouse, notes, "--week", "2023-W36")

@@ -17,7 +17,7 @@ from martops.attribution.pipeline import first_gap
 from martops.config import ProjectConfig
 from martops.engine import Warehouse
 from martops.reports import charts
-from martops.reports.blocks import Chart, Column, Metric, ReportSection, Section, Table, change
+from martops.reports.blocks import Chart, Column, Metric, ReportSection, Section, Table, change, cut_short
 from martops.reports.period import Period
 
 
@@ -80,6 +80,9 @@ def build(wh: Warehouse, period: Period, cfg: ProjectConfig) -> Section | None:
         before = {}
     elif not before:
         section.notes.append(f"No attributed sessions in the previous period ({prev.text}): no week-over-week change.")
+    last = wh.scalar(cr.filter(cr.model == model).date.max())
+    if before and cut_short(section, last, period, f"{model}'s attributed sessions"):
+        before = {}
     if not _covered(wh, model, period):
         section.notes.append(f"This period is not wholly inside the ranges attributed with {model}: its figures "
                              "count only the credits of conversions attributed so far.")

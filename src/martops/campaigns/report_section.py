@@ -14,7 +14,7 @@ from martops.campaigns.mart import RATIOS
 from martops.config import ProjectConfig
 from martops.engine import Warehouse
 from martops.reports import charts
-from martops.reports.blocks import Chart, Column, Metric, ReportSection, Section, Table, change
+from martops.reports.blocks import Chart, Column, Metric, ReportSection, Section, Table, change, cut_short
 from martops.reports.period import Period
 
 SUMS = ["spend_eur", "lead_spend_eur", "impressions", "clicks", "sessions", "leads", "sqls", "meetings", "signed",
@@ -57,6 +57,9 @@ def build(wh: Warehouse, period: Period, cfg: ProjectConfig) -> Section | None:
         section.empty = f"no campaign data dated in this period; the KPI mart spans {span['a']} to {span['b']}"
         return section
     cur, before = now[0], (_sums(wh, prev, []) or [None])[0]
+    compare = not cut_short(section, latest(wh), period, "campaign data")
+    if not compare:
+        before = {}
     old = before or {}
     section.metrics = [Metric(f"campaigns.{k}", label, cur[k], old.get(k), unit, higher_is_better=better)
                        for k, label, unit, better in (
@@ -67,9 +70,9 @@ def build(wh: Warehouse, period: Period, cfg: ProjectConfig) -> Section | None:
         section.notes.append(f"No campaign data in the previous period ({prev.text}): no week-over-week change.")
     section.notes.append("Acquisitions are deals in the sales-assisted funnel and orders on the web; CAC = spend / "
                          "acquisitions, CPL = sales-assisted spend / leads, each over the period's sums.")
-    section.tables.append(_funnels(wh, period, prev))
+    section.tables.append(_funnels(wh, period, prev if compare else None))
     for dim, label in (("channel_3", "channel"), ("country_code", "country")):
-        section.tables.append(_by(wh, period, prev, dim, label))
+        section.tables.append(_by(wh, period, prev if compare else None, dim, label))
     section.charts.append(_trend(wh, period))
     by_channel = sorted(_sums(wh, period, ["channel_3"]), key=lambda r: -(r["spend_eur"] or 0))
     names = [r["channel_3"] or "(none)" for r in by_channel]
@@ -80,8 +83,8 @@ def build(wh: Warehouse, period: Period, cfg: ProjectConfig) -> Section | None:
     return section
 
 
-def _funnels(wh: Warehouse, period: Period, prev: Period) -> Table:
-    before = {r["funnel"]: r for r in _sums(wh, prev, ["funnel"])}
+def _funnels(wh: Warehouse, period: Period, prev: Period | None) -> Table:
+    before = {r["funnel"]: r for r in _sums(wh, prev, ["funnel"])} if prev else {}
     rows = []
     for r in sorted(_sums(wh, period, ["funnel"]), key=lambda r: r["funnel"]):
         b = before.get(r["funnel"], {})
@@ -94,8 +97,8 @@ def _funnels(wh: Warehouse, period: Period, prev: Period) -> Table:
         Column("denominator", "Denominator", "count")], rows)
 
 
-def _by(wh: Warehouse, period: Period, prev: Period, dim: str, label: str) -> Table:
-    before = {r[dim]: r for r in _sums(wh, prev, [dim])}
+def _by(wh: Warehouse, period: Period, prev: Period | None, dim: str, label: str) -> Table:
+    before = {r[dim]: r for r in _sums(wh, prev, [dim])} if prev else {}
     rows = [{label: r[dim] or "(none)", "spend_eur": r["spend_eur"], "leads": r["leads"],
              "acquisitions": r["acquisitions"], "cac": r["cac"], "cpl": r["cpl"],
              "spend_change": change(r["spend_eur"], before.get(r[dim], {}).get("spend_eur"))}

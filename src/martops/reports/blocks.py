@@ -119,3 +119,16 @@ class ReportSection:
     latest: Callable[["Warehouse"], dt.date | None] = lambda wh: None
     """The newest date the domain's dated data reach (None: none, or a state with no dates): a
     report with no period given covers the ISO week holding the newest of these."""
+
+
+def cut_short(section: Section, last: object, period: "Period", what: str) -> bool:
+    """True (and a note on `section`) when the data end inside the period: its totals then cover
+    fewer days than the previous period's, so a change would read as a fall that is not there."""
+    from martops.reports.period import as_day
+
+    day = as_day(last)
+    if day is None or day >= period.until:
+        return False
+    section.notes.append(f"The {what} run only to {day.isoformat()}, inside this period: its figures cover "
+                         f"{(day - period.since).days + 1} of its {period.days} days, so no change is shown.")
+    return True

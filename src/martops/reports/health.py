@@ -39,6 +39,9 @@ class Health:
 
 
 def assess(wh: Warehouse, cfg: ProjectConfig, known: C.Catalog, sources: Sources) -> Health:
+    """ConfigError when martops.yml's `checks:` names a table that does not exist (a typo must not
+    pass as a check that found nothing), as `martops check` does."""
+    C.check_declared(wh, cfg, known)
     checks = [c for name in C.tables(cfg, known) if wh.exists(name)
               for c in C.for_table(wh, cfg, name, known.builtins)]
     return Health(run_checks(wh, checks), source_status(wh, cfg, sources), dt.datetime.now())

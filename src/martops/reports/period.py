@@ -71,8 +71,9 @@ def parse_week(text: str) -> Period:
 
 
 def resolve(week: str | None, since: dt.date | None, until: dt.date | None, latest: dt.date | None) -> Period:
-    """The period asked for: `--week`, or `--since/--until` (both), or else the ISO week holding
-    `latest` (the newest date any section has data for). ConfigError on a mix or a reversed range."""
+    """The period asked for: `--week`, or `--since/--until` (both), or else the last complete ISO
+    week up to `latest` (the newest date any section has data for: the week ending on it when it is
+    a Sunday, else the week before). ConfigError on a mix or a reversed range."""
     if week and (since or until):
         raise ConfigError("give --week or --since/--until, not both")
     if week:
@@ -86,5 +87,7 @@ def resolve(week: str | None, since: dt.date | None, until: dt.date | None, late
     if latest is None:
         raise ConfigError("the warehouse holds no dated data for a report yet: run `martops run` first, "
                           "or give --week / --since --until")
-    monday = latest - dt.timedelta(days=latest.isoweekday() - 1)
-    return Period(monday, monday + dt.timedelta(days=6), iso_week_label(monday))
+    # the last complete ISO week: a week whose data stop on its Monday would read as a 90% fall
+    sunday = latest - dt.timedelta(days=latest.isoweekday() % 7)
+    monday = sunday - dt.timedelta(days=6)
+    return Period(monday, sunday, iso_week_label(monday))

@@ -73,6 +73,8 @@ def publish(page: str, out: Path, force: bool = False) -> int:
     out = Path(out)
     if out.is_dir():
         raise ConfigError(f"--out {out} is a folder; give the report's file name, e.g. {out / 'report.html'}")
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(f"--out {out}: the report is an HTML page; name the file .html (a PDF is not written yet)")
     if not out.parent.exists():
         raise ConfigError(f"--out {out}: folder {out.parent} does not exist")
     if out.exists() and not force and GENERATOR not in out.read_text("utf-8", errors="replace")[:2000]:
