@@ -38,7 +38,16 @@ def test_a_404_that_is_not_frankfurters_answer_names_the_url(server, wh):
 def test_an_unknown_symbol_is_an_error_not_a_silent_gap(server, wh):
     msg = error_of(run_fx, wh, project(server, symbols=["GBP", "XYZ"]), D(2024, 1, 1), D(2024, 1, 31))
     assert "answered no EUR->XYZ rate for 2024-01-01..2024-01-31 (it quoted GBP)" in msg
+    assert "does not quote XYZ (check --symbols); it quotes " in msg and "USD" in msg
     assert _rows(wh) == 0
+
+
+def test_an_unknown_code_alone_is_named_not_blamed_on_the_dates(server, wh):
+    """The API answers 404 for XYZ as for a holiday; its /currencies list tells the two apart."""
+    msg = error_of(run_fx, wh, project(server, symbols=["XYZ"]), D(2024, 1, 1), D(2024, 1, 31))
+    assert "does not quote XYZ (check --symbols)" in msg and "rates at all" not in msg, msg
+    msg = error_of(run_fx, wh, project(server, base="XXX", symbols=["GBP"]), D(2024, 1, 1), D(2024, 1, 31))
+    assert "does not quote XXX (check --base)" in msg, msg
 
 
 def test_a_500_that_recovers_is_retried(server, wh):

@@ -148,11 +148,26 @@ def fetch(client: JsonClient, s: FxIngestConfig, since: dt.date, until: dt.date,
         if absent:
             raise SourceError(f"fx.load: {redact(s.url)} answered no {s.base}->{', '.join(absent)} rate for "
                               f"{since}..{until} (it quoted {', '.join(sorted({r.currency for r in rows}))}); "
-                              "check --symbols / ingest.fx.symbols against the currencies the API quotes")
+                              + (_not_quoted(client, s, absent) or "check --symbols / ingest.fx.symbols against "
+                                 "the currencies the API quotes"))
     elif days > max_gap_days:
-        raise SourceError(f"fx.load: {redact(s.url)} has no {s.base} rates at all for {since}..{until} "
+        raise SourceError(_not_quoted(client, s, [s.base, *s.symbols], prefix=True) or
+                          f"fx.load: {redact(s.url)} has no {s.base} rates at all for {since}..{until} "
                           f"({days} days; HTTP 404 not found); the ECB's rates begin on 1999-01-04")
     return rows, empty
+
+
+def _not_quoted(client: JsonClient, s: FxIngestConfig, codes: list[str], prefix: bool = False) -> str | None:
+    """The sentence naming the codes the API does not quote (a typo such as XYZ answers 404 like a
+    holiday does), or None when it quotes them all or its list cannot be had."""
+    found = F.unquoted(client, s.url, list(dict.fromkeys(codes)))
+    if not found or not found[0]:
+        return None
+    bad, known = found
+    base_bad, symbols_bad = s.base in bad, any(c in bad for c in s.symbols)
+    flags = " and ".join(f for f, hit in (("--base", base_bad), ("--symbols", symbols_bad)) if hit)
+    text = (f"{redact(s.url)} does not quote {', '.join(bad)} (check {flags}); it quotes {', '.join(known)}")
+    return f"fx.load: {text}" if prefix else text
 
 
 def load(wh: Warehouse, project: ProjectConfig, s: FxIngestConfig, since: dt.date, until: dt.date) -> dict:
