@@ -126,3 +126,17 @@ def test_dlts_frozen_columns_refuse_a_new_column(wh):
         assert "column provider" in str(exc) and "frozen" in str(exc)
     else:
         raise AssertionError("a new column passed dlt's frozen schema")
+
+
+def test_a_range_apart_from_the_loaded_days_names_the_days_to_add(server, wh):
+    """Loading June after January-March would leave April-May without rates: the gap check would fail
+    after the fetch naming rows; the step says which days to add before asking the API anything."""
+    cfg = project(server)
+    run_fx(wh, cfg, D(2024, 1, 1), D(2024, 3, 31))
+    asked = len(server.log)
+    msg = error_of(run_fx, wh, cfg, D(2024, 6, 1), D(2024, 6, 30))
+    assert "2024-06-01..2024-06-30 would leave 2024-03-29..2024-05-31 without rates after the days loaded" in msg, msg
+    assert msg.endswith("load those days too: --since 2024-03-29") and len(server.log) == asked
+    msg = error_of(run_fx, wh, cfg, D(2023, 10, 1), D(2023, 10, 31))
+    assert "load those days too: --until 2024-01-01" in msg, msg
+    run_fx(wh, cfg, D(2024, 3, 29), D(2024, 6, 30))  # the days between, and on: fine

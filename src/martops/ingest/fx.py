@@ -216,6 +216,27 @@ def load(wh: Warehouse, project: ProjectConfig, s: FxIngestConfig, since: dt.dat
             "checks": f"{sum(r.passed for r in results)} passed, {len(warned)} warned", "load_id": load_id}
 
 
+def _refuse_a_hole(wh: Warehouse, s: FxIngestConfig, since: dt.date, until: dt.date, max_gap: int) -> None:
+    """ConfigError when since..until lies apart from the days already loaded: the table's no-gap
+    check would fail after the fetch, naming rows and SQL instead of the days to add."""
+    if not wh.exists(T.FX_RATES) or "rate" not in wh.table(T.FX_RATES).columns:
+        return
+    t = wh.table(T.FX_RATES)
+    t = t.filter((t.base == s.base) & t.currency.isin(s.symbols))
+    span = wh.to_pyarrow(t.aggregate(first=t.date.min(), last=t.date.max())).to_pylist()[0]
+    first, last = span["first"], span["last"]
+    if first is None:
+        return
+    if (since - last).days > max_gap + 1:
+        raise ConfigError(f"fx.load: {since}..{until} would leave {last + dt.timedelta(days=1)}..{since - dt.timedelta(days=1)} "
+                          f"without rates after the days loaded ({first}..{last}; quality.fx_max_gap_days is {max_gap}); "
+                          f"load those days too: --since {last + dt.timedelta(days=1)}")
+    if (first - until).days > max_gap + 1:
+        raise ConfigError(f"fx.load: {since}..{until} would leave {until + dt.timedelta(days=1)}..{first - dt.timedelta(days=1)} "
+                          f"without rates before the days loaded ({first}..{last}; quality.fx_max_gap_days is {max_gap}); "
+                          f"load those days too: --until {first - dt.timedelta(days=1)}")
+
+
 def step_load(ctx: StepContext) -> StepResult:
     s = settings(ctx.project, ctx.params)
     since, until = ctx.since, ctx.until
@@ -225,6 +246,7 @@ def step_load(ctx: StepContext) -> StepResult:
     if since > today:
         raise ConfigError(f"fx.load: --since {since} is in the future; rates exist up to today ({today})")
     until = min(until, today)
+    _refuse_a_hole(ctx.wh, s, since, until, ctx.project.quality.fx_max_gap_days)
     params = {"base": s.base, "symbols": ",".join(s.symbols), "url": redact(s.url)}
     return runlog.timed(ctx.wh, "fx", "load", params, lambda: load(ctx.wh, ctx.project, s, since, until),
                           "fetched", "rows", since=since, until=until)
