@@ -38,7 +38,16 @@ def test_a_404_that_is_not_frankfurters_answer_names_the_url(server, wh):
 def test_an_unknown_symbol_is_an_error_not_a_silent_gap(server, wh):
     msg = error_of(run_fx, wh, project(server, symbols=["GBP", "XYZ"]), D(2024, 1, 1), D(2024, 1, 31))
     assert "answered no EUR->XYZ rate for 2024-01-01..2024-01-31 (it quoted GBP)" in msg
+    assert "does not quote XYZ (check --symbols); it quotes " in msg and "USD" in msg
     assert _rows(wh) == 0
+
+
+def test_an_unknown_code_alone_is_named_not_blamed_on_the_dates(server, wh):
+    """The API answers 404 for XYZ as for a holiday; its /currencies list tells the two apart."""
+    msg = error_of(run_fx, wh, project(server, symbols=["XYZ"]), D(2024, 1, 1), D(2024, 1, 31))
+    assert "does not quote XYZ (check --symbols)" in msg and "rates at all" not in msg, msg
+    msg = error_of(run_fx, wh, project(server, base="XXX", symbols=["GBP"]), D(2024, 1, 1), D(2024, 1, 31))
+    assert "does not quote XXX (check --base)" in msg, msg
 
 
 def test_a_500_that_recovers_is_retried(server, wh):
@@ -117,3 +126,17 @@ def test_dlts_frozen_columns_refuse_a_new_column(wh):
         assert "column provider" in str(exc) and "frozen" in str(exc)
     else:
         raise AssertionError("a new column passed dlt's frozen schema")
+
+
+def test_a_range_apart_from_the_loaded_days_names_the_days_to_add(server, wh):
+    """Loading June after January-March would leave April-May without rates: the gap check would fail
+    after the fetch naming rows; the step says which days to add before asking the API anything."""
+    cfg = project(server)
+    run_fx(wh, cfg, D(2024, 1, 1), D(2024, 3, 31))
+    asked = len(server.log)
+    msg = error_of(run_fx, wh, cfg, D(2024, 6, 1), D(2024, 6, 30))
+    assert "2024-06-01..2024-06-30 would leave 2024-03-29..2024-05-31 without rates after the days loaded" in msg, msg
+    assert msg.endswith("load those days too: --since 2024-03-29") and len(server.log) == asked
+    msg = error_of(run_fx, wh, cfg, D(2023, 10, 1), D(2023, 10, 31))
+    assert "load those days too: --until 2024-01-01" in msg, msg
+    run_fx(wh, cfg, D(2024, 3, 29), D(2024, 6, 30))  # the days between, and on: fine

@@ -54,6 +54,10 @@ def test_train_score_show_explain_export(project, capsys):
     assert "v1" in _ok(capsys, "leads", "models").out
     _fails(capsys, "leads", "explain", "L9999", said="lead 'L9999' is not in marts.lead_scores (400 leads scored)")
     _fails(capsys, "leads", "show", "scorez", said="unknown view 'scorez'")
+    _fails(capsys, "leads", "show", "--as-of", "2020-01-01", said="--as-of 2020-01-01: marts.lead_scores has no rows for "
+           "it; it holds 2024-06-30")
+    _fails(capsys, "leads", "show", "metrics", "--version", "v7", said="--version v7: leads.model_metrics has no rows for "
+           "it; it holds v1")
     _fails(capsys, "leads", "score", "--input", "leads.csv", "--model", "v7", said="--model v7: not a saved lead model")
     # the weekly report's lead-score section shows this scoring run, its figures the mart's
     from martops.engine import connect

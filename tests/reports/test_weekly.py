@@ -4,6 +4,7 @@ and data that fails its checks blocks the report while the last good one stays."
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 
 import pytest
@@ -88,6 +89,9 @@ def test_a_failing_check_blocks_the_report_and_keeps_the_last_one(capsys, demo_w
     out = tmp_path / "report.html"
     assert report(capsys, wh, out, "--since", WEEK[0], "--until", WEEK[1]).code == 0
     good = out.read_bytes()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # readable as any file the user writes
     (tmp_path / "martops.yml").write_text("checks:\n  staging.sessions:\n    - row_count: {min: 100000000}\n")
     res = run_cli(capsys, "report", "weekly", "--warehouse", wh, "--out", out, "--since", WEEK[0], "--until", WEEK[1],
                   "--config", tmp_path / "martops.yml")
@@ -194,3 +198,13 @@ def test_a_change_is_coloured_by_what_is_better(value, previous, higher_is_bette
     from martops.reports.blocks import Metric
 
     assert Metric("k", "K", value, previous, higher_is_better=higher_is_better).tone == tone
+
+
+def test_a_check_that_cannot_run_is_named_as_a_project_file_error(capsys, demo_warehouse, tmp_path):
+    (tmp_path / "martops.yml").write_text("checks:\n  marts.campaign_kpis_daily:\n"
+                                          "    - range: {column: spend_euro, min: 0}\n")
+    res = run_cli(capsys, "report", "weekly", "--warehouse", demo_warehouse, "--out", tmp_path / "r.html",
+                  "--config", tmp_path / "martops.yml", "--week", "2023-W35", "--allow-stale")
+    msg = " ".join(res.err.split())
+    assert res.code == 1 and "check(s) could not run" in msg and "spend_euro" in msg and "fix the check" in msg, msg
+    assert not (tmp_path / "r.html").exists()

@@ -164,3 +164,19 @@ def test_a_locked_or_broken_sqlite_file(tmp_path, capsys):
         con.rollback()
         con.close()
     assert res.code != 0 and "locked" in res.err and "Traceback" not in res.err
+
+
+def test_a_repeated_header_row_is_quarantined_not_a_customer(tmp_path, capsys):
+    """A people file without dates: every column is text, so only its id gives the copy away."""
+    folder = write_csv_folder(tmp_path / "glued", {
+        "people": ["user_id,name,email", "1,Ann,ann@a.io", "USER_ID,Name,Email", "2,Bob,bob@a.io"],
+        "events": ["user_id,event_type,timestamp", "1,login,2024-03-01 09:00:00", "2,login,2024-03-02 09:00:00"]})
+    wh = tmp_path / "w.duckdb"
+    assert run_cli(capsys, "usage", "build", "--source", folder, "--warehouse", wh).code == 0
+    from martops.engine import connect
+
+    with connect(path=wh, read_only=True) as w:
+        ids = sorted(r[0] for r in w.execute("SELECT customer_id FROM marts.usage_customers"))
+        why = w.execute("SELECT reason FROM ops.quarantine WHERE table_name = 'usage_people'")
+    assert ids == ["1", "2"]
+    assert len(why) == 1 and "repeats the header row" in why[0][0]

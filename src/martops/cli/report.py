@@ -31,8 +31,8 @@ def weekly(
 ) -> None:
     """Build the weekly report: one self-contained HTML file (charts and styles inline, no network
     request when opened) with a section per domain that has data, week-over-week changes and a
-    data-health section. With no period it covers the ISO week holding the newest date in the
-    warehouse.
+    data-health section. With no period it covers the last complete ISO week of the warehouse's
+    data.
 
     Exits 1 without touching --out when an error-severity check fails (stale sources included),
     unless --allow-stale.

@@ -160,3 +160,16 @@ def fetch_day(client: JsonClient, url: str, day: dt.date, base: str, symbols: li
     shown = f"{path}?base={base}&symbols={','.join(symbols)}"
     used, rates = parse_day(body, shown, base)
     return redact(shown), used, rates
+
+
+def unquoted(client: JsonClient, url: str, codes: list[str]) -> tuple[list[str], list[str]] | None:
+    """(the `codes` the API does not quote, the codes it does) from its `/currencies` list; None when
+    that list cannot be had (then the caller's message stands as it is)."""
+    try:
+        body = client.get(f"{url}/currencies")
+    except SourceError:
+        return None
+    if not isinstance(body, dict) or not body:
+        return None
+    known = sorted(str(k).upper() for k in body)
+    return [c for c in codes if c not in known], known

@@ -148,11 +148,26 @@ def fetch(client: JsonClient, s: FxIngestConfig, since: dt.date, until: dt.date,
         if absent:
             raise SourceError(f"fx.load: {redact(s.url)} answered no {s.base}->{', '.join(absent)} rate for "
                               f"{since}..{until} (it quoted {', '.join(sorted({r.currency for r in rows}))}); "
-                              "check --symbols / ingest.fx.symbols against the currencies the API quotes")
+                              + (_not_quoted(client, s, absent) or "check --symbols / ingest.fx.symbols against "
+                                 "the currencies the API quotes"))
     elif days > max_gap_days:
-        raise SourceError(f"fx.load: {redact(s.url)} has no {s.base} rates at all for {since}..{until} "
+        raise SourceError(_not_quoted(client, s, [s.base, *s.symbols], prefix=True) or
+                          f"fx.load: {redact(s.url)} has no {s.base} rates at all for {since}..{until} "
                           f"({days} days; HTTP 404 not found); the ECB's rates begin on 1999-01-04")
     return rows, empty
+
+
+def _not_quoted(client: JsonClient, s: FxIngestConfig, codes: list[str], prefix: bool = False) -> str | None:
+    """The sentence naming the codes the API does not quote (a typo such as XYZ answers 404 like a
+    holiday does), or None when it quotes them all or its list cannot be had."""
+    found = F.unquoted(client, s.url, list(dict.fromkeys(codes)))
+    if not found or not found[0]:
+        return None
+    bad, known = found
+    base_bad, symbols_bad = s.base in bad, any(c in bad for c in s.symbols)
+    flags = " and ".join(f for f, hit in (("--base", base_bad), ("--symbols", symbols_bad)) if hit)
+    text = (f"{redact(s.url)} does not quote {', '.join(bad)} (check {flags}); it quotes {', '.join(known)}")
+    return f"fx.load: {text}" if prefix else text
 
 
 def load(wh: Warehouse, project: ProjectConfig, s: FxIngestConfig, since: dt.date, until: dt.date) -> dict:
@@ -201,6 +216,27 @@ def load(wh: Warehouse, project: ProjectConfig, s: FxIngestConfig, since: dt.dat
             "checks": f"{sum(r.passed for r in results)} passed, {len(warned)} warned", "load_id": load_id}
 
 
+def _refuse_a_hole(wh: Warehouse, s: FxIngestConfig, since: dt.date, until: dt.date, max_gap: int) -> None:
+    """ConfigError when since..until lies apart from the days already loaded: the table's no-gap
+    check would fail after the fetch, naming rows and SQL instead of the days to add."""
+    if not wh.exists(T.FX_RATES) or "rate" not in wh.table(T.FX_RATES).columns:
+        return
+    t = wh.table(T.FX_RATES)
+    t = t.filter((t.base == s.base) & t.currency.isin(s.symbols))
+    span = wh.to_pyarrow(t.aggregate(first=t.date.min(), last=t.date.max())).to_pylist()[0]
+    first, last = span["first"], span["last"]
+    if first is None:
+        return
+    if (since - last).days > max_gap + 1:
+        raise ConfigError(f"fx.load: {since}..{until} would leave {last + dt.timedelta(days=1)}..{since - dt.timedelta(days=1)} "
+                          f"without rates after the days loaded ({first}..{last}; quality.fx_max_gap_days is {max_gap}); "
+                          f"load those days too: --since {last + dt.timedelta(days=1)}")
+    if (first - until).days > max_gap + 1:
+        raise ConfigError(f"fx.load: {since}..{until} would leave {until + dt.timedelta(days=1)}..{first - dt.timedelta(days=1)} "
+                          f"without rates before the days loaded ({first}..{last}; quality.fx_max_gap_days is {max_gap}); "
+                          f"load those days too: --until {first - dt.timedelta(days=1)}")
+
+
 def step_load(ctx: StepContext) -> StepResult:
     s = settings(ctx.project, ctx.params)
     since, until = ctx.since, ctx.until
@@ -210,6 +246,7 @@ def step_load(ctx: StepContext) -> StepResult:
     if since > today:
         raise ConfigError(f"fx.load: --since {since} is in the future; rates exist up to today ({today})")
     until = min(until, today)
+    _refuse_a_hole(ctx.wh, s, since, until, ctx.project.quality.fx_max_gap_days)
     params = {"base": s.base, "symbols": ",".join(s.symbols), "url": redact(s.url)}
     return runlog.timed(ctx.wh, "fx", "load", params, lambda: load(ctx.wh, ctx.project, s, since, until),
                           "fetched", "rows", since=since, until=until)

@@ -66,6 +66,15 @@ def latest_version(wh: Warehouse, table: str) -> str:
     return max(versions, key=lambda v: int(v[1:]) if v[1:].isdigit() else -1)
 
 
+def _require(wh: Warehouse, t, selected, flag: str, table: str, column: str) -> None:
+    """ConfigError listing what `table` holds when the selection `flag` names none of its rows: an
+    empty table would read as "nothing there" when the flag has a typo."""
+    if int(wh.scalar(t.filter(selected).count())):
+        return
+    there = sorted(str(v)[:10] for v in wh.to_pyarrow(t.select(column).distinct()).column(0).to_pylist() if v)
+    raise ConfigError(f"{flag}: {table} has no rows for it; it holds {', '.join(there[-10:]) or 'none yet'}")
+
+
 def show(wh: Warehouse, view: str, as_of: dt.date | None = None, version: str | None = None) -> View:
     if view not in VIEWS:
         raise ConfigError(f"unknown view {view!r}; views: {', '.join(VIEWS)}")
@@ -74,6 +83,8 @@ def show(wh: Warehouse, view: str, as_of: dt.date | None = None, version: str | 
     headlines: list[str] = []
     if "as_of" in t.columns:
         day = as_of or latest_as_of(wh, table)
+        if as_of is not None:
+            _require(wh, t, t.as_of == day, f"--as-of {day.isoformat()}", table, "as_of")
         t = t.filter(t.as_of == day)
         title = f"{table} as of {day.isoformat()}"
         if view == "sales-ready":
@@ -86,6 +97,8 @@ def show(wh: Warehouse, view: str, as_of: dt.date | None = None, version: str | 
             t = t.order_by([ibis.desc(t.company_score), t.company])
     else:
         v = version or latest_version(wh, table)
+        if version is not None:
+            _require(wh, t, t.model_version == v, f"--version {v}", table, "model_version")
         t = t.filter(t.model_version == v)
         title = f"{table} of model {v}"
         order = {"metrics": ["scorer", "metric"], "leakage": [ibis.desc("flagged"), ibis.desc("single_auc")],

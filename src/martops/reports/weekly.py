@@ -57,6 +57,11 @@ def build(wh: Warehouse, cfg: ProjectConfig, providers: list[ReportSection], kno
         raise ConfigError(f"no domain has data dated {period.since}..{period.until}: "
                           + "; ".join(f"{s.title}: {s.empty}" for s in sections))
     health = H.assess(wh, cfg, known, sources)
+    broken = [r for r in health.results if r.status == "error"]
+    if broken:  # a check that cannot run says nothing about the data: no --allow-stale past it
+        r = broken[0]
+        raise ConfigError(f"{len(broken)} check(s) could not run, so the data cannot be vouched for: {r.table}: "
+                          f"{r.check}: {r.message}; fix the check (martops.yml `checks:`), `martops check` lists them")
     blockers = health.blockers
     if blockers and not allow_stale:
         shown = "; ".join(blockers[:5]) + (f"; and {len(blockers) - 5} more" if len(blockers) > 5 else "")
@@ -84,6 +89,9 @@ def publish(page: str, out: Path, force: bool = False) -> int:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the report from a shared folder's readers
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

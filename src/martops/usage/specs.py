@@ -39,9 +39,22 @@ def _created(settings: UsageSourceSettings) -> Field:
                  parse=lambda t: TS.timestamp(t.created_at, settings.timezone))
 
 
+HEADER_IDS = ("user_id", "userid", "user id", "id")
+"""What the id column's header is called when none is mapped (see `usage.source`)."""
+
+
+def _repeats_header(settings: UsageSourceSettings) -> tuple:
+    """A person whose id is the id column's own header is a second copy of the header row (exports
+    glued together, a header repeated per page): every column of such a row is text, so nothing
+    else refuses it, and it would count as a dormant customer."""
+    names = {*HEADER_IDS, settings.columns.get("people", {}).get("user_id", "user_id").strip().lower()}
+    return ((lambda v: v.strip().lower().isin(sorted(names)),
+             "repeats the header row (its user id is the id column's name), not a person"),)
+
+
 def people(settings: UsageSourceSettings) -> RawSpec:
     return RawSpec("usage_people", (
-        Field("user_id", "string", "a user id", required=True),
+        Field("user_id", "string", "a user id", required=True, reject=_repeats_header(settings)),
         Field("name"), Field("email"), Field("company"), _created(settings),
     ), key=("user_id",), null_values=tuple(settings.null_values))
 
