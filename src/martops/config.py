@@ -7,7 +7,6 @@ environment (see `secret()`).
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import os
 import re
@@ -20,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, Strict, BeforeValidator, ConfigD
 from martops.automation.schedules import Schedules
 from martops.checks.specs import CheckSpec, normalise
 from martops.config_leads import LeadsConfig
+from martops.config_types import DateSetting
 from martops.errors import ConfigError
 from martops.textfiles import read_text
 
@@ -495,17 +495,8 @@ class LoyaltyConfig(_Strict):
     earn_per_cents: int = Field(100, gt=0)
     redemption_points: int = Field(5000, gt=0)
     redemption_discount_cents: int = Field(500, ge=0)
-    as_of: dt.date | None = None
+    as_of: DateSetting = None
     """The date the customer fills are computed as of (`--as-of`); default: the last transaction day."""
-
-    @field_validator("as_of", mode="before")
-    @classmethod
-    def _date_not_number(cls, v: object) -> object:
-        """`as_of: 20130630` reaches pydantic as an int, which it reads as seconds since 1970 and
-        refuses with a message about datetimes: say what to write instead."""
-        if isinstance(v, (int, float)):
-            raise ValueError("write a date as YYYY-MM-DD")
-        return v
     treated_arm: str = "enrolled"
     control_arm: str = "control"
     """The values of `loyalty` naming the programme arm and the control arm of the randomised test."""
@@ -564,17 +555,10 @@ class UsageConfig(_Strict):
     """Fixed cuts of the recent interactions instead of quantiles: <= first low, > second high."""
     company_thresholds: tuple[float, float] | None = None
     """Fixed cuts of the recent interactions per seat for companies, likewise."""
-    as_of: dt.date | None = None
+    as_of: DateSetting = None
     """The day the marts are as of (`--as-of`); default: the day of the last event (month grain: the
     last month)."""
     exclude: UsageExclusion = UsageExclusion()
-
-    @field_validator("as_of", mode="before")
-    @classmethod
-    def _date_not_number(cls, v: object) -> object:
-        if isinstance(v, (int, float)):
-            raise ValueError("write a date as YYYY-MM-DD")
-        return v
 
     @model_validator(mode="after")
     def _ordered(self) -> "UsageConfig":
@@ -603,7 +587,7 @@ class FxIngestConfig(_Strict):
     The campaign mart reads EUR-based rows."""
     symbols: list[str] = ["GBP", "USD"]
     """The currencies to load (ISO 4217 codes); `--symbols GBP,USD` overrides them."""
-    start: dt.date | None = None
+    start: DateSetting = None
     """The first day to load when staging.fx_rates holds nothing yet for a currency (and no
     --since is given); after that each run starts from the last loaded day."""
     lookback_days: int = Field(7, ge=0)
@@ -650,12 +634,6 @@ class FxIngestConfig(_Strict):
             v = list(dict.fromkeys(v))
         return v
 
-    @field_validator("start", mode="before")
-    @classmethod
-    def _date_not_number(cls, v: object) -> object:
-        if isinstance(v, (int, float)):
-            raise ValueError("write a date as YYYY-MM-DD")
-        return v
 
     @field_validator("url")
     @classmethod

@@ -11,11 +11,12 @@ same conventions: strict (unknown keys are errors naming the key), a docstring p
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from martops.config_types import DateSetting
 
 
 class _Strict(BaseModel):
@@ -206,19 +207,13 @@ class LeadsConfig(_Strict):
     last_activity: Optional[str] = None
     """A date column of the lead table with its last activity; the decay uses the latest of it and
     the behaviour events."""
-    as_of: Optional[dt.date] = None
+    as_of: DateSetting = None
     """The date scores are computed as of (`--as-of`); default: today."""
     company: CompanyConfig = CompanyConfig()
     rules: RulesConfig = RulesConfig()
     model: ModelConfig = ModelConfig()
     leakage: LeakageConfig = LeakageConfig()
 
-    @field_validator("as_of", mode="before")
-    @classmethod
-    def _date_not_number(cls, v: object) -> object:
-        if isinstance(v, (int, float)):
-            raise ValueError("write a date as YYYY-MM-DD")
-        return v
 
     @model_validator(mode="after")
     def _consistent(self) -> "LeadsConfig":

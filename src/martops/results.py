@@ -29,3 +29,16 @@ class StepResult:
             f"{self.step}{span}: {self.rows_in:,} rows in, {self.rows_out:,} rows out "
             f"in {self.seconds:.2f}s{extra}"
         )
+
+
+@dataclasses.dataclass
+class View:
+    """What a domain's `show` command prints (`cli.render.print_view`): a table and its headlines."""
+
+    title: str
+    columns: list[str]
+    """What the screen shows, most telling first; an export writes every column of `rows`."""
+    rows: list[dict[str, Any]]
+    headlines: list[str]
+    empty: str | None = None
+    """Said instead of a table when there are no rows (a fact, not a failure)."""

@@ -109,7 +109,7 @@ def left_out_note(left_out: list[str], hint: str = "") -> None:
 
 def print_view(view: Any, limit: int, export: Optional[Path], cell: Callable[[dict, str], str], *,
                header: Callable[[str], str] = lambda c: c, flex: Collection[str] = ()) -> None:
-    """A `show` command's view (title, columns, rows, headlines: loyalty's and usage's `views.View`)
+    """A `show` command's view (title, columns, rows, headlines: `martops.results.View`)
     as a fitted table of its first `limit` rows (0: all) and its headlines; every row and column
     written to `export` first (.csv or .parquet). `cell(row, column)` is the text of a value."""
     from martops.export_files import write_rows

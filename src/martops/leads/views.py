@@ -3,7 +3,6 @@ recomputed here, so the screen, the export and the warehouse agree)."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -12,6 +11,7 @@ import ibis
 from martops.engine import Warehouse
 from martops.errors import ConfigError
 from martops.leads import tables as T
+from martops.results import View
 
 VIEWS = {
     "scores": (T.SCORES, ["lead_id", "score", "probability", "rules_score", "grade", "sales_ready", "top_reasons",
@@ -27,14 +27,6 @@ VIEWS = {
 """view -> (table, the columns the screen shows, most telling first)."""
 HINT = {T.SCORES: "martops leads score --input FILE", T.COMPANY_SCORES: "martops leads score (with leads.company.key)",
         T.DRIFT: "martops leads score (with a saved model)"}
-
-
-@dataclasses.dataclass
-class View:
-    title: str
-    columns: list[str]
-    rows: list[dict[str, Any]]
-    headlines: list[str]
 
 
 def _table(wh: Warehouse, table: str):

@@ -3,26 +3,15 @@ the insight marts (never recomputed here, so the screen, the export and the ware
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
-
 from martops.engine import Warehouse
 from martops.errors import ConfigError, StepError
 from martops.loyalty import tables as T
 from martops.loyalty.behaviour import SEGMENTS
+from martops.results import View
 
 VIEWS = {"behaviour": ("dropoff", "frequency", "seasonality"), "programme": ("all", *SEGMENTS, "balance"),
          "segments": SEGMENTS}
 """view -> its cuts (`--by`), the first the default."""
-
-
-@dataclasses.dataclass
-class View:
-    title: str
-    columns: list[str]
-    """What the screen shows, most telling first; an export writes every column of `rows`."""
-    rows: list[dict[str, Any]]
-    headlines: list[str]
 
 
 SCREEN = {

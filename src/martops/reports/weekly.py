@@ -47,7 +47,8 @@ def build(wh: Warehouse, cfg: ProjectConfig, providers: list[ReportSection], kno
     """The report's page for the period asked for (see `period.resolve`). ReportBlocked when an
     error check fails, unless `allow_stale` (then the page opens with a banner naming each failure);
     ConfigError when no domain has anything to report."""
-    dates = [d for d in (as_day(p.latest(wh)) for p in providers) if d is not None]
+    dates = [] if week or since or until else [  # only a report with no period asks each domain its newest date
+        d for d in (as_day(p.latest(wh)) for p in providers) if d is not None]
     period = resolve(week, since, until, max(dates) if dates else None)
     sections = [s for s in (p.build(wh, period, cfg) for p in providers) if s is not None]
     if not sections:

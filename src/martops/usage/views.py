@@ -3,7 +3,6 @@ marts (never recomputed here, so the screen, the export and the warehouse agree)
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import ibis
@@ -11,21 +10,11 @@ import ibis
 from martops.engine import Warehouse
 from martops.errors import ConfigError, StepError
 from martops.usage import tables as T
+from martops.results import View
 
 VIEWS = ("customers", "companies", "tiers", "retention")
 RETENTION_MONTHS = 12
 """Months since signup the retention view shows as columns (the export holds the long table)."""
-
-
-@dataclasses.dataclass
-class View:
-    title: str
-    columns: list[str]
-    """What the screen shows; an export writes every column of `rows`."""
-    rows: list[dict[str, Any]]
-    headlines: list[str]
-    empty: str | None = None
-    """Said instead of a table when there are no rows (a fact, not a failure)."""
 
 
 def _table(wh: Warehouse, name: str):
