@@ -20,6 +20,7 @@ from martops.automation.schedules import Schedules
 from martops.checks.specs import CheckSpec, normalise
 from martops.config_leads import LeadsConfig
 from martops.config_types import DateSetting
+from martops.delivery.smtp import SmtpSettings
 from martops.errors import ConfigError
 from martops.textfiles import read_text
 
@@ -668,6 +669,8 @@ class ProjectConfig(_Strict):
     """Declared checks per warehouse table (`schema.table`), on top of the built-in ones."""
     schedules: Schedules = []
     """When to run which selection (`martops schedule list|cron|serve`); see martops.automation.schedules."""
+    smtp: SmtpSettings | None = None
+    """The mail server outputs are sent through (`martops report send`); see martops.delivery.smtp."""
 
     @model_validator(mode="after")
     def _one_unknown_country(self) -> "ProjectConfig":
