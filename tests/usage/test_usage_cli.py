@@ -180,3 +180,22 @@ def test_a_repeated_header_row_is_quarantined_not_a_customer(tmp_path, capsys):
         why = w.execute("SELECT reason FROM ops.quarantine WHERE table_name = 'usage_people'")
     assert ids == ["1", "2"]
     assert len(why) == 1 and "repeats the header row" in why[0][0]
+
+
+def test_file_names_in_another_case_and_a_monthly_export_at_event_grain(tmp_path, capsys, monkeypatch):
+    """`People.csv` / `EVENTS.CSV` (exports from Windows tools) are the people and events tables; two
+    files differing only in case are an error naming both; a month-grain export read at the default
+    event grain says which setting to change."""
+    monkeypatch.chdir(tmp_path)
+    folder = write_csv_folder(tmp_path / "upper", {"People": ["id,created_at", "a,2024-01-02", "b,2024-01-03"]})
+    (folder / "EVENTS.CSV").write_text("user_id,event_type,timestamp\na,login,2024-01-02 10:00\n"
+                                       "b,login,2024-01-05 11:00\n")
+    _ok(capsys, "usage", "build", "--source", str(folder), "--warehouse", "w.duckdb")
+    (folder / "people.csv").write_text("id,created_at\na,2024-01-02\n")
+    twice = run_cli(capsys, "usage", "build", "--source", str(folder), "--warehouse", "w2.duckdb")
+    assert twice.code != 0 and "People.csv and people.csv differ only in case" in twice.err, twice.err
+    assert len(twice.err.strip().splitlines()) == 1
+    monthly = write_csv_folder(tmp_path / "monthly", {"people": ["id,created_at", "a,1"],
+                                                      "events": ["user_id,activity_month", "a,1"]})
+    res = run_cli(capsys, "usage", "build", "--source", str(monthly), "--warehouse", "w3.duckdb")
+    assert res.code != 0 and "set sources.usage.grain: month" in res.err, res.err

@@ -133,7 +133,7 @@ class ChallengeSource:
         existing = self.reader.tables()
         where = "file" if isinstance(self.reader, CsvFolder) else "table"
         for table, spec in self.specs.items():
-            if table not in existing:
+            if not self.reader.has_table(table):
                 found = [f"{t}.csv" for t in existing] if isinstance(self.reader, CsvFolder) else existing
                 raise SourceError(
                     f"{self.path}: {where} {table + '.csv' if where == 'file' else repr(table)} is missing; "

@@ -34,10 +34,25 @@ class CsvFolder:
         self._data: dict[str, pa.Table] = {}
 
     def _file(self, table: str) -> Path:
-        return self.path / f"{table}.csv"
+        """`<table>.csv`, or the one file whose name differs from it only in case (`People.csv`,
+        `EVENTS.CSV`: exports from Windows tools); two such files are an error naming both."""
+        exact = self.path / f"{table}.csv"
+        if not self.path.is_dir():
+            return exact
+        near = sorted(p for p in self._csv_files() if p.stem.casefold() == table.casefold())
+        if len(near) > 1:
+            raise SourceError(f"{self.path}: {' and '.join(p.name for p in near)} differ only in case; keep one "
+                              f"of them as {table}.csv")
+        return near[0] if near else exact
+
+    def _csv_files(self) -> list[Path]:
+        return [p for p in self.path.iterdir() if p.suffix.lower() == ".csv"]  # a folder so named: read_header says so
 
     def tables(self) -> list[str]:
-        return sorted(p.stem for p in self.path.glob("*.csv"))
+        return sorted(p.stem for p in self._csv_files())
+
+    def has_table(self, table: str) -> bool:
+        return self._file(table).exists()
 
     def columns(self, table: str) -> list[str]:
         if table not in self._layouts:

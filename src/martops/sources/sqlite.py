@@ -66,6 +66,9 @@ class SqliteFile:
     def tables(self) -> list[str]:
         return self.wh.attached_tables(self.alias)
 
+    def has_table(self, table: str) -> bool:
+        return table in self.tables()
+
     def _info(self, table: str) -> list[tuple]:
         return self.wh.loader_execute(f"PRAGMA table_info('{self.alias}.main.{table}')")
 

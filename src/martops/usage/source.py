@@ -104,7 +104,7 @@ class UsageSource:
     def _columns(self, role: str) -> dict[str, str]:
         name = self.table(role)
         existing = self.reader.tables()
-        if name not in existing:
+        if not self.reader.has_table(name):
             shown = [f"{t}.csv" for t in existing] if not self.is_sqlite else existing
             what = f"{name}.csv" if not self.is_sqlite else repr(name)
             hint = "" if role in self.settings.tables else f" (set {SETTING}.tables.{role} to its name)"
@@ -123,7 +123,10 @@ class UsageSource:
                 setting = f"{SETTING}.columns.{role}.{column}"
                 said = f"column {wanted!r} ({setting})" if column in mapped else \
                     f"column {' or '.join(map(repr, tried))} (map another name with {setting})"
-                raise SourceError(f"{self.where(role)} lacks {said}; it has {found}")
+                monthly = self.grain == "event" and role == "events" and any(
+                    headers.key(f) in ("month", "activity_month", "month_number") for f in found)
+                hint = (f"; one row per person and month? set {SETTING}.grain: month" if monthly else "")
+                raise SourceError(f"{self.where(role)} lacks {said}; it has {found}{hint}")
         return out
 
     def header(self, role: str) -> dict[str, str]:
