@@ -36,6 +36,9 @@ def test_values_override(tmp_path):
     ("attribution:\n  ihc_weights: {initializer: 0, holder: 0, closer: 0}\n",
      "attribution.ihc_weights: at least one phase weight (initializer, holder, closer) must be > 0 "
      "(got {'initializer': 0, 'holder': 0, 'closer': 0})"),
+    # YAML 1.1 reads an unquoted yes/no as a boolean
+    ("leads:\n  positive_labels: [yes]\n", "leads.positive_labels.0: Input should be a valid string (got True); "
+     "YAML reads yes/no/on/off/true/false without quotes as a true/false value: quote it ('yes')"),
 ])
 def test_errors_name_the_key(tmp_path, text, fragment):
     p = tmp_path / "martops.yml"

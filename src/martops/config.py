@@ -771,6 +771,9 @@ def load_config(path: str | Path | None = None) -> ProjectConfig:
                 or "dsn" in msg.lower() or "@" in str(err.get("input", ""))
             # a value named is not echoed twice; a DSN (it may hold a password) is never echoed
             said = msg if "got " in msg or secret else f"{msg} (got {err.get('input')!r})"
+            if err["type"] == "string_type" and isinstance(err.get("input"), bool):
+                said += ("; YAML reads yes/no/on/off/true/false without quotes as a true/false value: "
+                         "quote it ('yes') to mean the text")
             problems.append(f"{key}: {said}" if key else said)
         if len(problems) == 1:  # one problem, one line
             raise ConfigError(f"{path}: invalid project file: {problems[0]}") from exc

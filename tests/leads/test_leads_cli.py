@@ -87,6 +87,9 @@ def test_bad_inputs_are_one_line_errors(project, capsys):
     _fails(capsys, *train, "leads.csv", "--label", "Outcome", said="column 'Outcome' (--label) is not in the input")
     _write(project / "one.csv", data.HEADER, [r[:-1] + ["0"] for r in rows])
     _fails(capsys, *train, "one.csv", said="every label is 0 (not converted) (200 leads)")
+    # every converted lead says 'yes' instead of 1: quarantined, and the error says where they went
+    _write(project / "yes.csv", data.HEADER, [r[:-1] + ["yes" if r[-1] == "1" else r[-1]] for r in rows])
+    _fails(capsys, *train, "yes.csv", said="row(s) were quarantined: see `martops quarantine --table lead_training`")
     _write(project / "words.csv", data.HEADER, [r[:-1] + ["maybe"] for r in rows])
     _fails(capsys, *train, "words.csv", said="none of its 200 rows loaded, e.g. words.csv line 2, column Converted: label 'maybe' is not 1 (converted) or 0 (not)")
     few = [r[:-1] + (["2"] if i == 3 else [r[-1]]) for i, r in enumerate(rows)]

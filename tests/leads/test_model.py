@@ -138,6 +138,8 @@ def test_psi_thresholds():
     assert shifted.loc["x", "psi"] > 0.25 and shifted.loc["x", "status"] == "major shift"
     assert shifted.loc["c", "status"] == "major shift"  # a level never seen and no blanks
     assert drift.status(0.1) == "moderate shift" and drift.status(0.0999) == "stable"
+    few = drift.report(prof, moved.head(drift.MIN_LEADS - 1), feats).set_index("feature")
+    assert few.loc["x", "psi"] > 0.25 and set(few["status"]) == {drift.FEW}  # computed, not judged
 
 
 @given(st.lists(st.floats(0, 1, allow_nan=False), min_size=2, max_size=50))

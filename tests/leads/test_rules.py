@@ -86,6 +86,17 @@ def test_fired_rules_are_the_reasons():
                                                            ("Visits >= 5", 30)]
 
 
+def test_a_rule_naming_a_level_no_lead_has_is_noted_with_the_levels_there_are():
+    cfg = LeadsConfig.model_validate({"rules": {"points": [
+        {"field": "Origin", "equals": "from", "points": 40},             # a typo of 'form'
+        {"field": "Origin", "in": ["Form", "webinar"], "points": 10},     # one level seen (any case), one not
+        {"field": "Visits", "at_least": 5, "points": 30}]}})
+    s = scored([("a", "form", 6, 0, 0), ("b", "form", 1, 0, 0), ("c", "ads", 1, 0, 0)], cfg)
+    assert s.notes == ["leads.rules.points.0 (Origin): equals 'from' matches no lead; its levels include 'form', 'ads'",
+                       "leads.rules.points.1 (Origin): in 'webinar' matches no lead; its levels include 'form', 'ads'"]
+    assert scored([("a", "form", 6, 0, 0)]).notes == []
+
+
 def test_a_rule_naming_no_column_is_an_error_naming_the_rule():
     cfg = LeadsConfig.model_validate({"rules": {"points": [{"field": "Vists", "at_least": 3, "points": 5}]}})
     f = frame([("a", "form", 1, 0, 0)])

@@ -9,6 +9,9 @@ most common training levels, one bin for the others (levels unseen in training l
 one for blanks. The usual reading (Siddiqi, Credit Risk Scorecards, 2006; Yurdakul 2018):
 below 0.1 stable, 0.1 to 0.25 a moderate shift worth a look, above 0.25 a major shift: retrain
 or find out what changed upstream.
+
+Below MIN_LEADS scored leads the shares of 11 bins are too noisy to read (a batch of 20 leads puts
+5% in a bin with one lead): PSI is still computed, its status says too few leads to judge.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from martops.leads.features import Feature
 FLOOR = 1e-4
 MODERATE, MAJOR = 0.1, 0.25
 TOP_LEVELS = 20
+MIN_LEADS = 100
+"""Fewer scored leads than this: no verdict (about 10 leads per bin of a decile profile)."""
+FEW = f"too few leads to judge (< {MIN_LEADS})"
 OTHER, BLANK = "(other)", "(blank)"
 
 
@@ -69,7 +75,8 @@ def status(value: float) -> str:
 
 
 def report(trained: dict[str, dict], X: pd.DataFrame, features: list[Feature]) -> pd.DataFrame:
-    """Per feature: field, psi, status (rows sorted by PSI, largest first)."""
+    """Per feature: field, psi, status (rows sorted by PSI, largest first); status `FEW` for every
+    feature when X has fewer than MIN_LEADS rows."""
     rows = []
     for f in features:
         p = trained[f.name]
@@ -79,6 +86,7 @@ def report(trained: dict[str, dict], X: pd.DataFrame, features: list[Feature]) -
             col = X[f.name]
             now = _level_shares(col.astype(object).where(col.notna(), None), p["levels"])
         value = psi(p["shares"], now)
-        rows.append({"feature": f.name, "field": f.label, "psi": round(value, 6), "status": status(value)})
+        verdict = status(value) if len(X) >= MIN_LEADS else FEW
+        rows.append({"feature": f.name, "field": f.label, "psi": round(value, 6), "status": verdict})
     return pd.DataFrame(rows, columns=["feature", "field", "psi", "status"]).sort_values(
         ["psi", "feature"], ascending=[False, True], ignore_index=True)

@@ -141,6 +141,8 @@ class Scored:
 
     table: pd.DataFrame
     fired: pd.DataFrame
+    notes: list[str] = dataclasses.field(default_factory=list)
+    """Rules naming a level no lead has (a typo, or a level renamed upstream): they never fire."""
 
 
 def grade(score: np.ndarray, rc: RulesConfig) -> np.ndarray:
@@ -179,7 +181,25 @@ def score(frame: Frame, bound: list[Bound], cfg: LeadsConfig) -> Scored:
                           "sales_ready": total >= rc.sales_ready}, index=idx)
     fired = pd.concat(fired_rows, ignore_index=True) if fired_rows else \
         pd.DataFrame({"lead_id": [], "rule": [], "role": [], "points": []})
-    return Scored(table, fired)
+    return Scored(table, fired, [n for b in bound if (n := unseen_levels(b, frame)) is not None])
+
+
+def unseen_levels(b: Bound, frame: Frame, shown: int = 8) -> str | None:
+    """A note when a categorical rule's `equals` / `in` names levels none of the leads has (compared
+    trimmed, case-insensitively, as `fires` does), with the levels the leads do have; None otherwise."""
+    r = b.rule
+    if b.kind != "categorical" or (r.equals is None and r.in_ is None) or b.feature not in frame.data.columns:
+        return None
+    wanted = [r.equals] if r.equals is not None else list(r.in_ or [])
+    values = frame.data[b.feature].dropna().astype("string").str.strip()
+    seen = set(values.str.lower())
+    missing = [str(v) for v in wanted if str(v).strip().lower() not in seen]
+    if not missing:
+        return None
+    common = values.value_counts().index[:shown].tolist()
+    which = "equals" if r.equals is not None else "in"
+    return (f"leads.rules.points.{b.index} ({b.label}): {which} {', '.join(map(repr, missing))} matches no lead; "
+            f"its levels include {', '.join(map(repr, common)) or 'none'}")
 
 
 def company_scores(scores: pd.Series, companies: pd.Series, cc: CompanyConfig, rc: RulesConfig) -> pd.DataFrame:

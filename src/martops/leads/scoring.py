@@ -130,6 +130,7 @@ def _score(wh: Warehouse, project: ProjectConfig, *, file: str | None, table: st
     frame = features.build(staged, m, cfg, day, wh)
     notes += frame.notes
     scored = rules.score(frame, rules.bind(cfg, m, frame), cfg)
+    notes += scored.notes
     out = scored.table.copy()
     idx = frame.data.index
     out["probability"], out["score"], out["top_reasons"] = np.nan, pd.NA, None
@@ -152,8 +153,11 @@ def _score(wh: Warehouse, project: ProjectConfig, *, file: str | None, table: st
         out["top_reasons"] = explain.top_text(long, cfg.model.top_reasons).reindex(idx)
         reasons_long = pd.concat([reasons_long, long.assign(kind="model")], ignore_index=True)
         psi = drift.report(meta["profile"], frame.data, feats).assign(model_version=version, as_of=day)
-        moved = psi[psi["status"] != "stable"]
-        if len(moved):
+        moved = psi[psi["status"].isin(["moderate shift", "major shift"])]
+        if len(frame.data) < drift.MIN_LEADS:
+            notes.append(f"drift since training not judged: {len(frame.data)} lead(s) scored, PSI needs at least "
+                         f"{drift.MIN_LEADS}")
+        elif len(moved):
             notes.append("drift since training: " + ", ".join(f"{r.field} PSI {r.psi:.2f} ({r.status})"
                                                              for r in moved.head(5).itertuples()))
     out["rules_reasons"] = _rules_text(scored.fired).reindex(idx)

@@ -160,6 +160,13 @@ class Loaded:
     loaded: int
     quarantined: int
     where: str
+    table: str = ""
+    """The quarantine's table name for these rows (`martops quarantine --table ...`)."""
+
+    def quarantine_hint(self) -> str:
+        """'; 12 row(s) were quarantined: see ...' when rows were, else ''."""
+        return (f"; {self.quarantined:,} of its {self.read:,} row(s) were quarantined: see `martops quarantine "
+                f"--table {self.table}`" if self.quarantined else "")
 
 
 def load(wh: Warehouse, project: ProjectConfig, src: LeadInput, *, id_col: str | None, label_col: str | None,
@@ -195,4 +202,4 @@ def load(wh: Warehouse, project: ProjectConfig, src: LeadInput, *, id_col: str |
         first = wh.to_pyarrow(q.select("reason")).column(0).to_pylist()
         raise SourceError(f"{src.where}: none of its {read:,} rows loaded, e.g. {first[0] if first else '?'}; see "
                           f"`martops quarantine --table {sp.table}`")
-    return Loaded(m, read, loaded, n_bad, src.where)
+    return Loaded(m, read, loaded, n_bad, src.where, sp.table)

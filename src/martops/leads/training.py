@@ -94,7 +94,10 @@ def _train(wh: Warehouse, project: ProjectConfig, *, file: str | None, table: st
     staged = wh.to_pyarrow(wh.table(T.TRAINING)).to_pandas()
     frame = features.build(staged, m, cfg, as_of, wh)
     y = staged.set_index("lead_id")["label"].reindex(frame.data.index).to_numpy(dtype=int)
-    M.check_labels(y, mc.folds, src.where)
+    try:
+        M.check_labels(y, mc.folds, src.where)
+    except ConfigError as exc:  # too few of one outcome: the quarantined rows may be why
+        raise ConfigError(f"{exc}{loaded.quarantine_hint()}") from None
     audit = leakage.audit(frame.data, y, frame.features, cfg.leakage, mc, keep_leaky)
     kept = audit.kept
     if not kept:
@@ -120,6 +123,7 @@ def _train(wh: Warehouse, project: ProjectConfig, *, file: str | None, table: st
     bound = rules.bind(cfg, m, frame)
     if bound:
         scored = rules.score(frame, bound, cfg)
+        notes += scored.notes
         s = scored.table["rules_score"].to_numpy(dtype=float)
         if np.unique(s).size > 1:
             results["rules"] = metrics.summary(y, s, probability=False)
