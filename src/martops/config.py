@@ -21,6 +21,7 @@ from martops.checks.specs import CheckSpec, normalise
 from martops.config_leads import LeadsConfig
 from martops.config_types import DateSetting
 from martops.config_workflows import Webhooks, Workflows, check_references
+from martops.delivery.smtp import SmtpSettings
 from martops.errors import ConfigError
 from martops.textfiles import read_text
 
@@ -669,6 +670,9 @@ class ProjectConfig(_Strict):
     """Declared checks per warehouse table (`schema.table`), on top of the built-in ones."""
     schedules: Schedules = []
     """When to run which selection (`martops schedule list|cron|serve`); see martops.automation.schedules."""
+    smtp: SmtpSettings | None = None
+    """The mail server outputs are sent through (`martops report send`, workflow e-mail steps); see
+    martops.delivery.smtp."""
     webhooks: Webhooks = {}
     """HTTP endpoints workflow steps POST JSON to (see martops.config_workflows)."""
     workflows: Workflows = {}
@@ -676,8 +680,7 @@ class ProjectConfig(_Strict):
 
     @model_validator(mode="after")
     def _workflow_references(self) -> "ProjectConfig":
-        check_references(self.workflows, self.webhooks, getattr(self, "smtp", None) is not None
-                         if "smtp" in type(self).model_fields else None)
+        check_references(self.workflows, self.webhooks, self.smtp is not None)
         return self
 
     @model_validator(mode="after")

@@ -388,10 +388,9 @@ Webhooks = dict[str, Webhook]
 """The `webhooks:` section: endpoint name -> endpoint."""
 
 
-def check_references(workflows: Workflows, webhooks: Webhooks, has_smtp: bool | None) -> None:
+def check_references(workflows: Workflows, webhooks: Webhooks, has_smtp: bool) -> None:
     """What one model cannot check alone: names, branch targets and conditions a workflow refers
-    to, the endpoint of each webhook step, and (when `has_smtp` is known) a mail server for e-mail
-    steps. ValueError whose message starts with the full key (`workflows.X.steps.Y.branch.then`)."""
+    to, the endpoint of each webhook step, and a mail server (`smtp:`) for e-mail steps. ValueError whose message starts with the full key (`workflows.X.steps.Y.branch.then`)."""
     for name, wf in workflows.items():
         top = f"workflows.{name}"
         if not _NAME.fullmatch(name):
@@ -423,7 +422,7 @@ def check_references(workflows: Workflows, webhooks: Webhooks, has_smtp: bool | 
                 known = ", ".join(webhooks) or "none is declared"
                 raise ValueError(f"{where}.webhook.endpoint: must name an entry of webhooks: ({known}), got "
                                  f"{step.webhook.endpoint!r}")
-            if step.email is not None and has_smtp is False:
+            if step.email is not None and not has_smtp:
                 raise ValueError(f"{where}: an email step needs the mail server: add an smtp: section (host, port, "
                                  "tls, from), got none")
 

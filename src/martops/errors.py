@@ -35,3 +35,19 @@ class CheckFailed(MartopsError):
 
 class StepError(MartopsError):
     """A step cannot run as asked (e.g. its inputs were never produced for this range)."""
+
+
+class DeliveryError(MartopsError):
+    """An e-mail (or another delivery) did not reach everyone it was for.
+
+    `temporary`: trying again later unchanged may succeed (an SMTP 4xx reply, a refused or timed-out
+    connection); otherwise it will not until something changes (a 5xx reply, a certificate, a
+    setting). `code`: the SMTP reply code, when there was one. `refused`: recipient -> (code, reply)
+    for the recipients the server refused; `accepted`: those it took (they received the message).
+    """
+
+    def __init__(self, message: str, *, temporary: bool, code: int | None = None,
+                 refused: dict | None = None, accepted: list[str] | None = None):
+        super().__init__(message)
+        self.temporary, self.code = temporary, code
+        self.refused, self.accepted = refused or {}, accepted or []

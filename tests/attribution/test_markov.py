@@ -344,3 +344,44 @@ def test_a_utf16_path_file_is_named_as_such(tmp_path):
     f.write_text(HEADER + "\na;1;1;0\n", encoding="utf-16")
     with pytest.raises(SourceError, match="not UTF-8 text .it looks like UTF-16."):
         read_path_file(f)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_one_iteration_over_all_states_when_the_component_dag_is_too_deep(monkeypatch, order):
+    """Above MAX_LEVELS heights the level-by-level solve gives way to one iteration over every state;
+    both agree with the direct solve."""
+    from martops.attribution import absorption
+
+    rng = random.Random(5 + order)
+    paths, conv, value, nulls = random_paths(rng, 6, 40)
+    given = Paths(paths, conv, value, nulls)
+    direct = markov_attribution(given, order, solver="direct")
+    by_levels = markov_attribution(given, order, solver="iterative")
+    monkeypatch.setattr(absorption, "MAX_LEVELS", 1)
+    flat = markov_attribution(given, order, solver="iterative")
+    for got in (by_levels, flat):
+        np.testing.assert_allclose(got.removal_effect, direct.removal_effect, rtol=0, atol=1e-9)
+
+
+def test_levels_put_every_edge_downward_or_inside_a_cycle():
+    import scipy.sparse as sp
+
+    from martops.attribution import absorption
+    from martops.attribution.markov import build_chain
+
+    rng = random.Random(3)
+    paths, conv, value, nulls = random_paths(rng, 5, 60)
+    chain = build_chain(Paths(paths, conv, value, nulls).aggregated(), 2)
+    q = (sp.identity(chain.r.size, format="csr") - chain.a.tocsr()).tocsr()
+    q.eliminate_zeros()
+    plan = absorption.levels(q)
+    height = np.empty(q.shape[0], np.int64)
+    for i, level in enumerate(plan):
+        height[level.rows] = i
+    assert sorted(np.concatenate([lv.rows for lv in plan]).tolist()) == list(range(q.shape[0]))
+    coo = q.tocoo()
+    up = height[coo.row] < height[coo.col]
+    assert not up.any()
+    same = height[coo.row] == height[coo.col]
+    for i in np.unique(height[coo.row[same]]):
+        assert plan[i].inner is not None  # an edge inside a level only where that level holds a cycle

@@ -115,7 +115,9 @@ def test_row_count_drop_against_the_previous_run_fails_ingest(capsys, tmp_path):
     cfg = _config(tmp_path, "checks:\n  staging.sessions:\n    - row_count: {min: 1, max_drop_pct: 20}\n")
     small = make_challenge_db(tmp_path / "small.db", TINY_SESSIONS[:3], TINY_CONVERSIONS, TINY_COSTS)
     res = run_cli(capsys, "attribution", "ingest", "--db", small, *RANGE, "--warehouse", wh, "--config", cfg)
-    assert res.code == 1 and "row_count(>= 1, drop <= 20% of 9)" in " ".join(res.err.split())
+    err = " ".join(res.err.split())
+    assert res.code == 1 and "row_count(>= 1, drop <= 20% of 9)" in err
+    assert "set quality.row_count_max_drop_pct" in err  # the setting to change when the drop is expected
     with connect(path=wh) as w:
         assert w.count(T.SESSIONS) == 9
 

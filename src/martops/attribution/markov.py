@@ -45,11 +45,11 @@ Above `direct_max_states` transient states (orders >= 2 with many channels: ~100
 channels) the LU fills in and does not finish, so `solver="auto"` switches to the blocked fixed-point
 (Jacobi) iteration of martops.attribution.absorption on the states that can reach a conversion:
 every P_x from y_x = D_x (r + Q y_x), the channels of a block advanced by one sparse-times-dense
-product per step, started from h. Its stopping rule is chosen so that |P_x error| <=
-ITERATIVE_REL_TOL * P (from the bound ||tau||_inf * step difference, tau the expected steps to
-absorption, solved first): attributed conversions then agree with the direct solve to ~1e-12
-relative (tested on random graphs with `solver="iterative"` against the direct path). Which solver
-runs depends only on the state count, never on timing.
+product per step, started from h, level by level in the DAG of strongly connected components (only
+levels holding a cycle iterate). Its stopping rule bounds |P_x error| <= ITERATIVE_REL_TOL * P
+through the expected visits of each state (absorption.py): attributed conversions then agree with
+the direct solve to ~1e-12 relative (tested on random graphs with `solver="iterative"` against the
+direct path). Which solver runs depends only on the state count, never on timing.
 """
 
 from __future__ import annotations
@@ -260,12 +260,13 @@ def _iterative_probabilities(chain: Chain) -> tuple[float, np.ndarray]:
     q = (sp.identity(chain.r.size, format="csr") - chain.a.tocsr()).tocsr()
     live = live_states(q, chain.r)
     q, r, p0, last = q[live][:, live].tocsr(), chain.r[live], chain.p0[live], chain.last[live]
-    tau = fixed_point(q, np.ones(r.size), 1e-6)
-    scale = 1.01 * float(tau.max()) * float(p0.sum())  # |P error| <= scale * step difference
     h = fixed_point(q, r, RESIDUAL_FLOOR)  # one column: as tight as float64 allows
     p = float(p0 @ h)
-    tol = max(RESIDUAL_FLOOR, ITERATIVE_REL_TOL * p / scale)
-    return p, masked_probabilities(q, r, p0, last, np.arange(len(chain.channels)), h, tol)
+    # expected visits g = p0 + Q^T g (iterated from below to float64's floor), +1% and +1e-12 (more
+    # than the floor times the expected steps left): an upper bound, the weights of the error bound
+    visits = 1.01 * fixed_point(q.T.tocsr(), p0, RESIDUAL_FLOOR) + 1e-12
+    return p, masked_probabilities(q, r, p0, last, np.arange(len(chain.channels)), h, visits,
+                                   ITERATIVE_REL_TOL * p)
 
 
 def _removed_probability(chain: Chain, lu, h: np.ndarray, g: np.ndarray, p: float, x_states: np.ndarray,

@@ -35,6 +35,8 @@ class Check:
     """A figure worth keeping over time (row count, age in hours); row_count compares against it."""
     problem: str | None = None
     """Set when the check could not be built (e.g. unknown column): it reports status `error`."""
+    remedy: str = ""
+    """What to change when a failure is expected (the setting that sets the limit), shown with it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +50,7 @@ class CheckResult:
     query: str
     observed: float | None = None
     message: str = ""
+    remedy: str = ""
 
     @property
     def passed(self) -> bool:
@@ -69,7 +72,8 @@ class CheckResult:
             return f"check {self.check} on {self.table} could not run: {self.message}"
         return (
             f"check {self.check} on {self.table} ({self.severity}): {self.failing_count:,} failing "
-            f"row(s); example: {_plain(self.example)}. Rerun: {self.query}"
+            f"row(s); example: {_plain(self.example)}." + (f" {self.remedy}" if self.remedy else "")
+            + f" Rerun: {self.query}"
         )
 
 
@@ -97,7 +101,7 @@ def run_check(wh: Warehouse, check: Check) -> CheckResult:
                            f"{type(exc).__name__}: {exc}".splitlines()[0])
     status: Status = "pass" if count == 0 else ("fail" if check.severity == "error" else "warn")
     return CheckResult(check.name, check.table, check.severity, status, count, sample, query,
-                       None if observed is None else float(observed))
+                       None if observed is None else float(observed), remedy=check.remedy if count else "")
 
 
 def run_checks(wh: Warehouse, checks: list[Check]) -> list[CheckResult]:
