@@ -33,7 +33,7 @@ def attempt(effect: Callable[[], dict[str, Any]], retry: Retry,
     permanent failure came, or the last of `retry.max_attempts` temporary ones."""
     retrying = tenacity.Retrying(
         stop=tenacity.stop_after_attempt(retry.max_attempts),
-        wait=tenacity.wait_exponential_jitter(initial=retry.backoff_seconds, max=retry.max_backoff_seconds,
+        wait=tenacity.wait_exponential_jitter(multiplier=retry.backoff_seconds, max=retry.max_backoff_seconds,
                                               jitter=retry.backoff_seconds),
         retry=tenacity.retry_if_exception(lambda exc: isinstance(exc, ActionFailed) and exc.temporary),
         sleep=sleep, reraise=True)

@@ -17,26 +17,40 @@ from typing import Callable
 from martops.config import ProjectConfig
 from martops.domain import Domain, Step, StepContext, TableSpec
 from martops.engine import Warehouse
+from martops.errors import StepError
 from martops.ops.runlog import current_run_id, timed
 from martops.results import StepResult
 from martops.workflows import engine
 from martops.workflows import tables as T
 
 
+class ActionsFailed(StepError):
+    """Actions failed temporarily after every attempt (a server down): the run recorded everything
+    else and the next run tries them again, but the run is failed so a schedule's log says so."""
+
+    def __init__(self, message: str, report: engine.Report):
+        super().__init__(message)
+        self.report = report
+
+
 def run_logged(wh: Warehouse, cfg: ProjectConfig, *, now: dt.datetime, only: list[str] | None = None,
                sleep: Callable[[float], None] = time.sleep) -> tuple[StepResult, engine.Report]:
     """A real run of the workflows (`only`: these names), logged in ops.runs as step workflows.run:
-    rows in = entities enrolled, rows out = effects done (e-mails, webhooks, tasks, list rows)."""
+    rows in = entities enrolled, rows out = effects done (e-mails, webhooks, tasks, list rows).
+
+    Raises ActionsFailed (with the report) when actions are left failing temporarily: what the run
+    did is committed, and the next run tries them again."""
     chosen = engine.selected(cfg, only)
     reports: list[engine.Report] = []
 
     def go() -> dict:
         report = engine.Run(wh, cfg, chosen, now, current_run_id(), dry_run=False, sleep=sleep).run()
         reports.append(report)
-        total = engine.Counts()
-        for c in report.counts.values():
-            for field in ("enrolled", "duplicates", "done", "waiting", "parked", "retrying", "stopped", "completed"):
-                setattr(total, field, getattr(total, field) + getattr(c, field))
+        total = report.total
+        if total.retrying:
+            first = next(e for e in report.events if e.outcome in ("failed", "deferred"))
+            raise ActionsFailed(f"{total.retrying} action(s) failed temporarily and are left for the next run "
+                                f"(first: {first.workflow} {first.entity_id} {first.step}: {first.detail})", report)
         return {"enrolled": total.enrolled, "actions": total.done, "waiting": total.waiting, "parked": total.parked,
                 "retrying": total.retrying, "stopped": total.stopped, "completed": total.completed,
                 "duplicate_triggers": total.duplicates, "now": f"{engine.naive_utc(now):%Y-%m-%d %H:%M} UTC"}

@@ -89,6 +89,11 @@ class Report:
     events: list[Event]
     notes: list[str]
 
+    @property
+    def total(self) -> Counts:
+        """The counts of every workflow added up."""
+        return Counts(*(sum(getattr(c, f.name) for c in self.counts.values()) for f in dataclasses.fields(Counts)))
+
 
 @dataclasses.dataclass
 class Prepared:
@@ -302,7 +307,7 @@ class Run:
             self.events.append(Event(e.workflow, e.entity_id, e.step or "", "wait", "waiting", f"until {until:%Y-%m-%d %H:%M}"))
             return waiting
         moved = self._moved(wf, e, after)
-        store.save([moved], [dataclasses.replace(previous, status=T.DONE, at=self.now)])
+        store.save([moved], [dataclasses.replace(previous, status=T.DONE, occurred_at=self.now)])
         return moved
 
     def _effect(self, name: str, wf: Workflow, store: Store, e: Entity, step: Step, previous: Action | None,
@@ -317,7 +322,7 @@ class Run:
             return moved
         in_doubt = previous is not None and previous.status == T.STARTED
         if in_doubt and wf.in_doubt == "park":
-            self._park(store, e, previous, f"in doubt: {step.kind} was started at {previous.at:%Y-%m-%d %H:%M} and "
+            self._park(store, e, previous, f"in doubt: {step.kind} was started at {previous.occurred_at:%Y-%m-%d %H:%M} and "
                        "never recorded as done (the run died); check whether it arrived, then `martops workflows "
                        "retry` resends it with the same idempotency key")
             counts.parked += 1
@@ -378,7 +383,7 @@ class Run:
 
     def _park(self, store: Store, e: Entity, action: Action, reason: str) -> None:
         parked = dataclasses.replace(e, status=T.PARKED, reason=reason)
-        store.save([parked], [dataclasses.replace(action, status=T.PARKED, at=self.now, error=reason)])
+        store.save([parked], [dataclasses.replace(action, status=T.PARKED, occurred_at=self.now, error=reason)])
         self.events.append(Event(e.workflow, e.entity_id, e.step or "", action.kind, "parked", reason))
 
     # -- rendering an effect ------------------------------------------------------------------

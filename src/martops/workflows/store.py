@@ -41,7 +41,7 @@ class Action:
     entity_id: str
     kind: str
     status: str
-    at: dt.datetime
+    occurred_at: dt.datetime
     first_at: dt.datetime
     attempts: int = 0
     detail: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -95,13 +95,11 @@ class Store:
                              "AND a.entity_id = e.entity_id WHERE a.workflow = ? AND e.status IN (?, ?)",
                              [wf, T.ACTIVE, T.PARKED]):
             self.actions[r["idempotency_key"]] = Action(
-                r["idempotency_key"], wf, r["step"], r["entity_id"], r["kind"], r["status"], r["at"], r["first_at"],
+                r["idempotency_key"], wf, r["step"], r["entity_id"], r["kind"], r["status"], r["occurred_at"], r["first_at"],
                 int(r["attempts"] or 0), json.loads(r["detail"] or "{}"), r["error"])
 
     def _dicts(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-        cur = self.wh._cursor_execute(sql, params)
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
+        return dicts(self.wh, sql, params)
 
     # -- reading ------------------------------------------------------------------------------
     def watermark(self, table: str, column: str) -> str | None:
@@ -157,20 +155,20 @@ class Store:
     def _put_watermark(self, table: str, column: str, value: str) -> None:
         self.wh.delete_where(T.WATERMARKS, "workflow = ?", [self.workflow])
         self._insert(T.WATERMARKS, {"workflow": self.workflow, "table_name": table, "column_name": column,
-                                    "value": value, "updated_at": _wall(), "run_id": self.run_id})
+                                    "value": value, "updated_at": wall_clock(), "run_id": self.run_id})
 
     def _put_entity(self, e: Entity) -> None:
         self.wh.delete_where(T.ENTITIES, "workflow = ? AND entity_id = ?", [e.workflow, e.entity_id])
         self._insert(T.ENTITIES, {
             "workflow": e.workflow, "entity_id": e.entity_id, "status": e.status, "step": e.step, "due_at": e.due_at,
-            "enrolled_at": e.enrolled_at, "updated_at": _wall(), "reason": e.reason,
+            "enrolled_at": e.enrolled_at, "updated_at": wall_clock(), "reason": e.reason,
             "context": json.dumps(e.context, sort_keys=True), "trigger_value": e.trigger_value, "run_id": self.run_id})
 
     def _put_action(self, a: Action) -> None:
         self.wh.delete_where(T.ACTIONS, "idempotency_key = ?", [a.key])
         self._insert(T.ACTIONS, {
             "idempotency_key": a.key, "workflow": a.workflow, "step": a.step, "entity_id": a.entity_id, "kind": a.kind,
-            "status": a.status, "attempts": a.attempts, "first_at": a.first_at, "at": a.at, "recorded_at": _wall(),
+            "status": a.status, "attempts": a.attempts, "first_at": a.first_at, "occurred_at": a.occurred_at, "recorded_at": wall_clock(),
             "detail": json.dumps(a.detail, sort_keys=True, default=str), "error": a.error, "run_id": self.run_id})
 
     def _insert(self, table: str, values: dict[str, Any]) -> None:
@@ -179,6 +177,13 @@ class Store:
         self.wh.execute(f"INSERT INTO {self.wh.quoted(table)} ({cols}) VALUES ({marks})", list(values.values()))
 
 
-def _wall() -> dt.datetime:
+def dicts(wh: Warehouse, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    """The rows of a query (`?` placeholders) as dicts by column name."""
+    cur = wh._cursor_execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def wall_clock() -> dt.datetime:
     """The wall clock, naive UTC (`recorded_at`, `updated_at`: when a row was really written)."""
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)

@@ -27,7 +27,7 @@ ENTITY_SCHEMA = ibis.schema({
 })
 ACTION_SCHEMA = ibis.schema({
     "idempotency_key": "string", "workflow": "string", "step": "string", "entity_id": "string", "kind": "string",
-    "status": "string", "attempts": "int64", "first_at": "timestamp", "at": "timestamp",
+    "status": "string", "attempts": "int64", "first_at": "timestamp", "occurred_at": "timestamp",
     "recorded_at": "timestamp", "detail": "string", "error": "string", "run_id": "string",
 })
 WATERMARK_SCHEMA = ibis.schema({
