@@ -5,7 +5,6 @@ and an address that is no address."""
 
 from __future__ import annotations
 
-import datetime as dt
 
 import pytest
 

@@ -142,6 +142,7 @@ class Run:
     def preflight(self) -> None:
         """Tables, columns, templates, endpoints and secrets: a mistake stops the run before any row is
         read or any message sent (a dry run notes a missing secret instead: it sends nothing)."""
+        own: list[tuple[str, Any]] = []
         for name, wf in self.workflows.items():
             if not wf.enabled:
                 continue
@@ -159,6 +160,10 @@ class Run:
                                       (step.list_.table, T.LIST_SCHEMA) if step.list_ else (None, None)):
                     if table is not None:
                         self._own_table(where, table, schema)
+                        own.append((table, schema))
+        if not self.dry:  # only once everything checked out: a refused run creates nothing
+            for table, schema in own:
+                self.wh.ensure_table(table, schema)
 
     def _secret(self, read: Callable[[], object]) -> None:
         try:
@@ -179,8 +184,6 @@ class Run:
             missing = [c for c in schema.names if c not in self.wh.table(table).columns]
             if missing and self.dry:
                 self.notes.append(f"{table} lacks the columns {', '.join(missing)}; a real run adds them")
-        if not self.dry:
-            self.wh.ensure_table(table, schema)
 
     # -- the run ------------------------------------------------------------------------------
     def run(self) -> Report:
