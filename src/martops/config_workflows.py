@@ -67,8 +67,8 @@ def _template(value: str) -> str:
 
 Template = Annotated[str, Field(min_length=1), AfterValidator(_template)]
 Scalar = Union[Annotated[bool, Strict()], Annotated[int, Strict()], Annotated[float, Strict()], str]
-Filter = dict[str, Union[Scalar, list[Scalar]]]
-"""Column -> a value (equal to it) or a list of values (one of them), all of them met."""
+Filter = dict[str, Union[Scalar, None, list[Union[Scalar, None]]]]
+"""Column -> a value (equal to it; null: the column is empty) or a list of values (one of them), all met."""
 
 
 def _table_name(v: str) -> str:

@@ -92,8 +92,11 @@ def _filtered(t: ir.Table, table: str, where: dict, key: str) -> ir.Table:
     for column, want in where.items():
         col = _column(t, table, column, f"{key}.{column}")
         values = want if isinstance(want, list) else [want]
-        typed_values = [typed(v, col.type(), f"{key}.{column}") for v in values]
-        t = t.filter(col.isin(typed_values) if len(typed_values) > 1 else col == typed_values[0])
+        typed_values = [typed(v, col.type(), f"{key}.{column}") for v in values if v is not None]
+        test = col.isin(typed_values) if len(typed_values) > 1 else col == typed_values[0] if typed_values else None
+        if None in values:  # null: the column is empty (`test_reason: null`, no test account)
+            test = col.isnull() if test is None else test | col.isnull()
+        t = t.filter(test)
     return t
 
 
