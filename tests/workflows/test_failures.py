@@ -145,3 +145,23 @@ def test_an_address_that_is_no_address_parks_before_any_server_is_asked(capsys, 
     assert all(r[0].startswith("welcome: to: ") and "is not one mail address" in r[0] for r in reasons), reasons
     out = run_cli(capsys, "workflows", "status", "--now", NOW, "--config", config)
     assert "Needing attention (4)" in out.out and "workflows retry" in out.out
+
+
+def test_the_graph_step_runs_the_workflows_and_fails_while_a_server_is_down(capsys, tmp_path, warehouse_location,
+                                                                            people):
+    """`martops run workflows` (what the schedule runs) is the same run on the real clock, logged as
+    step workflows.run; a server down makes it fail, so the schedule's log and ops.runs say so."""
+    with smtp_server() as (mail, port), receiver() as hooks:
+        config = _project(tmp_path, warehouse_location, port, hooks)
+        hooks.answer = lambda r: (502, "bad gateway")
+        out = run_cli(capsys, "run", "workflows", "--config", config)
+        assert out.code == 1 and "workflows.run" in out.out and "HTTP 502" in out.err
+        hooks.answer = lambda r: (200, "ok")
+        out = run_cli(capsys, "run", "workflows", "--config", config)
+        assert out.code == 0, out.err
+        assert "enrolled=0" in out.out and f"actions={len(people)}" in out.out
+        assert len(mail.received) == len(people) and len(hooks.effects()) == len(people)
+    with connect(path=warehouse_location, read_only=True) as wh:
+        runs = wh.execute("SELECT status, rows_in, rows_out FROM ops.runs WHERE step = 'workflows.run' "
+                          "ORDER BY started_at")
+    assert runs == [("failed", None, None), ("success", 0, len(people))]

@@ -35,7 +35,8 @@ def run(
                                  "message or request, and send, write and record nothing."),
     now: Optional[str] = NOW, workflow: Optional[list[str]] = typer.Option(
         None, "--workflow", help="Only these workflows (repeatable; default: every one martops.yml declares)."),
-    limit: int = typer.Option(50, "--limit", "-n", min=0, help="Events to list (0: all); the counts cover every one."),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=0, help="Events to list (0: all; default: all in "
+                                        "a dry run, 50 otherwise); the counts cover every one."),
     warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG,
 ) -> None:
     """Run the workflows once: enrol what the triggers found since the stored watermark, stop entities
@@ -54,6 +55,7 @@ def run(
       martops workflows run --now 2024-06-03T09:00 --workflow onboarding
     """
     moment = parse_moment(now, "--now")
+    limit = (0 if dry_run else 50) if limit is None else limit
     cfg = load_config(config)
     chosen = engine.selected(cfg, workflow)
     if dry_run:

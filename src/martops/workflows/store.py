@@ -86,20 +86,17 @@ class Store:
 
     def _load(self) -> None:
         q, wf = self.wh.quoted, self.workflow
-        for r in self._dicts(f"SELECT * FROM {q(T.ENTITIES)} WHERE workflow = ? AND status IN (?, ?)",
+        for r in self.wh.records(f"SELECT * FROM {q(T.ENTITIES)} WHERE workflow = ? AND status IN (?, ?)",
                              [wf, T.ACTIVE, T.PARKED]):
             self.entities[r["entity_id"]] = Entity(
                 wf, r["entity_id"], r["status"], r["step"], r["due_at"], r["enrolled_at"],
                 json.loads(r["context"] or "{}"), r["trigger_value"], r["reason"])
-        for r in self._dicts(f"SELECT a.* FROM {q(T.ACTIONS)} a JOIN {q(T.ENTITIES)} e ON a.workflow = e.workflow "
+        for r in self.wh.records(f"SELECT a.* FROM {q(T.ACTIONS)} a JOIN {q(T.ENTITIES)} e ON a.workflow = e.workflow "
                              "AND a.entity_id = e.entity_id WHERE a.workflow = ? AND e.status IN (?, ?)",
                              [wf, T.ACTIVE, T.PARKED]):
             self.actions[r["idempotency_key"]] = Action(
                 r["idempotency_key"], wf, r["step"], r["entity_id"], r["kind"], r["status"], r["occurred_at"], r["first_at"],
                 int(r["attempts"] or 0), json.loads(r["detail"] or "{}"), r["error"])
-
-    def _dicts(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-        return dicts(self.wh, sql, params)
 
     # -- reading ------------------------------------------------------------------------------
     def watermark(self, table: str, column: str) -> str | None:
@@ -175,13 +172,6 @@ class Store:
         cols = ", ".join(self.wh.ident(c) for c in values)
         marks = ", ".join("?" for _ in values)
         self.wh.execute(f"INSERT INTO {self.wh.quoted(table)} ({cols}) VALUES ({marks})", list(values.values()))
-
-
-def dicts(wh: Warehouse, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    """The rows of a query (`?` placeholders) as dicts by column name."""
-    cur = wh._cursor_execute(sql, params)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
 def wall_clock() -> dt.datetime:

@@ -14,7 +14,7 @@ from martops.config import ProjectConfig
 from martops.engine import Warehouse
 from martops.errors import ConfigError
 from martops.workflows import tables as T
-from martops.workflows.store import dicts, wall_clock
+from martops.workflows.store import wall_clock
 
 STATUSES = (T.ACTIVE, T.PARKED, T.STOPPED, T.COMPLETED)
 
@@ -74,7 +74,7 @@ def attention(wh: Warehouse, cfg: ProjectConfig, only: str | None) -> list[dict[
     names = _names(cfg, wh, only)
     q = wh.quoted
     marks = ", ".join("?" for _ in names)
-    rows = dicts(wh, f"SELECT e.workflow, e.entity_id, e.status, e.step, e.reason, a.status AS action, a.attempts, "
+    rows = wh.records(f"SELECT e.workflow, e.entity_id, e.status, e.step, e.reason, a.status AS action, a.attempts, "
                  f"a.error, a.occurred_at FROM {q(T.ENTITIES)} e LEFT JOIN {q(T.ACTIONS)} a ON a.workflow = e.workflow AND "
                  "a.entity_id = e.entity_id AND a.step = e.step WHERE e.workflow IN (" + marks + ") AND (e.status = ? "
                  "OR (e.status = ? AND a.status IN (?, ?))) ORDER BY e.workflow, e.status, e.entity_id",
@@ -95,13 +95,13 @@ def history(wh: Warehouse, cfg: ProjectConfig, entity: str, only: str | None) ->
         raise ConfigError(f"no workflow has run in {wh.location} yet (no {T.ENTITIES}); run `martops workflows run`")
     marks = ", ".join("?" for _ in names)
     q = wh.quoted
-    states = dicts(wh, f"SELECT workflow, entity_id, status, step, due_at, enrolled_at, reason FROM {q(T.ENTITIES)} "
+    states = wh.records(f"SELECT workflow, entity_id, status, step, due_at, enrolled_at, reason FROM {q(T.ENTITIES)} "
                    f"WHERE entity_id = ? AND workflow IN ({marks}) ORDER BY workflow", [entity, *names])
     if not states:
         counts = wh.execute(f"SELECT count(*) FROM {q(T.ENTITIES)} WHERE workflow IN ({marks})", names)[0][0]
         raise ConfigError(f"entity {entity!r} is in no workflow ({', '.join(names)} hold {counts:,} entities; "
                           "ids are the trigger key as text, e.g. `martops workflows history 1042`)")
-    log = dicts(wh, f"SELECT occurred_at, workflow, step, kind, status, attempts, detail, error, idempotency_key, recorded_at "
+    log = wh.records(f"SELECT occurred_at, workflow, step, kind, status, attempts, detail, error, idempotency_key, recorded_at "
                 f"FROM {q(T.ACTIONS)} WHERE entity_id = ? AND workflow IN ({marks}) ORDER BY occurred_at, recorded_at",
                 [entity, *names])
     for r in log:
@@ -119,12 +119,12 @@ def retry(wh: Warehouse, cfg: ProjectConfig, entities: list[str], only: str | No
     if not wh.exists(T.ENTITIES):
         raise ConfigError(f"no workflow has run in {wh.location} yet; nothing is parked")
     q, marks = wh.quoted, ", ".join("?" for _ in names)
-    parked = dicts(wh, f"SELECT workflow, entity_id, step, reason FROM {q(T.ENTITIES)} WHERE status = ? AND "
+    parked = wh.records(f"SELECT workflow, entity_id, step, reason FROM {q(T.ENTITIES)} WHERE status = ? AND "
                    f"workflow IN ({marks}) ORDER BY workflow, entity_id", [T.PARKED, *names])
     if entities:
         for entity in entities:
             if not any(p["entity_id"] == entity for p in parked):
-                held = dicts(wh, f"SELECT workflow, status FROM {q(T.ENTITIES)} WHERE entity_id = ? AND workflow IN "
+                held = wh.records(f"SELECT workflow, status FROM {q(T.ENTITIES)} WHERE entity_id = ? AND workflow IN "
                              f"({marks})", [entity, *names])
                 said = ", ".join(f"{h['status']} in {h['workflow']}" for h in held) or "in no workflow"
                 raise ConfigError(f"entity {entity!r} is not parked ({said}); `martops workflows status` lists the "
