@@ -119,3 +119,45 @@ def test_a_lead_becoming_sales_ready_triggers_once(tmp_path, engine):
         assert [r.body["lead"] for r in hooks.requests] == ["L2", "L1"]
         mark = wh.execute(f"SELECT column_name, value FROM {wh.quoted(T.WATERMARKS)}")
         assert mark == [("as_of", "2024-06-04")]
+
+
+def test_branches_lists_stops_and_a_disabled_workflow(tmp_path):
+    """A branch on a condition sends activated customers to a list and stops the others' sequence
+    with a reason; `since` keeps older signups out, also on later runs; a disabled workflow is left alone."""
+    from martops.engine import connect
+
+    people = P.customers(8, seed=21)
+    with connect(path=str(tmp_path / "w.duckdb")) as wh, receiver() as hooks:
+        P.load(wh, people)
+        cut = P.START + dt.timedelta(hours=12)
+        data = P.project(1, hooks.url, trigger={"table": "staging.usage_people", "key": "user_id",
+                                                "watermark": "created_at", "since": cut.isoformat(" ")},
+                         stop_when=[], steps={
+                             "hello": {"webhook": {"endpoint": "sales"}},
+                             "wait-a-day": {"wait": {"hours": 24}},
+                             "sort": {"branch": {"if": "not activated", "then": "give-up"}},
+                             "champions": {"list": {"name": "activated-in-a-day"}},
+                             "done": {"stop": "activated"},
+                             "give-up": {"stop": "not activated within a day"}})
+        data["workflows"]["dormant"] = {**data["workflows"]["onboarding"], "enabled": False}
+        cfg = P.config(data)
+        for day in range(6):
+            _, report = _run(wh, cfg, day)
+        assert "workflow dormant is disabled (enabled: false): left alone" in report.notes
+        entered = [c for c in people if c.created_at >= cut]
+        assert 0 < len(entered) < len(people)
+        assert sorted(r.body["entity_id"] for r in hooks.requests) == sorted(str(c.user_id) for c in entered)
+        assert hooks.requests[0].body["data"]["email"] and hooks.requests[0].body["workflow"] == "onboarding"
+        states = dict((r[0], (r[1], r[2])) for r in wh.execute(
+            f"SELECT entity_id, status, reason FROM {wh.quoted(T.ENTITIES)} WHERE workflow = 'onboarding'"))
+        listed = {r[0] for r in wh.execute(f"SELECT entity_id FROM {wh.quoted(T.LIST_MEMBERS)} WHERE list_name = "
+                                           "'activated-in-a-day'")}
+        for c in entered:
+            first = P.START + P.DAY * max(0, -(-(c.created_at - P.START) // P.DAY))
+            active = c.activated_at is not None and c.activated_at <= first + P.DAY
+            assert states[str(c.user_id)] == (T.STOPPED, "stop done: activated" if active else
+                                              "stop give-up: not activated within a day"), c
+            assert (str(c.user_id) in listed) == active
+        assert wh.execute(f"SELECT count(*) FROM {wh.quoted(T.ENTITIES)} WHERE workflow = 'dormant'") == [(0,)]
+        mark = wh.execute(f"SELECT value FROM {wh.quoted(T.WATERMARKS)} WHERE workflow = 'onboarding'")[0][0]
+        assert mark >= cut.isoformat(" ")

@@ -148,7 +148,7 @@ def read(wh: Warehouse, name: str, trig: Trigger, stored: str | None, now: dt.da
     top = f"workflows.{name}.trigger"
     t = _filtered(wh.table(trig.table), trig.table, trig.where, f"{top}.where")
     t = t.filter(t[trig.key].notnull())
-    strictly_after = None
+    strictly_after = lower = None
     if trig.watermark:
         col = t[trig.watermark]
         lower = (typed(stored, col.type(), f"{top}.watermark (stored in {T.WATERMARKS})") if stored is not None
@@ -182,6 +182,8 @@ def read(wh: Warehouse, name: str, trig: Trigger, stored: str | None, now: dt.da
     if trig.watermark:
         full = _filtered(wh.table(trig.table), trig.table, trig.where, f"{top}.where")
         full = _until_now(full, full[trig.watermark], now)
+        if lower is not None:  # never below `since`: older rows must not become new next time
+            full = full.filter(full[trig.watermark] >= lower)
         top_value = wh.to_pyarrow(full.aggregate(top=full[trig.watermark].max())).to_pylist()[0]["top"]
         if top_value is not None and (stored is None or typed(stored, full[trig.watermark].type(), top) < top_value):
             mark = (trig.table, trig.watermark, str(jsonable(top_value)))
