@@ -161,3 +161,22 @@ def test_branches_lists_stops_and_a_disabled_workflow(tmp_path):
         assert wh.execute(f"SELECT count(*) FROM {wh.quoted(T.ENTITIES)} WHERE workflow = 'dormant'") == [(0,)]
         mark = wh.execute(f"SELECT value FROM {wh.quoted(T.WATERMARKS)} WHERE workflow = 'onboarding'")[0][0]
         assert mark >= cut.isoformat(" ")
+
+
+def test_an_entity_at_a_step_the_project_file_no_longer_has_is_parked(tmp_path):
+    from martops.engine import connect
+
+    people = P.customers(3, seed=8)
+    for c in people:
+        c.activated_at = None
+    with connect(path=str(tmp_path / "w.duckdb")) as wh, smtp_server() as (mail, port), receiver() as hooks:
+        P.load(wh, people)
+        data = P.project(port, hooks.url)
+        _run(wh, P.config(data), 3)
+        steps = data["workflows"]["onboarding"]["steps"]
+        steps["wait-two-days"] = steps.pop("wait-2-days")  # renamed while everyone waits there
+        _, report = _run(wh, P.config(data), 6)
+        assert report.counts["onboarding"].parked == len(people) and len(mail.received) == len(people)
+        reasons = {r[0] for r in wh.execute(f"SELECT reason FROM {wh.quoted(T.ENTITIES)}")}
+        assert reasons == {"its step 'wait-2-days' is no longer in workflows.onboarding.steps (welcome, notify-sales, "
+                           "tips, wait-5-days, check-in, wait-two-days); put it back, or retry after renaming it back"}

@@ -264,6 +264,13 @@ class Run:
         for _ in range(len(names) + 1):  # branches go forward only: at most one pass over the steps
             if e.status != T.ACTIVE or e.step is None or e.due_at is None or e.due_at > self.now:
                 break
+            if e.step not in wf.steps:  # martops.yml renamed or removed the step this entity was at
+                self._park(store, e, store.actions.get(idempotency_key(name, e.step, e.entity_id)) or self._action(
+                    name, e.step, e.entity_id, "missing", T.FAILED, {}),
+                    f"its step {e.step!r} is no longer in workflows.{name}.steps ({', '.join(names)}); put it back, "
+                    "or retry after renaming it back")
+                counts.parked += 1
+                break
             step = wf.steps[e.step]
             after = names[names.index(e.step) + 1] if names.index(e.step) + 1 < len(names) else None
             key = idempotency_key(name, e.step, e.entity_id)
