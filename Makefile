@@ -31,7 +31,7 @@ endef
 .PRECIOUS: .venv-%/.installed
 
 help:
-	@echo "make demo   - set up and run the attribution pipeline, the campaign KPI mart and the data checks on generated demo data"
+	@echo "make demo   - set up and run the attribution pipeline, the campaign KPI mart, the data checks and a dry run of the onboarding workflow on generated demo data"
 	@echo "make test   - set up and run the test suite"
 	@echo "make notebook - render notebooks/data-analysis.ipynb to HTML ($(DEMO)/data-analysis.html) on USAGE_WAREHOUSE, else on a demo usage warehouse built from the generator"
 	@echo "make bench  - set up and run the benchmarks (1M and 10M sessions; takes minutes)"
@@ -72,6 +72,7 @@ demo: $(STAMP)
 	  --compare address=address --compare postcode=postcode --compare city=city --out $(DEMO)/people_clusters.csv --force
 	cd $(DEMO) && $(CURDIR)/$(BIN)/martops check
 	cd $(DEMO) && $(CURDIR)/$(BIN)/martops report weekly --since 2023-09-01 --until 2023-09-07 --out weekly-report.html
+	cd $(DEMO) && $(CURDIR)/$(BIN)/martops workflows run --dry-run --now 2024-12-31T09:00
 	@echo "Demo outputs are in $(DEMO)/ (its project file: $(DEMO)/martops.yml). To run the README's commands as written: source $(BIN)/activate"
 
 # The usage analysis notebook, executed from a clean kernel and rendered to HTML. USAGE_WAREHOUSE: a warehouse

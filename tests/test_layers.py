@@ -17,10 +17,10 @@ from pathlib import Path
 import martops
 
 ROOT = Path(martops.__file__).parent
-DOMAINS = {"attribution", "campaigns", "crm", "loyalty", "usage", "ingest", "leads"}
+DOMAINS = {"attribution", "campaigns", "crm", "loyalty", "usage", "ingest", "leads", "workflows"}
 LOWER_PACKAGES = {"engines", "sources", "checks", "ops", "reports", "delivery"}
 LOWER_MODULES = {"engine.py", "results.py", "config.py", "errors.py", "export_files.py", "textfiles.py",
-                 "interrupts.py", "measures.py", "config_leads.py", "config_types.py", "snapshots.py", "domain.py", "graph.py", "runner.py"}
+                 "interrupts.py", "measures.py", "config_leads.py", "config_types.py", "config_workflows.py", "snapshots.py", "domain.py", "graph.py", "runner.py"}
 UPPER_PACKAGES = {"cli", "demo", "automation"}
 """Packages allowed to import domains besides the domains themselves (the CLI wires them; the demo
 generators write each domain's sources; schedules check selections against the graph). The

@@ -31,6 +31,9 @@ SKIPPED = {
     "attribution ihc-fit": "needs the IHC API's answers (tests/attribution/test_ihc_fit.py runs it on the real ones)",
     "schedule serve": "runs until Ctrl-C (tests/automation/test_schedules_serve.py fires a job and logs it)",
     "--help": "prints help only (parsed by test_every_readme_command_parses)",
+    "workflows run --now": "sends e-mail (tests/workflows/test_onboarding.py runs it against aiosmtpd and an HTTP receiver)",
+    "workflows history": "needs a real run (tests/workflows/test_failures.py)",
+    "workflows retry": "needs a parked entity (tests/workflows/test_failures.py)",
 }
 if not (DATASETS / "markov-paths").is_dir():  # the real path file: tests/attribution/test_markov.py skips too
     SKIPPED["markov-paths/PathData.csv"] = "needs ../shared/datasets/markov-paths"
@@ -158,3 +161,17 @@ def test_schedule_walkthrough_runs_as_written(capsys, newcomer):
     (newcomer / "exports").mkdir()
     ran = run_section(capsys, "Schedules (`martops schedule`)", newcomer)
     assert ran == ["martops schedule list --count 3", "martops schedule cron"]
+
+
+def test_workflows_walkthrough_runs_as_written(capsys, newcomer):
+    """The Workflows section's project file (its template file written beside it) and its commands:
+    the dry run renders the welcome and the sales message of the last day's signups."""
+    (newcomer / "martops.yml").write_text(first_yaml(sections()["Workflows (`martops workflows`)"]))
+    (newcomer / "tips.txt").write_text("Hi {{ name }}, three things to try: ...\n")
+    ran = run_section(capsys, "Workflows (`martops workflows`)", newcomer)
+    assert ran == ["martops usage generate --out usage.db --users 2000 --seed 7",
+                   "martops usage build --source usage.db",
+                   "martops workflows run --dry-run --now 2024-12-31T09:00", "martops workflows status"]
+    out = run_cli(capsys, "workflows", "run", "--dry-run", "--now", "2024-12-31T09:00")
+    assert out.code == 0 and out.out.count("would send:") >= 3 and "Subject: Welcome, " in out.out
+    assert '"text": "New signup: ' in out.out and not (newcomer / ".martops").exists()

@@ -20,6 +20,7 @@ from martops.automation.schedules import Schedules
 from martops.checks.specs import CheckSpec, normalise
 from martops.config_leads import LeadsConfig
 from martops.config_types import DateSetting
+from martops.config_workflows import Webhooks, Workflows, check_references
 from martops.delivery.smtp import SmtpSettings
 from martops.errors import ConfigError
 from martops.textfiles import read_text
@@ -670,7 +671,17 @@ class ProjectConfig(_Strict):
     schedules: Schedules = []
     """When to run which selection (`martops schedule list|cron|serve`); see martops.automation.schedules."""
     smtp: SmtpSettings | None = None
-    """The mail server outputs are sent through (`martops report send`); see martops.delivery.smtp."""
+    """The mail server outputs are sent through (`martops report send`, workflow e-mail steps); see
+    martops.delivery.smtp."""
+    webhooks: Webhooks = {}
+    """HTTP endpoints workflow steps POST JSON to (see martops.config_workflows)."""
+    workflows: Workflows = {}
+    """Automated sequences per customer: trigger, steps, stop conditions (`martops workflows`)."""
+
+    @model_validator(mode="after")
+    def _workflow_references(self) -> "ProjectConfig":
+        check_references(self.workflows, self.webhooks, self.smtp is not None)
+        return self
 
     @model_validator(mode="after")
     def _one_unknown_country(self) -> "ProjectConfig":
@@ -725,6 +736,19 @@ class _Loader(yaml.SafeLoader):
             return super().construct_object(node, deep)
         except (ValueError, OverflowError, TypeError) as exc:  # a YAMLError already says where
             raise _ValueProblem(node, exc) from exc
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        """A key written twice in one mapping is an error: PyYAML would keep the last silently,
+        dropping a step of a workflow or a schedule's setting without a word."""
+        seen: dict[object, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                if key_node.value in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"{key_node.value!r} is written twice in one mapping (first on line "
+                        f"{seen[key_node.value] + 1}); give each key once", key_node.start_mark)
+                seen[key_node.value] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
 
 
 def _value_problem(path: Path, exc: _ValueProblem) -> str:

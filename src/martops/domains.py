@@ -19,11 +19,12 @@ from martops.ingest.domain import DOMAIN as FX
 from martops.loyalty.domain import DOMAIN as LOYALTY
 from martops.usage.domain import DOMAIN as USAGE
 from martops.leads.domain import DOMAIN as LEADS
+from martops.workflows.domain import DOMAIN as WORKFLOWS
 from martops.domain import Domain, StepContext
 from martops.errors import ConfigError
 from martops.graph import Graph
 
-DOMAINS: tuple[Domain, ...] = (ATTRIBUTION, FX, KPIS, CRM, LOYALTY, USAGE, LEADS)
+DOMAINS: tuple[Domain, ...] = (ATTRIBUTION, FX, KPIS, CRM, LOYALTY, USAGE, LEADS, WORKFLOWS)
 
 
 @functools.cache

@@ -17,6 +17,7 @@ from martops.cli.loyalty import loyalty_app
 from martops.cli.report import report_app
 from martops.cli.usage import usage_app
 from martops.cli.schedule import schedule_app
+from martops.cli.workflows import workflows_app
 from martops.cli.render import WarningSummary
 
 app = typer.Typer(
@@ -47,6 +48,7 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(leads_app, name="leads")
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(report_app, name="report")
+app.add_typer(workflows_app, name="workflows")
 app.command()(platform.steps)
 app.command()(platform.run)
 for _command in (ops_cli.check, ops_cli.runs, ops_cli.status, ops_cli.quarantine):

@@ -37,6 +37,18 @@ def parse_date(value: Optional[str], flag: str) -> Optional[dt.date]:
         raise ConfigError(f"{flag} {value!r} is not a date; use YYYY-MM-DD, e.g. 2023-09-01") from None
 
 
+def parse_moment(value: Optional[str], flag: str) -> dt.datetime:
+    """A moment given on the command line (ISO 8601; without an offset it is UTC), aware; now when None."""
+    if value is None:
+        return dt.datetime.now(dt.timezone.utc)
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(f"{flag} {value!r} is not a date and time; use ISO 8601, e.g. 2024-03-30T12:00 "
+                          "(UTC) or 2024-03-30T12:00+01:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
 def parse_range(since: Optional[str], until: Optional[str]) -> tuple[Optional[dt.date], Optional[dt.date]]:
     """--since/--until, either optional; since after until is a flag error (as attribution's)."""
     s, u = parse_date(since, "--since"), parse_date(until, "--until")

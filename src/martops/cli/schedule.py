@@ -15,7 +15,7 @@ from martops.automation.commands import martops_executable
 from martops.automation.crontab import crontab
 from martops.automation.schedules import Schedule
 from martops.cli import platform
-from martops.cli.common import CONFIG
+from martops.cli.common import CONFIG, parse_moment
 from martops.config import DEFAULT_PROJECT_FILE, ProjectConfig, load_config
 from martops.errors import ConfigError
 
@@ -46,17 +46,6 @@ def _project(config: Optional[Path]) -> tuple[Path, ProjectConfig, list[Schedule
     return path, cfg, cfg.schedules
 
 
-def _moment(value: Optional[str]) -> dt.datetime:
-    if value is None:
-        return dt.datetime.now(dt.timezone.utc)
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"--after {value!r} is not a date and time; use ISO 8601, e.g. 2024-03-30T12:00 "
-                          "(UTC) or 2024-03-30T12:00+01:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-
-
 def _fire(t: dt.datetime) -> str:
     return f"{t:%Y-%m-%d %H:%M %Z}".ljust(24) + f"{t.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
 
@@ -77,7 +66,7 @@ def list_(
     from martops.automation.firetimes import FireTimes  # croniter and APScheduler load for schedule commands only
 
     _, _, schedules = _project(config)
-    moment = _moment(after)
+    moment = parse_moment(after, "--after")
     for i, s in enumerate(schedules):
         if i:
             typer.echo("")

@@ -159,6 +159,13 @@ class Warehouse:
             return [(self._affected(cur),)]
         return cur.fetchall()
 
+    def records(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        """The rows of a warehouse query (`?` placeholders) as dicts by column name."""
+        log.debug("SQL: %s %s", sql, params or "")
+        cur = self._cursor_execute(sql, params or [])
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
     def query(self, sql: str, limit: int | None = None) -> tuple[list[str], list[tuple], bool]:
         """Run SQL a person typed: (column names, the first `limit` rows (all when None), whether more
         rows followed). A statement that returns no rows gives ([], [], False)."""
