@@ -19,9 +19,11 @@ from martops.reports.render import PLOTLY_CONFIG
 
 ROWS_SHOWN = 25
 """A table up to this many rows is shown whole; a longer one scrolls inside ten rows' height."""
-FORMATS = {"count": "%,d", "money": "%,.2f", "ratio": "%.2fx", "share": "percent", "change": "percent",
+FORMATS = {"count": "%,d", "money": "%,.2f", "ratio": "%.2fx", "share": "%.1f%%", "change": "%+.1f%%",
            "number": "%,.2f"}
-"""Number formats per `blocks.UNITS` (Streamlit's printf style; `percent` shows 0.123 as 12.30%)."""
+"""Number formats per `blocks.UNITS` (Streamlit's printf style), as `blocks.fmt` writes them in the report."""
+PERCENT = ("share", "change")
+"""Units a table holds as fractions and shows as percentages (so its column holds 100 x the value)."""
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|~<>$:.-])")
 
 
@@ -51,8 +53,14 @@ def metrics(items: list[Metric]) -> None:
 
 
 def frame(table: Table) -> pd.DataFrame:
-    """The table's rows with its columns in order, headed by their labels; exact values."""
-    return pd.DataFrame([[row.get(c.name) for c in table.columns] for row in table.rows],
+    """The table's rows with its columns in order, headed by their labels: the exact values, shares
+    and changes in percent (0.123 -> 12.3) so every row shows the same decimals (Streamlit's own
+    percent format drops trailing zeros: 70.31% above 1.7%)."""
+    def cell(row: dict, unit: str, name: str):
+        value = row.get(name)
+        return 100 * value if unit in PERCENT and isinstance(value, (int, float)) else value
+
+    return pd.DataFrame([[cell(row, c.unit, c.name) for c in table.columns] for row in table.rows],
                         columns=[c.label or c.name for c in table.columns])
 
 

@@ -143,8 +143,8 @@ def _health_section(wh: Warehouse, cfg: ProjectConfig, keys: tuple) -> None:
         except Exception as exc:  # noqa: BLE001
             _failed("Data health", exc)
             return
-        st.caption(f"{draw.escape(section.period)} · Ignored here (the checks run on the whole warehouse): the "
-                   "date range and every filter.")
+        st.caption(draw.escape(f"{section.period} · the date range and the filters do not apply (every check "
+                               "runs on the whole warehouse as it is now)"))
         if blockers:
             st.warning(draw.escape(f"{len(blockers)} error check(s) fail, so `martops report weekly` would not "
                                    f"publish: {'; '.join(blockers[:5])}"))

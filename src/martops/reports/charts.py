@@ -18,7 +18,7 @@ def _layout(fig: go.Figure, title: str, period: str, y_title: str = "", right_ti
     """House style; `right_title`: a second y axis on the right for the series drawn against it."""
     if right_title is not None:
         fig.update_layout(yaxis2={"title": right_title, "overlaying": "y", "side": "right", "showgrid": False,
-                                  "tickmode": "auto", "automargin": True})  # its own round ticks, not the left's
+                                  "tickmode": "auto", "rangemode": "tozero", "automargin": True})  # its own round ticks, from 0
     fig.update_layout(
         title={"text": f"{title}<br><sup>{period}</sup>", "x": 0.01, "xanchor": "left"},
         template="plotly_white", colorway=PALETTE, height=360,
