@@ -208,3 +208,28 @@ def test_a_missing_warehouse_is_one_line_on_the_page(tmp_path):
                                default_timeout=60)
     run(at)
     assert len(at.error) == 1 and "nope.duckdb does not exist" in text(at.error[0]) and not at.main.header
+
+
+def test_a_link_may_name_an_iso_week(full):
+    at = page(full, week="2023-W35")
+    assert at.date_input(key="period").value == (dt.date(2023, 8, 28), dt.date(2023, 9, 3))
+    assert "2023-W35 (2023-08-28 to 2023-09-03)" in text(block(at, "kpis").caption[0])
+
+
+@pytest.mark.postgres
+def test_a_postgresql_warehouse_is_shown_the_same_way(pg_dsn, tmp_path):
+    from tests.dashboard.conftest import Project, _ok
+
+    _ok("kpis", "generate", "--out", tmp_path / "exports", "--seed", "4", "--start", "2023-08-01", "--days", "30")
+    _ok("kpis", "build", "--source", tmp_path / "exports", "--warehouse", pg_dsn)
+    config = tmp_path / "martops.yml"
+    config.write_text("{}\n")
+    project = Project(pg_dsn, config)
+    at = page(project, since="2023-08-14", until="2023-08-20")
+    assert not at.error and [h.value for h in at.main.header] == ["Attribution", *TITLES[1:]]
+    with connect(path=pg_dsn, read_only=True) as w:
+        spend, = w.execute("SELECT sum(spend_eur) FROM marts.campaign_kpis_daily WHERE date BETWEEN ? AND ?",
+                           [dt.date(2023, 8, 14), dt.date(2023, 8, 20)])[0]
+    assert metric(at, "kpis", "Spend (EUR)") == fmt(spend, "money")
+    assert "martops attribution run" in block(at, "attribution").info[0].value
+    assert metric(at, "health", "Checks run") != "0"
