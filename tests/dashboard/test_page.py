@@ -5,6 +5,7 @@ nothing raises."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -104,7 +105,8 @@ def test_headline_figures_equal_the_warehouse(full):
     assert metric(at, "kpis", "Spend (EUR)") == fmt(campaign_spend(full), "money")
     customers, = sql(full, "SELECT count(*) FROM marts.usage_customers WHERE NOT excluded")
     assert metric(at, "usage", "Customers") == fmt(customers, "count")
-    scored, = sql(full, "SELECT count(*) FROM marts.lead_scores WHERE as_of = (SELECT max(as_of) FROM marts.lead_scores)")
+    scored, = sql(full, "SELECT count(*) FROM marts.lead_scores "
+                        "WHERE as_of = (SELECT max(as_of) FROM marts.lead_scores)")
     assert metric(at, "leads", "Leads scored") == fmt(scored, "count")
     by_country = frame(at, "kpis", 2)
     expected = dict(w for w in _rows(full, "SELECT country_code, sum(spend_eur) FROM marts.campaign_kpis_daily "
@@ -233,3 +235,24 @@ def test_a_postgresql_warehouse_is_shown_the_same_way(pg_dsn, tmp_path):
     assert metric(at, "kpis", "Spend (EUR)") == fmt(spend, "money")
     assert "martops attribution run" in block(at, "attribution").info[0].value
     assert metric(at, "health", "Checks run") != "0"
+
+
+def test_a_section_that_fails_is_one_line_with_its_log_and_the_page_goes_on(kpis_only, monkeypatch, tmp_path):
+    from martops.dashboard import page as dashboard_page
+
+    monkeypatch.chdir(tmp_path)
+    real = dashboard_page._build
+
+    def broken(domain, *args):
+        if domain == "kpis":
+            raise RuntimeError("boom\nsecond line")
+        return real(domain, *args)
+
+    monkeypatch.setattr(dashboard_page, "_build", broken)
+    at = page(kpis_only)
+    errors = [text(e) for e in block(at, "kpis").error]
+    assert len(errors) == 1 and errors[0].startswith(
+        "Campaign KPIs: unexpected RuntimeError: boom. This is a martops bug; full traceback in "), errors
+    log = Path(errors[0].split("full traceback in ", 1)[1].rstrip("."))
+    assert log.parent == tmp_path / ".martops" / "logs" and "RuntimeError: boom" in log.read_text()
+    assert block(at, "health").metric and block(at, "attribution").info

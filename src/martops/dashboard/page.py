@@ -75,15 +75,17 @@ def _health(location: str, version: str, settings: str, _wh: Warehouse,
     return H.section(health, checked="when the dashboard ran them"), health.blockers
 
 
-def _failed(title: str, exc: BaseException) -> None:
-    """One line in the page for a section that could not be built; the traceback to a log file."""
+def _failed(title: str | None, exc: BaseException) -> None:
+    """One line in the page for what could not be shown: a martops error as it says it, anything
+    else as a bug whose traceback goes to a log file (as `cli.boundary` does)."""
     if isinstance(exc, MartopsError):
-        st.error(draw.escape(f"{title}: {exc}"))
+        st.error(draw.escape(f"{title}: {exc}" if title else str(exc)))
         return
     path = write_log(exc, ["dashboard"])
     message = (str(exc).strip().splitlines() or [""])[0][:300]
-    st.error(draw.escape(f"{title}: unexpected {type(exc).__name__}: {message}. This is a martops bug; "
-                         f"{f'full traceback in {path}' if path else 'no log folder was writable'}."))
+    where = f"full traceback in {path}" if path else "no log folder was writable"
+    st.error(draw.escape(f"{title or 'The warehouse'}: unexpected {type(exc).__name__}: {message}. This is a "
+                         f"martops bug; {where}."))
 
 
 def _scope(domain: Domain, choice: Choice) -> str:
@@ -152,24 +154,32 @@ def _health_section(wh: Warehouse, cfg: ProjectConfig, keys: tuple) -> None:
 
 
 def main(warehouse: str | None = None, config: str | None = None) -> None:
-    """The page on the warehouse `--warehouse` names (else martops.yml's), read-only."""
+    """The page on the warehouse `--warehouse` names (else martops.yml's), read-only. Whatever goes
+    wrong is one line on the page (`_failed`), never Streamlit's traceback box."""
     st.set_page_config(page_title=f"martops · {TITLE}", layout="wide")
     try:
         cfg, wh = open_warehouse(Path(config) if config else None, warehouse, read_only=True)
-    except MartopsError as exc:
-        st.error(draw.escape(str(exc)))
+    except Exception as exc:  # noqa: BLE001 - the page's boundary, as `cli.boundary` is the command's
+        _failed(None, exc)
         return
     with wh:
-        version = stamp(wh)
-        keys = (wh.location, version, cfg.model_dump_json())
-        options, latest = _options(wh.location, version, wh)
-        default = resolve(None, None, None, max(latest.values(), default=dt.date.today()))
-        choice = draw_sidebar(providers(), options, linked(st.query_params, default))
-        st.title(TITLE)
-        copy = " (a copy: another process is writing it)" if wh.reading_copy is not None else ""
-        st.caption(draw.escape(f"{wh.location}{copy}, read-only · {choice.period.text}, compared with "
-                               f"{choice.period.previous().text}"))
-        st.markdown(" · ".join(f"[{d.report.title}](#{d.name})" for d in providers()) + " · [Data health](#health)")
-        for d in providers():
-            _domain_section(d, wh, cfg, choice, keys, latest.get(d.name))
-        _health_section(wh, cfg, keys)
+        try:
+            _page(wh, cfg)
+        except Exception as exc:  # noqa: BLE001
+            _failed("The dashboard", exc)
+
+
+def _page(wh: Warehouse, cfg: ProjectConfig) -> None:
+    version = stamp(wh)
+    keys = (wh.location, version, cfg.model_dump_json())
+    options, latest = _options(wh.location, version, wh)
+    default = resolve(None, None, None, max(latest.values(), default=dt.date.today()))
+    choice = draw_sidebar(providers(), options, linked(st.query_params, default))
+    st.title(TITLE)
+    copy = " (a copy: another process is writing it)" if wh.reading_copy is not None else ""
+    st.caption(draw.escape(f"{wh.location}{copy}, read-only · {choice.period.text}, compared with "
+                           f"{choice.period.previous().text}"))
+    st.markdown(" · ".join(f"[{d.report.title}](#{d.name})" for d in providers()) + " · [Data health](#health)")
+    for d in providers():
+        _domain_section(d, wh, cfg, choice, keys, latest.get(d.name))
+    _health_section(wh, cfg, keys)
