@@ -256,3 +256,13 @@ def test_a_section_that_fails_is_one_line_with_its_log_and_the_page_goes_on(kpis
     log = Path(errors[0].split("full traceback in ", 1)[1].rstrip("."))
     assert log.parent == tmp_path / ".martops" / "logs" and "RuntimeError: boom" in log.read_text()
     assert block(at, "health").metric and block(at, "attribution").info
+
+
+def test_it_opens_on_the_newest_complete_week_of_the_dated_sections(full):
+    """Not on the usage build's as-of day (a state, later than every dated section's data)."""
+    at = page(full)
+    newest, = sql(full, "SELECT greatest((SELECT max(date) FROM marts.channel_reporting), "
+                        "(SELECT max(date) FROM marts.campaign_kpis_daily))")
+    since, until = at.date_input(key="period").value
+    assert until.isoweekday() == 7 and 0 <= (newest - until).days < 7 and (until - since).days == 6
+    assert block(at, "attribution").metric and block(at, "kpis").metric

@@ -14,9 +14,10 @@ import re
 import pandas as pd
 import streamlit as st
 
-from martops.reports.blocks import Metric, Section, Table, fmt
+from martops.reports.blocks import Column, Metric, Section, Table, fmt
 from martops.reports.render import PLOTLY_CONFIG
 
+TEXT_WIDTH_MAX = 900
 ROWS_SHOWN = 25
 """A table up to this many rows is shown whole; a longer one scrolls inside ten rows' height."""
 FORMATS = {"count": "%,d", "money": "%,.2f", "ratio": "%.2fx", "share": "%.1f%%", "change": "%+.1f%%",
@@ -64,13 +65,20 @@ def frame(table: Table) -> pd.DataFrame:
                         columns=[c.label or c.name for c in table.columns])
 
 
+def _text_width(t: Table, column: Column) -> int:
+    """Pixels for a text column to show its heading and longest value whole (the grid's own sizing
+    stops at a width that cut usage tiers' rules mid-word); at most TEXT_WIDTH_MAX."""
+    longest = max([len(column.label or column.name), *(len(str(row.get(column.name) or "")) for row in t.rows)])
+    return int(min(TEXT_WIDTH_MAX, 24 + 7.5 * longest))
+
+
 def table(t: Table, key: str) -> None:
     st.markdown(f"**{escape(t.title)}**")
     if not t.rows:
         st.caption("No rows.")
     else:
-        config = {c.label or c.name: st.column_config.NumberColumn(format=FORMATS[c.unit])
-                  for c in t.columns if c.unit in FORMATS}
+        config = {c.label or c.name: st.column_config.NumberColumn(format=FORMATS[c.unit]) if c.unit in FORMATS
+                  else st.column_config.TextColumn(width=_text_width(t, c)) for c in t.columns}
         st.dataframe(frame(t), hide_index=True, column_config=config, key=key, placeholder="–", width="content",
                      height="content" if len(t.rows) <= ROWS_SHOWN else "auto")
     if t.note:

@@ -173,7 +173,10 @@ def _page(wh: Warehouse, cfg: ProjectConfig) -> None:
     version = stamp(wh)
     keys = (wh.location, version, cfg.model_dump_json())
     options, latest = _options(wh.location, version, wh)
-    default = resolve(None, None, None, max(latest.values(), default=dt.date.today()))
+    # the range narrows only the dated sections, so it opens on their newest complete week (a usage
+    # build's as-of day, later than every campaign, would open on a week where they all are empty)
+    dated = [day for name, day in latest.items() if domains.domain(name).report.dated]
+    default = resolve(None, None, None, max(dated or latest.values() or [dt.date.today()]))
     choice = draw_sidebar(providers(), options, linked(st.query_params, default))
     st.title(TITLE)
     copy = " (a copy: another process is writing it)" if wh.reading_copy is not None else ""

@@ -53,7 +53,7 @@ def period_of(since: dt.date, until: dt.date) -> Period:
 
 def linked(params: Mapping[str, str], default: Period) -> Period:
     """The period a link asks for (`?week=2023-W36`, or `?since=2023-09-01&until=2023-09-07`), else
-    `default` (the last complete ISO week of the data, as `martops report weekly` with no period).
+    `default` (the last complete ISO week of the dated sections' data).
     A malformed one is said in the sidebar, not an error page."""
     week, since, until = (params.get(k) for k in ("week", "since", "until"))
     if not (week or since or until):
@@ -73,7 +73,7 @@ def draw(providers: list[Domain], options: dict[tuple[str, str], list[str]], def
     picked_range = bar.date_input("Date range", value=(default.since, default.until), key="period",
                                   format="YYYY-MM-DD",
                                   help="The period the dated sections cover; each compares it with the same "
-                                       "number of days just before. Opens on the last complete ISO week of the data.")
+                                       "number of days just before. Opens on the last complete ISO week of their data.")
     dates = [d for d in (picked_range if isinstance(picked_range, (tuple, list)) else [picked_range]) if d]
     if not dates:
         bar.warning("No date picked: showing the default period.")
