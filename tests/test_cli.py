@@ -128,7 +128,7 @@ def test_a_martops_error_is_one_line_and_exit_1(capsys, tmp_path):
     ["crm", "export", "customers", "--out", "x.csv"], ["attribution", "journeys", *RANGE],
     ["attribution", "report", *RANGE], ["attribution", "export", *RANGE, "--export", "x.csv"],
     ["attribution", "cleaning"], ["attribution", "show", *RANGE], ["tables"], ["sql", "SELECT 1"],
-    ["show", "ops.runs"],
+    ["show", "ops.runs"], ["dashboard"],
 ])
 def test_a_mistyped_warehouse_is_an_error_and_creates_nothing(capsys, tmp_path, monkeypatch, args):
     monkeypatch.chdir(tmp_path)

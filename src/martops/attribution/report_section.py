@@ -18,7 +18,11 @@ from martops.config import ProjectConfig
 from martops.engine import Warehouse
 from martops.reports import charts
 from martops.reports.blocks import Chart, Column, Metric, ReportSection, Section, Table, change, cut_short
+from martops.reports.filters import NO_FILTERS, Filters
 from martops.reports.period import Period
+
+FILTERS = {"channel": "channel_name", "model": "model"}
+"""What the dashboard may narrow: channels (rows of marts.channel_reporting) and the model shown."""
 
 
 def latest(wh: Warehouse) -> dt.date | None:
@@ -44,8 +48,14 @@ def _ratio(num: float | None, den: float | None) -> float | None:
     return None if num is None or not den else num / den
 
 
-def _by_channel(wh: Warehouse, model: str, p: Period) -> dict[str, dict]:
-    t = wh.table(T.CHANNEL_REPORTING)
+def _reporting(wh: Warehouse, f: Filters):
+    """marts.channel_reporting narrowed to the channels picked (the model is chosen, not filtered:
+    the model comparison shows every one)."""
+    return f.narrow(wh.table(T.CHANNEL_REPORTING), {"channel": FILTERS["channel"]})
+
+
+def _by_channel(wh: Warehouse, model: str, p: Period, f: Filters) -> dict[str, dict]:
+    t = _reporting(wh, f)
     t = t.filter((t.model == model) & t.date.between(p.since, p.until))
     g = t.group_by("channel_name").aggregate(cost=t.cost.sum(), conversions=t.ihc.sum(), revenue=t.ihc_revenue.sum(),
                                              unknown=t.unknown_cost_sessions.sum())
@@ -59,20 +69,33 @@ def _totals(rows: dict[str, dict]) -> dict:
             "unknown": sum(r["unknown"] or 0 for r in rows.values())}
 
 
-def build(wh: Warehouse, period: Period, cfg: ProjectConfig) -> Section | None:
+def default_model(cfg: ProjectConfig, models: list[str]) -> str:
+    """The model a report shows: `attribution.model` when it has been attributed, else the first."""
+    return cfg.attribution.model if cfg.attribution.model in models else models[0]
+
+
+def build(wh: Warehouse, period: Period, cfg: ProjectConfig, filters: Filters = NO_FILTERS) -> Section | None:
     if not wh.exists(T.CHANNEL_REPORTING):
         return None
     cr = wh.table(T.CHANNEL_REPORTING)
     models = sorted(r["model"] for r in wh.to_pyarrow(cr.select("model").distinct()).to_pylist())
     if not models:
         return None
-    model = cfg.attribution.model if cfg.attribution.model in models else models[0]
+    picked = filters.get("model")
+    model = picked[0] if picked else default_model(cfg, models)
     section = Section("attribution", f"Attribution ({model})", period.text)
+    if model not in models:
+        section.empty = f"no sessions attributed with {model}; attributed models: {', '.join(models)}"
+        return section
     prev = period.previous()
-    now, before = _by_channel(wh, model, period), _by_channel(wh, model, prev)
+    now, before = _by_channel(wh, model, period, filters), _by_channel(wh, model, prev, filters)
     if not now:
-        span = wh.to_pyarrow(cr.filter(cr.model == model).aggregate(a=cr.date.min(), b=cr.date.max())).to_pylist()[0]
-        section.empty = f"no attributed sessions dated in this period; {model}'s data span {span['a']} to {span['b']}"
+        rows = _reporting(wh, filters)
+        span = wh.to_pyarrow(rows.filter(rows.model == model).aggregate(a=rows.date.min(), b=rows.date.max())
+                             ).to_pylist()[0]
+        which = f"the channels picked ({', '.join(filters.get('channel'))})" if filters.get("channel") else model
+        section.empty = (f"no attributed sessions dated in this period; {which}: data span {span['a']} to {span['b']}"
+                         if span["a"] is not None else f"no sessions of {which} attributed with {model}")
         return section
     if before and not _covered(wh, model, prev):
         section.notes.append(f"The previous period ({prev.text}) is not wholly inside the ranges attributed with "
@@ -115,31 +138,31 @@ def build(wh: Warehouse, period: Period, cfg: ProjectConfig) -> Section | None:
     section.charts.append(Chart("attribution.cost_revenue", charts.bars(
         "Cost and attributed revenue by channel", period.text, channels,
         {"Cost": [now[c]["cost"] for c in channels], "Revenue": [now[c]["revenue"] for c in channels]}, "EUR")))
-    section.charts.append(_trend(wh, model, period, compare=bool(before)))
+    section.charts.append(_trend(wh, model, period, filters, compare=bool(before)))
     if len(models) > 1:
-        section.charts.append(_models(wh, models, period))
+        section.charts.append(_models(wh, models, period, filters))
     else:
         section.notes.append(f"Only {model} has been attributed: run another --model over the same range to compare.")
     return section
 
 
-def _daily(wh: Warehouse, model: str, p: Period) -> dict[dt.date, dict]:
-    t = wh.table(T.CHANNEL_REPORTING)
+def _daily(wh: Warehouse, model: str, p: Period, f: Filters) -> dict[dt.date, dict]:
+    t = _reporting(wh, f)
     t = t.filter((t.model == model) & t.date.between(p.since, p.until))
     g = t.group_by("date").aggregate(cost=t.cost.sum(), revenue=t.ihc_revenue.sum())
     return {r["date"]: r for r in wh.to_pyarrow(g).to_pylist()}
 
 
-def _trend(wh: Warehouse, model: str, period: Period, compare: bool) -> Chart:
+def _trend(wh: Warehouse, model: str, period: Period, f: Filters, compare: bool) -> Chart:
     """Day by day; with `compare`, the previous period (dashed) on the same day positions."""
     prev = period.previous()
-    now = _daily(wh, model, period)
+    now = _daily(wh, model, period, f)
     days = [period.since + dt.timedelta(days=i) for i in range(period.days)]
     series = {"Cost": [now.get(d, {}).get("cost") for d in days],
               "Revenue": [now.get(d, {}).get("revenue") for d in days]}
     text = period.text
     if compare:
-        before = _daily(wh, model, prev)
+        before = _daily(wh, model, prev, f)
         back = [prev.since + dt.timedelta(days=i) for i in range(period.days)]
         series["Cost, previous period"] = [before.get(d, {}).get("cost") for d in back]
         series["Revenue, previous period"] = [before.get(d, {}).get("revenue") for d in back]
@@ -148,8 +171,8 @@ def _trend(wh: Warehouse, model: str, period: Period, compare: bool) -> Chart:
                                                   dashed=("Cost, previous period", "Revenue, previous period")))
 
 
-def _models(wh: Warehouse, models: list[str], period: Period) -> Chart:
-    t = wh.table(T.CHANNEL_REPORTING)
+def _models(wh: Warehouse, models: list[str], period: Period, f: Filters) -> Chart:
+    t = _reporting(wh, f)
     t = t.filter(t.date.between(period.since, period.until))
     g = wh.to_pyarrow(t.group_by(["model", "channel_name"]).aggregate(conversions=t.ihc.sum())).to_pylist()
     channels = sorted({r["channel_name"] for r in g})
@@ -159,4 +182,5 @@ def _models(wh: Warehouse, models: list[str], period: Period) -> Chart:
         {m: [got.get((m, c)) for c in channels] for m in models}, "conversions"))
 
 
-REPORT = ReportSection(build, latest)
+REPORT = ReportSection(build, latest, title="Attribution", dated=True, table=T.CHANNEL_REPORTING,
+                       filters=FILTERS)

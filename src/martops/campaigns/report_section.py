@@ -15,6 +15,7 @@ from martops.config import ProjectConfig
 from martops.engine import Warehouse
 from martops.reports import charts
 from martops.reports.blocks import Chart, Column, Metric, ReportSection, Section, Table, change, cut_short
+from martops.reports.filters import NO_FILTERS, Filters
 from martops.reports.period import Period
 
 SUMS = ["spend_eur", "lead_spend_eur", "impressions", "clicks", "sessions", "leads", "sqls", "meetings", "signed",
@@ -23,6 +24,8 @@ FUNNEL_RATES = {"sales_assisted": ["lead_to_sql", "sql_to_meeting", "lead_to_mee
                                    "signed_to_deal"],
                 "web": ["session_to_signup", "signup_to_order", "session_to_order"]}
 TREND_DAYS = 28
+FILTERS = {"channel": "channel_3", "country": "country_code", "funnel": "funnel"}
+"""What the dashboard may narrow: rows of the daily KPI mart by its channel, country and funnel."""
 
 
 def latest(wh: Warehouse) -> dt.date | None:
@@ -37,26 +40,28 @@ def kpis(sums: dict) -> dict:
     return out
 
 
-def _sums(wh: Warehouse, p: Period, by: list[str]) -> list[dict]:
-    t = wh.table(T.DAILY)
+def _sums(wh: Warehouse, p: Period, by: list[str], f: Filters) -> list[dict]:
+    t = f.narrow(wh.table(T.DAILY), FILTERS)
     t = t.filter(t.date.between(p.since, p.until))
     aggs = {m: t[m].sum() for m in SUMS}
     expr = t.group_by(by).aggregate(**aggs) if by else t.aggregate(**aggs)
     return [kpis(r) for r in wh.to_pyarrow(expr).to_pylist() if r["spend_eur"] is not None or r["leads"] is not None]
 
 
-def build(wh: Warehouse, period: Period, cfg: ProjectConfig) -> Section | None:
+def build(wh: Warehouse, period: Period, cfg: ProjectConfig, filters: Filters = NO_FILTERS) -> Section | None:
     if not wh.exists(T.DAILY):
         return None
     section = Section("campaigns", "Campaign KPIs", period.text)
     prev = period.previous()
-    now = _sums(wh, period, [])
+    now = _sums(wh, period, [], filters)
     if not now:
-        t = wh.table(T.DAILY)
+        t = filters.narrow(wh.table(T.DAILY), FILTERS)
         span = wh.to_pyarrow(t.aggregate(a=t.date.min(), b=t.date.max())).to_pylist()[0]
-        section.empty = f"no campaign data dated in this period; the KPI mart spans {span['a']} to {span['b']}"
+        what = "the rows of the filters picked span" if filters.picked else "the KPI mart spans"
+        section.empty = (f"no campaign data dated in this period; {what} {span['a']} to {span['b']}"
+                         if span["a"] is not None else "no campaign data match the filters picked")
         return section
-    cur, before = now[0], (_sums(wh, prev, []) or [None])[0]
+    cur, before = now[0], (_sums(wh, prev, [], filters) or [None])[0]
     compare = not cut_short(section, latest(wh), period, "campaign data")
     if not compare:
         before = {}
@@ -70,11 +75,11 @@ def build(wh: Warehouse, period: Period, cfg: ProjectConfig) -> Section | None:
         section.notes.append(f"No campaign data in the previous period ({prev.text}): no week-over-week change.")
     section.notes.append("Acquisitions are deals in the sales-assisted funnel and orders on the web; CAC = spend / "
                          "acquisitions, CPL = sales-assisted spend / leads, each over the period's sums.")
-    section.tables.append(_funnels(wh, period, prev if compare else None))
+    section.tables.append(_funnels(wh, period, prev if compare else None, filters))
     for dim, label in (("channel_3", "channel"), ("country_code", "country")):
-        section.tables.append(_by(wh, period, prev if compare else None, dim, label))
-    section.charts.append(_trend(wh, period))
-    by_channel = sorted(_sums(wh, period, ["channel_3"]), key=lambda r: -(r["spend_eur"] or 0))
+        section.tables.append(_by(wh, period, prev if compare else None, dim, label, filters))
+    section.charts.append(_trend(wh, period, filters))
+    by_channel = sorted(_sums(wh, period, ["channel_3"], filters), key=lambda r: -(r["spend_eur"] or 0))
     names = [r["channel_3"] or "(none)" for r in by_channel]
     section.charts.append(Chart("campaigns.channels", charts.bars(
         "Spend and CAC by channel", period.text, names,
@@ -83,10 +88,10 @@ def build(wh: Warehouse, period: Period, cfg: ProjectConfig) -> Section | None:
     return section
 
 
-def _funnels(wh: Warehouse, period: Period, prev: Period | None) -> Table:
-    before = {r["funnel"]: r for r in _sums(wh, prev, ["funnel"])} if prev else {}
+def _funnels(wh: Warehouse, period: Period, prev: Period | None, f: Filters) -> Table:
+    before = {r["funnel"]: r for r in _sums(wh, prev, ["funnel"], f)} if prev else {}
     rows = []
-    for r in sorted(_sums(wh, period, ["funnel"]), key=lambda r: r["funnel"]):
+    for r in sorted(_sums(wh, period, ["funnel"], f), key=lambda r: r["funnel"]):
         b = before.get(r["funnel"], {})
         for rate in FUNNEL_RATES.get(r["funnel"], []):
             rows.append({"funnel": r["funnel"], "rate": rate.replace("_", " "), "value": r[rate],
@@ -97,12 +102,12 @@ def _funnels(wh: Warehouse, period: Period, prev: Period | None) -> Table:
         Column("denominator", "Denominator", "count")], rows)
 
 
-def _by(wh: Warehouse, period: Period, prev: Period | None, dim: str, label: str) -> Table:
-    before = {r[dim]: r for r in _sums(wh, prev, [dim])} if prev else {}
+def _by(wh: Warehouse, period: Period, prev: Period | None, dim: str, label: str, f: Filters) -> Table:
+    before = {r[dim]: r for r in _sums(wh, prev, [dim], f)} if prev else {}
     rows = [{label: r[dim] or "(none)", "spend_eur": r["spend_eur"], "leads": r["leads"],
              "acquisitions": r["acquisitions"], "cac": r["cac"], "cpl": r["cpl"],
              "spend_change": change(r["spend_eur"], before.get(r[dim], {}).get("spend_eur"))}
-            for r in sorted(_sums(wh, period, [dim]), key=lambda r: -(r["spend_eur"] or 0))]
+            for r in sorted(_sums(wh, period, [dim], f), key=lambda r: -(r["spend_eur"] or 0))]
     return Table(f"campaigns.by_{label}", f"By {label}", [
         Column(label, label.capitalize(), "text"), Column("spend_eur", "Spend (EUR)", "money"),
         Column("leads", "Leads", "count"), Column("acquisitions", "Acquisitions", "count"),
@@ -110,9 +115,9 @@ def _by(wh: Warehouse, period: Period, prev: Period | None, dim: str, label: str
         Column("spend_change", "Spend vs previous", "change")], rows)
 
 
-def _trend(wh: Warehouse, period: Period) -> Chart:
+def _trend(wh: Warehouse, period: Period, f: Filters) -> Chart:
     window = period.ending_window(TREND_DAYS)
-    days = {r["date"]: r for r in _sums(wh, window, ["date"])}
+    days = {r["date"]: r for r in _sums(wh, window, ["date"], f)}
     x = [window.since + dt.timedelta(days=i) for i in range(TREND_DAYS)]
     return Chart("campaigns.trend", charts.lines(
         f"Spend and acquisitions by day, last {TREND_DAYS} days", window.text, x,
@@ -121,4 +126,4 @@ def _trend(wh: Warehouse, period: Period) -> Chart:
         right=("Acquisitions",), right_title="acquisitions"))
 
 
-REPORT = ReportSection(build, latest)
+REPORT = ReportSection(build, latest, title="Campaign KPIs", dated=True, table=T.DAILY, filters=FILTERS)

@@ -8,6 +8,7 @@ import typer
 
 from martops import __version__
 from martops.cli import boundary, ops as ops_cli, platform, warehouse as warehouse_cli
+from martops.cli.dashboard import dashboard
 from martops.cli.attribution import attribution_app
 from martops.cli.crm import crm_app
 from martops.cli.ingest import ingest_app
@@ -32,7 +33,8 @@ app = typer.Typer(
         "  martops attribution run --db challenge.db --since 2023-09-01 --until 2023-09-07 --model ihc\n\n"
         "  martops kpis build --source exports/ && martops kpis show --by channel_3\n\n"
         "  martops crm build --source crm-extract/ --warehouse crm-warehouse.duckdb\n\n"
-        "  martops ingest fx --since 2024-01-01 --symbols GBP,USD"
+        "  martops ingest fx --since 2024-01-01 --symbols GBP,USD\n\n"
+        "  martops dashboard                 # the report's sections in the browser, filterable"
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -49,6 +51,7 @@ app.add_typer(leads_app, name="leads")
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(report_app, name="report")
 app.add_typer(workflows_app, name="workflows")
+app.command()(dashboard)
 app.command()(platform.steps)
 app.command()(platform.run)
 for _command in (ops_cli.check, ops_cli.runs, ops_cli.status, ops_cli.quarantine):

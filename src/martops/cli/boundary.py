@@ -121,7 +121,7 @@ def _warehouse() -> str:
     return f" {shown}" if shown else ""
 
 
-READ_COMMANDS = {"sql", "show", "tables", "runs", "status", "quarantine", "steps", "check"}
+READ_COMMANDS = {"sql", "show", "tables", "runs", "status", "quarantine", "steps", "check", "dashboard"}
 """Commands that write nothing: Ctrl-C on them has no step to roll back."""
 
 

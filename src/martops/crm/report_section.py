@@ -12,10 +12,11 @@ from martops.crm.marts import customers, products, sales, support
 from martops.engine import Warehouse
 from martops.reports import charts
 from martops.reports.blocks import Chart, Column, Metric, ReportSection, Section, Table
+from martops.reports.filters import NO_FILTERS, Filters
 from martops.reports.period import Period
 
 
-def build(wh: Warehouse, period: Period, cfg: ProjectConfig) -> Section | None:
+def build(wh: Warehouse, period: Period, cfg: ProjectConfig, filters: Filters = NO_FILTERS) -> Section | None:
     if not any(wh.exists(t) for t in (customers.TABLE, products.TABLE, support.TABLE, sales.TABLE)):
         return None
     section = Section("crm", "CRM", "as of the last crm build (the whole extract)")
@@ -52,4 +53,4 @@ def build(wh: Warehouse, period: Period, cfg: ProjectConfig) -> Section | None:
     return section
 
 
-REPORT = ReportSection(build)
+REPORT = ReportSection(build, title="CRM")

@@ -11,6 +11,7 @@ from martops.config import ProjectConfig
 from martops.engine import Warehouse
 from martops.leads import tables as T
 from martops.reports.blocks import Column, Metric, ReportSection, Section, Table
+from martops.reports.filters import NO_FILTERS, Filters
 from martops.reports.period import Period
 
 HOTTEST = 10
@@ -20,7 +21,7 @@ def latest(wh: Warehouse):
     return wh.scalar(wh.table(T.SCORES).as_of.max()) if wh.exists(T.SCORES) else None
 
 
-def build(wh: Warehouse, period: Period, cfg: ProjectConfig) -> Section | None:
+def build(wh: Warehouse, period: Period, cfg: ProjectConfig, filters: Filters = NO_FILTERS) -> Section | None:
     if not wh.exists(T.SCORES):
         return None
     s = wh.table(T.SCORES)
@@ -49,4 +50,4 @@ def build(wh: Warehouse, period: Period, cfg: ProjectConfig) -> Section | None:
     return section
 
 
-REPORT = ReportSection(build, latest)
+REPORT = ReportSection(build, latest, title="Lead scores")

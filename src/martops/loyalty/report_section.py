@@ -15,6 +15,7 @@ from martops.engine import Warehouse
 from martops.loyalty import tables as T
 from martops.reports import charts
 from martops.reports.blocks import Chart, Column, Metric, ReportSection, Section, Table
+from martops.reports.filters import NO_FILTERS, Filters
 from martops.reports.period import Period
 
 
@@ -30,7 +31,7 @@ def _arms(wh: Warehouse, p: Period) -> dict[str, dict]:
     return {r["loyalty"]: r for r in wh.to_pyarrow(g).to_pylist()}
 
 
-def build(wh: Warehouse, period: Period, cfg: ProjectConfig) -> Section | None:
+def build(wh: Warehouse, period: Period, cfg: ProjectConfig, filters: Filters = NO_FILTERS) -> Section | None:
     if not wh.exists(T.DAILY):
         return None
     section = Section("loyalty", "Loyalty programme", period.text)
@@ -66,4 +67,4 @@ def build(wh: Warehouse, period: Period, cfg: ProjectConfig) -> Section | None:
     return section
 
 
-REPORT = ReportSection(build, latest)
+REPORT = ReportSection(build, latest, title="Loyalty programme", dated=True)

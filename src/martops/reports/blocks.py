@@ -10,10 +10,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 if TYPE_CHECKING:
-    from martops.config import ProjectConfig
     from martops.engine import Warehouse
     from martops.reports.period import Period
 
@@ -112,13 +111,23 @@ class Section:
 
 @dataclasses.dataclass(frozen=True)
 class ReportSection:
-    """A domain's part of the weekly report (`Domain.report`)."""
+    """A domain's part of the weekly report and of the dashboard (`Domain.report`)."""
 
-    build: Callable[["Warehouse", "Period", "ProjectConfig"], Section | None]
-    """The section for a period; None when the warehouse holds none of the domain's tables."""
+    build: Callable[..., Section | None]
+    """`build(wh, period, cfg, filters=NO_FILTERS)`: the section for a period, narrowed by the
+    filters it declares; None when the warehouse holds none of the domain's tables."""
     latest: Callable[["Warehouse"], dt.date | None] = lambda wh: None
     """The newest date the domain's dated data reach (None: none, or a state with no dates): a
     report with no period given covers the ISO week holding the newest of these."""
+    title: str = ""
+    """The section's heading where it has nothing to show (the dashboard names what builds it)."""
+    dated: bool = False
+    """True: the section covers the period asked for; False: a state as of the domain's last build,
+    which a date range does not change."""
+    table: str | None = None
+    """The table `filters` narrow (the dashboard offers its values)."""
+    filters: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Filter name (`filters.NAMES`) -> the column of `table` it narrows."""
 
 
 def cut_short(section: Section, last: object, period: "Period", what: str) -> bool:

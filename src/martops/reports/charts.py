@@ -17,13 +17,17 @@ PALETTE = ["#2E5EAA", "#E07A1F", "#3C9D5D", "#B23A48", "#7D5BA6", "#5B8E7D", "#C
 def _layout(fig: go.Figure, title: str, period: str, y_title: str = "", right_title: str | None = None) -> go.Figure:
     """House style; `right_title`: a second y axis on the right for the series drawn against it."""
     if right_title is not None:
-        fig.update_layout(yaxis2={"title": right_title, "overlaying": "y", "side": "right", "showgrid": False})
+        fig.update_layout(yaxis2={"title": right_title, "overlaying": "y", "side": "right", "showgrid": False,
+                                  "tickmode": "auto", "rangemode": "tozero", "automargin": True})  # its own round ticks, from 0
     fig.update_layout(
         title={"text": f"{title}<br><sup>{period}</sup>", "x": 0.01, "xanchor": "left"},
         template="plotly_white", colorway=PALETTE, height=360,
-        margin={"l": 60, "r": 20, "t": 70, "b": 50},
-        legend={"orientation": "h", "y": -0.18}, font={"family": "Helvetica, Arial, sans-serif", "size": 12},
-        yaxis_title=y_title,
+        margin={"l": 60, "r": 20, "t": 70, "b": 10},
+        # the legend at the foot of the figure and margins that grow to fit the tick labels: long category
+        # names (16 channels) rotate on a narrow screen, and would otherwise be cut or run under the legend
+        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0.01, "xanchor": "left"},
+        xaxis={"automargin": True}, yaxis={"automargin": True},
+        font={"family": "Helvetica, Arial, sans-serif", "size": 12}, yaxis_title=y_title,
     )
     return fig
 

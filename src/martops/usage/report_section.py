@@ -11,11 +11,12 @@ from martops.config import ProjectConfig
 from martops.engine import Warehouse
 from martops.reports import charts
 from martops.reports.blocks import Chart, Column, Metric, ReportSection, Section, Table
+from martops.reports.filters import NO_FILTERS, Filters
 from martops.reports.period import Period
 from martops.usage import tables as T
 
 
-def build(wh: Warehouse, period: Period, cfg: ProjectConfig) -> Section | None:
+def build(wh: Warehouse, period: Period, cfg: ProjectConfig, filters: Filters = NO_FILTERS) -> Section | None:
     if not (wh.exists(T.CUSTOMERS) and wh.exists(T.TIERS)):
         return None
     c = wh.table(T.CUSTOMERS)
@@ -54,4 +55,4 @@ def latest(wh: Warehouse):
     return wh.scalar(wh.table(T.CUSTOMERS).as_of.max()) if wh.exists(T.CUSTOMERS) else None
 
 
-REPORT = ReportSection(build, latest)
+REPORT = ReportSection(build, latest, title="Product usage")
