@@ -21,6 +21,7 @@ from martops.checks.specs import CheckSpec, normalise
 from martops.config_leads import LeadsConfig
 from martops.config_types import DateSetting
 from martops.delivery.smtp import SmtpSettings
+from martops.reports.settings import ReportSettings
 from martops.errors import ConfigError
 from martops.textfiles import read_text
 
@@ -671,6 +672,8 @@ class ProjectConfig(_Strict):
     """When to run which selection (`martops schedule list|cron|serve`); see martops.automation.schedules."""
     smtp: SmtpSettings | None = None
     """The mail server outputs are sent through (`martops report send`); see martops.delivery.smtp."""
+    report: ReportSettings = ReportSettings()
+    """The weekly report's step output and delivery (see martops.reports.settings)."""
 
     @model_validator(mode="after")
     def _one_unknown_country(self) -> "ProjectConfig":

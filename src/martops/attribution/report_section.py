@@ -159,4 +159,4 @@ def _models(wh: Warehouse, models: list[str], period: Period) -> Chart:
         {m: [got.get((m, c)) for c in channels] for m in models}, "conversions"))
 
 
-REPORT = ReportSection(build, latest)
+REPORT = ReportSection(build, latest, reads=(T.CHANNEL_REPORTING, T.RANGES))

@@ -121,4 +121,4 @@ def _trend(wh: Warehouse, period: Period) -> Chart:
         right=("Acquisitions",), right_title="acquisitions"))
 
 
-REPORT = ReportSection(build, latest)
+REPORT = ReportSection(build, latest, reads=(T.DAILY,))

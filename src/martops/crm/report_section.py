@@ -52,4 +52,4 @@ def build(wh: Warehouse, period: Period, cfg: ProjectConfig) -> Section | None:
     return section
 
 
-REPORT = ReportSection(build)
+REPORT = ReportSection(build, reads=(customers.TABLE, products.TABLE, support.TABLE, sales.TABLE))

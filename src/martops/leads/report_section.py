@@ -49,4 +49,4 @@ def build(wh: Warehouse, period: Period, cfg: ProjectConfig) -> Section | None:
     return section
 
 
-REPORT = ReportSection(build, latest)
+REPORT = ReportSection(build, latest, reads=(T.SCORES,))

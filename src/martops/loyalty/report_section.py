@@ -66,4 +66,4 @@ def build(wh: Warehouse, period: Period, cfg: ProjectConfig) -> Section | None:
     return section
 
 
-REPORT = ReportSection(build, latest)
+REPORT = ReportSection(build, latest, reads=(T.DAILY, T.PROGRAMME_SUMMARY, T.LIABILITY))

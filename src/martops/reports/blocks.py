@@ -119,6 +119,9 @@ class ReportSection:
     latest: Callable[["Warehouse"], dt.date | None] = lambda wh: None
     """The newest date the domain's dated data reach (None: none, or a state with no dates): a
     report with no period given covers the ISO week holding the newest of these."""
+    reads: tuple[str, ...] = ()
+    """The warehouse tables `build` reads: the inputs of the `report.weekly` step, so the step
+    runs after the steps that write them."""
 
 
 def cut_short(section: Section, last: object, period: "Period", what: str) -> bool:

@@ -22,7 +22,8 @@ def _layout(fig: go.Figure, title: str, period: str, y_title: str = "", right_ti
         title={"text": f"{title}<br><sup>{period}</sup>", "x": 0.01, "xanchor": "left"},
         template="plotly_white", colorway=PALETTE, height=360,
         margin={"l": 60, "r": 20, "t": 70, "b": 50},
-        legend={"orientation": "h", "y": -0.18}, font={"family": "Helvetica, Arial, sans-serif", "size": 12},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right", "x": 1},
+        font={"family": "Helvetica, Arial, sans-serif", "size": 12},
         yaxis_title=y_title,
     )
     return fig

@@ -54,4 +54,4 @@ def latest(wh: Warehouse):
     return wh.scalar(wh.table(T.CUSTOMERS).as_of.max()) if wh.exists(T.CUSTOMERS) else None
 
 
-REPORT = ReportSection(build, latest)
+REPORT = ReportSection(build, latest, reads=(T.CUSTOMERS, T.TIERS, T.RETENTION))
