@@ -80,4 +80,4 @@ def send(built: Built, settings: smtp.SmtpSettings, to: list[str], pdf: bytes | 
     msg = compose(built, settings, to, pdf, timeout)
     key = f"weekly-report/{built.period.since}/{built.period.until}/{built.health.checked_at.isoformat()}"
     sent = smtp.send(msg, settings, message_id=smtp.message_id_for(key, settings.sender))
-    return sent, len(msg.as_bytes())
+    return sent, len(msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))  # as it went over the wire
