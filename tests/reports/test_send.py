@@ -171,6 +171,10 @@ def test_the_folder_delivery_names_files_by_period_and_replaces_its_own(capsys, 
     assert res.code == 0, res.err
     assert sorted(p.name for p in share.iterdir()) == ["weekly-report-2023-W35.html", "weekly-report-2023-W35.pdf"]
     assert read(page.read_text("utf-8")).metrics == read(first.decode("utf-8")).metrics
+    pdf = share / "weekly-report-2023-W35.pdf"
+    made = pdf.stat().st_mtime_ns
+    res = run_cli(capsys, "report", "send", "--warehouse", demo_warehouse, "--config", cfg, "--week", "2023-W35", "--pdf")
+    assert res.code == 0 and pdf.stat().st_mtime_ns > made  # its own PDF is recognised and replaced
 
 
 @pytest.mark.parametrize("args, yml, expected", [

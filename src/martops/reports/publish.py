@@ -54,7 +54,8 @@ def check(target: Target, force: bool = False) -> None:
     if not out.parent.exists():
         raise ConfigError(f"{flag} {out}: folder {out.parent} does not exist")
     if out.exists() and not force and not _ours(out, target.kind):
-        raise ConfigError(f"{flag} {out} exists and is not a martops report; pass --force to overwrite it")
+        fix = "point it elsewhere or remove that file" if flag.startswith("report.") else "pass --force to overwrite it"
+        raise ConfigError(f"{flag} {out} exists and is not a martops report; {fix}")
 
 
 def publish(targets: list[Target], force: bool = False) -> None:
