@@ -84,17 +84,10 @@ def weekly(
     with wh:
         built = _build(cfg, wh, week, since, until, allow_stale)
     files = send.write(built, out, pdf, cfg.report.chromium_timeout_seconds, force=force)
-    written = ", ".join(f"{f.path} ({_kib(len(f.data))}{', ' + str(_pages(f.data)) + ' pages' if f.kind == 'pdf' else ''})"
+    written = ", ".join(f"{f.path} ({_kib(len(f.data))}" + (f", {chromium.pages(f.data)} pages)" if f.kind == "pdf" else ")")
                         for f in files)
     console.print(f"weekly report for {built.period.text}: {written}; {_said(built)}", highlight=False, soft_wrap=True)
     _banner(built)
-
-
-def _pages(pdf: bytes) -> int:
-    """Page objects in a PDF Chromium wrote (Skia writes each `/Type /Page` uncompressed)."""
-    import re
-
-    return len(re.findall(rb"/Type\s*/Page\b", pdf))
 
 
 @report_app.command("send")

@@ -103,6 +103,11 @@ def print_pdf(page_html: str, timeout: float = 120.0) -> bytes:
     return data
 
 
+def pages(pdf: bytes) -> int:
+    """How many pages a PDF Chromium printed has (Skia writes each `/Type /Page` object uncompressed)."""
+    return len(re.findall(rb"/Type\s*/Page\b", pdf))
+
+
 def chart_pngs(figures: dict[str, Any], *, width: int = 680, height: int = 360, scale: int = 2,
                timeout: float = 120.0) -> dict[str, bytes]:
     """key -> PNG of each plotly figure, `width` x `height` CSS px at `scale` (2: sharp on a
