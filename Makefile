@@ -71,8 +71,10 @@ demo: $(STAMP)
 	  --compare surname=name --compare dob=date --compare email=email --compare phone=phone \
 	  --compare address=address --compare postcode=postcode --compare city=city --out $(DEMO)/people_clusters.csv --force
 	cd $(DEMO) && $(CURDIR)/$(BIN)/martops check
-	cd $(DEMO) && $(CURDIR)/$(BIN)/martops report weekly --since 2023-09-01 --until 2023-09-07 --out weekly-report.html
 	cd $(DEMO) && $(CURDIR)/$(BIN)/martops workflows run --dry-run --now 2024-12-31T09:00
+	mkdir -p $(DEMO)/reports
+	cd $(DEMO) && $(CURDIR)/$(BIN)/martops report send --since 2023-09-01 --until 2023-09-07 $(if $(shell command -v chromium),--pdf)
+	@echo "The weekly report: $(DEMO)/weekly-report.html (step report.weekly of martops run) and its delivery in $(DEMO)/reports/"
 	@echo "Demo outputs are in $(DEMO)/ (its project file: $(DEMO)/martops.yml). To run the README's commands as written: source $(BIN)/activate"
 
 # The usage analysis notebook, executed from a clean kernel and rendered to HTML. USAGE_WAREHOUSE: a warehouse

@@ -22,6 +22,7 @@ from martops.config_leads import LeadsConfig
 from martops.config_types import DateSetting
 from martops.config_workflows import Webhooks, Workflows, check_references
 from martops.delivery.smtp import SmtpSettings
+from martops.reports.settings import ReportSettings
 from martops.errors import ConfigError
 from martops.textfiles import read_text
 
@@ -673,6 +674,8 @@ class ProjectConfig(_Strict):
     smtp: SmtpSettings | None = None
     """The mail server outputs are sent through (`martops report send`, workflow e-mail steps); see
     martops.delivery.smtp."""
+    report: ReportSettings = ReportSettings()
+    """The weekly report's step output and delivery (see martops.reports.settings)."""
     webhooks: Webhooks = {}
     """HTTP endpoints workflow steps POST JSON to (see martops.config_workflows)."""
     workflows: Workflows = {}

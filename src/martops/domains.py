@@ -23,8 +23,13 @@ from martops.workflows.domain import DOMAIN as WORKFLOWS
 from martops.domain import Domain, StepContext
 from martops.errors import ConfigError
 from martops.graph import Graph
+from martops.reports import step as report_step
 
-DOMAINS: tuple[Domain, ...] = (ATTRIBUTION, FX, KPIS, CRM, LOYALTY, USAGE, LEADS, WORKFLOWS)
+DATA_DOMAINS: tuple[Domain, ...] = (ATTRIBUTION, FX, KPIS, CRM, LOYALTY, USAGE, LEADS)
+REPORT = report_step.domain([d.report for d in DATA_DOMAINS if d.report is not None],
+                            catalog=lambda: catalog(), sources=lambda: status_sources())
+"""`report.weekly`: reads what the domains' report sections read, so it runs after them (last)."""
+DOMAINS: tuple[Domain, ...] = (*DATA_DOMAINS, WORKFLOWS, REPORT)
 
 
 @functools.cache

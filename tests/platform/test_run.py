@@ -184,10 +184,11 @@ def test_steps_takes_plus_on_both_sides_and_rejects_doubled_or_miscased_selector
         assert res.code == 0, res.err
         return [s["name"] for s in json.loads(res.out)["steps"]]
 
-    assert names("+kpis.snapshot+") == ["fx.load", "kpis.load", "kpis.snapshot", "kpis.mart"]  # the rates it reads
-    assert names("+crm.dedupe+") == ["crm.load", "crm.dedupe", "crm.golden", "crm.marts"]
+    # fx: the rates the load reads; report.weekly reads the marts
+    assert names("+kpis.snapshot+") == ["fx.load", "kpis.load", "kpis.snapshot", "kpis.mart", "report.weekly"]
+    assert names("+crm.dedupe+") == ["crm.load", "crm.dedupe", "crm.golden", "crm.marts", "report.weekly"]
     assert set(names("+crm.dedupe+")) == set(names("+crm.dedupe")) | set(names("crm.dedupe+"))
-    assert names("+kpis+") == ["fx.load", *names("kpis")]  # kpis reads the FX rates and feeds no other domain
+    assert names("+kpis+") == ["fx.load", *names("kpis"), "report.weekly"]  # reads the FX rates, feeds the report only
     for bad, message in (("kpis++", "a '+' goes once before the name (adding everything upstream) and/or once "
                                     "after it (everything downstream): kpis, +kpis, kpis+ or +kpis+"),
                          ("++kpis", "a '+' goes once before the name"), ("+kpis++", "a '+' goes once"),

@@ -183,4 +183,4 @@ def _models(wh: Warehouse, models: list[str], period: Period, f: Filters) -> Cha
 
 
 REPORT = ReportSection(build, latest, title="Attribution", dated=True, table=T.CHANNEL_REPORTING,
-                       filters=FILTERS)
+                       filters=FILTERS, reads=(T.CHANNEL_REPORTING, T.RANGES))

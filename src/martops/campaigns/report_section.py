@@ -126,4 +126,4 @@ def _trend(wh: Warehouse, period: Period, f: Filters) -> Chart:
         right=("Acquisitions",), right_title="acquisitions"))
 
 
-REPORT = ReportSection(build, latest, title="Campaign KPIs", dated=True, table=T.DAILY, filters=FILTERS)
+REPORT = ReportSection(build, latest, title="Campaign KPIs", dated=True, table=T.DAILY, filters=FILTERS, reads=(T.DAILY,))

@@ -1,4 +1,4 @@
-"""`martops report`: the weekly report for people who read, not query."""
+"""`martops report`: the weekly report for people who read, not query: as files, in a folder, by e-mail."""
 
 from __future__ import annotations
 
@@ -8,54 +8,162 @@ from typing import Optional
 import typer
 
 from martops import domains
-from martops.cli.common import CONFIG, WAREHOUSE, open_warehouse, parse_range
+from martops.cli.common import CONFIG, WAREHOUSE, connect_warehouse, open_warehouse, parse_range
 from martops.cli.render import console, console_err
+from martops.config import load_config
+from martops.errors import ConfigError
 
-report_app = typer.Typer(help="Reports people read: the weekly HTML report.\n\nExample:\n\n"
-                              "  martops report weekly --week 2023-W36 --out report.html",
+report_app = typer.Typer(help="Reports people read: the weekly HTML report, its PDF, its delivery by e-mail or to a "
+                              "folder.\n\nExample:\n\n"
+                              "  martops report weekly --week 2023-W36 --out report.html --pdf report.pdf\n\n"
+                              "  martops report send --week 2023-W36 --to marketing@example.com",
                          no_args_is_help=True)
+
+WEEK = typer.Option(None, "--week", help="ISO week, e.g. 2023-W36 (Monday to Sunday).")
+SINCE = typer.Option(None, "--since", help="First day (YYYY-MM-DD), with --until, instead of --week.")
+UNTIL = typer.Option(None, "--until", help="Last day (YYYY-MM-DD), inclusive.")
+ALLOW_STALE = typer.Option(False, "--allow-stale", help="Publish even when error checks fail or sources are stale, "
+                                                        "with a banner naming each failure.")
+
+
+def _build(cfg, wh, week, since, until, allow_stale):
+    from martops.reports import weekly as W
+
+    s, u = parse_range(since, until)
+    return W.build(wh, cfg, domains.report_sections(), domains.catalog(), domains.status_sources(),
+                   week=week, since=s, until=u, allow_stale=allow_stale)
+
+
+def _said(built) -> str:
+    shown = [s.title for s in built.sections if not s.empty and s.key != "health"]
+    empty = [s.title for s in built.sections if s.empty]
+    return (f"sections: {', '.join(shown) or 'none'}"
+            + (f"; no data in the period: {', '.join(empty)}" if empty else ""))
+
+
+def _banner(built) -> None:
+    if built.banner:
+        console_err.print(f"warning: published with {len(built.banner)} failed check(s) (--allow-stale): "
+                          + "; ".join(built.banner[:3]), highlight=False, soft_wrap=True)
+
+
+def _kib(n: int) -> str:
+    return f"{n / 1024:,.0f} KiB" if n < 1024 * 1024 else f"{n / 1024 / 1024:,.1f} MiB"
 
 
 @report_app.command("weekly")
 def weekly(
-    week: Optional[str] = typer.Option(None, "--week", help="ISO week, e.g. 2023-W36 (Monday to Sunday)."),
-    since: Optional[str] = typer.Option(None, "--since", help="First day (YYYY-MM-DD), with --until, instead of --week."),
-    until: Optional[str] = typer.Option(None, "--until", help="Last day (YYYY-MM-DD), inclusive."),
+    week: Optional[str] = WEEK, since: Optional[str] = SINCE, until: Optional[str] = UNTIL,
     out: Path = typer.Option(Path("report.html"), "--out", "-o",
                              help="The HTML file to write (replaced only when the new report is built and passes)."),
-    allow_stale: bool = typer.Option(False, "--allow-stale",
-                                     help="Publish even when error checks fail or sources are stale, with a banner "
-                                          "naming each failure."),
-    force: bool = typer.Option(False, "--force", help="Overwrite --out even when it is not a martops report."),
+    pdf: Optional[Path] = typer.Option(None, "--pdf", help="Also print the report to this PDF (headless Chromium; "
+                                       "A4, each section from a new page); written together with --out or not at all."),
+    allow_stale: bool = ALLOW_STALE,
+    force: bool = typer.Option(False, "--force", help="Overwrite --out / --pdf even when they are not martops reports."),
     warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG,
 ) -> None:
     """Build the weekly report: one self-contained HTML file (charts and styles inline, no network
     request when opened) with a section per domain that has data, week-over-week changes and a
     data-health section. With no period it covers the last complete ISO week of the warehouse's
-    data.
+    data. --pdf prints it too (Debian's chromium must be installed).
 
-    Exits 1 without touching --out when an error-severity check fails (stale sources included),
-    unless --allow-stale.
+    Exits 1 without touching --out or --pdf when an error-severity check fails (stale sources
+    included), unless --allow-stale.
 
     Example:
 
       martops report weekly --week 2023-W36 --out report.html
 
-      martops report weekly --since 2023-09-01 --until 2023-09-07 --out demo-report.html
+      martops report weekly --since 2023-09-01 --until 2023-09-07 --out demo-report.html --pdf demo-report.pdf
     """
-    from martops.reports import weekly as W
+    from martops.reports import chromium, send
 
-    s, u = parse_range(since, until)
     cfg, wh = open_warehouse(config, warehouse, read_only=True)
+    if pdf is not None:
+        chromium.find()  # said before the report is built
     with wh:
-        built = W.build(wh, cfg, domains.report_sections(), domains.catalog(), domains.status_sources(),
-                        week=week, since=s, until=u, allow_stale=allow_stale)
-    size = W.publish(built.html, out, force=force)
-    shown = [s.title for s in built.sections if not s.empty and s.key != "health"]
-    empty = [s.title for s in built.sections if s.empty]
-    console.print(f"{out}: weekly report for {built.period.text}, {size / 1024:,.0f} KiB; sections: "
-                  f"{', '.join(shown) or 'none'}" + (f"; no data in the period: {', '.join(empty)}" if empty else ""),
-                  highlight=False, soft_wrap=True)
-    if built.banner:
-        console_err.print(f"warning: published with {len(built.banner)} failed check(s) (--allow-stale): "
-                          + "; ".join(built.banner[:3]), highlight=False, soft_wrap=True)
+        built = _build(cfg, wh, week, since, until, allow_stale)
+    files = send.write(built, out, pdf, cfg.report.chromium_timeout_seconds, force=force)
+    written = ", ".join(f"{f.path} ({_kib(len(f.data))}" + (f", {chromium.pages(f.data)} pages)" if f.kind == "pdf" else ")")
+                        for f in files)
+    console.print(f"weekly report for {built.period.text}: {written}; {_said(built)}", highlight=False, soft_wrap=True)
+    _banner(built)
+
+
+@report_app.command("send")
+def send_report(
+    week: Optional[str] = WEEK, since: Optional[str] = SINCE, until: Optional[str] = UNTIL,
+    to: Optional[list[str]] = typer.Option(None, "--to", help="A recipient's address; repeatable. Default: "
+                                           "martops.yml report.to (when neither --to nor --folder is given)."),
+    folder: Optional[Path] = typer.Option(None, "--folder", help="Write the report into this existing folder (a "
+                                          "shared drive), named by period, instead of (or, with --to, besides) mailing it."),
+    pdf: bool = typer.Option(False, "--pdf", help="Attach (and write to --folder) a PDF of the report too."),
+    allow_stale: bool = ALLOW_STALE,
+    warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG,
+) -> None:
+    """Build the weekly report and deliver it: by e-mail through martops.yml's smtp: server (the
+    password from the environment variable smtp.password_env names), and/or into a folder.
+
+    The mail's body holds each section's figures as simple tables and each chart as an image (no
+    script: it survives mail clients), with a plain-text alternative; the full self-contained report
+    is attached (and its PDF with --pdf). The report is always built from the warehouse when sent,
+    so the checks and the mail agree. With no --to and no --folder, martops.yml's report.to and
+    report.folder are used.
+
+    Nothing is sent or written when an error-severity check fails (exit 1), unless --allow-stale
+    (then the mail and the report carry a banner naming each failure). A server that refuses says
+    whether it is temporary (try again later) or permanent.
+
+    Example:
+
+      martops report send --week 2023-W36 --to marketing@example.com --to cmo@example.com --pdf
+
+      martops report send --since 2023-09-01 --until 2023-09-07 --folder /mnt/share/reports
+    """
+    from martops.reports import chromium, send
+
+    cfg = load_config(config)
+    recipients, where = _destinations(cfg, to, folder)
+    settings = None
+    if recipients:
+        if cfg.smtp is None:
+            raise ConfigError("mailing needs the mail server: add an smtp: block to martops.yml (host, from, and "
+                              "user/password_env when it asks for a login), or deliver with --folder DIR")
+        settings = cfg.smtp
+        settings.password()  # an unset variable is said before any work
+    if where is not None:
+        send.check_folder(where)
+    if recipients or pdf:
+        chromium.find()
+    with connect_warehouse(cfg, warehouse, read_only=True) as wh:
+        built = _build(cfg, wh, week, since, until, allow_stale)
+    timeout = cfg.report.chromium_timeout_seconds
+    pdf_data = chromium.print_pdf(built.html, timeout) if pdf else None
+    if where is not None:
+        files = send.to_folder(built, where, pdf, timeout, pdf_data)
+        console.print(f"weekly report for {built.period.text} written to "
+                      + ", ".join(f"{f.path} ({_kib(len(f.data))})" for f in files), highlight=False, soft_wrap=True)
+    if recipients:
+        sent, size = send.send(built, settings, recipients, pdf_data, timeout)
+        console.print(f"mailed the weekly report for {built.period.text} to {', '.join(sent.recipients)} via "
+                      f"{sent.server}: {_kib(size)}, message id {sent.message_id}", highlight=False, soft_wrap=True)
+    _banner(built)
+
+
+def _destinations(cfg, to: Optional[list[str]], folder: Optional[Path]) -> tuple[list[str], Optional[Path]]:
+    """(recipients, folder): the flags when any is given, else martops.yml's report.to / report.folder."""
+    from martops.delivery.smtp import address
+
+    if to or folder is not None:
+        recipients = []
+        for value in to or []:
+            try:
+                recipients.append(address(value))
+            except ValueError as exc:
+                raise ConfigError(f"--to: {exc}") from None
+        return recipients, folder
+    settings = cfg.report
+    if not settings.to and settings.folder is None:
+        raise ConfigError("nothing to deliver to: give --to ADDRESS (repeatable) or --folder DIR, or set report.to / "
+                          "report.folder in martops.yml")
+    return list(settings.to), Path(settings.folder) if settings.folder else None

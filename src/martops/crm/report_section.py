@@ -53,4 +53,4 @@ def build(wh: Warehouse, period: Period, cfg: ProjectConfig, filters: Filters = 
     return section
 
 
-REPORT = ReportSection(build, title="CRM")
+REPORT = ReportSection(build, title="CRM", reads=(customers.TABLE, products.TABLE, support.TABLE, sales.TABLE))

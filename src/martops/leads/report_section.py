@@ -50,4 +50,4 @@ def build(wh: Warehouse, period: Period, cfg: ProjectConfig, filters: Filters = 
     return section
 
 
-REPORT = ReportSection(build, latest, title="Lead scores")
+REPORT = ReportSection(build, latest, title="Lead scores", reads=(T.SCORES,))

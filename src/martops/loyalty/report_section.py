@@ -67,4 +67,5 @@ def build(wh: Warehouse, period: Period, cfg: ProjectConfig, filters: Filters = 
     return section
 
 
-REPORT = ReportSection(build, latest, title="Loyalty programme", dated=True)
+REPORT = ReportSection(build, latest, title="Loyalty programme", dated=True,
+                       reads=(T.DAILY, T.PROGRAMME_SUMMARY, T.LIABILITY))

@@ -128,6 +128,9 @@ class ReportSection:
     """The table `filters` narrow (the dashboard offers its values)."""
     filters: Mapping[str, str] = dataclasses.field(default_factory=dict)
     """Filter name (`filters.NAMES`) -> the column of `table` it narrows."""
+    reads: tuple[str, ...] = ()
+    """The warehouse tables `build` reads: the inputs of the `report.weekly` step, so the step
+    runs after the steps that write them."""
 
 
 def cut_short(section: Section, last: object, period: "Period", what: str) -> bool:

@@ -71,7 +71,8 @@ def parse_week(text: str) -> Period:
 
 
 def resolve(week: str | None, since: dt.date | None, until: dt.date | None, latest: dt.date | None) -> Period:
-    """The period asked for: `--week`, or `--since/--until` (both), or else the last complete ISO
+    """The period asked for: `--week`, or `--since/--until` (both; labelled as an ISO week when they
+    are one, Monday to Sunday), or else the last complete ISO
     week up to `latest` (the newest date any section has data for: the week ending on it when it is
     a Sunday, else the week before). ConfigError on a mix or a reversed range."""
     if week and (since or until):
@@ -83,7 +84,8 @@ def resolve(week: str | None, since: dt.date | None, until: dt.date | None, late
             raise ConfigError("--since and --until go together (or give --week 2023-W36)")
         if since > until:
             raise ConfigError(f"--since {since} is after --until {until}")
-        return Period(since, until)
+        whole_week = since.isoweekday() == 1 and (until - since).days == 6  # named as the week it is
+        return Period(since, until, iso_week_label(since) if whole_week else "")
     if latest is None:
         raise ConfigError("the warehouse holds no dated data for a report yet: run `martops run` first, "
                           "or give --week / --since --until")

@@ -33,7 +33,8 @@ def _value(v: object) -> str:
     return repr(float(v)) if isinstance(v, float) else str(v)
 
 
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
+    """The templates of martops.reports (autoescaped; `fmt` and `value` filters)."""
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(lambda name: resources.files("martops.reports").joinpath("templates", name)
                                      .read_text("utf-8")),
@@ -52,7 +53,7 @@ def render(sections: list[Section], period: Period, *, title: str, generated: dt
            banner: list[str] | None = None) -> str:
     """The whole page. `banner`: reasons the report was published despite its health (--allow-stale)."""
     charts = {c.key: chart_div(c.figure, c.key) for s in sections for c in s.charts}
-    page = _environment().get_template("weekly.html.j2").render(
+    page = environment().get_template("weekly.html.j2").render(
         title=title, period=period, previous=period.previous(), sections=sections, charts=charts,
         generated=generated.strftime("%Y-%m-%d %H:%M"), banner=banner or [],
         plotly_js=plotly.offline.get_plotlyjs(), data=json.dumps({"since": period.since.isoformat(),

@@ -1,18 +1,13 @@
 """`martops report weekly`: build the report for a period, gate it on data health, publish it.
 
-Publishing is all or nothing: the page is written to a temporary file beside `out` and renamed
-over it only when it was built and the health gate passed (or `allow_stale`), so a failed run
-leaves the last good report where it was. A file at `out` that is not a martops report is never
-overwritten without `force`.
+Nothing is written here: a blocked report raises before any file is touched, and the files are
+published all or nothing by `martops.reports.publish`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
-import tempfile
-from pathlib import Path
 
 from martops.checks.catalog import Catalog
 from martops.config import ProjectConfig
@@ -21,11 +16,11 @@ from martops.errors import ConfigError, StepError
 from martops.ops.status import Sources
 from martops.reports import health as H
 from martops.reports.blocks import ReportSection, Section
+from martops.reports.publish import GENERATOR, PDF_TITLE
 from martops.reports.period import Period, as_day, resolve
 from martops.reports.render import render
 
-GENERATOR = '<meta name="generator" content="martops report">'
-TITLE = "Weekly marketing report"
+TITLE = PDF_TITLE
 
 
 class ReportBlocked(StepError):
@@ -41,15 +36,20 @@ class Built:
     banner: list[str]
 
 
+def newest(wh: Warehouse, providers: list[ReportSection]) -> dt.date | None:
+    """The newest date any domain's dated data reach (None: none has any)."""
+    dates = [d for d in (as_day(p.latest(wh)) for p in providers) if d is not None]
+    return max(dates) if dates else None
+
+
 def build(wh: Warehouse, cfg: ProjectConfig, providers: list[ReportSection], known: Catalog, sources: Sources, *,
           week: str | None = None, since: dt.date | None = None, until: dt.date | None = None,
           allow_stale: bool = False) -> Built:
     """The report's page for the period asked for (see `period.resolve`). ReportBlocked when an
     error check fails, unless `allow_stale` (then the page opens with a banner naming each failure);
     ConfigError when no domain has anything to report."""
-    dates = [] if week or since or until else [  # only a report with no period asks each domain its newest date
-        d for d in (as_day(p.latest(wh)) for p in providers) if d is not None]
-    period = resolve(week, since, until, max(dates) if dates else None)
+    # only a report with no period asks each domain its newest date
+    period = resolve(week, since, until, None if week or since or until else newest(wh, providers))
     sections = [s for s in (p.build(wh, period, cfg) for p in providers) if s is not None]
     if not sections:
         raise ConfigError(f"{wh.location}: no domain has built its tables here yet, so there is nothing to report; "
@@ -72,29 +72,3 @@ def build(wh: Warehouse, cfg: ProjectConfig, providers: list[ReportSection], kno
     page = render(sections, period, title=TITLE, generated=health.checked_at, banner=blockers)
     page = page.replace("<head>", "<head>\n" + GENERATOR, 1)
     return Built(page, period, sections, health, blockers)
-
-
-def publish(page: str, out: Path, force: bool = False) -> int:
-    """Write `page` to `out` atomically; returns its size in bytes."""
-    out = Path(out)
-    if out.is_dir():
-        raise ConfigError(f"--out {out} is a folder; give the report's file name, e.g. {out / 'report.html'}")
-    if out.suffix.lower() not in (".html", ".htm"):
-        raise ConfigError(f"--out {out}: the report is an HTML page; name the file .html (a PDF is not written yet)")
-    if not out.parent.exists():
-        raise ConfigError(f"--out {out}: folder {out.parent} does not exist")
-    if out.exists() and not force and GENERATOR not in out.read_text("utf-8", errors="replace")[:2000]:
-        raise ConfigError(f"--out {out} exists and is not a martops report; pass --force to overwrite it")
-    data = page.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the report from a shared folder's readers
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return len(data)

@@ -55,4 +55,4 @@ def latest(wh: Warehouse):
     return wh.scalar(wh.table(T.CUSTOMERS).as_of.max()) if wh.exists(T.CUSTOMERS) else None
 
 
-REPORT = ReportSection(build, latest, title="Product usage")
+REPORT = ReportSection(build, latest, title="Product usage", reads=(T.CUSTOMERS, T.TIERS, T.RETENTION))

@@ -1,0 +1,56 @@
+"""martops.yml's `report:` block: where the `report.weekly` step writes, and where
+`martops report send` delivers when no --to/--folder is given.
+
+    report:
+      out: weekly-report.html        # the report.weekly step writes it (relative to the working folder)
+      pdf: weekly-report.pdf         # and prints it to this PDF (optional)
+      to: [marketing@example.com]    # report send: recipients (the mail server is the smtp: block)
+      folder: /mnt/share/reports     # report send: also written here, named by period
+      chromium_timeout_seconds: 120
+
+Strict as every block of the project file: an unknown key or a malformed address is an error
+naming the key.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
+
+from martops.delivery.smtp import address
+
+
+class ReportSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    out: str | None = None
+    """The HTML file the `report.weekly` step writes (replaced only by a report that passed its
+    checks). None: the step has nothing to do and a bare `martops run` leaves it out."""
+    pdf: str | None = None
+    """A PDF the step prints beside `out` (headless Chromium); None: none."""
+    to: list[str] = []
+    """`martops report send`'s recipients when no --to is given."""
+    folder: str | None = None
+    """`martops report send` writes the report there (named by period) when no --to/--folder is given."""
+    chromium_timeout_seconds: Annotated[float, Strict()] = Field(120.0, gt=0, le=3600)
+    """How long Chromium may take to print the PDF or draw the e-mail's chart images."""
+
+    @field_validator("out")
+    @classmethod
+    def _html(cls, v: str | None) -> str | None:
+        if v is not None and not v.lower().endswith((".html", ".htm")):
+            raise ValueError(f"the report is an HTML page: name the file .html, e.g. weekly-report.html (got {v!r})")
+        return v
+
+    @field_validator("pdf")
+    @classmethod
+    def _pdf(cls, v: str | None) -> str | None:
+        if v is not None and not v.lower().endswith(".pdf"):
+            raise ValueError(f"name the file .pdf, e.g. weekly-report.pdf (got {v!r})")
+        return v
+
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        return [address(a) for a in v]
