@@ -179,6 +179,22 @@ def test_write_back_of_the_whole_span_switches_model_and_unrecorded_credits_are_
     assert res.code == 1 and "1 conversion(s) by (none recorded) (e.g. conv_id 'c1')" in msg, msg
 
 
+def test_write_back_and_report_of_a_model_never_attributed_are_refused_and_the_file_is_kept(capsys, tiny_db, tmp_path):
+    """Found by a new-user trial: the ranges' max of no row came back as NaT, not None, so the
+    write-back emptied the file's credits and exited 0."""
+    whole = ["--since", "2023-09-01", "--until", "2023-09-07"]
+    run_pipeline(capsys, tiny_db, tmp_path, *whole, "--write-back")
+    con = sqlite3.connect(tiny_db)
+    before = sorted(con.execute("SELECT * FROM attribution_customer_journey").fetchall())
+    assert before
+    for step in ("write-back", "report"):
+        res = run_cli(capsys, "attribution", step, "--db", tiny_db, *whole, "--model", "last_touch",
+                      "--warehouse", tmp_path / "wh.duckdb")
+        msg = " ".join(res.err.split())
+        assert res.code == 1 and "nothing attributed with model 'last_touch' yet" in msg, (step, msg)
+    assert sorted(con.execute("SELECT * FROM attribution_customer_journey").fetchall()) == before
+
+
 @pytest.fixture
 def priced_db(tmp_path) -> Path:
     """The tiny database with every cost known (s9's empty cost filled): the challenge's own DDL

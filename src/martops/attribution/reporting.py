@@ -43,12 +43,13 @@ def report_span(wh: Warehouse, model: str) -> tuple[dt.date, dt.date, int]:
 
     Also returns the number of credits the report reads.
     """
-    missing = StepError(f"nothing attributed with model {model!r} yet; run `martops attribution attribute` first")
+    missing = StepError(f"nothing attributed with model {model!r} yet; run `martops attribution attribute --model {model}` "
+                        "for the range first")
     if not wh.exists(T.RANGES) or not wh.exists(T.CUSTOMER_JOURNEY):
         raise missing
     r = wh.table(T.RANGES)
     end = wh.scalar(r.filter(r.model == model).until.max())
-    if end is None:
+    if end is None or end != end:  # no row of the model: NULL, which some backends return as NaT
         raise missing
     acj = wh.table(T.CUSTOMER_JOURNEY)
     n_credits = int(wh.scalar(acj.filter(acj.model == model).count()))

@@ -130,7 +130,7 @@ def row_count(table: ir.Table, name: str, min: int = 1, max_drop_pct: float | No
     summary = table.aggregate(rows=n).mutate(floor=ibis.literal(floor))
     remedy = ("If the smaller table is expected (a smaller delivery), set quality.row_count_max_drop_pct "
               "(or max_drop_pct of this table's row_count under checks:) in martops.yml to a larger "
-              "percentage" if max_drop_pct is not None and previous is not None else
+              "percentage" if floor > min else
               "If fewer rows are expected, lower quality.row_count_min (or min of this table's row_count "
               "under checks:) in martops.yml")
     return Check(label, name, summary.filter(summary.rows < summary.floor), severity, observed=n, remedy=remedy + ".")
