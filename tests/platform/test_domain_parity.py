@@ -1,6 +1,9 @@
 """Campaigns, CRM and loyalty give the same tables on DuckDB and on PostgreSQL, from the same inputs: generated
 exports with planted dirt and two deliveries (the SCD2 snapshot's history), and the real datasets
-where ../shared/datasets holds them. Attribution's parity is in test_postgres_warehouse.py."""
+where ../shared/datasets holds them. Attribution's parity is in test_postgres_warehouse.py.
+
+The campaigns tests also run on Spark (`other` = spark, marker spark): the same tables on DuckDB
+and on a Spark warehouse."""
 
 from __future__ import annotations
 
@@ -16,7 +19,13 @@ from tests.crm.folders import write_folder
 
 from ..parity import VOLATILE, assert_same
 
-pytestmark = pytest.mark.postgres
+ENGINES = [pytest.param("postgres", marks=pytest.mark.postgres), pytest.param("spark", marks=pytest.mark.spark)]
+
+
+@pytest.fixture(params=ENGINES)
+def other(request) -> str:
+    """The warehouse compared with DuckDB: a fresh PostgreSQL database, or a fresh Spark warehouse."""
+    return request.getfixturevalue("pg_dsn" if request.param == "postgres" else "spark_location")
 
 # Besides VOLATILE (run ids and load/check/log times): the check's SQL is written in each engine's
 # dialect; a freshness check observes the data's age at check time; a snapshot version's
@@ -29,23 +38,23 @@ def _ok(*args) -> None:
     assert res.code == 0, (args, res.out[-2000:], res.err)
 
 
-def _build_both(monkeypatch, folder: Path, pg_dsn: str, *commands: tuple[str, ...]) -> str:
+def _build_both(monkeypatch, folder: Path, other: str, *commands: tuple[str, ...]) -> str:
     duck = str(folder / "warehouse.duckdb")
     monkeypatch.chdir(folder)  # the same relative paths in both runs' ops.runs.params
-    for location in (duck, pg_dsn):
+    for location in (duck, other):
         for command in commands:
             _ok(*command, "--warehouse", location)
     return duck
 
 
-def _same(duck: str, pg_dsn: str, *must_hold: str) -> None:
-    with connect(path=duck, read_only=True) as a, connect(path=pg_dsn, read_only=True) as b:
+def _same(duck: str, other: str, *must_hold: str) -> None:
+    with connect(path=duck, read_only=True) as a, connect(path=other, read_only=True) as b:
         assert_same(a, b, ignore=IGNORE)
         for table in must_hold:  # what was compared is not empty
             assert a.count(table) > 0, table
 
 
-def test_campaigns_generated_two_deliveries(monkeypatch, tmp_path, pg_dsn):
+def test_campaigns_generated_two_deliveries(monkeypatch, tmp_path, other):
     _ok("kpis", "generate", "--out", tmp_path / "d1", "--campaigns", "10", "--days", "40", "--seed", "3")
     shutil.copytree(tmp_path / "d1", tmp_path / "d2")  # a re-delivery: the platform revised some spend
     web = tmp_path / "d2" / "web_orders.csv"
@@ -56,22 +65,23 @@ def test_campaigns_generated_two_deliveries(monkeypatch, tmp_path, pg_dsn):
             cells[3] = f"{float(cells[3]) + 1.5:.4f}"
             lines[i] = ",".join(cells)
     web.write_text("".join(lines))
-    duck = _build_both(monkeypatch, tmp_path, pg_dsn, ("kpis", "build", "--source", "d1"),
+    duck = _build_both(monkeypatch, tmp_path, other, ("kpis", "build", "--source", "d1"),
                        ("kpis", "build", "--source", "d2"))
-    _same(duck, pg_dsn, "snapshots.campaign_daily", "marts.campaign_kpis_daily", "marts.campaign_kpis_monthly",
+    _same(duck, other, "snapshots.campaign_daily", "marts.campaign_kpis_daily", "marts.campaign_kpis_monthly",
           "ops.quarantine")
-    with connect(path=pg_dsn, read_only=True) as b:
+    with connect(path=other, read_only=True) as b:
         assert b.execute("SELECT count(*) FROM snapshots.campaign_daily WHERE valid_to IS NOT NULL")[0][0] > 0
 
 
-def test_campaigns_real_exports(monkeypatch, tmp_path, pg_dsn):
+def test_campaigns_real_exports(monkeypatch, tmp_path, other):
     real = DATASETS / "poslite-campaigns"
     if not real.exists():
         pytest.skip(f"real dataset folder {real} is absent (it lives in ../shared/datasets)")
-    duck = _build_both(monkeypatch, tmp_path, pg_dsn, ("kpis", "build", "--source", str(real)))
-    _same(duck, pg_dsn, "marts.campaign_kpis_daily", "ops.quarantine")
+    duck = _build_both(monkeypatch, tmp_path, other, ("kpis", "build", "--source", str(real)))
+    _same(duck, other, "marts.campaign_kpis_daily", "ops.quarantine")
 
 
+@pytest.mark.postgres
 def test_crm_hand_folder_with_duplicates_and_dirt(monkeypatch, tmp_path, pg_dsn):
     write_folder(tmp_path / "extract", customers=[
         ("c1", "Ann Lee", "ann@example.com", "", "United States"),
@@ -85,6 +95,7 @@ def test_crm_hand_folder_with_duplicates_and_dirt(monkeypatch, tmp_path, pg_dsn)
     _same(duck, pg_dsn, "crm.customers", "crm.customer_golden", "crm.customer_golden_values", "ops.cleaning_log")
 
 
+@pytest.mark.postgres
 def test_crm_real_extract(monkeypatch, tmp_path, pg_dsn):
     real = DATASETS / "crm"
     if not real.exists():
@@ -93,6 +104,7 @@ def test_crm_real_extract(monkeypatch, tmp_path, pg_dsn):
     _same(duck, pg_dsn, "crm.customers", "crm.transactions", "crm.customer_golden")
 
 
+@pytest.mark.postgres
 def test_loyalty_hand_folder_and_real_files(monkeypatch, tmp_path, pg_dsn):
     from tests.loyalty.test_build import CUSTOMERS, TRANSACTIONS
     from tests.loyalty.folders import write_folder as write_loyalty

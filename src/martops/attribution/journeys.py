@@ -60,13 +60,13 @@ def build_journeys(wh: Warehouse, since: dt.date, until: dt.date, lookback_days:
     expr = journeys_expr(wh.table(T.SESSIONS), conv, lookback_days)
     where, params = "conv_date BETWEEN ? AND ?", [since, until]
     with recorded(wh, current_run_id()) as results, wh.transaction():
-        wh.ensure_table(T.JOURNEYS, expr.schema())
+        wh.ensure_table(T.JOURNEYS, expr.schema(), partition="conv_date")
         wh.delete_where(T.JOURNEYS, where, params)
         rows = wh.insert(T.JOURNEYS, expr)
         stored = wh.table(T.JOURNEYS)
         stored = stored.filter(stored.conv_date.between(since, until))
         lost = unattributed_expr(conv, stored)
-        wh.ensure_table(T.UNATTRIBUTED, lost.schema())
+        wh.ensure_table(T.UNATTRIBUTED, lost.schema(), partition="conv_date")
         wh.delete_where(T.UNATTRIBUTED, where, params)
         n_lost = wh.insert(T.UNATTRIBUTED, lost)
         _ensure_non_converting_view(wh)
