@@ -88,3 +88,17 @@ def test_folders_that_are_no_warehouse_are_refused(spark_location, tmp_path):
         with pytest.raises(MartopsError, match="another Spark warehouse .* is open in this process"):
             connect(path=f"spark:{tmp_path / 'second'}")
     assert sorted(p.name for p in (tmp_path / "other").iterdir()) == ["notes.txt"]
+
+
+def test_a_failed_first_build_leaves_no_warehouse_behind(capsys, tmp_path):
+    from tests.cli_runner import run_cli
+
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "channels.csv").write_text("not,the,export\n1,2,3\n")
+    for folder in (tmp_path / "new-warehouse", tmp_path / "made-empty"):
+        if folder.name == "made-empty":
+            folder.mkdir()
+        res = run_cli(capsys, "kpis", "build", "--source", tmp_path / "exports", "--warehouse", f"spark:{folder}")
+        assert res.code != 0 and "Traceback" not in res.err
+        assert res.err.startswith("error: ") and "neither leads_funnel.csv nor web_orders.csv" in res.err, res.err
+        assert (not folder.exists()) if folder.name == "new-warehouse" else not any(folder.iterdir())

@@ -33,13 +33,15 @@ import sqlglot.expressions as sge
 
 from martops import interrupts
 from martops.config import WarehouseConfig
-from martops.engines import spark_session
+from martops.engines import spark_compiler, spark_session
 from martops.engines.base import SCHEMAS, Rows, Warehouse
 from martops.engines.loader import PrivateLoader, SourceAttachments
 from martops.engines.spark_files import TABLE_FILE, VIEW_FILE, Store, TableMeta, data_files, file_path
 from martops.errors import ConfigError, MartopsError
 
 log = logging.getLogger(__name__)
+
+spark_compiler.patch()
 
 _OPEN: dict[Path, int] = {}
 """Spark warehouses open in this process (folder -> connections): the session's catalog holds the
@@ -82,10 +84,9 @@ class SparkWarehouse(PrivateLoader, SourceAttachments, Warehouse):
         """The session catalog as the folder says: this warehouse's tables and views, no other's."""
         for schema in SCHEMAS:
             self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {self.ident(schema)}")
-            for row in self.spark.sql(f"SHOW TABLES IN {self.ident(schema)}").collect():
-                if not row.isTemporary:
-                    self.spark.sql(f"DROP TABLE IF EXISTS {self.quoted(f'{schema}.{row.tableName}')}")
-                    self.spark.sql(f"DROP VIEW IF EXISTS {self.quoted(f'{schema}.{row.tableName}')}")
+            for t in self.spark.catalog.listTables(schema):
+                if not t.isTemporary:
+                    self._forget(f"{schema}.{t.name}", t.tableType)
         stored = self.store.names(SCHEMAS)
         for name, kind in stored:
             if kind == "table":
@@ -98,8 +99,9 @@ class SparkWarehouse(PrivateLoader, SourceAttachments, Warehouse):
         """(Re)declare one table or view to the catalog from its files; forget it when it has none."""
         self._metas.pop(name, None)
         q = self.quoted(name)
-        self.spark.sql(f"DROP TABLE IF EXISTS {q}")
-        self.spark.sql(f"DROP VIEW IF EXISTS {q}")
+        schema, table = self._split(name)
+        if self.spark.catalog.tableExists(table, schema):
+            self._forget(name, self.spark.catalog.getTable(name).tableType)
         meta = self._meta(name)
         if meta is not None:
             cols = ", ".join(f"{self.ident(c)} {t}" for c, t in meta.columns)
@@ -109,6 +111,10 @@ class SparkWarehouse(PrivateLoader, SourceAttachments, Warehouse):
         sql = self.store.view_sql(name)
         if sql is not None:
             self.spark.sql(f"CREATE VIEW {q} AS {sql}")
+
+    def _forget(self, name: str, kind: str) -> None:
+        """Drop a table or view from the catalog only (its files are external: they stay)."""
+        self.spark.sql(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS {self.quoted(name)}")
 
     def _refresh(self, name: str, meta_changed: bool = False) -> None:
         if meta_changed or not self.spark.catalog.tableExists(name):
@@ -373,6 +379,28 @@ class SparkWarehouse(PrivateLoader, SourceAttachments, Warehouse):
     def count(self, name: str) -> int:
         return int(self.spark.sql(f"SELECT count(*) FROM {self.quoted(name)}").collect()[0][0])
 
+    created: str | bool = False
+    """Whether this connection made the warehouse (a first build): 'folder' when it made the
+    folder too, 'content' when the folder was there, empty."""
+
+    def discard_if_empty(self) -> bool:
+        """Remove the folder this connection created when no table outside `ops` exists and nothing
+        was quarantined (a failed first build leaves nothing behind, as with a DuckDB file)."""
+        if not self.created or self.store.in_transaction:
+            return False
+        for name, kind, _ in self.relations():
+            if not name.startswith("ops."):
+                return False
+        if self.exists("ops.quarantine") and self.count("ops.quarantine"):
+            return False
+        root = self.store.root
+        if self.created == "folder":
+            shutil.rmtree(root, ignore_errors=True)
+        else:  # a folder the person made (empty then): emptied again, kept
+            for child in root.iterdir():
+                shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+        return True
+
     def create_index(self, name: str, columns: tuple[str, ...]) -> None:  # pragma: no cover - uses_indexes is False
         """Parquet has no indexes: min/max statistics per row group serve range filters."""
 
@@ -491,6 +519,7 @@ def connect_spark(config: WarehouseConfig, folder: str, *, master: str | None, c
     if root.exists() and not root.is_dir():
         raise ConfigError(f"warehouse {shown} is a file; a Spark warehouse is a folder (e.g. spark:warehouse-spark)")
     marker = root / "_martops"
+    created = False if marker.is_dir() or read_only else ("content" if root.is_dir() else "folder")
     if not marker.is_dir():
         if not create or read_only:
             raise ConfigError(f"warehouse {shown} does not exist (nothing was created); check --warehouse or "
@@ -513,6 +542,7 @@ def connect_spark(config: WarehouseConfig, folder: str, *, master: str | None, c
         store.recover()
     backend = ibis.pyspark.connect(spark)
     wh = SparkWarehouse(backend, shown, config, spark, store, read_only=read_only)
+    wh.created = created
     _OPEN[root] = _OPEN.get(root, 0) + 1
     try:
         wh._register_all()

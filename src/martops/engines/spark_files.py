@@ -40,6 +40,7 @@ from typing import Any, Iterable
 from urllib.parse import unquote, urlsplit
 
 from martops.errors import MartopsError
+from martops.ops import faults
 
 log = logging.getLogger(__name__)
 
@@ -299,9 +300,11 @@ class Store:
             tx["entries"].append({"table": name, "removed": removed, "added": [str(d) for _, d in moves],
                                   "meta": before})
             self._save()  # write-ahead: from here a kill is undone by the next writer's recover()
-            for original, kept in removed:
+            for i, (original, kept) in enumerate(removed):
                 _move(Path(original), Path(kept))
                 _prune(Path(original).parent, folder)
+                if i == 0:
+                    faults.pause_point(f"spark.mid_write:{name}")  # tests kill a writer here
             for src, dst in moves:
                 _move(src, dst)
             for file, content in (meta or {}).items():

@@ -81,8 +81,11 @@ def session(config: WarehouseConfig, master: str | None = None) -> Any:
     if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
         raise ConfigError("the Spark warehouse needs Java 17 (JAVA_HOME, or java on PATH), which was not found; "
                           "install a JDK 17, e.g. apt-get install openjdk-17-jre-headless")
-    builder = SparkSession.builder.master(master).appName("martops")
-    settings = {**DEFAULTS, **(LOCAL if master.startswith("local") else {}), **config.spark_conf}
+    builder = SparkSession.builder.appName("martops")
+    if not _embedded():  # under spark-submit the master and settings are the submitter's
+        builder = builder.master(master)
+    local = master.startswith("local") and not _embedded()
+    settings = {**DEFAULTS, **(LOCAL if local else {}), **config.spark_conf}
     for key, value in settings.items():
         builder = builder.config(key, value)
     log.info("starting a Spark session (master %s); this takes 15-25 s", master)
@@ -98,4 +101,4 @@ def session(config: WarehouseConfig, master: str | None = None) -> Any:
 
 def _embedded() -> bool:
     """Whether martops runs inside a Spark application started by spark-submit or a platform job."""
-    return bool(os.environ.get("SPARK_ENV_LOADED") or os.environ.get("DATABRICKS_RUNTIME_VERSION"))
+    return any(os.environ.get(v) for v in ("PYSPARK_GATEWAY_PORT", "SPARK_ENV_LOADED", "DATABRICKS_RUNTIME_VERSION"))
