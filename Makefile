@@ -138,8 +138,8 @@ bench-engines: $(STAMP)
 # (pip freeze lists setuptools on 3.12+ only, so the comparison leaves it out.)
 lock: check-python
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
-	.lockenv/bin/pip install --quiet -e '.[dev]'
-	{ echo "# Full transitive lock (base + dev) for Python $(SUPPORTED_PYTHONS), resolved on $(PYVER). Regenerate: make lock"; \
+	.lockenv/bin/pip install --quiet -e '.[dev,spark]'
+	{ echo "# Full transitive lock (base + dev + spark) for Python $(SUPPORTED_PYTHONS), resolved on $(PYVER). Regenerate: make lock"; \
 	  .lockenv/bin/pip freeze --exclude-editable | grep -v -e '^martops' -e '^setuptools=='; echo "setuptools==80.9.0"; } > requirements/lock.txt
 	rm -rf .lockenv
 	@$(MAKE) --no-print-directory -k $(call other_pythons,lockcheck)

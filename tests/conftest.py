@@ -132,6 +132,36 @@ def pg_dsn(pg_server, request) -> str:
     return pg_server.create_database(name)
 
 
+@pytest.fixture(scope="session")
+def spark_session():
+    """The process's Spark session (local[2], 127.0.0.1 only, no UI), started the first time a test
+    asks for it and kept for the whole run (a JVM start costs 15-25 s). Without pyspark or Java the
+    test skips, unless MARTOPS_REQUIRE_SPARK is set (CI), where it fails."""
+    import shutil
+
+    import importlib.util
+
+    missing = None
+    if importlib.util.find_spec("pyspark") is None:
+        missing = "pyspark is not installed (pip install 'martops[spark]')"
+    if missing is None and not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        missing = "Java is not installed (JAVA_HOME, or java on PATH)"
+    if missing:
+        if os.environ.get("MARTOPS_REQUIRE_SPARK"):
+            pytest.fail(f"MARTOPS_REQUIRE_SPARK is set but {missing}")
+        pytest.skip(missing)
+    from martops.config import WarehouseConfig
+    from martops.engines import spark_session as S
+
+    return S.session(WarehouseConfig())
+
+
+@pytest.fixture
+def spark_location(spark_session, tmp_path) -> str:
+    """--warehouse for a fresh Spark warehouse folder of the test's own."""
+    return f"spark:{tmp_path / 'spark-warehouse'}"
+
+
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def warehouse_location(request, tmp_path) -> str:
     """Where a test's warehouse goes, on each engine: a DuckDB file, or a fresh PostgreSQL database."""

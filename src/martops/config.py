@@ -34,9 +34,10 @@ class _Strict(BaseModel):
 
 
 class WarehouseConfig(_Strict):
-    engine: Literal["duckdb", "postgres"] = "duckdb"
+    engine: Literal["duckdb", "postgres", "spark"] = "duckdb"
     """duckdb: one file, no server (the default). postgres: a PostgreSQL database a team shares
-    (`dsn`). Sources are read by an in-process DuckDB on both."""
+    (`dsn`). spark: Parquet tables under `warehouse_dir`, computed by Apache Spark (`master`;
+    `pip install 'martops[spark]'` and Java 17). Sources are read by an in-process DuckDB on all three."""
     path: str = "warehouse.duckdb"
     """The DuckDB file. One file holds every schema (staging, attribution, marts, ops)."""
     dsn: str | None = None
@@ -51,11 +52,26 @@ class WarehouseConfig(_Strict):
     """None lets DuckDB use every core."""
     lock_timeout_seconds: float = Field(60.0, ge=0)
     """Another martops process holds the warehouse: wait this long for it, then fail saying so."""
+    warehouse_dir: str | None = None
+    """engine: spark: the folder holding the tables (one folder per schema, Parquet files, partitioned
+    by date where a step replaces a range). Every Spark executor must see it at the same path (local
+    disk in local mode; a shared mount on a cluster)."""
+    master: str = "local[2]"
+    """engine: spark: the Spark master: local[N], spark://host:7077, yarn, ... Ignored when martops
+    runs inside a Spark application that already has a session (spark-submit, a Databricks job)."""
+    spark_conf: dict[str, str] = Field(default_factory=dict)
+    """engine: spark: extra Spark settings (spark.executor.memory: 4g, ...), applied when martops
+    starts the session."""
 
     @model_validator(mode="after")
     def _dsn(self) -> "WarehouseConfig":
         from martops.engines.location import check_dsn
 
+        if self.engine == "spark":
+            if not self.warehouse_dir or not self.warehouse_dir.strip():
+                raise ValueError("engine: spark needs warehouse_dir: the folder that holds the tables")
+        elif self.warehouse_dir is not None or self.spark_conf:
+            raise ValueError("warehouse_dir and spark_conf are for engine: spark; set engine: spark, or remove them")
         if self.engine == "postgres":
             if not self.dsn:
                 raise ValueError("engine: postgres needs dsn: postgresql://user@host:port/database")

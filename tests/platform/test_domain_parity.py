@@ -1,6 +1,10 @@
 """Campaigns, CRM and loyalty give the same tables on DuckDB and on PostgreSQL, from the same inputs: generated
 exports with planted dirt and two deliveries (the SCD2 snapshot's history), and the real datasets
-where ../shared/datasets holds them. Attribution's parity is in test_postgres_warehouse.py."""
+where ../shared/datasets holds them. Attribution's parity is in test_postgres_warehouse.py.
+
+The campaigns and CRM tests also run on Spark (`other` = spark, marker spark): the same tables on
+DuckDB and on a Spark warehouse; so does attribution's (the PostgreSQL one's body,
+`attribution_parity`). Loyalty is compared on PostgreSQL only so far."""
 
 from __future__ import annotations
 
@@ -16,7 +20,13 @@ from tests.crm.folders import write_folder
 
 from ..parity import VOLATILE, assert_same
 
-pytestmark = pytest.mark.postgres
+ENGINES = [pytest.param("postgres", marks=pytest.mark.postgres), pytest.param("spark", marks=pytest.mark.spark)]
+
+
+@pytest.fixture(params=ENGINES)
+def other(request) -> str:
+    """The warehouse compared with DuckDB: a fresh PostgreSQL database, or a fresh Spark warehouse."""
+    return request.getfixturevalue("pg_dsn" if request.param == "postgres" else "spark_location")
 
 # Besides VOLATILE (run ids and load/check/log times): the check's SQL is written in each engine's
 # dialect; a freshness check observes the data's age at check time; a snapshot version's
@@ -29,50 +39,56 @@ def _ok(*args) -> None:
     assert res.code == 0, (args, res.out[-2000:], res.err)
 
 
-def _build_both(monkeypatch, folder: Path, pg_dsn: str, *commands: tuple[str, ...]) -> str:
+def _build_both(monkeypatch, folder: Path, other: str, *commands: tuple[str, ...]) -> str:
     duck = str(folder / "warehouse.duckdb")
     monkeypatch.chdir(folder)  # the same relative paths in both runs' ops.runs.params
-    for location in (duck, pg_dsn):
+    for location in (duck, other):
         for command in commands:
             _ok(*command, "--warehouse", location)
     return duck
 
 
-def _same(duck: str, pg_dsn: str, *must_hold: str) -> None:
-    with connect(path=duck, read_only=True) as a, connect(path=pg_dsn, read_only=True) as b:
+def _same(duck: str, other: str, *must_hold: str) -> None:
+    with connect(path=duck, read_only=True) as a, connect(path=other, read_only=True) as b:
         assert_same(a, b, ignore=IGNORE)
         for table in must_hold:  # what was compared is not empty
             assert a.count(table) > 0, table
 
 
-def test_campaigns_generated_two_deliveries(monkeypatch, tmp_path, pg_dsn):
-    _ok("kpis", "generate", "--out", tmp_path / "d1", "--campaigns", "10", "--days", "40", "--seed", "3")
-    shutil.copytree(tmp_path / "d1", tmp_path / "d2")  # a re-delivery: the platform revised some spend
-    web = tmp_path / "d2" / "web_orders.csv"
+def redelivery(d1: Path, d2: Path, *, every: int, more: float) -> None:
+    """A re-delivery of the exports in `d1` as `d2`: the platform revised the web spend of every
+    `every`-th row by `more` (the snapshot closes those versions and adds new ones)."""
+    shutil.copytree(d1, d2)
+    web = d2 / "web_orders.csv"
     lines = web.read_text().splitlines(keepends=True)
-    for i in range(1, len(lines), 7):
+    for i in range(1, len(lines), every):
         cells = lines[i].split(",")
         if len(cells) > 3 and cells[3].replace(".", "", 1).isdigit():
-            cells[3] = f"{float(cells[3]) + 1.5:.4f}"
+            cells[3] = f"{float(cells[3]) + more:.4f}"
             lines[i] = ",".join(cells)
     web.write_text("".join(lines))
-    duck = _build_both(monkeypatch, tmp_path, pg_dsn, ("kpis", "build", "--source", "d1"),
+
+
+def test_campaigns_generated_two_deliveries(monkeypatch, tmp_path, other):
+    _ok("kpis", "generate", "--out", tmp_path / "d1", "--campaigns", "10", "--days", "40", "--seed", "3")
+    redelivery(tmp_path / "d1", tmp_path / "d2", every=7, more=1.5)
+    duck = _build_both(monkeypatch, tmp_path, other, ("kpis", "build", "--source", "d1"),
                        ("kpis", "build", "--source", "d2"))
-    _same(duck, pg_dsn, "snapshots.campaign_daily", "marts.campaign_kpis_daily", "marts.campaign_kpis_monthly",
+    _same(duck, other, "snapshots.campaign_daily", "marts.campaign_kpis_daily", "marts.campaign_kpis_monthly",
           "ops.quarantine")
-    with connect(path=pg_dsn, read_only=True) as b:
+    with connect(path=other, read_only=True) as b:
         assert b.execute("SELECT count(*) FROM snapshots.campaign_daily WHERE valid_to IS NOT NULL")[0][0] > 0
 
 
-def test_campaigns_real_exports(monkeypatch, tmp_path, pg_dsn):
+def test_campaigns_real_exports(monkeypatch, tmp_path, other):
     real = DATASETS / "poslite-campaigns"
     if not real.exists():
         pytest.skip(f"real dataset folder {real} is absent (it lives in ../shared/datasets)")
-    duck = _build_both(monkeypatch, tmp_path, pg_dsn, ("kpis", "build", "--source", str(real)))
-    _same(duck, pg_dsn, "marts.campaign_kpis_daily", "ops.quarantine")
+    duck = _build_both(monkeypatch, tmp_path, other, ("kpis", "build", "--source", str(real)))
+    _same(duck, other, "marts.campaign_kpis_daily", "ops.quarantine")
 
 
-def test_crm_hand_folder_with_duplicates_and_dirt(monkeypatch, tmp_path, pg_dsn):
+def test_crm_hand_folder_with_duplicates_and_dirt(monkeypatch, tmp_path, other):
     write_folder(tmp_path / "extract", customers=[
         ("c1", "Ann Lee", "ann@example.com", "", "United States"),
         ("c1", "Ann Lee", "ann@example.com", "(276)903-7065", "United States"),
@@ -81,18 +97,19 @@ def test_crm_hand_folder_with_duplicates_and_dirt(monkeypatch, tmp_path, pg_dsn)
         ("c4", "Łukasz 🚀", "", "+48 600 700 800", "Polska"),
     ], transactions=[("t1", "c1", "1", "2024-04-01", "", "r1"), ("t2", "ghost", "1", "2024-04-01", "-3", "r1"),
                      ("t3", "c2", "1", "2024-04-02", "5", "r1")])
-    duck = _build_both(monkeypatch, tmp_path, pg_dsn, ("crm", "build", "--source", "extract"))
-    _same(duck, pg_dsn, "crm.customers", "crm.customer_golden", "crm.customer_golden_values", "ops.cleaning_log")
+    duck = _build_both(monkeypatch, tmp_path, other, ("crm", "build", "--source", "extract"))
+    _same(duck, other, "crm.customers", "crm.customer_golden", "crm.customer_golden_values", "ops.cleaning_log")
 
 
-def test_crm_real_extract(monkeypatch, tmp_path, pg_dsn):
+def test_crm_real_extract(monkeypatch, tmp_path, other):
     real = DATASETS / "crm"
     if not real.exists():
         pytest.skip(f"real dataset folder {real} is absent (it lives in ../shared/datasets)")
-    duck = _build_both(monkeypatch, tmp_path, pg_dsn, ("crm", "build", "--source", str(real)))
-    _same(duck, pg_dsn, "crm.customers", "crm.transactions", "crm.customer_golden")
+    duck = _build_both(monkeypatch, tmp_path, other, ("crm", "build", "--source", str(real)))
+    _same(duck, other, "crm.customers", "crm.transactions", "crm.customer_golden")
 
 
+@pytest.mark.postgres
 def test_loyalty_hand_folder_and_real_files(monkeypatch, tmp_path, pg_dsn):
     from tests.loyalty.test_build import CUSTOMERS, TRANSACTIONS
     from tests.loyalty.folders import write_folder as write_loyalty
@@ -106,3 +123,11 @@ def test_loyalty_hand_folder_and_real_files(monkeypatch, tmp_path, pg_dsn):
     # (the real files replace the hand folder's quarantine rows: a delivery is a full extract)
     _same(duck, pg_dsn, "loyalty.customers", "loyalty.purchases_monthly", "loyalty.behaviour_dropoff",
           "loyalty.programme_test", "loyalty.programme_summary", "ops.check_results")
+
+
+@pytest.mark.spark
+def test_attribution_dirty_challenge_on_spark(monkeypatch, tmp_path, spark_location):
+    from .test_postgres_warehouse import attribution_parity
+
+    (tmp_path / "project").mkdir()
+    attribution_parity(monkeypatch, tmp_path / "project", spark_location)

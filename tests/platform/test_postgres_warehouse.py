@@ -474,10 +474,16 @@ PARITY_IGNORE = VOLATILE | {"ops.check_results.query", "ops.check_results.observ
 
 
 def test_attribution_gives_the_same_tables_on_duckdb_and_postgres(monkeypatch, pg_dsn, project):
+    attribution_parity(monkeypatch, project, pg_dsn)
+
+
+def attribution_parity(monkeypatch, project: Path, other: str) -> None:
+    """The dirty challenge through every attribution command on DuckDB and on `other` (a
+    PostgreSQL DSN or a spark: location): the same tables, check results and exported files."""
     _dirty_challenge(project / "challenge.db")
     duck = str(project / "warehouse.duckdb")
     monkeypatch.chdir(project)  # the same relative paths in both runs' ops.runs.params
-    for location, engine in ((duck, "duckdb"), (pg_dsn, "postgres")):
+    for location, engine in ((duck, "duckdb"), (other, "other")):
         _ok("attribution", "run", "--db", "challenge.db", "--warehouse", location)
         for model in MODELS:
             _ok("attribution", "attribute", "-m", model, *FULL_RANGE, "--warehouse", location)
@@ -488,7 +494,7 @@ def test_attribution_gives_the_same_tables_on_duckdb_and_postgres(monkeypatch, p
             (project / f"{model}.csv").rename(project / f"{model}-{engine}.csv")
         _ok("check", "--warehouse", location)
 
-    with connect(path=duck, read_only=True) as a, connect(path=pg_dsn, read_only=True) as b:
+    with connect(path=duck, read_only=True) as a, connect(path=other, read_only=True) as b:
         assert_same(a, b, ignore=PARITY_IGNORE)
         observed = "SELECT check_name, table_name, observed FROM ops.check_results WHERE check_name NOT LIKE 'freshness%'"
         assert sorted(a.execute(observed), key=repr) == sorted(b.execute(observed), key=repr)
@@ -497,7 +503,7 @@ def test_attribution_gives_the_same_tables_on_duckdb_and_postgres(monkeypatch, p
         assert len(per_model) == 7 and len({n for _, n in per_model}) == 1 and per_model[0][1] > 300
         assert a.count("ops.quarantine") == 5 and a.count("ops.cleaning_log") >= 2
     for model in ["ihc", *MODELS]:
-        assert (project / f"{model}-duckdb.csv").read_text() == (project / f"{model}-postgres.csv").read_text()
+        assert (project / f"{model}-duckdb.csv").read_text() == (project / f"{model}-other.csv").read_text()
 
 
 # -- what a new user's trial found (all fixed) ------------------------------------------------------

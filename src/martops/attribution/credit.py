@@ -52,7 +52,7 @@ def attribute(wh: Warehouse, since: dt.date, until: dt.date, model: str, cfg: At
             credits = path_models.credits_expr(wh, j, model, since, until, cfg)
         elif model != API_MODEL:
             credits = credits_expr(j, model, cfg)
-        wh.ensure_table(T.CUSTOMER_JOURNEY, credits.schema())
+        wh.ensure_table(T.CUSTOMER_JOURNEY, credits.schema(), partition="conv_date")
         wh.delete_where(T.CUSTOMER_JOURNEY, where, params)
         rows = wh.insert(T.CUSTOMER_JOURNEY, credits)
         stored = wh.table(T.CUSTOMER_JOURNEY)

@@ -60,8 +60,8 @@ def _load(wh: Warehouse, src: ChallengeSource, table: str, target: str, annotate
           lo: dt.date | None, hi: dt.date, run_id: str, now: dt.datetime) -> dict[str, int]:
     """Replace one staging range and its quarantine; returns read/loaded/quarantined counts."""
     spec = src.specs[table]
-    wh.ensure_table(target, good.schema())
     col = spec.partition
+    wh.ensure_table(target, good.schema(), partition=col)
     where, params = (f"{col} <= ?", [hi]) if lo is None else (f"{col} BETWEEN ? AND ?", [lo, hi])
     wh.delete_where(target, where, params)
     loaded = wh.insert(target, good)

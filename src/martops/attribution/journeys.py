@@ -60,13 +60,13 @@ def build_journeys(wh: Warehouse, since: dt.date, until: dt.date, lookback_days:
     expr = journeys_expr(wh.table(T.SESSIONS), conv, lookback_days)
     where, params = "conv_date BETWEEN ? AND ?", [since, until]
     with recorded(wh, current_run_id()) as results, wh.transaction():
-        wh.ensure_table(T.JOURNEYS, expr.schema())
+        wh.ensure_table(T.JOURNEYS, expr.schema(), partition="conv_date")
         wh.delete_where(T.JOURNEYS, where, params)
         rows = wh.insert(T.JOURNEYS, expr)
         stored = wh.table(T.JOURNEYS)
         stored = stored.filter(stored.conv_date.between(since, until))
         lost = unattributed_expr(conv, stored)
-        wh.ensure_table(T.UNATTRIBUTED, lost.schema())
+        wh.ensure_table(T.UNATTRIBUTED, lost.schema(), partition="conv_date")
         wh.delete_where(T.UNATTRIBUTED, where, params)
         n_lost = wh.insert(T.UNATTRIBUTED, lost)
         _ensure_non_converting_view(wh)
@@ -82,9 +82,11 @@ def build_journeys(wh: Warehouse, since: dt.date, until: dt.date, lookback_days:
 
 
 def _ensure_non_converting_view(wh: Warehouse) -> None:
-    """Sessions in no journey, for path models (Markov, Shapley) that need non-converting paths."""
+    """Sessions in no journey, for path models (Markov, Shapley) that need non-converting paths.
+    Columns named, in the table's order: a `s.*` lists a partitioned table's date last on Spark."""
+    cols = ", ".join(f"s.{wh.ident(c)}" for c in wh.table(T.SESSIONS).columns)
     wh.execute(
         f"CREATE OR REPLACE VIEW {wh.quoted(T.NON_CONVERTING)} AS "
-        f"SELECT s.* FROM {wh.quoted(T.SESSIONS)} s "
+        f"SELECT {cols} FROM {wh.quoted(T.SESSIONS)} s "
         f"WHERE NOT EXISTS (SELECT 1 FROM {wh.quoted(T.JOURNEYS)} j WHERE j.session_id = s.session_id)"
     )

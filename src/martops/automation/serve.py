@@ -124,7 +124,7 @@ class ScheduleServer:
         self.config = config.resolve()
         self.project = self.config.parent
         self.warehouse = warehouse
-        where = resolve(None, warehouse.engine, warehouse.path, warehouse.dsn)
+        where = resolve(None, warehouse.engine, warehouse.path, warehouse.dsn, warehouse.warehouse_dir)
         # what the run, started in the project folder, opens: a file there, or the same server
         self.location = str(self.project / where.target) if where.engine == "duckdb" else where.target
         self._local_file = where.engine == "duckdb"

@@ -115,7 +115,7 @@ def _load_funnel(wh: Warehouse, src: CampaignExports, file: str, spelling: ir.Ta
     lo, hi = span["lo"], span["hi"]
     target = T.LEADS if file == "leads_funnel" else T.WEB
     keep = [c for c in staged.columns if c not in funnels.flag_columns(staged)]
-    wh.ensure_table(target, staged.select(*keep).schema())
+    wh.ensure_table(target, staged.select(*keep).schema(), partition="date")
     if hi is not None:
         wh.delete_where(target, "date BETWEEN ? AND ?", [lo, hi])
     loaded = wh.insert(target, staged.select(*keep))

@@ -105,7 +105,7 @@ def writable_warehouse(cfg: ProjectConfig, warehouse: Optional[str]) -> Iterator
     or quarantined rows (they explain a failed load): then the warehouse stays, with the
     failure in ops.runs.
     """
-    where = resolve(warehouse, cfg.warehouse.engine, cfg.warehouse.path, cfg.warehouse.dsn)
+    where = resolve(warehouse, cfg.warehouse.engine, cfg.warehouse.path, cfg.warehouse.dsn, cfg.warehouse.warehouse_dir)
     path = Path(where.target)
     made = [d for d in [path, *path.parents] if not d.exists()] if where.engine == "duckdb" else []
     wh = connect_warehouse(cfg, warehouse, create=True)

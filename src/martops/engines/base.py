@@ -27,11 +27,29 @@ log = logging.getLogger(__name__)
 SCHEMAS = ("staging", "attribution", "snapshots", "marts", "ops", "crm", "loyalty", "leads")
 
 
+class Rows:
+    """Rows already fetched, with the part of a DB-API cursor's interface `Warehouse` reads
+    (`description`, `rowcount`, `fetchall`, `fetchmany`): for an engine whose driver has no cursor
+    or whose statement had to be read at once."""
+
+    def __init__(self, description: Any, rows: list[tuple] | None, rowcount: int | None = None):
+        self.description, self._rows = description, rows or []
+        self.rowcount = len(self._rows) if rowcount is None else rowcount
+
+    def fetchall(self) -> list[tuple]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    def fetchmany(self, n: int) -> list[tuple]:
+        rows, self._rows = self._rows[:n], self._rows[n:]
+        return rows
+
+
 class Warehouse:
     """An open warehouse. Subclasses set the capabilities and implement the hooks marked so."""
 
     engine = "?"
-    """'duckdb' or 'postgres': for messages and the run log, never for branching in a domain."""
+    """'duckdb', 'postgres' or 'spark': for messages and the run log, never for branching in a domain."""
     dialect = "duckdb"
     """sqlglot dialect of `backend`'s SQL."""
     supports_schemas = True
@@ -192,7 +210,7 @@ class Warehouse:
         if self._in_tx:
             yield
             return
-        self.execute("BEGIN TRANSACTION")
+        self._begin()
         self._in_tx, self._keepers = True, {}
         try:
             yield
@@ -200,7 +218,7 @@ class Warehouse:
             keepers, self._keepers = list(self._keepers.values()), {}
             for keeper in keepers:
                 keeper.before_rollback(exc)
-            self.after_interrupt("ROLLBACK")
+            self._rollback()
             self._in_tx = False
             for keeper in keepers:
                 keeper.after_rollback(exc)
@@ -208,9 +226,18 @@ class Warehouse:
         else:
             self._keepers = {}
             with interrupts.deferred():  # a COMMIT is never cut: the step is written whole or not at all
-                self.execute("COMMIT")
+                self._commit()
         finally:
             self._in_tx = False
+
+    def _begin(self) -> None:
+        self.execute("BEGIN TRANSACTION")
+
+    def _commit(self) -> None:
+        self.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        self.after_interrupt("ROLLBACK")
 
     @property
     def in_transaction(self) -> bool:
@@ -242,8 +269,11 @@ class Warehouse:
     def column_type(self, dtype: Any) -> str:
         return self.backend.compiler.type_mapper.to_string(dtype)
 
-    def ensure_table(self, name: str, schema: ibis.Schema) -> None:
-        """Create the table, or add the columns a newer martops writes (additive migration)."""
+    def ensure_table(self, name: str, schema: ibis.Schema, partition: str | None = None) -> None:
+        """Create the table, or add the columns a newer martops writes (additive migration).
+
+        `partition`: the date column whose ranges a step replaces; an engine that stores tables as
+        files (Spark) partitions the table by it, the others need nothing for it."""
         if not self.exists(name):
             sch, table = self._split(name)
             self.backend.create_table(table, schema=schema, database=sch)
@@ -266,9 +296,11 @@ class Warehouse:
     def delete_where(self, name: str, where: str, params: list[Any] | None = None) -> int:
         return int(self.execute(f"DELETE FROM {self.quoted(name)} WHERE {where}", params)[0][0])
 
-    def replace_where(self, name: str, expr: ir.Table, where: str, params: list[Any] | None = None) -> tuple[int, int]:
-        """Delete the rows `where` selects, insert `expr`, atomically: re-running a range replaces it."""
-        self.ensure_table(name, expr.schema())
+    def replace_where(self, name: str, expr: ir.Table, where: str, params: list[Any] | None = None,
+                      partition: str | None = None) -> tuple[int, int]:
+        """Delete the rows `where` selects, insert `expr`, atomically: re-running a range replaces it
+        (`partition`: as `ensure_table`'s, for a table this call creates)."""
+        self.ensure_table(name, expr.schema(), partition)
         with self.transaction():
             deleted = self.delete_where(name, where, params)
             inserted = self.insert(name, expr)

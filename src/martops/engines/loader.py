@@ -51,6 +51,31 @@ def open_loader(config: WarehouseConfig) -> ibis.BaseBackend:
     return backend
 
 
+class PrivateLoader:
+    """The loader of a warehouse on another engine (mixed into Warehouse): a private in-memory
+    DuckDB, opened on first use (a step that reads no source never starts one)."""
+
+    _config: WarehouseConfig
+    _loader: ibis.BaseBackend | None = None
+
+    @property
+    def loader(self) -> ibis.BaseBackend:
+        if self._loader is None:
+            from martops import interrupts
+
+            self._loader = open_loader(self._config)
+            interrupts.register(self._loader.con)
+        return self._loader
+
+    def _close_loader(self) -> None:
+        if self._loader is not None:
+            from martops import interrupts
+
+            interrupts.unregister(self._loader.con)
+            self._loader.disconnect()
+            self._loader = None
+
+
 class SourceAttachments:
     """Attaching SQLite sources to the loader (mixed into Warehouse)."""
 

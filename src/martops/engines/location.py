@@ -1,4 +1,5 @@
-"""Where the warehouse is: a DuckDB file path, or a PostgreSQL DSN (postgresql://user@host:port/db).
+"""Where the warehouse is: a DuckDB file path, a PostgreSQL DSN (postgresql://user@host:port/db),
+or a Spark warehouse folder (spark:DIR, spark:DIR?master=MASTER).
 
 A location with a scheme martops does not support, or a misspelt one, is an error: a URL must
 never become the name of a new DuckDB file. A password never sits in a DSN martops reads (the
@@ -15,7 +16,8 @@ from urllib.parse import urlsplit
 
 from martops.errors import ConfigError
 
-SCHEMES = {"postgresql": "postgres", "postgres": "postgres"}
+SCHEMES = {"postgresql": "postgres", "postgres": "postgres", "spark": "spark"}
+SPARK_FORM = "spark:DIR (the folder of the tables), or spark:DIR?master=MASTER (local[4], spark://host:7077, yarn)"
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):(//)?")
 PASSWORD_HINT = ("put the password in the PGPASSWORD environment variable, ~/.pgpass (mode 0600), or a service "
                  "file (PGSERVICEFILE, the service chosen by PGSERVICE), never in the DSN")
@@ -40,13 +42,17 @@ def redact(text: str) -> str:
 @dataclasses.dataclass(frozen=True)
 class Location:
     engine: str
-    """'duckdb' or 'postgres'."""
+    """'duckdb', 'postgres' or 'spark'."""
     target: str
-    """The DuckDB file path, or the DSN (which holds no password)."""
+    """The DuckDB file path, the DSN (which holds no password), or the Spark warehouse folder."""
+    master: str | None = None
+    """Spark: the master `?master=` named (None: the project file's)."""
 
     @property
     def shown(self) -> str:
-        """How messages name it: the path, or user@host:port/database."""
+        """How messages name it: the path, user@host:port/database, or spark:DIR."""
+        if self.engine == "spark":
+            return f"spark:{self.target}"
         return self.target if self.engine == "duckdb" else describe_dsn(self.target)
 
 
@@ -90,19 +96,24 @@ def check_dsn(dsn: str, where: str) -> str:
     return dsn
 
 
-def resolve(flag: str | None, engine: str, path: str, dsn: str | None) -> Location:
+def resolve(flag: str | None, engine: str, path: str, dsn: str | None, warehouse_dir: str | None = None) -> Location:
     """The location of `--warehouse` (`flag`) when given, else the project file's warehouse section."""
     if flag is not None:
         if not str(flag).strip():
-            raise ConfigError("--warehouse is empty; give a DuckDB file path or postgresql://user@host:port/database "
-                              "(or leave the flag out for martops.yml's warehouse)")
+            raise ConfigError("--warehouse is empty; give a DuckDB file path, postgresql://user@host:port/database "
+                              "or spark:DIR (or leave the flag out for martops.yml's warehouse)")
         return _from_text(str(flag), "--warehouse")
     if engine == "postgres":
         return Location("postgres", check_dsn(dsn or "", "warehouse.dsn in martops.yml"))
+    if engine == "spark":
+        return Location("spark", str(warehouse_dir))
     where = _from_text(path, "warehouse.path in martops.yml")
     if where.engine == "postgres":
         raise ConfigError(f"warehouse.path in martops.yml is a DSN; write engine: postgres and dsn: "
                           f"{describe_dsn(path)} instead")
+    if where.engine == "spark":
+        raise ConfigError(f"warehouse.path in martops.yml is a Spark location; write engine: spark and "
+                          f"warehouse_dir: {where.target} instead")
     return where
 
 
@@ -117,10 +128,32 @@ def _from_text(text: str, where: str) -> Location:
             near = difflib.get_close_matches(scheme, list(SCHEMES), n=1, cutoff=0.6)
             hint = f" (did you mean {near[0]}://?)" if near else ""
             raise ConfigError(f"{where} {redact(text)!r}: {scheme}:// is not a warehouse martops "
-                              f"supports{hint}; give a DuckDB file path or postgresql://user@host:port/database")
+                              f"supports{hint}; give a DuckDB file path, postgresql://user@host:port/database "
+                              "or spark:DIR")
+        if SCHEMES[scheme] == "spark":
+            return spark_location(text, where)
         return Location("postgres", check_dsn(text, where))
     if _DSN_LIKE.search(text) or re.search(r"[^\s/@]+:[^\s/@]*@[^\s/]+", text):
         raise ConfigError(f"{where} {redact(text)!r} looks like a PostgreSQL connection string but is not a "
                           "postgresql:// URL; write postgresql://user@host:port/database (the password from "
                           "PGPASSWORD or ~/.pgpass)")
     return Location("duckdb", text)
+
+
+def spark_location(text: str, where: str) -> Location:
+    """`spark:DIR` or `spark:DIR?master=MASTER`. A master URL alone (spark://host:7077) names where
+    to compute, not where the tables are: refused, saying how to give both."""
+    rest = text.split(":", 1)[1]
+    if rest.startswith("//"):
+        raise ConfigError(f"{where} {text!r} is a Spark master, not a warehouse: the warehouse is the folder of "
+                          f"its tables; write spark:DIR?master={text}")
+    folder, sep, query = rest.partition("?")
+    master = None
+    if sep:
+        key, eq, value = query.partition("=")
+        if key != "master" or not eq or not value.strip() or "&" in value:
+            raise ConfigError(f"{where} {text!r}: after '?' only master=MASTER is read; write {SPARK_FORM}")
+        master = value.strip()
+    if not folder.strip():
+        raise ConfigError(f"{where} {text!r} names no folder; write {SPARK_FORM}")
+    return Location("spark", folder, master)

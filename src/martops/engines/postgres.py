@@ -28,9 +28,8 @@ import pyarrow.csv as pacsv
 
 from martops import interrupts
 from martops.config import WarehouseConfig
-from martops.engines import loader as L
-from martops.engines.base import SCHEMAS, Warehouse
-from martops.engines.loader import SourceAttachments
+from martops.engines.base import SCHEMAS, Rows, Warehouse
+from martops.engines.loader import PrivateLoader, SourceAttachments
 from martops.engines.location import PASSWORD_HINT, describe_dsn
 from martops.errors import ConfigError, MartopsError
 
@@ -42,7 +41,7 @@ COPY_STATS = {"rows": 0, "seconds": 0.0}
 """Rows loaded with COPY and the seconds it took in this process (computing, writing, loading): `make bench`."""
 
 
-class PostgresWarehouse(SourceAttachments, Warehouse):
+class PostgresWarehouse(PrivateLoader, SourceAttachments, Warehouse):
     engine = "postgres"
     dialect = "postgres"
     separate_loader = True
@@ -59,16 +58,9 @@ class PostgresWarehouse(SourceAttachments, Warehouse):
         super().__init__(backend, location, read_only=read_only)
         self._raw = backend.con  # the psycopg connection (autocommit; BEGIN/COMMIT are ours)
         self._config = config
-        self._loader: ibis.BaseBackend | None = None
         self._cancel = _Canceller(self._raw)
         interrupts.register(self._cancel)  # Ctrl-C cancels the running statement on the server
 
-    @property
-    def loader(self) -> ibis.BaseBackend:
-        if self._loader is None:
-            self._loader = L.open_loader(self._config)
-            interrupts.register(self._loader.con)
-        return self._loader
 
     created_schemas: list[str] = []
     """The schemas this connection created (a first build): dropped again if the build fails before
@@ -191,9 +183,7 @@ class PostgresWarehouse(SourceAttachments, Warehouse):
 
     def close(self) -> None:
         interrupts.unregister(self._cancel)
-        if self._loader is not None:
-            interrupts.unregister(self._loader.con)
-            self._loader.disconnect()
+        self._close_loader()
         super().close()
 
 
@@ -349,20 +339,12 @@ def _placeholders(sql: str) -> str:
     return "".join(out)
 
 
-class _Fetched:
+class _Fetched(Rows):
     """A typed query's rows, fetched before its transaction was rolled back (a cursor's interface)."""
 
     def __init__(self, description: Any, rows: list[tuple] | None, rolled_back: bool):
-        self.description, self._rows, self.rolled_back = description, rows or [], rolled_back
-        self.rowcount = len(self._rows)
-
-    def fetchall(self) -> list[tuple]:
-        rows, self._rows = self._rows, []
-        return rows
-
-    def fetchmany(self, n: int) -> list[tuple]:
-        rows, self._rows = self._rows[:n], self._rows[n:]
-        return rows
+        super().__init__(description, rows)
+        self.rolled_back = rolled_back
 
 
 def connect_postgres(config: WarehouseConfig, dsn: str, *, create: bool, read_only: bool,
