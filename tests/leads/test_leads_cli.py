@@ -106,3 +106,16 @@ def test_bad_inputs_are_one_line_errors(project, capsys):
     _fails(capsys, *train, "leads.csv", "--as-of", "2024-13-01", said="--as-of '2024-13-01' is not a date")
     (project / "bad.yml").write_text("leads:\n  rules:\n    grades: {A: 10, B: 20}\n")
     _fails(capsys, *train, "leads.csv", "--config", "bad.yml", said="leads.rules: grades must fall from A to C")
+
+
+def test_a_feature_no_lead_has_is_left_out_with_a_note_not_a_crash(project, capsys):
+    """Found by the dashboard's tests: sessions matching no lead's key gave an all-empty behaviour
+    measure, and scikit-learn's binning raised on it (exit 70). A column left blank is the same."""
+    rows = [r[:-1] + ["", r[-1]] for r in data.rows(400)]
+    data.write(project / "blank.csv", rows, header=data.HEADER[:-1] + ["Score Later", "Converted"])
+    (project / "martops.yml").write_text(data.CONFIG.replace(
+        "    Call Result: {type: categorical, role: engagement}\n",
+        "    Call Result: {type: categorical, role: engagement}\n    Score Later: {type: numeric}\n"))
+    res = _ok(capsys, "leads", "train", "--input", "blank.csv", "--as-of", "2024-06-30")
+    assert "no lead has a value of Score Later" in " ".join(res.out.split()), res.out
+    _ok(capsys, "leads", "score", "--input", "blank.csv", "--as-of", "2024-06-30")

@@ -98,7 +98,11 @@ def _train(wh: Warehouse, project: ProjectConfig, *, file: str | None, table: st
         M.check_labels(y, mc.folds, src.where)
     except ConfigError as exc:  # too few of one outcome: the quarantined rows may be why
         raise ConfigError(f"{exc}{loaded.quarantine_hint()}") from None
-    audit = leakage.audit(frame.data, y, frame.features, cfg.leakage, mc, keep_leaky)
+    # a feature no lead has a value of (a behaviour measure whose sessions match no lead's key, a column
+    # left blank) carries nothing to learn, and scikit-learn's binning fails on it: left out, with a note
+    blank = [f for f in frame.features if frame.data[f.name].isna().all()]
+    usable = [f for f in frame.features if f not in blank]
+    audit = leakage.audit(frame.data, y, usable, cfg.leakage, mc, keep_leaky)
     kept = audit.kept
     if not kept:
         raise ConfigError(f"{src.where}: every column was flagged by the leakage audit "
@@ -114,12 +118,14 @@ def _train(wh: Warehouse, project: ProjectConfig, *, file: str | None, table: st
     curve = metrics.calibration_curve(y, p)
     flagged = [f.feature for f in audit.flagged]
     if flagged:
-        other = frame.features if not keep_leaky else [f for f in frame.features if f not in flagged]
+        other = usable if not keep_leaky else [f for f in usable if f not in flagged]
         if other:
             Xo = M.design(frame.data, other)
             po = M.oof(M.calibrated(kind, other, mc, method), M.inputs(kind, Xo, other), y, mc)
             results["model_without_leaky" if keep_leaky else "model_with_leaky"] = metrics.summary(y, po, True)
     notes = list(frame.notes)
+    if blank:
+        notes.append(f"no lead has a value of {', '.join(f.label for f in blank)}: left out of the model")
     bound = rules.bind(cfg, m, frame)
     if bound:
         scored = rules.score(frame, bound, cfg)
@@ -131,7 +137,7 @@ def _train(wh: Warehouse, project: ProjectConfig, *, file: str | None, table: st
             notes.append(f"the rules give every lead the same score ({s[0]:g}); no rules metrics")
     else:
         notes.append("no rules in leads.rules.points; no rules metrics")
-    clean = [f for f in frame.features if f not in flagged]
+    clean = [f for f in usable if f not in flagged]
     baseline = None
     if clean:
         best = max(clean, key=lambda f: leakage_auc(audit, f.name))
