@@ -65,10 +65,14 @@ def frame(table: Table) -> pd.DataFrame:
                         columns=[c.label or c.name for c in table.columns])
 
 
-def _text_width(t: Table, column: Column) -> int:
-    """Pixels for a text column to show its heading and longest value whole (the grid's own sizing
-    stops at a width that cut usage tiers' rules mid-word); at most TEXT_WIDTH_MAX."""
-    longest = max([len(column.label or column.name), *(len(str(row.get(column.name) or "")) for row in t.rows)])
+def _width(t: Table, column: Column) -> int:
+    """Pixels for a column to show its heading and longest value whole, as `fmt` writes it (the
+    grid's own sizing cut usage tiers' rules mid-word and the programme test's -478,392.25); at most
+    TEXT_WIDTH_MAX."""
+    def shown(value) -> str:
+        return str(value if value is not None else "") if column.unit == "text" else fmt(value, column.unit)
+
+    longest = max([len(column.label or column.name), *(len(shown(row.get(column.name))) for row in t.rows)])
     return int(min(TEXT_WIDTH_MAX, 24 + 7.5 * longest))
 
 
@@ -77,8 +81,8 @@ def table(t: Table, key: str) -> None:
     if not t.rows:
         st.caption("No rows.")
     else:
-        config = {c.label or c.name: st.column_config.NumberColumn(format=FORMATS[c.unit]) if c.unit in FORMATS
-                  else st.column_config.TextColumn(width=_text_width(t, c)) for c in t.columns}
+        config = {c.label or c.name: st.column_config.NumberColumn(format=FORMATS[c.unit], width=_width(t, c))
+                  if c.unit in FORMATS else st.column_config.TextColumn(width=_width(t, c)) for c in t.columns}
         st.dataframe(frame(t), hide_index=True, column_config=config, key=key, placeholder="–", width="content",
                      height="content" if len(t.rows) <= ROWS_SHOWN else "auto")
     if t.note:

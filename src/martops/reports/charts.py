@@ -16,9 +16,10 @@ PALETTE = ["#2E5EAA", "#E07A1F", "#3C9D5D", "#B23A48", "#7D5BA6", "#5B8E7D", "#C
 
 def _layout(fig: go.Figure, title: str, period: str, y_title: str = "", right_title: str | None = None) -> go.Figure:
     """House style; `right_title`: a second y axis on the right for the series drawn against it."""
-    if right_title is not None:
+    if right_title is not None:  # its own round ticks; both axes from 0, so the two zeros share a line
         fig.update_layout(yaxis2={"title": right_title, "overlaying": "y", "side": "right", "showgrid": False,
-                                  "tickmode": "auto", "rangemode": "tozero", "automargin": True})  # its own round ticks, from 0
+                                  "tickmode": "auto", "rangemode": "tozero", "automargin": True},
+                          yaxis={"rangemode": "tozero"})
     fig.update_layout(
         title={"text": f"{title}<br><sup>{period}</sup>", "x": 0.01, "xanchor": "left"},
         template="plotly_white", colorway=PALETTE, height=360,
