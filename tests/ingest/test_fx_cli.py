@@ -70,3 +70,13 @@ def test_a_bare_run_fetches_only_when_the_project_asks(server, tmp_path, capsys)
     assert "fx.load" in out.out and server.paths()[0].startswith("/2024-06-17..")
     out = run_cli(capsys, "run", "fx", "--config", off, "--warehouse", wh)  # named: runs regardless
     assert out.code == 0, out.err
+
+
+def test_a_first_load_with_since_alone_runs_to_today(server, tmp_path, capsys):
+    """The README's first-load example (`--since` without `--until`) on an empty staging.fx_rates: from
+    that day to today, not 'pass --since' (found by a new-user trial)."""
+    cfg, wh = write_project(tmp_path, server), tmp_path / "w.duckdb"
+    out = run_cli(capsys, "ingest", "fx", "--since", "2024-06-17", "--symbols", "GBP,USD", "--config", cfg,
+                  "--warehouse", wh)
+    assert out.code == 0, out.err
+    assert "staging.fx_rates (0 replaced) for 2024-06-17.." in " ".join(out.out.split())

@@ -106,6 +106,8 @@ def default_range(ctx: StepContext) -> tuple[dt.date, dt.date]:
     new = [c for c in s.symbols if c not in marks]
     if new:
         if s.start is None:
+            if ctx.since is not None:  # `--since D` alone: from D to today
+                return ctx.since, today
             ctx.state[NO_START] = (f"{T.FX_RATES} holds no {s.base} rates of {', '.join(new)} yet, so there is no day "
                                    "to continue from; pass --since YYYY-MM-DD or set ingest.fx.start in martops.yml")
             return today, today
