@@ -100,8 +100,7 @@ class SparkWarehouse(PrivateLoader, SourceAttachments, Warehouse):
         """(Re)declare one table or view to the catalog from its files; forget it when it has none."""
         self._metas.pop(name, None)
         q = self.quoted(name)
-        schema, table = self._split(name)
-        if self.spark.catalog.tableExists(table, schema):
+        if self.spark.catalog.tableExists(name):
             self._forget(name, self.spark.catalog.getTable(name).tableType)
         meta = self._meta(name)
         if meta is not None:
