@@ -126,7 +126,7 @@ def test_loyalty_hand_folder_and_real_files(monkeypatch, tmp_path, other):
 
 @pytest.mark.spark
 def test_attribution_dirty_challenge_on_spark(monkeypatch, tmp_path, spark_location):
-    from .test_postgres_warehouse import attribution_parity
+    from .test_postgres_warehouse import MODELS, attribution_parity
 
     (tmp_path / "project").mkdir()
-    attribution_parity(monkeypatch, tmp_path / "project", spark_location)
+    attribution_parity(monkeypatch, tmp_path / "project", spark_location, [*MODELS, "markov", "shapley"])

@@ -360,7 +360,10 @@ class SparkWarehouse(PrivateLoader, SourceAttachments, Warehouse):
         and no file of a table it read is needed afterwards) as a temporary view."""
         if self._home(expr) is not self.backend:
             return super().materialize(expr, name)
-        return self._temp_view(self.spark.sql(self.compile(expr)), name)
+        # typed as Ibis types `expr` (Spark's own result types differ: a DECIMAL for a literal
+        # such as 1.0, an INT for a literal Ibis calls int64), as a DuckDB temp table is
+        columns = tuple((c, _spark_type(t)) for c, t in expr.schema().items())
+        return self._temp_view(self._conform(self.spark.sql(self.compile(expr)), columns), name)
 
     def stage(self, expr: ir.Table, name: str) -> ir.Table:
         if self._home(expr) is self.backend:
