@@ -109,8 +109,7 @@ def test_crm_real_extract(monkeypatch, tmp_path, other):
     _same(duck, other, "crm.customers", "crm.transactions", "crm.customer_golden")
 
 
-@pytest.mark.postgres
-def test_loyalty_hand_folder_and_real_files(monkeypatch, tmp_path, pg_dsn):
+def test_loyalty_hand_folder_and_real_files(monkeypatch, tmp_path, other):
     from tests.loyalty.test_build import CUSTOMERS, TRANSACTIONS
     from tests.loyalty.folders import write_folder as write_loyalty
 
@@ -119,15 +118,15 @@ def test_loyalty_hand_folder_and_real_files(monkeypatch, tmp_path, pg_dsn):
     real = DATASETS / "loyalty"
     if real.exists():  # the real files after the hand folder: the same warehouse refreshed
         commands.append(("loyalty", "build", "--source", str(real)))
-    duck = _build_both(monkeypatch, tmp_path, pg_dsn, *commands)
+    duck = _build_both(monkeypatch, tmp_path, other, *commands)
     # (the real files replace the hand folder's quarantine rows: a delivery is a full extract)
-    _same(duck, pg_dsn, "loyalty.customers", "loyalty.purchases_monthly", "loyalty.behaviour_dropoff",
+    _same(duck, other, "loyalty.customers", "loyalty.purchases_monthly", "loyalty.behaviour_dropoff",
           "loyalty.programme_test", "loyalty.programme_summary", "ops.check_results")
 
 
 @pytest.mark.spark
 def test_attribution_dirty_challenge_on_spark(monkeypatch, tmp_path, spark_location):
-    from .test_postgres_warehouse import attribution_parity
+    from .test_postgres_warehouse import MODELS, attribution_parity
 
     (tmp_path / "project").mkdir()
-    attribution_parity(monkeypatch, tmp_path / "project", spark_location)
+    attribution_parity(monkeypatch, tmp_path / "project", spark_location, [*MODELS, "markov", "shapley"])

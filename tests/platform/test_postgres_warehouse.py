@@ -477,18 +477,19 @@ def test_attribution_gives_the_same_tables_on_duckdb_and_postgres(monkeypatch, p
     attribution_parity(monkeypatch, project, pg_dsn)
 
 
-def attribution_parity(monkeypatch, project: Path, other: str) -> None:
+def attribution_parity(monkeypatch, project: Path, other: str, models: list[str] = MODELS) -> None:
     """The dirty challenge through every attribution command on DuckDB and on `other` (a
-    PostgreSQL DSN or a spark: location): the same tables, check results and exported files."""
+    PostgreSQL DSN or a spark: location), for each of `models`: the same tables, check results and
+    exported files."""
     _dirty_challenge(project / "challenge.db")
     duck = str(project / "warehouse.duckdb")
     monkeypatch.chdir(project)  # the same relative paths in both runs' ops.runs.params
     for location, engine in ((duck, "duckdb"), (other, "other")):
         _ok("attribution", "run", "--db", "challenge.db", "--warehouse", location)
-        for model in MODELS:
+        for model in models:
             _ok("attribution", "attribute", "-m", model, *FULL_RANGE, "--warehouse", location)
             _ok("attribution", "report", "-m", model, *FULL_RANGE, "--warehouse", location)
-        for model in ["ihc", *MODELS]:  # the same file name on both (ops.runs.params holds it)
+        for model in ["ihc", *models]:  # the same file name on both (ops.runs.params holds it)
             _ok("attribution", "export", "-m", model, *FULL_RANGE, "--export", f"{model}.csv",
                        "--warehouse", location)
             (project / f"{model}.csv").rename(project / f"{model}-{engine}.csv")
@@ -500,9 +501,9 @@ def attribution_parity(monkeypatch, project: Path, other: str) -> None:
         assert sorted(a.execute(observed), key=repr) == sorted(b.execute(observed), key=repr)
         # what was compared is not trivial: every model credited the same journeys, the defects were seen
         per_model = a.execute("SELECT model, count(*) FROM marts.attribution_customer_journey GROUP BY 1")
-        assert len(per_model) == 7 and len({n for _, n in per_model}) == 1 and per_model[0][1] > 300
+        assert len(per_model) == len(models) + 1 and len({n for _, n in per_model}) == 1 and per_model[0][1] > 300
         assert a.count("ops.quarantine") == 5 and a.count("ops.cleaning_log") >= 2
-    for model in ["ihc", *MODELS]:
+    for model in ["ihc", *models]:
         assert (project / f"{model}-duckdb.csv").read_text() == (project / f"{model}-other.csv").read_text()
 
 

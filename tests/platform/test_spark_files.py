@@ -195,3 +195,15 @@ def test_log_is_json_a_person_can_read(tmp_path):
     entry = json.loads(store.log_path.read_text())["entries"][0]
     assert entry["table"] == "staging.t" and entry["removed"][0][0].endswith("date=2024-01-01/a.parquet")
     store.rollback()
+
+
+def test_values_bound_into_spark_sql():
+    import datetime as dt
+
+    from martops.engines.spark_sql import bind
+
+    sql = bind("UPDATE `o`.`r?` SET e = ?, t = ? WHERE a = '?' AND d BETWEEN ? AND ? AND n IN (?, ?, ?)",
+               ["it's \\ done", dt.datetime(2024, 1, 2, 3, 4, 5), dt.date(2024, 1, 1), dt.date(2024, 1, 31),
+                None, True, 2.5])
+    assert sql == ("UPDATE `o`.`r?` SET e = 'it\\'s \\\\ done', t = TIMESTAMP'2024-01-02 03:04:05' WHERE a = '?' "
+                   "AND d BETWEEN DATE'2024-01-01' AND DATE'2024-01-31' AND n IN (NULL, TRUE, 2.5D)")

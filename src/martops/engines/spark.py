@@ -37,6 +37,7 @@ from martops.engines import spark_compiler, spark_session
 from martops.engines.base import SCHEMAS, Rows, Warehouse
 from martops.engines.loader import PrivateLoader, SourceAttachments
 from martops.engines.spark_files import TABLE_FILE, VIEW_FILE, Store, TableMeta, data_files, file_path
+from martops.engines.spark_sql import bind, column_name, table_name, text
 from martops.errors import ConfigError, MartopsError
 
 log = logging.getLogger(__name__)
@@ -99,14 +100,13 @@ class SparkWarehouse(PrivateLoader, SourceAttachments, Warehouse):
         """(Re)declare one table or view to the catalog from its files; forget it when it has none."""
         self._metas.pop(name, None)
         q = self.quoted(name)
-        schema, table = self._split(name)
-        if self.spark.catalog.tableExists(table, schema):
+        if self.spark.catalog.tableExists(name):
             self._forget(name, self.spark.catalog.getTable(name).tableType)
         meta = self._meta(name)
         if meta is not None:
             cols = ", ".join(f"{self.ident(c)} {t}" for c, t in meta.columns)
             part = f" PARTITIONED BY ({self.ident(meta.partition)})" if meta.partition else ""
-            self.spark.sql(f"CREATE TABLE {q} ({cols}) USING parquet{part} LOCATION {_text(str(self.store.table_dir(name)))}")
+            self.spark.sql(f"CREATE TABLE {q} ({cols}) USING parquet{part} LOCATION {text(str(self.store.table_dir(name)))}")
             return
         sql = self.store.view_sql(name)
         if sql is not None:
@@ -151,11 +151,11 @@ class SparkWarehouse(PrivateLoader, SourceAttachments, Warehouse):
             return _result(None, [], self._dml(sql))
         if head == "DROP" and re.match(r"\s*DROP\s+TABLE\b", sql, re.I):
             stmt = sg.parse_one(sql, read="spark")
-            self.drop(_table_name(stmt.this))
+            self.drop(table_name(stmt.this))
             return _result(None, [], 0)
         if head == "CREATE" and re.match(r"\s*CREATE\s+(OR\s+REPLACE\s+)?VIEW\b", sql, re.I):
             stmt = sg.parse_one(sql, read="spark")
-            self._create_view(_table_name(stmt.this), stmt.expression.sql("spark"))
+            self._create_view(table_name(stmt.this), stmt.expression.sql("spark"))
             return _result(None, [], 0)
         df = self.spark.sql(sql)
         rows = [tuple(r) for r in df.collect()]
@@ -199,7 +199,7 @@ class SparkWarehouse(PrivateLoader, SourceAttachments, Warehouse):
             return self.spark.sql(self.compile(expr))
         folder = self.store.incoming_dir()
         sql = self.compile(expr)  # (registers the in-memory tables it reads with the loader)
-        self.loader.con.execute(f"COPY ({sql}) TO {_text(str(folder / 'part-0.parquet'))} (FORMAT parquet)")
+        self.loader.con.execute(f"COPY ({sql}) TO {text(str(folder / 'part-0.parquet'))} (FORMAT parquet)")
         return self.spark.read.parquet(str(folder))
 
     def _conform(self, df: Any, columns: tuple[tuple[str, str], ...]) -> Any:
@@ -265,7 +265,7 @@ class SparkWarehouse(PrivateLoader, SourceAttachments, Warehouse):
             files = {r.f: int(r.n) for r in rows}
         parts = []
         if files:
-            listed = ", ".join(_text(f) for f in files)
+            listed = ", ".join(text(f) for f in files)
             parts.append(self.spark.sql(f"SELECT * FROM {q} WHERE _metadata.file_path IN ({listed}) "
                                         f"AND NOT coalesce(({where}), false)"))
         if df is not None:
@@ -306,20 +306,20 @@ class SparkWarehouse(PrivateLoader, SourceAttachments, Warehouse):
     def _dml(self, sql: str) -> int:
         """DELETE or UPDATE (values bound) as a copy-on-write of the files they touch; rows affected."""
         stmt = sg.parse_one(sql, read="spark")
-        name = _table_name(stmt.this)
+        name = table_name(stmt.this)
         where = stmt.args.get("where")
         cond = where.this.sql("spark") if where is not None else "TRUE"
         if isinstance(stmt, sge.Delete):
             return self._write(name, None, cond)[0]
         meta = self._meta(name)
         assert meta is not None
-        sets = {_column_name(e.this): e.expression.sql("spark") for e in stmt.expressions}
+        sets = {column_name(e.this): e.expression.sql("spark") for e in stmt.expressions}
         q = self.quoted(name)
         rows = self.spark.sql(f"SELECT _metadata.file_path AS f, count(*) AS n FROM {q} WHERE {cond} "
                               "GROUP BY _metadata.file_path").collect()
         if not rows:
             return 0
-        listed = ", ".join(_text(r.f) for r in rows)
+        listed = ", ".join(text(r.f) for r in rows)
         cols = ", ".join(f"CASE WHEN {HIT} THEN {sets[c]} ELSE {self.ident(c)} END AS {self.ident(c)}" if c in sets
                          else self.ident(c) for c, _ in meta.columns)
         new = self.spark.sql(f"SELECT {cols} FROM (SELECT *, coalesce(({cond}), false) AS {HIT} FROM {q} "
@@ -360,7 +360,10 @@ class SparkWarehouse(PrivateLoader, SourceAttachments, Warehouse):
         and no file of a table it read is needed afterwards) as a temporary view."""
         if self._home(expr) is not self.backend:
             return super().materialize(expr, name)
-        return self._temp_view(self.spark.sql(self.compile(expr)), name)
+        # typed as Ibis types `expr` (Spark's own result types differ: a DECIMAL for a literal
+        # such as 1.0, an INT for a literal Ibis calls int64), as a DuckDB temp table is
+        columns = tuple((c, _spark_type(t)) for c, t in expr.schema().items())
+        return self._temp_view(self._conform(self.spark.sql(self.compile(expr)), columns), name)
 
     def stage(self, expr: ir.Table, name: str) -> ir.Table:
         if self._home(expr) is self.backend:
@@ -446,63 +449,6 @@ def _spark_type(dtype: Any) -> str:
     from ibis.backends.pyspark.datatypes import PySparkType
 
     return PySparkType.from_ibis(dtype).simpleString()
-
-
-def _text(value: str) -> str:
-    """A Spark SQL string literal (Spark reads backslash escapes in literals)."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def literal(value: Any) -> str:
-    """A Python value as a Spark SQL literal, for `?` placeholders."""
-    import datetime as dt
-    import decimal
-    import math
-
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return f"CAST('{value}' AS DOUBLE)"
-        return repr(value) + "D"
-    if isinstance(value, decimal.Decimal):
-        return f"{value}BD"
-    if isinstance(value, dt.datetime):
-        return f"TIMESTAMP'{value.isoformat(sep=' ')}'"
-    if isinstance(value, dt.date):
-        return f"DATE'{value.isoformat()}'"
-    return _text(str(value))
-
-
-def bind(sql: str, params: list[Any]) -> str:
-    """`sql` with each `?` outside quotes replaced by the next value as a literal."""
-    if not params:
-        return sql
-    out, quote, values = [], None, iter(params)
-    for ch in sql:
-        if quote:
-            quote = None if ch == quote else quote
-            out.append(ch)
-        elif ch in "'\"`":
-            quote = ch
-            out.append(ch)
-        elif ch == "?":
-            out.append(literal(next(values)))
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def _table_name(t: Any) -> str:
-    return f"{t.db}.{t.name}" if t.db else t.name
-
-
-def _column_name(e: Any) -> str:
-    return e.name if isinstance(e, sge.Column) else e.sql("spark").strip("`")
 
 
 def connect_spark(config: WarehouseConfig, folder: str, *, master: str | None, create: bool, read_only: bool,

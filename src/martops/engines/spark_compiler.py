@@ -6,6 +6,8 @@ domains write one expression for every engine (as `postgres._patch_compiler` doe
   sorts by its fields in order) and joins the values: the same text as DuckDB's
   `string_agg(v, sep ORDER BY k)`, NULL values skipped, NULL for a group with none. Ascending keys
   only (what martops uses); a NULL key sorts first on Spark (last on DuckDB).
+- `bit_or`/`bit_and`/`bit_xor` aggregates (Shapley's coalition masks): Spark has the same
+  functions; Ibis 12 compiles them for DuckDB only.
 """
 
 from __future__ import annotations
@@ -47,3 +49,11 @@ def patch() -> None:
 
     visit_GroupConcat.martops = True  # type: ignore[attr-defined]
     C.visit_GroupConcat = visit_GroupConcat
+    for op_name, func in (("BitOr", "bit_or"), ("BitAnd", "bit_and"), ("BitXor", "bit_xor")):
+        setattr(C, f"visit_{op_name}", _bit_aggregate(func))
+
+
+def _bit_aggregate(func: str):  # noqa: ANN202
+    def visit(self, op, *, arg, where):  # noqa: ANN001, ANN202 - Ibis's visitor
+        return self.agg[func](arg, where=where)
+    return visit
