@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from martops.cli.common import CONFIG, WAREHOUSE
-from martops.cli.platform import SINCE, UNTIL, run_cli
+from martops.cli.platform import run_cli
 from martops.cli.render import console
 
 ingest_app = typer.Typer(
@@ -21,7 +21,10 @@ ingest_app = typer.Typer(
 
 @ingest_app.command()
 def fx(
-    since: Optional[str] = SINCE, until: Optional[str] = UNTIL,
+    since: Optional[str] = typer.Option(None, "--since", help="First rate date (YYYY-MM-DD), inclusive; default: "
+                                        "ingest.fx.lookback_days before the day after the last loaded date (or "
+                                        "ingest.fx.start when nothing is loaded)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Last rate date (YYYY-MM-DD), inclusive; default: today."),
     base: Optional[str] = typer.Option(None, "--base", help="Currency the rates are quoted against (default: "
                                        "ingest.fx.base, EUR)."),
     symbols: Optional[str] = typer.Option(None, "--symbols", help="Comma-separated currencies, e.g. GBP,USD "
