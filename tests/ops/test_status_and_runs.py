@@ -103,4 +103,4 @@ def test_runs_step_typo_is_an_error_naming_the_nearest(capsys, tiny_db, tmp_path
         assert len(res.err.strip().splitlines()) == 1, res.err
     res = run_cli(capsys, "runs", "--step", "nosuch", "--warehouse", wh, "--config", yml)
     msg = " ".join(res.err.split())
-    assert res.code == 1 and "the steps are attribution.*, check, crm.*, fx.*, kpis.*, leads.*, loyalty.*, schedule.*, usage.*" in msg, msg
+    assert res.code == 1 and "the steps are attribution.*, check, crm.*, fx.*, kpis.*, leads.*, loyalty.*, report.*, schedule.*, usage.*, workflows.*" in msg, msg
