@@ -106,8 +106,11 @@ dagster-env: .venv-dagster/$(ORCH_STAMP)
 	echo "$(CURDIR)/src" > "$$(.venv-$*/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/martops-src.pth"
 	touch $@
 
+# Two pytest-xdist workers (the machine CI runs on has two cores): a module stays on one worker and the
+# spark-marked tests share one (tests/conftest.py). TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
 
 bench: bench-attribution bench-dedupe bench-engines bench-markov
 

@@ -86,6 +86,10 @@ def session(config: WarehouseConfig, master: str | None = None) -> Any:
         builder = builder.master(master)
     local = master.startswith("local") and not _embedded()
     settings = {**DEFAULTS, **(LOCAL if local else {}), **config.spark_conf}
+    if local and config.warehouse_dir and "spark.sql.warehouse.dir" not in config.spark_conf:
+        # tables carry their own LOCATION; this only keeps the catalog's empty schema folders out
+        # of the working directory (Spark's default is ./spark-warehouse)
+        settings["spark.sql.warehouse.dir"] = os.path.join(os.path.abspath(config.warehouse_dir), "_catalog")
     for key, value in settings.items():
         builder = builder.config(key, value)
     log.info("starting a Spark session (master %s); this takes 15-25 s", master)

@@ -25,12 +25,17 @@ PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
 
 
 def _value(v: object) -> str:
-    """The exact value for data-value: repr of a float (round-trips), ISO dates, '' for None."""
+    """The value for data-value: a float to 13 significant digits, ISO dates, '' for None.
+
+    Not the float's full repr: a parallel SUM over doubles adds in a different order each run,
+    so the last bit moves between two builds of the same week; 13 digits (relative 5e-13) keep
+    every figure a report shows and make a rebuild print the same page.
+    """
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return ""
     if isinstance(v, (dt.date, dt.datetime)):
         return v.isoformat()
-    return repr(float(v)) if isinstance(v, float) else str(v)
+    return repr(float(f"{v:.13g}")) if isinstance(v, float) else str(v)
 
 
 def environment() -> jinja2.Environment:
