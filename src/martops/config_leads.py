@@ -155,8 +155,9 @@ class ModelConfig(_Strict):
     top_reasons: int = Field(3, ge=1, le=10)
     """Reasons per lead in marts.lead_scores.top_reasons (leads.lead_reasons keeps 10)."""
     store: Optional[str] = None
-    """Folder of saved models (v1, v2, ...); default `lead-models/` next to the DuckDB warehouse
-    (the working directory for PostgreSQL)."""
+    """Folder of saved models (v1, v2, ...); default `<warehouse>.lead-models/` next to the DuckDB
+    warehouse file (one store per warehouse), `lead-models/` in a Spark warehouse's folder, in the
+    working directory for PostgreSQL."""
 
 
 class LeakageConfig(_Strict):

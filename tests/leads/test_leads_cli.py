@@ -44,6 +44,8 @@ def test_train_score_show_explain_export(project, capsys):
         rows = list(csv.DictReader(fh))
     assert len(rows) == 400 and {"lead_id", "rules_score", "grade", "probability", "score", "top_reasons",
                                  "model_version"} <= set(rows[0])
+    assert all(len(r["probability"].partition(".")[2]) <= 6 for r in rows)  # README: fractions to 6 decimals
+    assert any(len(r["probability"].partition(".")[2]) == 6 for r in rows)
     _fails(capsys, "leads", "score", "--input", "leads.csv", "--export", "s.csv", said="already exists")
     shown = _ok(capsys, "leads", "show", "sales-ready", "--export", "hot.csv")
     assert "marts.lead_scores as of 2024-06-30" in shown.out
@@ -119,3 +121,54 @@ def test_a_feature_no_lead_has_is_left_out_with_a_note_not_a_crash(project, caps
     res = _ok(capsys, "leads", "train", "--input", "blank.csv", "--as-of", "2024-06-30")
     assert "no lead has a value of Score Later" in " ".join(res.out.split()), res.out
     _ok(capsys, "leads", "score", "--input", "blank.csv", "--as-of", "2024-06-30")
+
+
+def test_each_duckdb_warehouse_keeps_its_own_model_store(project, capsys):
+    """Two warehouses in one folder: scoring the second never picks the model trained on the first."""
+    _ok(capsys, "leads", "train", "--input", "leads.csv", "--as-of", "2024-06-30")
+    assert (project / "warehouse.lead-models" / "v1" / "model.joblib").is_file()
+    other = _ok(capsys, "leads", "score", "--input", "leads.csv", "--as-of", "2024-06-30",
+                "--warehouse", "other.duckdb")
+    assert "no saved lead model in" in other.out + other.err and "other.lead-models" in other.out + other.err
+    assert "v1" in _ok(capsys, "leads", "models").out
+    _fails(capsys, "leads", "models", "--warehouse", "other.duckdb", said="other.lead-models")
+
+
+def test_inference_leaves_identifiers_and_codes_out(tmp_path, monkeypatch, capsys):
+    """`unmapped: infer` types `Score` as numeric, but neither `Lead Number` (distinct whole numbers:
+    an id) nor `Zip` (a leading 0: a code) becomes a quantity; the report says why and how to map them."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "martops.yml").write_text("leads:\n  id: Lead Id\n  label: Converted\n  unmapped: infer\n"
+                                          "  model: {folds: 3}\n")
+    base = data.rows(200)
+    header = ["Lead Id", "Lead Number", "Zip", "Score", "Converted"]
+    rows = [[r[0], str(660_000 + 7 * i), f"0{1000 + i % 50}", r[2], r[-1]] for i, r in enumerate(base)]
+    data.write(tmp_path / "leads.csv", rows, header)
+    out = _ok(capsys, "leads", "train", "--input", "leads.csv", "--as-of", "2024-06-30").out
+    assert "inferred (not in leads.columns): Score as numeric" in out
+    assert "left out Lead Number: every one of its 200 values is a distinct whole number: an identifier" in out
+    assert "left out Zip: 200 value(s) start with a 0: a code (postcode, phone), not a quantity" in out
+    import json
+    meta = json.loads((tmp_path / "warehouse.lead-models" / "v1" / "metadata.json").read_text())
+    assert [c["header"] for c in meta["mapping"]["columns"]] == ["Score"]
+
+
+def test_explain_names_the_quarantine_reason_and_a_capped_sum(project, capsys):
+    rows = data.rows(400)
+    rows[5][2] = "lots"  # Visits: not a number -> the row is quarantined, the lead not scored
+    data.write(project / "leads.csv", rows)
+    _ok(capsys, "leads", "score", "--input", "leads.csv", "--as-of", "2024-06-30")
+    res = _fails(capsys, "leads", "explain", rows[5][0], said=f"lead '{rows[5][0]}' was not scored: its row was "
+                 "quarantined: ")
+    assert "Visits" in res.err and "check the id" not in res.err
+    from martops.engine import connect
+
+    with connect(path=project / "warehouse.duckdb", read_only=True) as w:
+        lead, raw, score = w.execute("SELECT lead_id, fit_points + engagement_points * decay, rules_score "
+                                     "FROM marts.lead_scores ORDER BY 2 DESC LIMIT 1")[0]
+        plain = w.execute("SELECT lead_id FROM marts.lead_scores "
+                          "WHERE fit_points + engagement_points * decay = rules_score LIMIT 1")[0][0]
+    out = _ok(capsys, "leads", "explain", lead).out
+    assert ("capped at" in out) == (raw > score)
+    assert "capped" not in _ok(capsys, "leads", "explain", plain).out
+    assert "rule" in out and "points" in out

@@ -235,3 +235,32 @@ def test_a_record_with_more_or_fewer_fields_than_the_header_names_its_physical_l
         with pytest.raises(SourceError) as err:
             read_text_table(path, read_header(path))
         assert str(err.value) == f"{path} line {line}: {said}; check the delimiter and quoting of that line"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "xlsx", "gzip"])
+def test_a_database_or_workbook_given_as_csv_is_named_as_what_it_is(tmp_path, kind):
+    """Not 'line 1 is not UTF-8 (b'SQLite format 3\\x00...')': the error says what the file is."""
+    from martops.errors import SourceError
+    from martops.sources.csv_files import scan
+
+    path = tmp_path / "export.csv"
+    if kind == "sqlite":
+        con = sqlite3.connect(path)
+        con.execute("CREATE TABLE t (a)")
+        con.commit()
+        con.close()
+        said = "is a SQLite database, not a CSV text file"
+    elif kind == "xlsx":
+        import zipfile
+
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("xl/workbook.xml", "<workbook/>")
+        said = "is a ZIP archive (an Excel .xlsx workbook is one: save it as CSV UTF-8)"
+    else:
+        import gzip
+
+        path.write_bytes(gzip.compress(b"a,b\n1,2\n"))
+        said = "is gzip-compressed (decompress it first)"
+    with pytest.raises(SourceError, match=r"^" + str(path).replace(".", r"\.") + " " + said.replace("(", r"\(")
+                       .replace(")", r"\)").replace(".", r"\.")):
+        scan(path)

@@ -108,6 +108,9 @@ def _print_training(r) -> None:
     if inferred:
         console.print(escape("inferred (not in leads.columns): " + ", ".join(f"{c.header} as {c.type}" for c in inferred)),
                       highlight=False)
+    for header, why in r.loaded.mapping.left_out:
+        console.print(escape(f"left out {header}: {why}; to use it, map it in leads.columns (type: categorical "
+                             "or numeric) or list it in leads.ignore"), highlight=False)
     audit_rows = [{"field": f.feature.label, "excluded": f.excluded, "single_auc": f.single_auc,
                    "auc_with_column": f.auc_with, "reasons": "; ".join(f.reasons)} for f in r.audit.flagged]
     if audit_rows:
@@ -175,7 +178,7 @@ def score(
             from martops.leads import views
 
             v = views.show(wh, "scores", r.as_of)
-            write_rows(v.rows, list(v.rows[0]) if v.rows else v.columns, export)
+            write_rows(v.rows, list(v.rows[0]) if v.rows else v.columns, export, money=())
             console.print(f"wrote {len(v.rows):,} rows to {export}")
     console.print(escape(f"{r.leads:,} leads scored as of {r.as_of}, {r.sales_ready:,} sales-ready; model "
                          f"{r.model_version or 'none (rules only)'}. See: martops leads show scores"), highlight=False)
@@ -206,7 +209,7 @@ def show(
     with wh:
         v = views.show(wh, view, parse_date(as_of, "--as-of"), version)
     if export is not None:
-        write_rows(v.rows, list(v.rows[0]) if v.rows else v.columns, export)
+        write_rows(v.rows, list(v.rows[0]) if v.rows else v.columns, export, money=())
     _print(v.title, v.columns, v.rows, limit, flex={"top_reasons", "rules_reasons", "reasons", "detail"})
     for line in v.headlines:
         console.print(escape(line), highlight=False)
@@ -238,14 +241,24 @@ def explain(
     console.print(escape(
         f"lead {row['lead_id']} as of {_cell(row['as_of'])}: rules score {row['rules_score']:g} (grade {row['grade']}"
         f"{', sales-ready' if row['sales_ready'] else ''}) = fit {row['fit_points']:g} + engagement "
-        f"{row['engagement_points']:g} x decay {row['decay']:.3f}, capped"), highlight=False)
+        f"{row['engagement_points']:g} x decay {row['decay']:.3f}{_bounded(row)}"), highlight=False)
     if p is not None:
         console.print(escape(f"model {row['model_version']}: probability {p:.3f}, score {row['score']}"), highlight=False)
     if rules_r:
-        _print("Rules that fired", ["field", "value", "contribution"],
-               [{"field": x["field"], "value": x["value"], "contribution": x["contribution"]} for x in rules_r])
+        _print("Rules that fired", ["rule", "role", "points"],
+               [{"rule": x["field"], "role": x["value"], "points": x["contribution"]} for x in rules_r])
     if model_r:
         _print("Model reasons (log-odds contribution)", ["rank", "field", "value", "contribution"], model_r)
+
+
+def _bounded(row: dict) -> str:
+    """', capped' or ', floored' when leads.rules.cap or floor changed the sum, else nothing."""
+    raw = row["fit_points"] + row["engagement_points"] * row["decay"]
+    if raw > row["rules_score"] + 1e-6:
+        return f" = {raw:g}, capped at {row['rules_score']:g}"
+    if raw < row["rules_score"] - 1e-6:
+        return f" = {raw:g}, floored at {row['rules_score']:g}"
+    return ""
 
 
 @leads_app.command()

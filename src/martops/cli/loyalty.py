@@ -157,4 +157,5 @@ def show(
     _, wh = open_warehouse(config, warehouse, domain="loyalty", read_only=True)
     with wh:
         v = views.show(wh, view, by)
-    print_view(v, limit, export, lambda r, c: _cell(r.get(c), c, r.get("unit")), header=_header, flex={"note"})
+    print_view(v, limit, export, lambda r, c: _cell(r.get(c), c, r.get("unit")), header=_header, flex={"note"},
+               money=MONEY)

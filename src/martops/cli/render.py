@@ -108,14 +108,16 @@ def left_out_note(left_out: list[str], hint: str = "") -> None:
 
 
 def print_view(view: Any, limit: int, export: Optional[Path], cell: Callable[[dict, str], str], *,
-               header: Callable[[str], str] = lambda c: c, flex: Collection[str] = ()) -> None:
+               header: Callable[[str], str] = lambda c: c, flex: Collection[str] = (),
+               money: Collection[str] = ()) -> None:
     """A `show` command's view (title, columns, rows, headlines: `martops.results.View`)
     as a fitted table of its first `limit` rows (0: all) and its headlines; every row and column
-    written to `export` first (.csv or .parquet). `cell(row, column)` is the text of a value."""
+    written to `export` first (.csv or .parquet; a CSV's fractions rounded as every export's are,
+    `money` columns to cents, the rest to 6 decimals). `cell(row, column)` is the text of a value."""
     from martops.export_files import write_rows
 
     if export is not None:
-        write_rows(view.rows, list(view.rows[0]) if view.rows else view.columns, export)
+        write_rows(view.rows, list(view.rows[0]) if view.rows else view.columns, export, money)
     rows = view.rows[:limit] if limit else view.rows
     shown = f", first {len(rows):,} of {len(view.rows):,}" if len(rows) < len(view.rows) else ""
     numeric = {header(c) for c in view.columns

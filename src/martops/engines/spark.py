@@ -477,7 +477,7 @@ def connect_spark(config: WarehouseConfig, folder: str, *, master: str | None, c
         if other != root:
             raise MartopsError(f"another Spark warehouse (spark:{other}) is open in this process; close it first "
                                "(one Spark session holds one warehouse's catalog)")
-    spark = spark_session.session(config, master)
+    spark = spark_session.session(config, master, catalog_dir=str(marker / "catalog"))
     store = Store(root)
     if not read_only:
         try:

@@ -62,8 +62,11 @@ def active() -> Any:
     return SparkSession.getActiveSession()
 
 
-def session(config: WarehouseConfig, master: str | None = None) -> Any:
+def session(config: WarehouseConfig, master: str | None = None, catalog_dir: str | None = None) -> Any:
     """The process's Spark session, started with `master` (else `config.master`) when none runs.
+
+    `catalog_dir`: where a local session's catalog keeps its (empty) schema folders; the tables
+    carry their own LOCATION. Spark's default is ./spark-warehouse, litter in the working directory.
 
     Raises ConfigError when pyspark or Java is missing, or the session cannot start.
     """
@@ -86,10 +89,8 @@ def session(config: WarehouseConfig, master: str | None = None) -> Any:
         builder = builder.master(master)
     local = master.startswith("local") and not _embedded()
     settings = {**DEFAULTS, **(LOCAL if local else {}), **config.spark_conf}
-    if local and config.warehouse_dir and "spark.sql.warehouse.dir" not in config.spark_conf:
-        # tables carry their own LOCATION; this only keeps the catalog's empty schema folders out
-        # of the working directory (Spark's default is ./spark-warehouse)
-        settings["spark.sql.warehouse.dir"] = os.path.join(os.path.abspath(config.warehouse_dir), "_catalog")
+    if local and catalog_dir and "spark.sql.warehouse.dir" not in config.spark_conf:
+        settings["spark.sql.warehouse.dir"] = catalog_dir
     for key, value in settings.items():
         builder = builder.config(key, value)
     log.info("starting a Spark session (master %s); this takes 15-25 s", master)

@@ -5,6 +5,9 @@ Headers are matched trimmed and case-insensitively. A column named in martops.ym
 lacks is an error naming the setting and the header found. Columns not mapped are typed by their
 values when `leads.unmapped: infer` (numeric if every given value is a number, boolean if every
 one is a true/false text, else categorical; role fit), and the training report lists them.
+Inference never turns a code into a quantity: a column of digits whose every value is distinct (an
+identifier such as `Lead Number`), or with a leading zero (a postcode, a phone number), is left out
+with its reason in the report; map it in leads.columns to use it.
 
 Each column gets a warehouse name (`Lead Origin` -> `lead_origin`): lower case, runs of other
 characters as `_`, at most 55 characters, made unique; the header stays for messages and reasons.
@@ -49,6 +52,8 @@ class Mapping:
     columns: tuple[Column, ...]
     """The lead's described columns (features), in input order; not the id, label, key or company."""
     ignored: tuple[str, ...] = ()
+    left_out: tuple[tuple[str, str], ...] = ()
+    """(header, why) of unmapped columns inference would not type: identifiers and codes."""
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -114,7 +119,8 @@ def resolve(cfg: LeadsConfig, found: list[str], raw: ir.Table | None, wh, *, id_
     taken: set[str] = set()
     cols: list[Column] = []
     unmapped = [h for h in found if headers.key(h) not in special | ignored | set(declared)]
-    kinds = infer(wh, raw, unmapped, cfg) if (cfg.unmapped == "infer" and unmapped and raw is not None) else {}
+    kinds, left_out = infer(wh, raw, unmapped, cfg) if (cfg.unmapped == "infer" and unmapped and raw is not None) \
+        else ({}, {})
     for h in found:
         k = headers.key(h)
         if k in special or k in ignored:
@@ -133,26 +139,47 @@ def resolve(cfg: LeadsConfig, found: list[str], raw: ir.Table | None, wh, *, id_
     if not cols:
         raise ConfigError(f"{where}: no column describes the leads (every column is the id, label, key, company or "
                           "ignored); map some in leads.columns")
-    return Mapping(idh, lab, key, company, last, tuple(cols), tuple(h for h in found if headers.key(h) in ignored))
+    return Mapping(idh, lab, key, company, last, tuple(cols), tuple(h for h in found if headers.key(h) in ignored),
+                   tuple(left_out.items()))
 
 
-def infer(wh, raw: ir.Table, names: list[str], cfg: LeadsConfig) -> dict[str, ColumnType]:
+IDENTIFIER_MIN_ROWS = 20
+"""Below this many values, all-distinct numbers are as likely a small sample of a quantity."""
+
+
+def infer(wh, raw: ir.Table, names: list[str], cfg: LeadsConfig) -> tuple[dict[str, ColumnType], dict[str, str]]:
     """Each column's type from its values, in one query: numeric when every given value is a number,
-    boolean when every one is a true/false text, else categorical. A column with no value at
-    all is left out (nothing to learn from)."""
+    boolean when every one is a true/false text, else categorical; and the columns left out with
+    why. A column with no value at all is left out silently (nothing to learn from); a column of
+    digits with a leading zero (`01097`: a postcode, a phone number) or whose values are all
+    distinct integers (`Lead Number`, at least IDENTIFIER_MIN_ROWS values) is a code, not a
+    quantity: as a numeric feature it would rank leads by their id, and as a categorical one each
+    value would be seen once."""
     truth = [v.strip().lower() for v in (*cfg.true_values, *cfg.false_values)]
     aggs = {}
     for i, n in enumerate(names):
         text = raw[n]
         given = ~missing(text, tuple(cfg.null_values))
+        value = number(text)
         aggs[f"g{i}"] = given.cast("int64").sum()
-        aggs[f"n{i}"] = (given & number(text).notnull()).cast("int64").sum()
+        aggs[f"n{i}"] = (given & value.notnull()).cast("int64").sum()
         aggs[f"b{i}"] = (given & text.strip().lower().isin(truth)).cast("int64").sum()
+        aggs[f"z{i}"] = (given & text.strip().re_search(r"^0[0-9]")).cast("int64").sum()
+        aggs[f"i{i}"] = (given & (value == value.floor())).cast("int64").sum()
+        aggs[f"d{i}"] = given.ifelse(text.strip(), None).nunique()
     row = wh.to_pyarrow(raw.aggregate(**aggs)).to_pylist()[0]
     out: dict[str, ColumnType] = {}
+    left_out: dict[str, str] = {}
     for i, n in enumerate(names):
         g, num, b = row[f"g{i}"] or 0, row[f"n{i}"] or 0, row[f"b{i}"] or 0
         if g == 0:
             continue
-        out[n] = "boolean" if b == g else "numeric" if num == g else "categorical"
-    return out
+        kind: ColumnType = "boolean" if b == g else "numeric" if num == g else "categorical"
+        if kind == "numeric" and row[f"z{i}"]:
+            left_out[n] = f"{row[f'z{i}']:,} value(s) start with a 0: a code (postcode, phone), not a quantity"
+        elif kind in ("numeric", "categorical") and g >= IDENTIFIER_MIN_ROWS and row[f"d{i}"] == g \
+                and row[f"i{i}"] == g:
+            left_out[n] = f"every one of its {g:,} values is a distinct whole number: an identifier"
+        else:
+            out[n] = kind
+    return out, left_out

@@ -1,8 +1,10 @@
 """Saved lead models: `<store>/v1`, `v2`, ... each holding `model.joblib` (the fitted, calibrated
 scikit-learn model) and `metadata.json` (what it was trained on and how well it did).
 
-The store is `leads.model.store`, else `lead-models/` next to a DuckDB warehouse file (the working
-directory for PostgreSQL). A version is written to a temporary folder and renamed into place, so a
+The store is `leads.model.store`, else `<warehouse>.lead-models/` next to a DuckDB warehouse file
+(`crm.duckdb` -> `crm.lead-models/`: two warehouses in one folder keep their own models, so scoring
+one never picks the model trained on the other), `lead-models/` in a Spark warehouse's folder, and
+`lead-models/` in the working directory for PostgreSQL. A version is written to a temporary folder and renamed into place, so a
 failed save leaves no half version. joblib files are pickles: load only models this project saved
 (the store is the project's own folder). A model saved by another scikit-learn version is refused
 (its trees or coefficients could be read differently): retrain.
@@ -33,7 +35,10 @@ def folder(project: ProjectConfig, wh: Warehouse | None) -> Path:
     if project.leads.model.store:
         return Path(project.leads.model.store)
     if wh is not None and wh.engine == "duckdb" and wh.location != ":memory:":
-        return Path(wh.location).resolve().parent / "lead-models"
+        path = Path(wh.location).resolve()
+        return path.parent / f"{path.stem}.lead-models"
+    if wh is not None and wh.engine == "spark":
+        return Path(wh.location.removeprefix("spark:")).expanduser().resolve() / "lead-models"
     return Path("lead-models")
 
 

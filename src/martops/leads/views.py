@@ -111,6 +111,7 @@ def explain(wh: Warehouse, lead_id: str, as_of: dt.date | None = None) -> tuple[
     mine = t.filter(t.lead_id == lead_id)
     day = as_of or _day(wh.scalar(mine.as_of.max()))
     if day is None:
+        _quarantined(wh, lead_id)
         n = int(wh.scalar(t.lead_id.nunique()))
         raise ConfigError(f"lead {lead_id!r} is not in {T.SCORES} ({n:,} leads scored); check the id, or score it "
                           "first: martops leads score --input FILE")
@@ -122,3 +123,18 @@ def explain(wh: Warehouse, lead_id: str, as_of: dt.date | None = None) -> tuple[
     r = r.filter((r.lead_id == lead_id) & (r.as_of == day)).order_by(["kind", "rank"])
     reasons = wh.to_pyarrow(r).to_pylist()
     return row[0], [x for x in reasons if x["kind"] == "rules"], [x for x in reasons if x["kind"] == "model"]
+
+
+def _quarantined(wh: Warehouse, lead_id: str) -> None:
+    """ConfigError naming the row and the reason when the lead's row was quarantined by the last
+    scoring run: it is absent from the scores for that reason, not because of a typo."""
+    from martops.ops.quarantine import QUARANTINE
+
+    if not wh.exists(QUARANTINE):
+        return
+    q = wh.table(QUARANTINE)
+    q = q.filter((q.source == T.SOURCE) & (q.table_name == "leads") & (q.row_key == lead_id))
+    hit = wh.to_pyarrow(q.order_by("row_number").limit(1).select("row_number", "reason")).to_pylist()
+    if hit:
+        raise ConfigError(f"lead {lead_id!r} was not scored: its row was quarantined: "
+                          f"{hit[0]['reason']}; fix it and score again (martops quarantine --table leads)")

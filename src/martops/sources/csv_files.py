@@ -119,13 +119,34 @@ def _unclosed_quote(path: Path, delimiter: str) -> int | None:
     return opened if inside and not pending else None
 
 
+BINARY_KINDS = ((b"SQLite format 3\x00", "a SQLite database"), (b"PAR1", "a Parquet file"),
+                (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook is one: save it as CSV UTF-8)"),
+                (b"\x1f\x8b", "gzip-compressed (decompress it first)"), (b"%PDF", "a PDF document"),
+                (b"\xd0\xcf\x11\xe0", "an old Excel .xls workbook (save it as CSV UTF-8)"))
+"""Leading bytes of files people hand to a CSV reader by mistake, and what to call them."""
+
+
+def _binary_kind(head: bytes) -> str | None:
+    for magic, kind in BINARY_KINDS:
+        if head.startswith(magic):
+            return kind
+    if len(head) > 8 and head[8:12] == b"DUCK":
+        return "a DuckDB database"
+    return None  # a stray NUL in text is read as U+FFFD, not refused
+
+
 def scan(path: Path, delimiter: str = ",") -> int:
     """Check the whole file is UTF-8 (naming the first bad line), that no quote is left open, and
-    count its physical lines."""
+    count its physical lines. A database, workbook or archive is named as what it is, not
+    reported as a line that is not UTF-8."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     lines, last, quotes = 0, b"", 0
     try:
         with path.open("rb") as fh:
+            kind = _binary_kind(fh.read(4096))
+            if kind is not None:
+                raise SourceError(f"{path} is {kind}, not a CSV text file; give the CSV export")
+            fh.seek(0)
             while chunk := fh.read(_CHUNK):
                 decoder.decode(chunk)
                 quotes += chunk.count(b'"')
@@ -136,7 +157,7 @@ def scan(path: Path, delimiter: str = ",") -> int:
             decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         bad = _first_bad_utf8_line(path)
-        where = f"line {bad[0]} is not UTF-8 ({bad[1]!r})" if bad else "the file ends inside a UTF-8 character"
+        where = f"line {bad[0]} is not UTF-8 ({_short(bad[1])})" if bad else "the file ends inside a UTF-8 character"
         raise SourceError(f"{path}: {where}; save the export as UTF-8 and re-run") from None
     except OSError as exc:
         raise SourceError(f"{path} cannot be read: {exc.strerror or exc}") from exc
@@ -144,6 +165,11 @@ def scan(path: Path, delimiter: str = ",") -> int:
         raise SourceError(f"{path} line {_lines_before(path, opened)}: a quote opens here and is never closed "
                           "(every line after it would be read as one field); close it or remove it")
     return lines + (1 if last not in (b"", b"\n", b"\r") else 0)
+
+
+def _short(raw: bytes, limit: int = 40) -> str:
+    text = repr(raw[:limit])
+    return text + ("..." if len(raw) > limit else "")
 
 
 @dataclasses.dataclass(frozen=True)
