@@ -112,3 +112,18 @@ def test_a_campaign_delivery_whose_every_row_is_quarantined_keeps_them(tmp_path,
     assert res.code == 1 and "staging.campaign_channels" in err
     assert "2 x channels.campaign_id: campaign_id '1.2E+17'" in err
     assert {r["raw_value"] for r in _quarantine(wh)} == {"1.2E+17", "3.4E+17"}
+
+
+def test_reasons_that_differ_only_by_a_sqlite_rowid_and_value_are_one_line(tmp_path, capsys):
+    """Was `1 x ... rowid 401 ...` five times over: the SQLite reader's `rowid N` now groups like `row N`."""
+    from tests.usage.handmade import EVENTS, write_db
+
+    events = [*EVENTS, *[(90 + i, "login", "2024-03-02 09:00:00") for i in range(8)]]  # 8 unknown people
+    db = write_db(tmp_path / "usage.db", events=events)
+    cfg = tmp_path / "martops.yml"
+    cfg.write_text("quality:\n  max_quarantined_fraction: 0.1\n  fraction_applies_from_rows: 1\n")
+    res = run_cli(capsys, "usage", "build", "--source", db, "--warehouse", tmp_path / "w.duckdb", "--config", cfg)
+    err = _one_spacing(res.err)
+    assert res.code == 1 and "Traceback" not in res.err
+    assert "9 x usage_events.user_id: table events rowid 29, column user_id: user_id '99' is not the id of a person" \
+        in err, err

@@ -145,3 +145,25 @@ def test_fixed_thresholds_and_no_exclusion(wh, tmp_path):
     assert {k: r["tier"] for k, r in c.items() if r["tier"] not in ("new", "dormant")} == {
         "1": "medium", "3": "medium", "4": "high", "5": "medium"}
     assert c["7"]["tier"] == "dormant" and not c["7"]["excluded"]  # the bot's day was 03-01
+
+
+def test_an_event_without_a_type_loads_as_none_and_is_counted(wh, tmp_path):
+    from tests.usage.handmade import EVENTS
+
+    _, log = build(wh, write_db(tmp_path / "data.db", events=[*EVENTS, (2, None, "2024-03-22 10:00:00"),
+                                                              (2, "  ", "2024-03-23 10:00:00")]), project())
+    untyped = "events without a type, counted as (none) (still an interaction; the type breakdowns show them under that name)"
+    assert log.get("events", untyped) == 2
+    kinds = wh.execute(f"SELECT event_type, count(*) FROM {T.STAGING_EVENTS} WHERE user_id = '2' GROUP BY 1")
+    assert dict(kinds) == {"login": 3, "(none)": 2}
+
+
+@pytest.mark.parametrize(("as_of", "said"), [
+    (3, "as of M03; recent window M01..M03 (3 months), previous none (the months start at M01)"),
+    (4, "as of M04; recent window M02..M04 (3 months), previous M01..M01 (cut at M01, where the months start)"),
+    (8, "as of M08; recent window M06..M08 (3 months), previous M03..M05"),
+])
+def test_bare_month_windows_never_name_a_month_before_m01(as_of, said):
+    from martops.usage.marts import Window
+
+    assert Window("month", False, None, as_of, 3, as_of - 2, as_of - 5, as_of).describe() == said

@@ -148,7 +148,8 @@ def _literal(path: Path) -> str:
 # A reason with the row's own raw value written '…' and the numbers after row/line written N, so
 # rows that failed the same way group together however their values and places differ.
 _REASON_KIND = ("regexp_replace(replace(reason, '''' || coalesce(raw_value, '') || '''', '''…'''), "
-                "'(row|line) [0-9]+', '\\1 N', 'g')")
+                "'(rowid|row|line) [0-9]+', '\\1 N', 'g')")
+"""A reason with its own value and place (`row 7`, `line 7`, a SQLite table's `rowid 7`) left out."""
 
 
 def top_reasons(wh: Warehouse, files: list[Path], top: int = TOP_REASONS) -> str:

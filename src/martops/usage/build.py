@@ -67,7 +67,7 @@ def step_load(ctx: StepContext) -> StepResult:
             counts = loading.load(ctx.wh, source, ctx.project, results, log)
         return {"read": sum(c["read"] for c in counts.values()), "loaded": sum(c["loaded"] for c in counts.values()),
                 "quarantined": sum(c["quarantined"] for c in counts.values()),
-                "copies_dropped": counts["events"]["copies"]}
+                "copies_dropped": counts["events"]["copies"], "untyped_events": counts["events"]["untyped"]}
 
     return _logged(ctx, "load", {"source": str(source)}, go, "read", "loaded")
 

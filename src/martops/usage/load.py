@@ -133,6 +133,8 @@ def load(wh: Warehouse, path: str | Path, project: ProjectConfig, results: list,
                                lambda table: (src.where(table.removeprefix("usage_")), "rows"))
             counts["events"]["loaded"] = loaded
             counts["events"]["copies"] = copies
+            ev = wh.table(T.STAGING_EVENTS)
+            counts["events"]["untyped"] = int(wh.scalar((ev.event_type == specs.NO_TYPE).cast("int64").sum()) or 0)
             _log_load(wh, log, counts, copies, settings.grain)
             catalog.gate(wh, project, [T.STAGING_PEOPLE, T.STAGING_EVENTS], results, quality.TABLE_CHECKS)
     finally:
@@ -154,6 +156,8 @@ def _log_load(wh: Warehouse, log: CleaningLog, counts: dict, copies: int, grain:
             f"{e['read']:,} = {e['loaded']:,} + {copies:,} + {e['quarantined']:,}", always=True)
     what = "same person, type and time" if grain == "event" else "same person and month"
     log.add("events", f"copies of an event dropped ({what}; the first row kept)", copies, always=True)
+    log.add("events", f"events without a type, counted as {specs.NO_TYPE} (still an interaction; the type "
+            "breakdowns show them under that name)", e["untyped"], always=True)
     people = wh.table(T.STAGING_PEOPLE)
     s = wh.to_pyarrow(people.aggregate(
         test=people.test_reason.notnull().cast("int64").sum(), nocompany=people.company.isnull().cast("int64").sum(),

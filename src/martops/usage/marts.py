@@ -80,10 +80,17 @@ class Window:
         if self.grain == "event":
             return (f"as of {self.as_of.isoformat()}; recent window {self.recent_from.isoformat()}..{self.as_of.isoformat()} "
                     f"({n} weeks), previous {self.previous_from.isoformat()}..{(self.recent_from - dt.timedelta(days=1)).isoformat()}")
+        first = -10**9 if self.calendar else 1  # bare month numbers start at 1: no `M-1`, no `M00`
+
+        def span(lo: int, hi: int) -> str:
+            if hi < first:
+                return "none (the months start at M01)"
+            cut = " (cut at M01, where the months start)" if lo < first else ""
+            return f"{month_label(max(lo, first), self.calendar)}..{month_label(hi, self.calendar)}{cut}"
+
         return (f"as of {month_label(self.as_of_month, self.calendar)}; recent window "
-                f"{month_label(self.recent_from, self.calendar)}..{month_label(self.as_of_month, self.calendar)} "
-                f"({n} months), previous {month_label(self.previous_from, self.calendar)}.."
-                f"{month_label(self.recent_from - 1, self.calendar)}")
+                f"{span(self.recent_from, self.as_of_month)} ({n} months), previous "
+                f"{span(self.previous_from, self.recent_from - 1)}")
 
 
 def calendar_index(day: dt.date) -> int:
