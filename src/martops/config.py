@@ -657,9 +657,24 @@ class FxIngestConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _http(cls, v: str) -> str:
+        """A base URL the client appends `/START..END?...` to: a query or fragment here would end up
+        in the middle of every request, and a bad port would only fail at the first connection."""
+        from urllib.parse import urlsplit
+
         v = v.strip().rstrip("/")
+        example = "such as https://api.frankfurter.dev/v1"
         if not re.match(r"https?://[^/\s]+", v):
-            raise ValueError("must be an http(s) URL such as https://api.frankfurter.dev/v1")
+            raise ValueError(f"must be an http(s) URL {example}")
+        parts = urlsplit(v)
+        if parts.query or parts.fragment or v.endswith(("?", "#")):
+            raise ValueError(f"must be a base URL without a query or fragment ('?...', '#...'), {example}; martops "
+                             "adds the dates, base and symbols itself")
+        try:
+            parts.port
+        except ValueError:
+            raise ValueError(f"has a port that is not a number from 1 to 65535, {example}") from None
+        if parts.port == 0 or not parts.hostname:
+            raise ValueError(f"needs a host (and a port from 1 to 65535, if any), {example}")
         return v
 
 

@@ -36,6 +36,11 @@ def test_flag_errors_are_one_line_and_create_nothing(server, tmp_path, capsys):
         "(overrides ingest.fx.symbols)"]
     out = run_cli(capsys, "ingest", "fx", "--since", "2999-01-01", "--config", cfg, "--warehouse", wh)
     assert out.code != 0 and len(_lines(out.err)) == 1 and "is in the future" in out.err
+    for url, said in [("http://127.0.0.1:99999/v1", "has a port that is not a number from 1 to 65535"),
+                      ("http://127.0.0.1:8080/v1?from=EUR", "must be a base URL without a query or fragment"),
+                      ("http://127.0.0.1:0/v1", "needs a host (and a port from 1 to 65535, if any)")]:
+        out = run_cli(capsys, "ingest", "fx", "--since", "2024-03-01", "--url", url, "--config", cfg, "--warehouse", wh)
+        assert out.code != 0 and len(_lines(out.err)) == 1 and said in out.err and "Traceback" not in out.err, out.err
     assert not wh.exists()
 
 
