@@ -36,8 +36,9 @@ def tables(warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG
     with wh:
         found = [(name, kind, ncol, wh.count(name) if kind == "table" else None) for name, kind, ncol in wh.relations()]
     if not found:
-        console.print(f"{wh.location} holds no tables yet; build them first (`martops attribution run`, "
-                      "`martops kpis build`, `martops crm build` or `martops loyalty build`)")
+        from martops.engine import BUILD_HINT
+
+        console.print(f"{wh.location} holds no tables yet; {BUILD_HINT}")
         return
     rows = [[*name.split(".", 1), kind, "" if n is None else f"{n:,}", str(ncol)] for name, kind, ncol, n in found]
     table, _ = fitted_table(f"Tables in {wh.location}", ["schema", "table", "kind", "rows", "columns"], rows,
