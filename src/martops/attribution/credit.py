@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import ibis
 
 from martops.attribution import path_models, quality, tables as T
-from martops.attribution.ihc_api import runner as api_runner
 from martops.attribution.models import API_MODEL, PATH_MODELS, credits_expr
 from martops.checks.core import enforce, run_checks
 from martops.checks import catalog
@@ -16,6 +16,9 @@ from martops.config import AttributionConfig, ProjectConfig
 from martops.engine import Warehouse
 from martops.errors import MartopsError, StepError
 from martops.ops.runlog import current_run_id
+
+if TYPE_CHECKING:  # imported when the API is called: httpx costs every CLI command ~0.4 s otherwise
+    from martops.attribution.ihc_api import runner as api_runner
 
 
 class PartialFailure(MartopsError):
@@ -39,6 +42,8 @@ def attribute(wh: Warehouse, since: dt.date, until: dt.date, model: str, cfg: At
     summary: dict = {}
     project = project or ProjectConfig()
     if model == API_MODEL:
+        from martops.attribution.ihc_api import runner as api_runner
+
         api = api or api_runner.ApiOptions()
         summary, current = api_runner.exchange(wh, since, until, api)
         credits = api_runner.credits_expr(wh, current)

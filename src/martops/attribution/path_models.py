@@ -44,17 +44,21 @@ CSV and write-back all need a credit per (conversion, session) that sums to 1 pe
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 
-from martops.attribution import markov, shapley, tables as T
+from martops.attribution import tables as T
 from martops.attribution.costs import EXACT
 from martops.attribution.models import ordered_journey
 from martops.config import AttributionConfig
 from martops.engine import Warehouse
 from martops.errors import StepError
+
+if TYPE_CHECKING:  # imported where solved: scipy.sparse costs every CLI command ~0.3 s otherwise
+    from martops.attribution import markov, shapley
 
 SEP = "\x1f"
 """Joins a path's channel names in one string (ASCII unit separator: not in a channel name)."""
@@ -71,6 +75,8 @@ def range_paths(wh: Warehouse, since: dt.date, until: dt.date) -> markov.Paths |
 
     The definition in its plainest form, whole paths in Python: `channel_weights` counts the same
     chain in SQL, and the tests hold the two to 1e-12."""
+    from martops.attribution import markov
+
     j = wh.table(T.JOURNEYS)
     j = j.filter(j.conv_date.between(since, until))
     nulls = int(wh.scalar(j.channel_name.isnull().sum().fill_null(0)))
@@ -144,6 +150,8 @@ def _markov(wh: Warehouse, v: ir.Table, channels: list[str], order: int) -> mark
     """Transitions counted in SQL (no path leaves the warehouse): the state of a visit is the code
     sum_i (ch[t-i] + 1) * base^i over the last `order` visits (0 before the path's start), and the
     next state's code is built from lead(ch) and the same lags, so no window runs over a window."""
+    from martops.attribution import markov
+
     base = len(channels) + 1
     if base ** order >= 2 ** 62:
         raise StepError(f"markov order {order} with {len(channels):,} channels: the states do not fit a 64-bit "
@@ -181,6 +189,8 @@ def _shapley(wh: Warehouse, v: ir.Table, channels: list[str],
              cfg: AttributionConfig) -> tuple[shapley.ShapleyResult, list[str]]:
     """Each path's channel set as a bitmask (bit_or in SQL; above 62 channels its sorted channel ids
     as a string), paths summed per set: only the distinct sets leave the warehouse."""
+    from martops.attribution import shapley
+
     if len(channels) <= 62:
         one = ibis.literal(1).cast("int64")
         per_path = v.group_by(["kind", "key"]).aggregate(set=(one << v.ch.cast("int32")).bit_or(), conv=v.conv.max(),

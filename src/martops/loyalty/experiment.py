@@ -22,7 +22,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 TREATED = "treated (enrolled)"
 CONTROL = "control"
@@ -72,6 +71,14 @@ class Balance:
     p_value: float | None
     method: str
     note: str = ""
+
+
+def _stats():
+    """scipy.stats, imported on first use: it costs about a second, and every CLI command imports
+    this module through the step registry."""
+    from scipy import stats
+
+    return stats
 
 
 def compare_means(treated: Sequence[float] | np.ndarray, control: Sequence[float] | np.ndarray, *,
@@ -142,12 +149,12 @@ def compare_proportions(successes_t: int, n_t: int, successes_c: int, n_c: int, 
     else:
         pooled = (st + sc) / (nt + nc)
         z = diff / math.sqrt(pooled * (1 - pooled) * (1 / nt + 1 / nc))
-        p_value = float(2 * stats.norm.sf(abs(z)))
+        p_value = float(2 * _stats().norm.sf(abs(z)))
     if st in (0, nt) and sc in (0, nc):
         notes.append("both shares are 0 or 1: the Wald standard error is 0, no interval")
     else:
         se = math.sqrt(pt * (1 - pt) / nt + pc * (1 - pc) / nc)
-        half = float(stats.norm.ppf(0.5 + confidence / 2)) * se
+        half = float(_stats().norm.ppf(0.5 + confidence / 2)) * se
         ci_low, ci_high = diff - half, diff + half
     return dataclasses.replace(base, ci_low=ci_low, ci_high=ci_high, p_value=p_value, note="; ".join(notes))
 
@@ -181,7 +188,7 @@ def bootstrap_difference(treated: Sequence[float] | np.ndarray, control: Sequenc
     no_p = "a bootstrap interval only, no p-value"
     if reason := _why_no_test(t, c):
         return dataclasses.replace(base, note=f"{reason}; {no_p}")
-    res = stats.bootstrap((t, c), _difference_of_means, n_resamples=resamples,
+    res = _stats().bootstrap((t, c), _difference_of_means, n_resamples=resamples,
                           batch=max(1, min(resamples, _BOOTSTRAP_BATCH_VALUES // (t.size + c.size))),
                           vectorized=True, paired=False, axis=-1, confidence_level=confidence,
                           method="percentile", rng=np.random.default_rng(seed))
@@ -217,7 +224,7 @@ def balance_categorical(treated_values: Iterable[Any], control_values: Iterable[
         return Balance(covariate, levels, None, None, method,
                        note=f"fewer than 2 levels ({', '.join(levels)}): nothing to compare")
     table = np.array([[counts[0] for counts in levels.values()], [counts[1] for counts in levels.values()]])
-    res = stats.chi2_contingency(table, correction=False)
+    res = _stats().chi2_contingency(table, correction=False)
     note = ""
     if (small := int((res.expected_freq < 5).sum())):
         note = (f"{small} of {table.size} expected counts are below 5: the chi-square approximation "
@@ -257,7 +264,7 @@ def _welch(t: np.ndarray, c: np.ndarray) -> tuple[Any, str]:
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = stats.ttest_ind(t, c, equal_var=False)
+        res = _stats().ttest_ind(t, c, equal_var=False)
     constant_arm = np.ptp(t) == 0 or np.ptp(c) == 0
     messages = dict.fromkeys(str(w.message) for w in caught
                              if not (constant_arm and str(w.message).startswith("Precision loss")))
