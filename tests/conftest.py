@@ -133,7 +133,7 @@ def pg_dsn(pg_server, request) -> str:
 
 
 @pytest.fixture(scope="session")
-def spark_session():
+def spark_session(tmp_path_factory):
     """The process's Spark session (local[2], 127.0.0.1 only, no UI), started the first time a test
     asks for it and kept for the whole run (a JVM start costs 15-25 s). Without pyspark or Java the
     test skips, unless MARTOPS_REQUIRE_SPARK is set (CI), where it fails."""
@@ -153,7 +153,7 @@ def spark_session():
     from martops.config import WarehouseConfig
     from martops.engines import spark_session as S
 
-    return S.session(WarehouseConfig())
+    return S.session(WarehouseConfig(), catalog_dir=str(tmp_path_factory.mktemp("spark-catalog")))
 
 
 @pytest.fixture
