@@ -42,14 +42,31 @@ def newest(wh: Warehouse, providers: list[ReportSection]) -> dt.date | None:
     return max(dates) if dates else None
 
 
+def outside(wh: Warehouse, providers: list[ReportSection], period: Period) -> str | None:
+    """Why the period lies outside every domain's dated data (naming their spans), else None.
+
+    Without this a warehouse of states alone (usage tiers, CRM segments) would publish a report for
+    any week, 1999 or 2030, with exit 0: its sections never come out empty."""
+    spans = [(p.title, s) for p in providers if (s := p.span(wh)) is not None]
+    if not spans or any(a <= period.until and b >= period.since for _, (a, b) in spans):
+        return None
+    first, last = min(a for _, (a, _b) in spans), max(b for _, (_a, b) in spans)
+    each = "; ".join(f"{title} {a} to {b}" for title, (a, b) in spans)
+    return (f"no domain has data dated {period.since}..{period.until}: the warehouse's dated data span {first} to "
+            f"{last} ({each}); pick a period inside it, or omit the period for the last complete week")
+
+
 def build(wh: Warehouse, cfg: ProjectConfig, providers: list[ReportSection], known: Catalog, sources: Sources, *,
           week: str | None = None, since: dt.date | None = None, until: dt.date | None = None,
           allow_stale: bool = False) -> Built:
     """The report's page for the period asked for (see `period.resolve`). ReportBlocked when an
     error check fails, unless `allow_stale` (then the page opens with a banner naming each failure);
-    ConfigError when no domain has anything to report."""
+    ConfigError when no domain has anything to report, or the period lies outside every domain's
+    dated data (`outside`)."""
     # only a report with no period asks each domain its newest date
     period = resolve(week, since, until, None if week or since or until else newest(wh, providers))
+    if (why := outside(wh, providers, period)) is not None:
+        raise ConfigError(why)
     sections = [s for s in (p.build(wh, period, cfg) for p in providers) if s is not None]
     if not sections:
         raise ConfigError(f"{wh.location}: no domain has built its tables here yet, so there is nothing to report; "
