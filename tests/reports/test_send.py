@@ -182,6 +182,8 @@ def test_the_folder_delivery_names_files_by_period_and_replaces_its_own(capsys, 
     (["--to", "nobody"], "", "--to: 'nobody' is not one mail address"),
     (["--to", "a@example.com"], "", "mailing needs the mail server: add an smtp: block"),
     (["--folder", "missing"], "", "--folder missing: does not exist"),
+    (["--folder", "martops.yml"], "", "--folder martops.yml: is a file, not a folder"),
+    ([], "report:\n  folder: missing\n", "report.folder (martops.yml) missing: does not exist"),
     ([], "report:\n  to: [a@example]\n", "report.to: 'a@example' is not one mail address"),
 ])
 def test_delivery_mistakes_are_one_line_errors(capsys, demo_warehouse, tmp_path, monkeypatch, args, yml, expected):

@@ -132,7 +132,7 @@ def send_report(
         settings = cfg.smtp
         settings.password()  # an unset variable is said before any work
     if where is not None:
-        send.check_folder(where)
+        send.check_folder(where, "--folder" if folder is not None else "report.folder (martops.yml)")
     if recipients or pdf:
         chromium.find()
     with connect_warehouse(cfg, warehouse, read_only=True) as wh:
