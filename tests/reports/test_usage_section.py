@@ -40,7 +40,7 @@ def test_a_usage_only_warehouse_refuses_a_week_outside_its_data(capsys, usage_wa
                   "--week", week)
     err = " ".join(res.err.split())
     assert res.code == 1 and "Traceback" not in res.err and len(res.err.strip().splitlines()) == 1, res.err
-    assert f"the warehouse's dated data span {first} to {last} (Product usage {first} to {last})" in err
+    assert f"the warehouse's dated data: Product usage {first} to {last}; pick a period inside them" in err
     assert not (tmp_path / "r.html").exists()
     # a week inside the usage data is still reported
     inside = last.isocalendar()

@@ -50,10 +50,8 @@ def outside(wh: Warehouse, providers: list[ReportSection], period: Period) -> st
     spans = [(p.title, s) for p in providers if (s := p.span(wh)) is not None]
     if not spans or any(a <= period.until and b >= period.since for _, (a, b) in spans):
         return None
-    first, last = min(a for _, (a, _b) in spans), max(b for _, (_a, b) in spans)
     each = "; ".join(f"{title} {a} to {b}" for title, (a, b) in spans)
-    return (f"no domain has data dated {period.since}..{period.until}: the warehouse's dated data span {first} to "
-            f"{last} ({each}); pick a period inside it, or omit the period for the last complete week")
+    return f"no domain has data dated {period.since}..{period.until}; the warehouse's dated data: {each}"
 
 
 def build(wh: Warehouse, cfg: ProjectConfig, providers: list[ReportSection], known: Catalog, sources: Sources, *,
@@ -66,7 +64,7 @@ def build(wh: Warehouse, cfg: ProjectConfig, providers: list[ReportSection], kno
     # only a report with no period asks each domain its newest date
     period = resolve(week, since, until, None if week or since or until else newest(wh, providers))
     if (why := outside(wh, providers, period)) is not None:
-        raise ConfigError(why)
+        raise ConfigError(f"{why}; pick a period inside them, or omit the period for the last complete week")
     sections = [s for s in (p.build(wh, period, cfg) for p in providers) if s is not None]
     if not sections:
         raise ConfigError(f"{wh.location}: no domain has built its tables here yet, so there is nothing to report; "
