@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from martops.engine import connect
@@ -47,3 +49,16 @@ def test_a_usage_only_warehouse_refuses_a_week_outside_its_data(capsys, usage_wa
     res = run_cli(capsys, "report", "weekly", "--warehouse", usage_warehouse, "--out", tmp_path / "r.html",
                   "--week", f"{inside[0]}-W{inside[1]:02d}")
     assert res.code == 0, res.err
+
+
+def test_the_default_week_is_the_dated_sections_not_the_usage_builds(capsys, demo_warehouse, usage_warehouse, tmp_path):
+    """The usage marts' as-of day (2024) is later than every campaign (2023): a week picked from it
+    held no attribution, campaign or loyalty figure at all, and was published with exit 0."""
+    wh = tmp_path / "both.duckdb"
+    shutil.copy(demo_warehouse, wh)
+    assert run_cli(capsys, "usage", "build", "--source", usage_warehouse.parent / "usage.db", "--warehouse", wh).code == 0
+    res = run_cli(capsys, "report", "weekly", "--warehouse", wh, "--out", tmp_path / "r.html")
+    assert res.code == 0, res.err
+    assert "weekly report for 2023-W35 (2023-08-28 to 2023-09-03)" in " ".join(res.out.split())
+    page = read((tmp_path / "r.html").read_text("utf-8"))
+    assert {"attribution", "campaigns", "usage"} <= set(page.sections)

@@ -37,9 +37,14 @@ class Built:
 
 
 def newest(wh: Warehouse, providers: list[ReportSection]) -> dt.date | None:
-    """The newest date any domain's dated data reach (None: none has any)."""
-    dates = [d for d in (as_day(p.latest(wh)) for p in providers) if d is not None]
-    return max(dates) if dates else None
+    """The newest date the dated domains' data reach (attribution, campaigns, loyalty), else the states'
+    (a usage build's as-of day); None: none has any. A state's day is often later than every
+    campaign's, and would pick a week in which every dated section is empty (as the dashboard opens)."""
+    for group in ([p for p in providers if p.dated], providers):
+        dates = [d for d in (as_day(p.latest(wh)) for p in group) if d is not None]
+        if dates:
+            return max(dates)
+    return None
 
 
 def outside(wh: Warehouse, providers: list[ReportSection], period: Period) -> str | None:
