@@ -205,6 +205,15 @@ def test_a_malformed_link_period_is_said_and_the_default_shown(kpis_only):
     assert at.date_input(key="period").value[1].isoweekday() == 7
 
 
+def test_a_range_outside_every_domains_data_is_said_at_the_top(kpis_only, full):
+    """As the report refuses such a period: the states (usage, CRM) would otherwise read as that range's."""
+    said = [text(w) for w in page(kpis_only, week="1999-W01").warning]
+    assert said == ["No domain has data dated 1999-01-04..1999-01-10; the warehouse's dated data: Campaign KPIs "
+                    "2023-08-01 to 2023-08-30: pick a date range inside them in the sidebar (the states below are as "
+                    "of their last build, not of this range)"]
+    assert not [w for w in page(full, week="2023-W36").warning if text(w).startswith("No domain has data")]
+
+
 def test_a_missing_warehouse_is_one_line_on_the_page(tmp_path):
     at = AppTest.from_function(_script, kwargs={"warehouse": str(tmp_path / "nope.duckdb"), "config": None},
                                default_timeout=60)

@@ -177,11 +177,22 @@ def test_the_folder_delivery_names_files_by_period_and_replaces_its_own(capsys, 
     assert res.code == 0 and pdf.stat().st_mtime_ns > made  # its own PDF is recognised and replaced
 
 
+def test_a_mailbox_named_twice_gets_the_mail_once(capsys, demo_warehouse, tmp_path):
+    with smtp_server() as (server, port):
+        res = send(capsys, demo_warehouse, project(tmp_path, port), "--to", "a@example.com", "--to",
+                   "Anna <A@Example.com>", "--to", "b@example.com")
+    assert res.code == 0, res.err
+    got, = server.received
+    assert got.recipients == ["a@example.com", "b@example.com"] and got.message["To"] == "a@example.com, b@example.com"
+
+
 @pytest.mark.parametrize("args, yml, expected", [
     ([], "", "nothing to deliver to: give --to ADDRESS"),
     (["--to", "nobody"], "", "--to: 'nobody' is not one mail address"),
     (["--to", "a@example.com"], "", "mailing needs the mail server: add an smtp: block"),
     (["--folder", "missing"], "", "--folder missing: does not exist"),
+    (["--folder", "martops.yml"], "", "--folder martops.yml: is a file, not a folder"),
+    ([], "report:\n  folder: missing\n", "report.folder (martops.yml) missing: does not exist"),
     ([], "report:\n  to: [a@example]\n", "report.to: 'a@example' is not one mail address"),
 ])
 def test_delivery_mistakes_are_one_line_errors(capsys, demo_warehouse, tmp_path, monkeypatch, args, yml, expected):

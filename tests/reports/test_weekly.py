@@ -131,6 +131,7 @@ def test_default_period_is_the_last_complete_iso_week(capsys, demo_warehouse, tm
     (["--since", "2023-09-01"], "--since and --until go together"),
     (["--since", "2023-09-07", "--until", "2023-09-01"], "--since 2023-09-07 is after --until 2023-09-01"),
     (["--week", "2019-W10"], "no domain has data dated 2019-03-04..2019-03-10"),
+    (["--week", "2030-W05"], "the warehouse's dated data: Attribution 2023-"),
 ])
 def test_bad_periods_are_one_line_errors(capsys, demo_warehouse, tmp_path, args, expected):
     res = report(capsys, demo_warehouse, tmp_path / "r.html", *args)

@@ -17,7 +17,7 @@ from martops.attribution.pipeline import first_gap
 from martops.config import ProjectConfig
 from martops.engine import Warehouse
 from martops.reports import charts
-from martops.reports.blocks import Chart, Column, Metric, ReportSection, Section, Table, change, cut_short
+from martops.reports.blocks import Chart, Column, Metric, ReportSection, Section, Table, change, cut_short, date_span
 from martops.reports.filters import NO_FILTERS, Filters
 from martops.reports.period import Period
 
@@ -182,5 +182,9 @@ def _models(wh: Warehouse, models: list[str], period: Period, f: Filters) -> Cha
         {m: [got.get((m, c)) for c in channels] for m in models}, "conversions"))
 
 
-REPORT = ReportSection(build, latest, title="Attribution", dated=True, table=T.CHANNEL_REPORTING,
+def span(wh: Warehouse) -> tuple[dt.date, dt.date] | None:
+    return date_span(wh, T.CHANNEL_REPORTING, "date")
+
+
+REPORT = ReportSection(build, latest, span, title="Attribution", dated=True, table=T.CHANNEL_REPORTING,
                        filters=FILTERS, reads=(T.CHANNEL_REPORTING, T.RANGES))

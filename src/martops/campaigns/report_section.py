@@ -14,7 +14,7 @@ from martops.campaigns.mart import RATIOS
 from martops.config import ProjectConfig
 from martops.engine import Warehouse
 from martops.reports import charts
-from martops.reports.blocks import Chart, Column, Metric, ReportSection, Section, Table, change, cut_short
+from martops.reports.blocks import Chart, Column, Metric, ReportSection, Section, Table, change, cut_short, date_span
 from martops.reports.filters import NO_FILTERS, Filters
 from martops.reports.period import Period
 
@@ -126,4 +126,8 @@ def _trend(wh: Warehouse, period: Period, f: Filters) -> Chart:
         right=("Acquisitions",), right_title="acquisitions"))
 
 
-REPORT = ReportSection(build, latest, title="Campaign KPIs", dated=True, table=T.DAILY, filters=FILTERS, reads=(T.DAILY,))
+def span(wh: Warehouse) -> tuple[dt.date, dt.date] | None:
+    return date_span(wh, T.DAILY, "date")
+
+
+REPORT = ReportSection(build, latest, span, title="Campaign KPIs", dated=True, table=T.DAILY, filters=FILTERS, reads=(T.DAILY,))

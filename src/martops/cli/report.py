@@ -132,7 +132,7 @@ def send_report(
         settings = cfg.smtp
         settings.password()  # an unset variable is said before any work
     if where is not None:
-        send.check_folder(where)
+        send.check_folder(where, "--folder" if folder is not None else "report.folder (martops.yml)")
     if recipients or pdf:
         chromium.find()
     with connect_warehouse(cfg, warehouse, read_only=True) as wh:
@@ -151,7 +151,8 @@ def send_report(
 
 
 def _destinations(cfg, to: Optional[list[str]], folder: Optional[Path]) -> tuple[list[str], Optional[Path]]:
-    """(recipients, folder): the flags when any is given, else martops.yml's report.to / report.folder."""
+    """(recipients, folder): the flags when any is given, else martops.yml's report.to / report.folder.
+    A mailbox named twice (`--to a@x.com --to A@x.com`) gets the mail once."""
     from martops.delivery.smtp import address
 
     if to or folder is not None:
@@ -161,9 +162,22 @@ def _destinations(cfg, to: Optional[list[str]], folder: Optional[Path]) -> tuple
                 recipients.append(address(value))
             except ValueError as exc:
                 raise ConfigError(f"--to: {exc}") from None
-        return recipients, folder
+        return _once(recipients), folder
     settings = cfg.report
     if not settings.to and settings.folder is None:
         raise ConfigError("nothing to deliver to: give --to ADDRESS (repeatable) or --folder DIR, or set report.to / "
                           "report.folder in martops.yml")
-    return list(settings.to), Path(settings.folder) if settings.folder else None
+    return _once(settings.to), Path(settings.folder) if settings.folder else None
+
+
+def _once(recipients: list[str]) -> list[str]:
+    """The first of each mailbox (compared without its display name, case-insensitively)."""
+    import email.utils
+
+    seen: set[str] = set()
+    kept = []
+    for r in recipients:
+        if (mailbox := email.utils.parseaddr(r)[1].lower()) not in seen:
+            seen.add(mailbox)
+            kept.append(r)
+    return kept

@@ -11,7 +11,7 @@ from martops.config import ProjectConfig
 from martops.crm.marts import customers, products, sales, support
 from martops.engine import Warehouse
 from martops.reports import charts
-from martops.reports.blocks import Chart, Column, Metric, ReportSection, Section, Table
+from martops.reports.blocks import Chart, Column, Metric, ReportSection, Section, Table, date_span
 from martops.reports.filters import NO_FILTERS, Filters
 from martops.reports.period import Period
 
@@ -53,4 +53,9 @@ def build(wh: Warehouse, period: Period, cfg: ProjectConfig, filters: Filters = 
     return section
 
 
-REPORT = ReportSection(build, title="CRM", reads=(customers.TABLE, products.TABLE, support.TABLE, sales.TABLE))
+def span(wh: Warehouse):
+    """The extract's purchases, first to last (None without the customers mart)."""
+    return date_span(wh, customers.TABLE, "first_purchase", "last_purchase")
+
+
+REPORT = ReportSection(build, span=span, title="CRM", reads=(customers.TABLE, products.TABLE, support.TABLE, sales.TABLE))

@@ -31,6 +31,7 @@ from martops.reports import health as H
 from martops.reports.blocks import Section
 from martops.reports.filters import NAMES, Filters, values
 from martops.reports.period import Period, as_day, resolve
+from martops.reports.weekly import outside
 
 TITLE = "Marketing dashboard"
 SERVER_TTL = 300
@@ -182,6 +183,9 @@ def _page(wh: Warehouse, cfg: ProjectConfig) -> None:
     copy = " (a copy: another process is writing it)" if wh.reading_copy is not None else ""
     st.caption(draw.escape(f"{wh.location}{copy}, read-only · {choice.period.text}, compared with "
                            f"{choice.period.previous().text}"))
+    if (why := outside(wh, [d.report for d in providers()], choice.period)) is not None:
+        st.warning(draw.escape(f"{why[0].upper()}{why[1:]}: pick a date range inside them in the sidebar "
+                               "(the states below are as of their last build, not of this range)"))
     st.markdown(" · ".join(f"[{d.report.title}](#{d.name})" for d in providers()) + " · [Data health](#health)")
     for d in providers():
         _domain_section(d, wh, cfg, choice, keys, latest.get(d.name))

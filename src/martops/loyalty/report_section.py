@@ -14,7 +14,7 @@ from martops.config import ProjectConfig
 from martops.engine import Warehouse
 from martops.loyalty import tables as T
 from martops.reports import charts
-from martops.reports.blocks import Chart, Column, Metric, ReportSection, Section, Table
+from martops.reports.blocks import Chart, Column, Metric, ReportSection, Section, Table, date_span
 from martops.reports.filters import NO_FILTERS, Filters
 from martops.reports.period import Period
 
@@ -67,5 +67,9 @@ def build(wh: Warehouse, period: Period, cfg: ProjectConfig, filters: Filters = 
     return section
 
 
-REPORT = ReportSection(build, latest, title="Loyalty programme", dated=True,
+def span(wh: Warehouse) -> tuple[dt.date, dt.date] | None:
+    return date_span(wh, T.DAILY, "period_start")
+
+
+REPORT = ReportSection(build, latest, span, title="Loyalty programme", dated=True,
                        reads=(T.DAILY, T.PROGRAMME_SUMMARY, T.LIABILITY))

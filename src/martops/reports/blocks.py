@@ -119,6 +119,9 @@ class ReportSection:
     latest: Callable[["Warehouse"], dt.date | None] = lambda wh: None
     """The newest date the domain's dated data reach (None: none, or a state with no dates): a
     report with no period given covers the ISO week holding the newest of these."""
+    span: Callable[["Warehouse"], "tuple[dt.date, dt.date] | None"] = lambda wh: None
+    """The first and last day the domain's data describe (None: no dated data): a report refuses a
+    period that meets none of the domains' spans, rather than publish states as of another time."""
     title: str = ""
     """The section's heading where it has nothing to show (the dashboard names what builds it)."""
     dated: bool = False
@@ -131,6 +134,19 @@ class ReportSection:
     reads: tuple[str, ...] = ()
     """The warehouse tables `build` reads: the inputs of the `report.weekly` step, so the step
     runs after the steps that write them."""
+
+
+def date_span(wh: "Warehouse", table: str, first: str, last: str | None = None) -> "tuple[dt.date, dt.date] | None":
+    """(min of `first`, max of `last`, default `first`) of a table as days; None when it is missing or
+    either end is NULL (no rows, or a month-grain mart without days)."""
+    from martops.reports.period import as_day
+
+    if not wh.exists(table):
+        return None
+    t = wh.table(table)
+    row = wh.to_pyarrow(t.aggregate(a=t[first].min(), b=t[last or first].max())).to_pylist()[0]
+    a, b = as_day(row["a"]), as_day(row["b"])
+    return (a, b) if a is not None and b is not None else None
 
 
 def cut_short(section: Section, last: object, period: "Period", what: str) -> bool:

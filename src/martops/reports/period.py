@@ -72,9 +72,9 @@ def parse_week(text: str) -> Period:
 
 def resolve(week: str | None, since: dt.date | None, until: dt.date | None, latest: dt.date | None) -> Period:
     """The period asked for: `--week`, or `--since/--until` (both; labelled as an ISO week when they
-    are one, Monday to Sunday), or else the last complete ISO
-    week up to `latest` (the newest date any section has data for: the week ending on it when it is
-    a Sunday, else the week before). ConfigError on a mix or a reversed range."""
+    are one, Monday to Sunday), or else the last complete ISO week up to `latest` (the dated
+    sections' newest date, `weekly.newest`: the week ending on it when it is a Sunday, else the
+    week before). ConfigError on a mix or a reversed range."""
     if week and (since or until):
         raise ConfigError("give --week or --since/--until, not both")
     if week:

@@ -41,11 +41,12 @@ def write(built: Built, out: Path, pdf: Path | None, timeout: float, **kw) -> li
     return files
 
 
-def check_folder(folder: Path) -> Path:
-    """`folder` when it is an existing folder; ConfigError otherwise (a typo must not scatter reports)."""
+def check_folder(folder: Path, flag: str = "--folder") -> Path:
+    """`folder` when it is an existing folder; ConfigError otherwise (a typo must not scatter reports),
+    naming it as the user gave it (`flag`: --folder, or report.folder in martops.yml)."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise ConfigError(f"--folder {folder}: " + ("is a file, not a folder" if folder.exists() else
+        raise ConfigError(f"{flag} {folder}: " + ("is a file, not a folder" if folder.exists() else
                                                     "does not exist; create it first"))
     return folder
 

@@ -37,9 +37,26 @@ class Built:
 
 
 def newest(wh: Warehouse, providers: list[ReportSection]) -> dt.date | None:
-    """The newest date any domain's dated data reach (None: none has any)."""
-    dates = [d for d in (as_day(p.latest(wh)) for p in providers) if d is not None]
-    return max(dates) if dates else None
+    """The newest date the dated domains' data reach (attribution, campaigns, loyalty), else the states'
+    (a usage build's as-of day); None: none has any. A state's day is often later than every
+    campaign's, and would pick a week in which every dated section is empty (as the dashboard opens)."""
+    for group in ([p for p in providers if p.dated], providers):
+        dates = [d for d in (as_day(p.latest(wh)) for p in group) if d is not None]
+        if dates:
+            return max(dates)
+    return None
+
+
+def outside(wh: Warehouse, providers: list[ReportSection], period: Period) -> str | None:
+    """Why the period lies outside every domain's dated data (naming their spans), else None.
+
+    Without this a warehouse of states alone (usage tiers, CRM segments) would publish a report for
+    any week, 1999 or 2030, with exit 0: its sections never come out empty."""
+    spans = [(p.title, s) for p in providers if (s := p.span(wh)) is not None]
+    if not spans or any(a <= period.until and b >= period.since for _, (a, b) in spans):
+        return None
+    each = "; ".join(f"{title} {a} to {b}" for title, (a, b) in spans)
+    return f"no domain has data dated {period.since}..{period.until}; the warehouse's dated data: {each}"
 
 
 def build(wh: Warehouse, cfg: ProjectConfig, providers: list[ReportSection], known: Catalog, sources: Sources, *,
@@ -47,9 +64,12 @@ def build(wh: Warehouse, cfg: ProjectConfig, providers: list[ReportSection], kno
           allow_stale: bool = False) -> Built:
     """The report's page for the period asked for (see `period.resolve`). ReportBlocked when an
     error check fails, unless `allow_stale` (then the page opens with a banner naming each failure);
-    ConfigError when no domain has anything to report."""
+    ConfigError when no domain has anything to report, or the period lies outside every domain's
+    dated data (`outside`)."""
     # only a report with no period asks each domain its newest date
     period = resolve(week, since, until, None if week or since or until else newest(wh, providers))
+    if (why := outside(wh, providers, period)) is not None:
+        raise ConfigError(f"{why}; pick a period inside them, or omit the period for the last complete week")
     sections = [s for s in (p.build(wh, period, cfg) for p in providers) if s is not None]
     if not sections:
         raise ConfigError(f"{wh.location}: no domain has built its tables here yet, so there is nothing to report; "

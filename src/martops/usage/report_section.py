@@ -10,7 +10,7 @@ import ibis
 from martops.config import ProjectConfig
 from martops.engine import Warehouse
 from martops.reports import charts
-from martops.reports.blocks import Chart, Column, Metric, ReportSection, Section, Table
+from martops.reports.blocks import Chart, Column, Metric, ReportSection, Section, Table, date_span
 from martops.reports.filters import NO_FILTERS, Filters
 from martops.reports.period import Period
 from martops.usage import tables as T
@@ -55,4 +55,9 @@ def latest(wh: Warehouse):
     return wh.scalar(wh.table(T.CUSTOMERS).as_of.max()) if wh.exists(T.CUSTOMERS) else None
 
 
-REPORT = ReportSection(build, latest, title="Product usage", reads=(T.CUSTOMERS, T.TIERS, T.RETENTION))
+def span(wh: Warehouse):
+    """From the first event of any customer to the marts' as-of day (None at the month grain)."""
+    return date_span(wh, T.CUSTOMERS, "first_seen", "as_of")
+
+
+REPORT = ReportSection(build, latest, span, title="Product usage", reads=(T.CUSTOMERS, T.TIERS, T.RETENTION))
