@@ -48,10 +48,14 @@ def typed(value: Any, dtype: Any, where: str) -> Any:
     if k in ok:
         if k == "number" and isinstance(value, str):
             try:
-                return float(value) if any(c in value for c in ".eE") else int(value)
+                value = float(value) if any(c in value for c in ".eE") else int(value)
+                ok[k] = True
             except ValueError:
                 pass
         if ok[k]:
+            if k == "number" and dtype.is_integer() and isinstance(value, float) and not value.is_integer():
+                raise ConfigError(f"{where}: {value!r} can never equal a value of a {dtype} column (whole numbers); "
+                                  "give a whole number")
             return value
         raise ConfigError(f"{where}: {value!r} cannot be compared with a {dtype} column; give a "
                           f"{'true/false' if k == 'bool' else 'number' if k == 'number' else 'text'} value")
@@ -129,6 +133,11 @@ def check(wh: Warehouse, name: str, wf: Workflow) -> None:
     _filtered(t, trig.table, trig.where, f"{top}.trigger.where")
     if trig.watermark:
         col = _column(t, trig.table, trig.watermark, f"{top}.trigger.watermark")
+        if kind(col.type()) not in ("time", "date", "number"):
+            raise ConfigError(f"{top}.trigger.watermark: {trig.table}.{trig.watermark} is {col.type()}, not a date, "
+                              "time or number: text sorts by its characters ('10' before '9', every name after "
+                              "'2024-...'), so a run would read the wrong rows; name a timestamp column such as "
+                              "_etl_loaded_at")
         if trig.since is not None:
             typed(trig.since, col.type(), f"{top}.trigger.since")
     for cname, cond in wf.conditions.items():

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from martops import __version__
-from martops.config_workflows import Webhook
+from martops.config_workflows import EXAMPLE_URL, Webhook, not_http_url
 from martops.errors import ConfigError
 from martops.workflows.actions import ActionFailed
 
@@ -33,8 +33,10 @@ def url(name: str, hook: Webhook) -> str:
     if hook.url is not None:
         return hook.url
     value = _env(hook.url_env or "", f"webhooks.{name}.url_env").strip()
-    if not value.startswith(("http://", "https://")):
-        raise ConfigError(f"webhooks.{name}.url_env: {hook.url_env} does not hold an http(s) URL")
+    problem = not_http_url(value)
+    if problem:
+        raise ConfigError(f"webhooks.{name}.url_env: {hook.url_env} does not hold an http(s) URL such as "
+                          f"{EXAMPLE_URL} ({problem})")
     return value
 
 
