@@ -52,9 +52,16 @@ class _Strict(BaseModel):
 
 def environment() -> SandboxedEnvironment:
     """The one Jinja environment of workflow templates: sandboxed (a template is configuration, not
-    code), a variable the row lacks is an error rather than an empty string, no HTML escaping (the
-    texts are plain-text mail bodies and JSON values, escaped by their own encoders)."""
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    code), a variable the row lacks is an error rather than an empty string, an empty value (NULL)
+    prints as nothing rather than Python's `None` ("Hi None," in a customer's inbox; `{{ company or
+    'there' }}` gives a fallback), no HTML escaping (the texts are plain-text mail bodies and JSON
+    values, escaped by their own encoders)."""
+    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True,
+                                finalize=_blank_null)
+
+
+def _blank_null(value: object) -> object:
+    return "" if value is None else value
 
 
 def template_problem(text: str) -> str | None:

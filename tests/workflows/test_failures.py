@@ -165,3 +165,35 @@ def test_the_graph_step_runs_the_workflows_and_fails_while_a_server_is_down(caps
         runs = wh.execute("SELECT status, rows_in, rows_out FROM ops.runs WHERE step = 'workflows.run' "
                           "ORDER BY started_at")
     assert runs == [("failed", None, None), ("success", 0, len(people))]
+
+
+def test_an_empty_value_prints_as_nothing_and_an_empty_address_parks(capsys, tmp_path, warehouse_location):
+    """A NULL company prints as nothing, not as Python's `None` ("None account owner" in a task, "at
+    None" in a Slack message); a NULL e-mail address parks that customer with the reason."""
+    people = P.customers(4, seed=3)
+    for c in people:
+        c.activated_at = None
+    people[0].company, people[1].company, people[2].email = None, "Northwind", None
+    with connect(path=warehouse_location) as wh:
+        P.load(wh, people)
+    with smtp_server() as (mail, port), receiver() as hooks:
+        config = _project(tmp_path, warehouse_location, port, hooks, steps={
+            "welcome": {"email": {"to": "{{ email }}", "subject": "Welcome{% if company %}, {{ company }}{% endif %}",
+                                  "body": "Hi {{ name }} ({{ company }})\n"}},
+            "notify-sales": {"webhook": {"endpoint": "sales", "json": {"text": "{{ name }} at {{ company }}"}}},
+            "check-in": {"task": {"title": "Check in with {{ name }}", "assignee": "{{ company }} account owner"}}})
+        out = run_cli(capsys, "workflows", "run", "--now", NOW, "--config", config)
+        assert out.code == 0, out.err
+        assert len(mail.received) == len(people) - 1
+        bodies = {m.message["To"]: m.message.get_content().replace("\r\n", "\n") for m in mail.received}
+        assert bodies[people[0].email] == f"Hi {people[0].name} ()\n"
+        assert bodies[people[1].email] == f"Hi {people[1].name} (Northwind)\n"
+        texts = {r.body["text"] for r in hooks.requests}
+        assert f"{people[0].name} at " in texts and f"{people[1].name} at Northwind" in texts
+        assert not any("None" in t for t in texts)
+    with connect(path=warehouse_location, read_only=True) as wh:
+        tasks = dict(wh.execute("SELECT entity_id, assignee FROM marts.workflow_tasks"))
+        parked = wh.execute(f"SELECT entity_id, reason FROM {wh.quoted(T.ENTITIES)} WHERE status = 'parked'")
+    assert tasks[str(people[0].user_id)] == " account owner" and tasks[str(people[1].user_id)] == "Northwind account owner"
+    assert parked == [(str(people[2].user_id), "welcome: to: expected a mail address such as reports@example.com, "
+                                               "got nothing")]
