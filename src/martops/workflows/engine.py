@@ -75,7 +75,8 @@ class Counts:
     waiting: int = 0
     parked: int = 0
     retrying: int = 0
-    """Actions that failed temporarily after every attempt: the next run tries again."""
+    """Actions that failed temporarily after every attempt, or on a channel refusing every action
+    (a login refused): the next run tries again."""
     stopped: int = 0
     completed: int = 0
 
@@ -135,7 +136,8 @@ class Run:
         self.counts = {name: Counts() for name in workflows}
         self.files: dict[str, str] = {}
         self.down: dict[str, str] = {}
-        """Channels that failed temporarily this run -> why: later actions on them wait for the next run."""
+        """Channels that failed temporarily or refuse everything this run -> why: later actions on
+        them wait for the next run."""
         self._http: httpx.Client | None = None
 
     # -- before anything is read or sent ------------------------------------------------------
@@ -372,11 +374,12 @@ class Run:
             result, tries = actions.attempt(prepared.perform, wf.retry, self.sleep)
         except actions.ActionFailed as exc:
             tried = dataclasses.replace(started, attempts=started.attempts + exc.attempts)
-            if exc.temporary:
+            if exc.temporary or exc.blocking:
                 self.down[prepared.channel] = f"{prepared.channel} failed earlier in this run ({exc})"
                 store.save([], [dataclasses.replace(tried, status=T.FAILED, error=str(exc))])
-                self.events.append(Event(name, e.entity_id, step_name, step.kind, "failed",
-                                         f"{exc} (after {exc.attempts} attempt(s); the next run tries again)"))
+                self.events.append(Event(name, e.entity_id, step_name, step.kind, "failed", f"{exc} " + (
+                    f"(after {exc.attempts} attempt(s); the next run tries again)" if exc.temporary else
+                    "(the same for every entity, so none is parked: fix the settings; the next run tries again)")))
                 counts.retrying += 1
             else:
                 self._park(store, e, tried, f"{step_name}: {exc}")
