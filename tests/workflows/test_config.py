@@ -198,3 +198,23 @@ def test_command_line_mistakes(capsys, tmp_path):
     assert out.code == 1 and "martops.yml declares no workflows" in out.err
     out = run_cli(capsys, "workflows", "status", "--warehouse", str(tmp_path / "typo.duckdb"), "--config", config)
     assert out.code == 1 and "typo.duckdb" in out.err
+
+
+def test_a_where_value_no_row_holds_is_a_note_naming_the_values_there(capsys, tmp_path, monkeypatch):
+    """`export_reprt` for `export_report`: the goal would never hold and every customer get every
+    message. A note (a value may not have happened yet), in the dry run and in the real run."""
+    location = str(tmp_path / "w.duckdb")
+    with connect(path=location) as wh:
+        P.load(wh, P.customers(3))
+    data = P.project(2525, "http://127.0.0.1:9")
+    data["workflows"]["onboarding"]["conditions"]["activated"]["where"]["event_type"] = ["export_reprt",
+                                                                                          "share_dashboard"]
+    data["smtp"].update(user="bot@example.com", password_env="MARTOPS_TEST_UNSET_PW")
+    monkeypatch.delenv("MARTOPS_TEST_UNSET_PW", raising=False)
+    config = P.write(tmp_path, data, location)
+    out = run_cli(capsys, "workflows", "run", "--dry-run", "--now", NOW, "--config", config)
+    assert out.code == 0, out.err
+    text = " ".join(out.out.split())
+    assert ("note: workflows.onboarding.conditions.activated.where.event_type: no row of staging.usage_events has "
+            "'export_reprt', 'share_dashboard' (check the spelling; its values: 'export_report', 'login')") in text
+    assert text.count("MARTOPS_TEST_UNSET_PW is not set") == 1  # two e-mail steps, one secret: one note

@@ -149,6 +149,7 @@ class Run:
             if not wf.enabled:
                 continue
             triggers.check(self.wh, name, wf)
+            self.notes += triggers.unmatched(self.wh, name, wf)
             render.check(name, wf, list(self.wh.table(wf.trigger.table).columns), self.files)
             for step_name, step in wf.steps.items():
                 where = f"workflows.{name}.steps.{step_name}"
@@ -173,7 +174,9 @@ class Run:
         except ConfigError as exc:
             if not self.dry:
                 raise
-            self.notes.append(f"{exc} (a real run stops here; this dry run sends nothing)")
+            note = f"{exc} (a real run stops here; this dry run sends nothing)"
+            if note not in self.notes:  # one per secret, not one per step using it
+                self.notes.append(note)
 
     def _own_table(self, where: str, table: str, schema: Any) -> None:
         from martops import domains
