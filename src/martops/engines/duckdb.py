@@ -187,8 +187,8 @@ def _not_duckdb(path: Path, head: bytes) -> str:
                 "it starts like a text file")
     return (f"warehouse {path} is not a DuckDB database ({kind}); give the warehouse file, e.g. warehouse.duckdb "
             "(nothing was written to it)")
-BUILD_HINT = ("build it first (`martops attribution run`, `martops kpis build`, `martops crm build` or "
-              "`martops loyalty build`)")
+BUILD_HINT = ("build it first (`martops run`, or one domain: `martops attribution run`, `martops kpis build`, "
+              "`martops crm build`, `martops loyalty build` or `martops usage build`)")
 
 
 def _check_location(path: Path, create: bool, build_hint: str) -> None:
