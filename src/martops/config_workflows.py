@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import urllib.parse
 from typing import Annotated, Literal, Optional, Union
 
-from jinja2 import StrictUndefined, TemplateSyntaxError
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, Strict, field_validator, model_validator
 
@@ -51,17 +52,42 @@ class _Strict(BaseModel):
 
 def environment() -> SandboxedEnvironment:
     """The one Jinja environment of workflow templates: sandboxed (a template is configuration, not
-    code), a variable the row lacks is an error rather than an empty string, no HTML escaping (the
-    texts are plain-text mail bodies and JSON values, escaped by their own encoders)."""
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    code), a variable the row lacks is an error rather than an empty string, an empty value (NULL)
+    prints as nothing rather than Python's `None` ("Hi None," in a customer's inbox; `{{ company or
+    'there' }}` gives a fallback), no HTML escaping (the texts are plain-text mail bodies and JSON
+    values, escaped by their own encoders)."""
+    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True,
+                                finalize=_blank_null)
+
+
+def _blank_null(value: object) -> object:
+    return "" if value is None else value
+
+
+def template_problem(text: str) -> str | None:
+    """What keeps `text` from being a usable template (`line 2: no filter named 'upcase'`), or None.
+
+    Parsing alone lets a filter or test name that does not exist through (Jinja looks names up
+    when it compiles, and inside an `{% if %}` only when that branch renders), so every name is
+    looked up here: a typo is a mistake in the file, not a failure per customer at send time."""
+    env = environment()
+    try:
+        tree = env.parse(text)
+        for node, known, what in ((nodes.Filter, env.filters, "filter"), (nodes.Test, env.tests, "test")):
+            for found in tree.find_all(node):
+                if found.name not in known:
+                    return f"line {found.lineno}: no {what} named {found.name!r}"
+        env.compile(tree)
+    except TemplateSyntaxError as exc:
+        return f"line {exc.lineno}: {exc.message}"
+    return None
 
 
 def _template(value: str) -> str:
     """A Jinja template that parses (its variables are checked against the trigger table at run time)."""
-    try:
-        environment().parse(value)
-    except TemplateSyntaxError as exc:
-        raise ValueError(f"must be a Jinja template that parses (line {exc.lineno}: {exc.message})") from None
+    problem = template_problem(value)
+    if problem:
+        raise ValueError(f"must be a Jinja template that parses ({problem})")
     return value
 
 
@@ -346,8 +372,8 @@ class Webhook(_Strict):
     @field_validator("url")
     @classmethod
     def _http(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None and not re.match(r"https?://[^/\s]+", v.strip()):
-            raise ValueError("must be an http(s) URL such as https://hooks.zapier.com/hooks/catch/1/abc/")
+        if v is not None and not_http_url(v):
+            raise ValueError(f"must be an http(s) URL such as {EXAMPLE_URL} ({not_http_url(v)})")
         return v.strip() if v else v
 
     @field_validator("url_env")
@@ -380,6 +406,29 @@ class Webhook(_Strict):
         if (self.url is None) == (self.url_env is None):
             raise ValueError("give url or url_env (the NAME of an environment variable holding the URL), one of them")
         return self
+
+
+EXAMPLE_URL = "https://hooks.zapier.com/hooks/catch/1/abc/"
+
+
+def not_http_url(text: str) -> str | None:
+    """What keeps `text` from being an http(s) URL a webhook can be posted to (no host, a port
+    that is no port, a space), or None. Said without the URL: from `url_env` it is a secret."""
+    text = text.strip()
+    try:
+        parts = urllib.parse.urlsplit(text)
+        port = parts.port
+    except ValueError as exc:  # an unclosed [IPv6], a port that is no number or out of range
+        return f"it does not parse: {exc}"
+    if "://" not in text:
+        return "it does not start with http:// or https://"
+    if parts.scheme not in ("http", "https"):
+        return f"the scheme is {parts.scheme}://, not http:// or https://"
+    if not parts.hostname:
+        return "it names no host"
+    if port == 0 or any(c.isspace() for c in text):
+        return "the port is 0" if port == 0 else "it holds a space"
+    return None
 
 
 Workflows = dict[str, Workflow]

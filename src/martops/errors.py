@@ -44,10 +44,12 @@ class DeliveryError(MartopsError):
     connection); otherwise it will not until something changes (a 5xx reply, a certificate, a
     setting). `code`: the SMTP reply code, when there was one. `refused`: recipient -> (code, reply)
     for the recipients the server refused; `accepted`: those it took (they received the message).
+    `setup`: the server or the settings refuse every message alike (a login refused, no STARTTLS, an
+    untrusted certificate, the sender address refused): nothing about this one message or recipient.
     """
 
     def __init__(self, message: str, *, temporary: bool, code: int | None = None,
-                 refused: dict | None = None, accepted: list[str] | None = None):
+                 refused: dict | None = None, accepted: list[str] | None = None, setup: bool = False):
         super().__init__(message)
-        self.temporary, self.code = temporary, code
+        self.temporary, self.code, self.setup = temporary, code, setup and not temporary
         self.refused, self.accepted = refused or {}, accepted or []

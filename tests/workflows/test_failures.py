@@ -96,7 +96,7 @@ def test_a_server_down_for_the_whole_run_exits_1_and_the_next_run_sends(capsys, 
         hooks.answer = lambda r: (503, "maintenance")
         out = run_cli(capsys, "workflows", "run", "--now", NOW, "--config", config)
         assert out.code == 1
-        assert "failed temporarily and are left for the next run" in out.err and "HTTP 503" in out.err
+        assert "failed and are left for the next run" in out.err and "HTTP 503" in out.err
         # 3 attempts for the first entity; the others were not tried against a server known to be down
         assert len(hooks.requests) == 3 and len(mail.received) == len(people)
         status = run_cli(capsys, "workflows", "status", "--now", NOW, "--config", config)
@@ -165,3 +165,83 @@ def test_the_graph_step_runs_the_workflows_and_fails_while_a_server_is_down(caps
         runs = wh.execute("SELECT status, rows_in, rows_out FROM ops.runs WHERE step = 'workflows.run' "
                           "ORDER BY started_at")
     assert runs == [("failed", None, None), ("success", 0, len(people))]
+
+
+def test_an_empty_value_prints_as_nothing_and_an_empty_address_parks(capsys, tmp_path, warehouse_location):
+    """A NULL company prints as nothing, not as Python's `None` ("None account owner" in a task, "at
+    None" in a Slack message); a NULL e-mail address parks that customer with the reason."""
+    people = P.customers(4, seed=3)
+    for c in people:
+        c.activated_at = None
+    people[0].company, people[1].company, people[2].email = None, "Northwind", None
+    with connect(path=warehouse_location) as wh:
+        P.load(wh, people)
+    with smtp_server() as (mail, port), receiver() as hooks:
+        config = _project(tmp_path, warehouse_location, port, hooks, steps={
+            "welcome": {"email": {"to": "{{ email }}", "subject": "Welcome{% if company %}, {{ company }}{% endif %}",
+                                  "body": "Hi {{ name }} ({{ company }})\n"}},
+            "notify-sales": {"webhook": {"endpoint": "sales", "json": {"text": "{{ name }} at {{ company }}"}}},
+            "check-in": {"task": {"title": "Check in with {{ name }}", "assignee": "{{ company }} account owner"}}})
+        out = run_cli(capsys, "workflows", "run", "--now", NOW, "--config", config)
+        assert out.code == 0, out.err
+        assert len(mail.received) == len(people) - 1
+        bodies = {m.message["To"]: m.message.get_content().replace("\r\n", "\n") for m in mail.received}
+        assert bodies[people[0].email] == f"Hi {people[0].name} ()\n"
+        assert bodies[people[1].email] == f"Hi {people[1].name} (Northwind)\n"
+        texts = {r.body["text"] for r in hooks.requests}
+        assert f"{people[0].name} at " in texts and f"{people[1].name} at Northwind" in texts
+        assert not any("None" in t for t in texts)
+    with connect(path=warehouse_location, read_only=True) as wh:
+        tasks = dict(wh.execute("SELECT entity_id, assignee FROM marts.workflow_tasks"))
+        parked = wh.execute(f"SELECT entity_id, reason FROM {wh.quoted(T.ENTITIES)} WHERE status = 'parked'")
+    assert tasks[str(people[0].user_id)] == " account owner" and tasks[str(people[1].user_id)] == "Northwind account owner"
+    assert parked == [(str(people[2].user_id), "welcome: to: expected a mail address such as reports@example.com, "
+                                               "got nothing")]
+
+
+def test_a_refused_smtp_login_parks_no_one_and_fails_the_run_until_the_password_is_fixed(
+        capsys, tmp_path, warehouse_location, people, monkeypatch):
+    """A wrong password is the same for every customer: parking each of them (exit 0, every signup
+    needing `retry --all` afterwards) would hide it; the run fails and the next one after the fix sends."""
+    from tests.smtp_server import PASSWORD, USER
+
+    with smtp_server(login=True) as (mail, port), receiver() as hooks:
+        data = P.project(port, hooks.url)
+        data["smtp"].update(user=USER, password_env="MARTOPS_TEST_SMTP_PASSWORD")
+        config = P.write(tmp_path, data, warehouse_location)
+        monkeypatch.setenv("MARTOPS_TEST_SMTP_PASSWORD", "wrong-" + PASSWORD)
+        out = run_cli(capsys, "workflows", "run", "--now", NOW, "--config", config)
+        assert out.code == 1
+        assert "failed and are left for the next run" in out.err and f"login as {USER} refused" in out.err
+        assert "wrong-" + PASSWORD not in out.err + out.out
+        assert mail.received == [] and mail.logins == []
+        status = run_cli(capsys, "workflows", "status", "--now", NOW, "--config", config)
+        assert status.code == 0 and "parked" not in status.out.split("Needing attention")[-1]
+        with connect(path=warehouse_location, read_only=True) as wh:
+            states = wh.execute(f"SELECT status, step FROM {wh.quoted(T.ENTITIES)}")
+        assert states == [("active", "welcome")] * len(people)
+        monkeypatch.setenv("MARTOPS_TEST_SMTP_PASSWORD", PASSWORD)
+        out = run_cli(capsys, "workflows", "run", "--now", NOW, "--config", config)
+        assert out.code == 0, out.err
+        assert sorted(m.message["To"] for m in mail.received) == sorted(c.email for c in people)
+        assert len(hooks.effects()) == len(people)
+
+
+@pytest.mark.parametrize("status", [401, 404, 410])
+def test_a_webhook_endpoint_refusing_everything_parks_no_one(capsys, tmp_path, warehouse_location, people, status):
+    """A revoked Slack URL (404 no_service, 410) or a token refused (401) is the endpoint's, not one
+    signup's: the first request says so, the rest are not sent, nobody is parked, the run fails."""
+    with smtp_server() as (mail, port), receiver() as hooks:
+        config = _project(tmp_path, warehouse_location, port, hooks)
+        hooks.answer = lambda r: (status, "no_service")
+        out = run_cli(capsys, "workflows", "run", "--now", NOW, "--config", config)
+        assert out.code == 1
+        assert f"HTTP {status}" in out.err and "check webhooks.sales (its URL and secret_headers)" in out.err
+        assert len(hooks.requests) == 1 and len(mail.received) == len(people)  # no retries, no other entity
+        with connect(path=warehouse_location, read_only=True) as wh:
+            states = wh.execute(f"SELECT DISTINCT status, step FROM {wh.quoted(T.ENTITIES)}")
+        assert states == [("active", "notify-sales")]
+        hooks.answer = lambda r: (200, "ok")
+        out = run_cli(capsys, "workflows", "run", "--now", NOW, "--config", config)
+        assert out.code == 0, out.err
+        assert len(hooks.effects()) == len(people) and len(mail.received) == len(people)

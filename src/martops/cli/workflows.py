@@ -44,7 +44,8 @@ def run(
 
     Each (workflow, step, entity) happens at most once: it is recorded in ops.workflow_actions before
     and after it, and a recorded one is never repeated. Exits 1 when actions failed temporarily after
-    every retry (they are tried again by the next run); a permanent failure parks the entity
+    every retry, or because a server refuses every message (a login or token refused, a webhook URL
+    gone): they are tried again by the next run. Any other permanent failure parks the entity
     (`martops workflows status`, then `martops workflows retry`). A schedule with `select:
     [workflows]` runs the same step (workflows.run) every few minutes.
 

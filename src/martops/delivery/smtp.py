@@ -224,7 +224,11 @@ def _transmit(message: EmailMessage, settings: SmtpSettings, password: str | Non
     except smtplib.SMTPAuthenticationError as exc:
         raise DeliveryError(f"{where}: login as {settings.user} refused ({_reply(exc)}); check smtp.user and "
                             f"the password in {settings.password_env}", temporary=_temporary(exc.smtp_code),
-                            code=exc.smtp_code) from None
+                            code=exc.smtp_code, setup=True) from None
+    except smtplib.SMTPSenderRefused as exc:
+        kind = "temporary failure, try again later" if _temporary(exc.smtp_code) else "refused"
+        raise DeliveryError(f"{where}: the sender {exc.sender} {kind} ({_reply(exc)}); check smtp.from",
+                            temporary=_temporary(exc.smtp_code), code=exc.smtp_code, setup=True) from None
     except smtplib.SMTPResponseException as exc:
         kind = "temporary failure, try again later" if _temporary(exc.smtp_code) else "refused"
         raise DeliveryError(f"{where}: {kind} ({_reply(exc)})", temporary=_temporary(exc.smtp_code),
@@ -232,7 +236,7 @@ def _transmit(message: EmailMessage, settings: SmtpSettings, password: str | Non
     except smtplib.SMTPNotSupportedError as exc:
         hint = ("set smtp.tls: ssl (port 465) or none" if "STARTTLS" in str(exc)
                 else "remove smtp.user and smtp.password_env, or use the server's submission port")
-        raise DeliveryError(f"{where}: {exc} ({hint})", temporary=False) from None
+        raise DeliveryError(f"{where}: {exc} ({hint})", temporary=False, setup=True) from None
     except smtplib.SMTPServerDisconnected as exc:
         if "timed out" in str(exc):  # smtplib's reading of a reply turns a timeout into a disconnect
             raise _timeout(settings) from None
@@ -241,17 +245,17 @@ def _transmit(message: EmailMessage, settings: SmtpSettings, password: str | Non
     except ssl.SSLCertVerificationError as exc:
         raise DeliveryError(f"{where}: the server's certificate is not trusted ({exc.verify_message}); "
                             "set smtp.ca_file to the CA that signed it, or fix smtp.host to the name on it",
-                            temporary=False) from None
+                            temporary=False, setup=True) from None
     except ssl.SSLError as exc:
         raise DeliveryError(f"{where}: TLS failed ({exc.reason or exc}); check smtp.tls and smtp.port "
-                            "(465 is usually tls: ssl, 587 tls: starttls)", temporary=False) from None
+                            "(465 is usually tls: ssl, 587 tls: starttls)", temporary=False, setup=True) from None
     except smtplib.SMTPException as exc:
-        raise DeliveryError(f"{where}: {exc}", temporary=False) from None
+        raise DeliveryError(f"{where}: {exc}", temporary=False, setup=True) from None
     except socket.gaierror as exc:
         temporary = exc.errno == socket.EAI_AGAIN
         raise DeliveryError(f"{where}: the host name does not resolve ({exc.strerror})"
                             + ("; try again later" if temporary else "; check smtp.host"),
-                            temporary=temporary) from None
+                            temporary=temporary, setup=True) from None
     except ConnectionRefusedError:
         raise DeliveryError(f"{where}: connection refused (no server listening there); check smtp.host and "
                             "smtp.port, or try again when the server is up", temporary=True) from None
@@ -303,4 +307,4 @@ def _scrubbed(exc: DeliveryError, password: str | None) -> DeliveryError:
     if not password or password not in text:
         return exc
     return DeliveryError(text.replace(password, "***"), temporary=exc.temporary, code=exc.code,
-                         refused=exc.refused, accepted=exc.accepted)
+                         refused=exc.refused, accepted=exc.accepted, setup=exc.setup)

@@ -4,7 +4,10 @@ Temporary: an HTTP 5xx, 408, 425 or 429, a timeout, a dropped or refused connect
 reply: trying again unchanged may work, so the action is tried `retry.max_attempts` times with
 exponential backoff and jitter (tenacity), then left for the next run. Permanent: any other refusal
 (an HTTP 4xx, an SMTP 5xx, an address that is no address): trying again cannot help until
-something changes, so the entity is parked with the reason.
+something changes, so the entity is parked with the reason. Blocking: a refusal of the endpoint or
+server itself, the same for every entity (a login or token refused, a webhook URL that is gone):
+not retried, and no entity is parked for it: they all stay at the step, the run fails, and the
+next run after the settings are fixed sends.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from martops.errors import MartopsError
 
 
 class ActionFailed(MartopsError):
-    """An effect did not happen (as far as martops can tell): `temporary` says whether to try again."""
+    """An effect did not happen (as far as martops can tell): `temporary` says whether to try again,
+    `blocking` whether the channel refuses every action alike (see the module docstring)."""
 
-    def __init__(self, message: str, *, temporary: bool):
+    def __init__(self, message: str, *, temporary: bool, blocking: bool = False):
         super().__init__(message)
-        self.temporary = temporary
+        self.temporary, self.blocking = temporary, blocking and not temporary
         self.attempts = 1
 
 

@@ -25,7 +25,7 @@ from martops.workflows import tables as T
 
 
 class ActionsFailed(StepError):
-    """Actions failed temporarily after every attempt (a server down): the run recorded everything
+    """Actions failed after every attempt (a server down, a login refused): the run recorded everything
     else and the next run tries them again, but the run is failed so a schedule's log says so."""
 
     def __init__(self, message: str, report: engine.Report):
@@ -49,7 +49,7 @@ def run_logged(wh: Warehouse, cfg: ProjectConfig, *, now: dt.datetime, only: lis
         total = report.total
         if total.retrying:
             first = next(e for e in report.events if e.outcome in ("failed", "deferred"))
-            raise ActionsFailed(f"{total.retrying} action(s) failed temporarily and are left for the next run "
+            raise ActionsFailed(f"{total.retrying} action(s) failed and are left for the next run "
                                 f"(first: {first.workflow} {first.entity_id} {first.step}: {first.detail})", report)
         return {"enrolled": total.enrolled, "actions": total.done, "waiting": total.waiting, "parked": total.parked,
                 "retrying": total.retrying, "stopped": total.stopped, "completed": total.completed,
@@ -69,7 +69,7 @@ def _notes(result: StepResult) -> list[str]:
     if result.details.get("parked"):
         out.append(f"workflows.run: {result.details['parked']} entities parked; see `martops workflows status`")
     if result.details.get("retrying"):
-        out.append(f"workflows.run: {result.details['retrying']} actions failed temporarily; the next run tries again")
+        out.append(f"workflows.run: {result.details['retrying']} actions failed; the next run tries again")
     return out
 
 

@@ -75,7 +75,8 @@ class Counts:
     waiting: int = 0
     parked: int = 0
     retrying: int = 0
-    """Actions that failed temporarily after every attempt: the next run tries again."""
+    """Actions that failed temporarily after every attempt, or on a channel refusing every action
+    (a login refused): the next run tries again."""
     stopped: int = 0
     completed: int = 0
 
@@ -135,7 +136,8 @@ class Run:
         self.counts = {name: Counts() for name in workflows}
         self.files: dict[str, str] = {}
         self.down: dict[str, str] = {}
-        """Channels that failed temporarily this run -> why: later actions on them wait for the next run."""
+        """Channels that failed temporarily or refuse everything this run -> why: later actions on
+        them wait for the next run."""
         self._http: httpx.Client | None = None
 
     # -- before anything is read or sent ------------------------------------------------------
@@ -147,6 +149,7 @@ class Run:
             if not wf.enabled:
                 continue
             triggers.check(self.wh, name, wf)
+            self.notes += triggers.unmatched(self.wh, name, wf)
             render.check(name, wf, list(self.wh.table(wf.trigger.table).columns), self.files)
             for step_name, step in wf.steps.items():
                 where = f"workflows.{name}.steps.{step_name}"
@@ -171,7 +174,9 @@ class Run:
         except ConfigError as exc:
             if not self.dry:
                 raise
-            self.notes.append(f"{exc} (a real run stops here; this dry run sends nothing)")
+            note = f"{exc} (a real run stops here; this dry run sends nothing)"
+            if note not in self.notes:  # one per secret, not one per step using it
+                self.notes.append(note)
 
     def _own_table(self, where: str, table: str, schema: Any) -> None:
         from martops import domains
@@ -372,11 +377,12 @@ class Run:
             result, tries = actions.attempt(prepared.perform, wf.retry, self.sleep)
         except actions.ActionFailed as exc:
             tried = dataclasses.replace(started, attempts=started.attempts + exc.attempts)
-            if exc.temporary:
+            if exc.temporary or exc.blocking:
                 self.down[prepared.channel] = f"{prepared.channel} failed earlier in this run ({exc})"
                 store.save([], [dataclasses.replace(tried, status=T.FAILED, error=str(exc))])
-                self.events.append(Event(name, e.entity_id, step_name, step.kind, "failed",
-                                         f"{exc} (after {exc.attempts} attempt(s); the next run tries again)"))
+                self.events.append(Event(name, e.entity_id, step_name, step.kind, "failed", f"{exc} " + (
+                    f"(after {exc.attempts} attempt(s); the next run tries again)" if exc.temporary else
+                    "(the same for every entity, so none is parked: fix the settings; the next run tries again)")))
                 counts.retrying += 1
             else:
                 self._park(store, e, tried, f"{step_name}: {exc}")

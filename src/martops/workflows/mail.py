@@ -39,5 +39,5 @@ def send(msg: EmailMessage, message_id: str, settings: Any) -> dict[str, Any]:
     try:
         sent = smtp.send(msg, settings, message_id=message_id)
     except DeliveryError as exc:
-        raise ActionFailed(str(exc), temporary=exc.temporary) from None
+        raise ActionFailed(str(exc), temporary=exc.temporary, blocking=exc.setup) from None
     return {"message_id": sent.message_id, "server": sent.server, "accepted": sent.recipients}

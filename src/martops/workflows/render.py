@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 from jinja2 import meta
 
-from martops.config_workflows import Step, Workflow, environment, json_texts
+from martops.config_workflows import Step, Workflow, environment, json_texts, template_problem
 from martops.errors import ConfigError
 
 BUILTINS = ("entity_id", "workflow", "step", "idempotency_key", "now", "enrolled_at")
@@ -38,10 +38,9 @@ def body_of(step_key: str, template: str | None, body: str | None, files: dict[s
                               "directory, like warehouse.path)") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{step_key}.template: {path} cannot be read as UTF-8 text ({exc})") from None
-        try:
-            environment().parse(files[template])
-        except jinja2.TemplateSyntaxError as exc:
-            raise ConfigError(f"{step_key}.template: {path} line {exc.lineno}: {exc.message}") from None
+        problem = template_problem(files[template])
+        if problem:
+            raise ConfigError(f"{step_key}.template: {path} {problem}")
     return files[template]
 
 

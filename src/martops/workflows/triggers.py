@@ -24,6 +24,8 @@ from martops.workflows import tables as T
 from martops.workflows.store import jsonable
 
 IN_CHUNK = 1000
+LISTED = 12
+"""A `where` value no row holds: the column's values are listed when it has at most this many."""
 """Entity ids per `IN (...)` list when a condition is counted for many entities."""
 
 
@@ -48,10 +50,14 @@ def typed(value: Any, dtype: Any, where: str) -> Any:
     if k in ok:
         if k == "number" and isinstance(value, str):
             try:
-                return float(value) if any(c in value for c in ".eE") else int(value)
+                value = float(value) if any(c in value for c in ".eE") else int(value)
+                ok[k] = True
             except ValueError:
                 pass
         if ok[k]:
+            if k == "number" and dtype.is_integer() and isinstance(value, float) and not value.is_integer():
+                raise ConfigError(f"{where}: {value!r} can never equal a value of a {dtype} column (whole numbers); "
+                                  "give a whole number")
             return value
         raise ConfigError(f"{where}: {value!r} cannot be compared with a {dtype} column; give a "
                           f"{'true/false' if k == 'bool' else 'number' if k == 'number' else 'text'} value")
@@ -129,6 +135,11 @@ def check(wh: Warehouse, name: str, wf: Workflow) -> None:
     _filtered(t, trig.table, trig.where, f"{top}.trigger.where")
     if trig.watermark:
         col = _column(t, trig.table, trig.watermark, f"{top}.trigger.watermark")
+        if kind(col.type()) not in ("time", "date", "number"):
+            raise ConfigError(f"{top}.trigger.watermark: {trig.table}.{trig.watermark} is {col.type()}, not a date, "
+                              "time or number: text sorts by its characters ('10' before '9', every name after "
+                              "'2024-...'), so a run would read the wrong rows; name a timestamp column such as "
+                              "_etl_loaded_at")
         if trig.since is not None:
             typed(trig.since, col.type(), f"{top}.trigger.since")
     for cname, cond in wf.conditions.items():
@@ -140,6 +151,35 @@ def check(wh: Warehouse, name: str, wf: Workflow) -> None:
             col = _column(c, cond.table, cond.time, f"{where}.time")
             if kind(col.type()) not in ("time", "date"):
                 raise ConfigError(f"{where}.time: {cond.table}.{cond.time} is {col.type()}, not a date or time")
+
+
+def unmatched(wh: Warehouse, name: str, wf: Workflow) -> list[str]:
+    """A note per text value of a `where` that no row of its table holds (`export_reprt` for
+    `export_report`): the trigger would never fire, or a stop_when goal never hold, and every customer
+    would get every message. A note, not an error: a value may simply not have happened yet (no deal
+    won so far). Run after `check`, so the tables and columns exist."""
+    notes = []
+    sources = [(f"workflows.{name}.trigger.where", wf.trigger.table, wf.trigger.where)]
+    sources += [(f"workflows.{name}.conditions.{c}.where", cond.table, cond.where) for c, cond in wf.conditions.items()]
+    for key, table, where in sources:
+        t = wh.table(table)
+        for column, want in where.items():
+            values = [v for v in (want if isinstance(want, list) else [want]) if isinstance(v, str)]
+            if not values or kind(t[column].type()) != "text":
+                continue
+            hits = t.filter(t[column].isin(values)).select(column).distinct()
+            found = {r[column] for r in wh.to_pyarrow(hits).to_pylist()}
+            missing = [v for v in values if v not in found]
+            if missing:
+                common = t.group_by(column).aggregate(n=t.count()).order_by([ibis.desc("n"), column])
+                common = common.limit(LISTED + 1)
+                seen = [r[column] for r in wh.to_pyarrow(common).to_pylist() if r[column] is not None]
+                said = ("" if len(seen) > LISTED else  # free text: a list would not help
+                        f"; its values: {', '.join(repr(v if len(v) <= 40 else v[:39] + '…') for v in seen)}" if seen
+                        else "; it has none")
+                notes.append(f"{key}.{column}: no row of {table} has {', '.join(repr(v) for v in missing)} (check "
+                             f"the spelling{said})")
+    return notes
 
 
 def read(wh: Warehouse, name: str, trig: Trigger, stored: str | None, now: dt.datetime) -> Triggered:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from martops import __version__
-from martops.config_workflows import Webhook
+from martops.config_workflows import EXAMPLE_URL, Webhook, not_http_url
 from martops.errors import ConfigError
 from martops.workflows.actions import ActionFailed
 
@@ -33,8 +33,10 @@ def url(name: str, hook: Webhook) -> str:
     if hook.url is not None:
         return hook.url
     value = _env(hook.url_env or "", f"webhooks.{name}.url_env").strip()
-    if not value.startswith(("http://", "https://")):
-        raise ConfigError(f"webhooks.{name}.url_env: {hook.url_env} does not hold an http(s) URL")
+    problem = not_http_url(value)
+    if problem:
+        raise ConfigError(f"webhooks.{name}.url_env: {hook.url_env} does not hold an http(s) URL such as "
+                          f"{EXAMPLE_URL} ({problem})")
     return value
 
 
@@ -58,9 +60,15 @@ def shown(name: str, hook: Webhook, address: str | None = None) -> str:
     return f"${hook.url_env} (webhooks.{name}.url_env)"
 
 
+ENDPOINT_REFUSALS = (401, 403, 404, 405, 410)
+"""Answers about the endpoint, not the document (credentials refused, a URL that is not or no longer
+there; the URL is the same for every entity): every entity would get the same, so none is parked."""
+
+
 def post(client: httpx.Client, name: str, hook: Webhook, body: Any, key: str) -> dict[str, Any]:
     """POST `body` as JSON with `Idempotency-Key: key`; {http_status, response} of a 2xx answer,
-    else ActionFailed (temporary for 408, 425, 429, 5xx, timeouts and connection failures)."""
+    else ActionFailed (temporary for 408, 425, 429, 5xx, timeouts and connection failures; blocking
+    for a redirect and ENDPOINT_REFUSALS)."""
     address, sent = url(name, hook), headers(name, hook)
     where = f"POST {shown(name, hook, address)}"
     secrets = [address, *(sent[h] for h in hook.secret_headers)] if hook.url_env else list(
@@ -80,10 +88,13 @@ def post(client: httpx.Client, name: str, hook: Webhook, body: Any, key: str) ->
         return {"http_status": status, "response": excerpt}
     if 300 <= status < 400:
         raise ActionFailed(f"{where}: answered HTTP {status}, a redirect: the endpoint moved; put its new URL in "
-                           f"webhooks.{name}", temporary=False)
+                           f"webhooks.{name}", temporary=False, blocking=True)
     temporary = status in (408, 425, 429) or status >= 500
-    raise ActionFailed(f"{where}: answered HTTP {status} {resp.reason_phrase}" + (f": {excerpt}" if excerpt else ""),
-                       temporary=temporary)
+    said = f"{where}: answered HTTP {status} {resp.reason_phrase}" + (f": {excerpt}" if excerpt else "")
+    if status in ENDPOINT_REFUSALS:
+        raise ActionFailed(f"{said}; check webhooks.{name} (its URL and secret_headers)", temporary=False,
+                           blocking=True)
+    raise ActionFailed(said, temporary=temporary)
 
 
 def _scrub(text: str, secrets: list[str]) -> str:
