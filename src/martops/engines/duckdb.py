@@ -187,8 +187,9 @@ def _not_duckdb(path: Path, head: bytes) -> str:
                 "it starts like a text file")
     return (f"warehouse {path} is not a DuckDB database ({kind}); give the warehouse file, e.g. warehouse.duckdb "
             "(nothing was written to it)")
-BUILD_HINT = ("build it first: `martops run` (the project's steps), or one domain's `martops attribution run`, "
-              "`kpis build`, `crm build`, `loyalty build`, `usage build`, `leads score` or `ingest fx`")
+BUILD_HINT = ("build it first (`martops run`, or one domain: `martops attribution run`, `martops kpis build`, "
+              "`martops crm build`, `martops loyalty build`, `martops usage build`, `martops leads score` or "
+              "`martops ingest fx`)")
 
 
 def _check_location(path: Path, create: bool, build_hint: str) -> None:
