@@ -101,7 +101,7 @@ def test_bad_inputs_are_one_line_errors(project, capsys):
     q = _ok(capsys, "quarantine", "--table", "lead_training")
     assert "L0003" in q.out and "few.csv line 5, column" in " ".join(q.out.split())
     (project / "binary.csv").write_bytes(b"PK\x03\x04\x00\xff\xfe binary")
-    _fails(capsys, *train, "binary.csv", said="is not UTF-8")
+    _fails(capsys, *train, "binary.csv", said="binary.csv is a ZIP archive")
     _fails(capsys, *train, "missing.csv", said="--input missing.csv does not exist")
     _fails(capsys, "leads", "train", said="give the leads as --input FILE.csv or --table SCHEMA.TABLE")
     _fails(capsys, "leads", "score", "--table", "staging.nope", said="--table staging.nope is not in the warehouse")
