@@ -106,10 +106,9 @@ dagster-env: .venv-dagster/$(ORCH_STAMP)
 	echo "$(CURDIR)/src" > "$$(.venv-$*/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/martops-src.pth"
 	touch $@
 
-# TEST_WORKERS=2: two pytest-xdist workers (a module stays on one worker and the spark-marked tests share
-# one: tests/conftest.py). Default 0 (one process) until the suite is verified under xdist: a rich table
-# wrapped at another width on a worker and failed tests/workflows/test_demo.py's substring check.
-TEST_WORKERS ?= 0
+# Two pytest-xdist workers by default (a module stays on one worker and the spark-marked tests share
+# one: tests/conftest.py, which also fixes the table width). TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
 

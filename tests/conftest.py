@@ -15,6 +15,10 @@ from martops.engine import connect
 
 from . import pg_server as pg
 
+# Tables print at one width everywhere: a pytest-xdist worker sets COLUMNS=80, a serial run falls back
+# to the CLI's 140 for a non-terminal, and substring checks on rich tables must not depend on which.
+os.environ["COLUMNS"] = "140"
+
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = REPO.parent / "shared" / "datasets"
 
