@@ -61,13 +61,21 @@ def test_a_400_parks_the_entity_and_retry_resumes_at_that_step(capsys, tmp_path,
         config = _project(tmp_path, warehouse_location, port, hooks)
         hooks.answer = lambda r: (400, '{"error": "channel_not_found"}') if bad.email in r.body["text"] else (200, "ok")
         out = run_cli(capsys, "workflows", "run", "--now", NOW, "--config", config)
-        assert out.code == 0, out.err
+        # the other three went through, but a run that parks anyone fails, so a schedule notices
+        assert out.code == 1
         assert "parked" in out.out and "HTTP 400" in out.out
+        line = out.err.strip()
+        assert "\n" not in line and line.startswith(f"error: 1 entity parked: onboarding {bad.user_id} (first: "
+                                                     f"notify-sales: POST {hooks.url}/hooks/signup: answered HTTP 400"), line
+        assert "channel_not_found" in line and line.endswith("see `martops workflows status`, then `martops "
+                                                             "workflows retry`"), line
+        assert len(hooks.effects()) == len(people) and len(mail.received) == len(people)
         status = run_cli(capsys, "workflows", "status", "--now", NOW, "--config", config)
         assert status.code == 0 and str(bad.user_id) in status.out and "channel_not_found" in status.out
-        # parked stays parked: the next run does not try again
+        # parked stays parked: the next run does not try again, and parks nothing new, so it exits 0
         asked = len(hooks.requests)
-        assert run_cli(capsys, "workflows", "run", "--now", NOW, "--config", config).code == 0
+        out = run_cli(capsys, "workflows", "run", "--now", NOW, "--config", config)
+        assert out.code == 0, out.err
         assert len(hooks.requests) == asked
         # retrying an entity that is not parked is an error naming its state
         other = people[0]
@@ -124,7 +132,9 @@ def test_smtp_temporary_reply_is_retried_and_a_permanent_one_parks(capsys, tmp_p
         mail.handle_DATA = flaky
         mail.refuse_rcpt[people[2].email] = "550 5.1.1 no such mailbox"
         out = run_cli(capsys, "workflows", "run", "--now", NOW, "--config", config)
-        assert out.code == 0, out.err
+        assert out.code == 1  # the 451 recovered within the run; the 550 parked one customer
+        assert f"1 entity parked: onboarding {people[2].user_id} (first: welcome: " in out.err
+        assert "no such mailbox" in out.err and "failed and are left" not in out.err
         assert calls[0] == calls[1]  # the 451 was retried at once, same message
         ids = [m.message["Message-ID"] for m in mail.received]
         assert len(ids) == len(set(ids)) == len(people) - 1
@@ -137,7 +147,11 @@ def test_an_address_that_is_no_address_parks_before_any_server_is_asked(capsys, 
         config = _project(tmp_path, warehouse_location, port, hooks, steps={
             "welcome": {"email": {"to": "{{ company }}", "subject": "Hi", "body": "x"}}})
         out = run_cli(capsys, "workflows", "run", "--now", NOW, "--config", config)
-        assert out.code == 0, out.err
+        assert out.code == 1  # every due entity parked: the run did nothing and must not look fine
+        ids = ", ".join(f"onboarding {c.user_id}" for c in sorted(people, key=lambda c: str(c.user_id)))
+        line = out.err.strip()
+        assert "\n" not in line and line.startswith(f"error: 4 entities parked: {ids} (first: welcome: to: "), line
+        assert line.endswith("see `martops workflows status`, then `martops workflows retry`"), line
         assert mail.received == [] and hooks.requests == []
     with connect(path=warehouse_location, read_only=True) as wh:
         reasons = wh.execute(f"SELECT reason FROM {wh.quoted(T.ENTITIES)} WHERE status = 'parked'")
@@ -183,7 +197,7 @@ def test_an_empty_value_prints_as_nothing_and_an_empty_address_parks(capsys, tmp
             "notify-sales": {"webhook": {"endpoint": "sales", "json": {"text": "{{ name }} at {{ company }}"}}},
             "check-in": {"task": {"title": "Check in with {{ name }}", "assignee": "{{ company }} account owner"}}})
         out = run_cli(capsys, "workflows", "run", "--now", NOW, "--config", config)
-        assert out.code == 0, out.err
+        assert out.code == 1 and f"1 entity parked: onboarding {people[2].user_id} (first: welcome: to: " in out.err
         assert len(mail.received) == len(people) - 1
         bodies = {m.message["To"]: m.message.get_content().replace("\r\n", "\n") for m in mail.received}
         assert bodies[people[0].email] == f"Hi {people[0].name} ()\n"

@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 
 from martops.workflows import tables as T
-from martops.workflows.domain import run_logged
+from martops.workflows.domain import ActionsFailed, run_logged
 from tests.smtp_server import smtp_server
 from tests.workflows import project as P
 from tests.workflows.receiver import receiver
@@ -175,7 +175,9 @@ def test_an_entity_at_a_step_the_project_file_no_longer_has_is_parked(tmp_path):
         _run(wh, P.config(data), 3)
         steps = data["workflows"]["onboarding"]["steps"]
         steps["wait-two-days"] = steps.pop("wait-2-days")  # renamed while everyone waits there
-        _, report = _run(wh, P.config(data), 6)
+        with pytest.raises(ActionsFailed, match=rf"^{len(people)} entities parked: onboarding ") as failed:
+            _run(wh, P.config(data), 6)  # a run that parks fails (`martops run workflows` exits 1)
+        report = failed.value.report
         assert report.counts["onboarding"].parked == len(people) and len(mail.received) == len(people)
         reasons = {r[0] for r in wh.execute(f"SELECT reason FROM {wh.quoted(T.ENTITIES)}")}
         assert reasons == {"its step 'wait-2-days' is no longer in workflows.onboarding.steps (welcome, notify-sales, "

@@ -3,6 +3,7 @@ martops.workflows.engine for what a run does and what is guaranteed)."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Optional
 
@@ -37,6 +38,9 @@ def run(
         None, "--workflow", help="Only these workflows (repeatable; default: every one martops.yml declares)."),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", min=0, help="Events to list (0: all; default: all in "
                                         "a dry run, 50 otherwise); the counts cover every one."),
+    allow_earlier_now: bool = typer.Option(False, "--allow-earlier-now", help="Run even though the clock is before "
+                                           "a workflow's last run (refused otherwise): once, after a run with a "
+                                           "--now in the future by mistake."),
     warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG,
 ) -> None:
     """Run the workflows once: enrol what the triggers found since the stored watermark, stop entities
@@ -46,8 +50,12 @@ def run(
     and after it, and a recorded one is never repeated. Exits 1 when actions failed temporarily after
     every retry, or because a server refuses every message (a login or token refused, a webhook URL
     gone): they are tried again by the next run. Any other permanent failure parks the entity
-    (`martops workflows status`, then `martops workflows retry`). A schedule with `select:
-    [workflows]` runs the same step (workflows.run) every few minutes.
+    (`martops workflows status`, then `martops workflows retry`); a run that parked any entity exits
+    1 too, with one line naming them, even when the others went through: a scheduler must notice.
+    A schedule with `select: [workflows]` runs the same step (workflows.run) every few minutes.
+
+    The clock (--now, else the real one) may not go back: a run at a clock earlier than a
+    workflow's last run is refused, naming that run's clock (the same clock again is fine).
 
     Example:
 
@@ -62,13 +70,14 @@ def run(
     if dry_run:
         wh = connect_warehouse(cfg, warehouse, read_only=True)
         with wh:
-            report = engine.Run(wh, cfg, chosen, moment, new_run_id(), dry_run=True).run()
+            report = engine.Run(wh, cfg, chosen, moment, new_run_id(), dry_run=True,
+                                allow_earlier=allow_earlier_now).run()
         _print(report, limit)
         return
     _, wh = open_warehouse(config, warehouse)
     with wh, invocation():
         try:
-            _, report = run_logged(wh, cfg, now=moment, only=workflow)
+            _, report = run_logged(wh, cfg, now=moment, only=workflow, allow_earlier=allow_earlier_now)
         except ActionsFailed as exc:
             _print(exc.report, limit)
             raise
@@ -150,10 +159,11 @@ def history(
     entity: str = typer.Argument(..., help="The entity id (the trigger key, as text)."),
     workflow: Optional[str] = WORKFLOW, warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG,
 ) -> None:
-    """Everything that happened to one entity, oldest first: enrolment, each step with its outcome,
-    attempts and details (recipient, subject, Message-ID, HTTP status), stops; and where it is now.
+    """Everything that happened to one entity, in the order it happened: enrolment, each step with
+    its outcome, attempts and details (recipient, subject, Message-ID, HTTP status), each park with
+    its reason, each `workflows retry` with the command and user@host, stops; and where it is now.
 
-    Times are the runs' clocks (`--now`), UTC.
+    Times are the runs' clocks (`--now`), UTC; a retry's is the real time the command ran.
 
     Example:
 
@@ -194,9 +204,11 @@ def retry(
 
       martops workflows retry --all --workflow onboarding && martops workflows run
     """
+    command = shlex.join(["martops", "workflows", "retry", *(entities or []), *(["--all"] if every else []),
+                          *(["--workflow", workflow] if workflow else [])])  # no --config/--warehouse: a DSN's password
     cfg, wh = open_warehouse(config, warehouse)
     with wh:
-        done = views.retry(wh, cfg, list(entities or []), workflow, every)
+        done = views.retry(wh, cfg, list(entities or []), workflow, every, command)
     for p in done:
         console.print(escape(f"{p['workflow']}: entity {p['entity_id']} resumes at step {p['step']} (was parked: "
                              f"{p['reason']})"), highlight=False)

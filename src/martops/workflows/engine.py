@@ -40,7 +40,7 @@ from martops.engine import Warehouse
 from martops.errors import ConfigError
 from martops.workflows import actions, render, triggers, webhook
 from martops.workflows import tables as T
-from martops.workflows.store import Action, Entity, Row, Store
+from martops.workflows.store import Action, Entity, Park, Row, Store, last_clock
 
 log = logging.getLogger(__name__)
 
@@ -125,12 +125,14 @@ def selected(cfg: ProjectConfig, only: list[str] | None) -> dict[str, Workflow]:
 
 
 class Run:
-    """One run over `workflows` at the clock `now` (aware or naive UTC)."""
+    """One run over `workflows` at the clock `now` (aware or naive UTC). `allow_earlier`: run even
+    when `now` is before the clock of a workflow's last run (refused otherwise)."""
 
     def __init__(self, wh: Warehouse, cfg: ProjectConfig, workflows: dict[str, Workflow], now: dt.datetime,
-                 run_id: str, *, dry_run: bool, sleep: Callable[[float], None] = time.sleep):
+                 run_id: str, *, dry_run: bool, sleep: Callable[[float], None] = time.sleep,
+                 allow_earlier: bool = False):
         self.wh, self.cfg, self.workflows, self.run_id = wh, cfg, workflows, run_id
-        self.now, self.dry, self.sleep = naive_utc(now), dry_run, sleep
+        self.now, self.dry, self.sleep, self.allow_earlier = naive_utc(now), dry_run, sleep, allow_earlier
         self.events: list[Event] = []
         self.notes: list[str] = []
         self.counts = {name: Counts() for name in workflows}
@@ -148,6 +150,7 @@ class Run:
         for name, wf in self.workflows.items():
             if not wf.enabled:
                 continue
+            self._clock(name)
             triggers.check(self.wh, name, wf)
             self.notes += triggers.unmatched(self.wh, name, wf)
             render.check(name, wf, list(self.wh.table(wf.trigger.table).columns), self.files)
@@ -167,6 +170,23 @@ class Run:
         if not self.dry:  # only once everything checked out: a refused run creates nothing
             for table, schema in own:
                 self.wh.ensure_table(table, schema)
+
+    def _clock(self, name: str) -> None:
+        """Refuse a clock earlier than `name`'s last run: the times that run recorded (the ends of
+        waits, enrolments, the trigger's watermark, stop_when goals as of its clock) lie after this
+        one, so steps would run out of order and new rows wait unread. The same clock again is fine
+        (a re-run of a day). With `allow_earlier`, a note, and this clock becomes the last one."""
+        last = last_clock(self.wh, name)
+        if last is None or self.now >= last:
+            return
+        said = (f"the run's clock {self.now:%Y-%m-%d %H:%M:%S} UTC is before the last run of workflow {name}, at "
+                f"{last:%Y-%m-%d %H:%M:%S} UTC")
+        if not self.allow_earlier:
+            raise ConfigError(f"{said}: waits, due steps and the trigger's watermark it recorded lie after this "
+                              f"clock, so steps would run out of order; give --now {last:%Y-%m-%dT%H:%M:%S} or "
+                              "later, or, if that run's clock was the mistake, run `martops workflows run "
+                              "--allow-earlier-now` once")
+        self.notes.append(f"{said} (--allow-earlier-now): this clock is recorded as its last from now on")
 
     def _secret(self, read: Callable[[], object]) -> None:
         try:
@@ -218,7 +238,7 @@ class Run:
                                          {"table": trig.table, trig.watermark or "key": value or entity_id}))
             self.events.append(Event(name, entity_id, T.ENROL_STEP, "enrol", "enrolled",
                                      f"from {trig.table}" + (f" ({trig.watermark} {value})" if value else "")))
-        store.save(entities, log_rows, watermark=found.watermark)
+        store.save(entities, log_rows, watermark=found.watermark, clock=self.now)
         counts.enrolled, counts.duplicates = len(entities), found.duplicates
         if found.duplicates:
             self.notes.append(f"{name}: {found.duplicates} duplicate trigger row(s) of entities already enrolled "
@@ -399,7 +419,8 @@ class Run:
 
     def _park(self, store: Store, e: Entity, action: Action, reason: str) -> None:
         parked = dataclasses.replace(e, status=T.PARKED, reason=reason)
-        store.save([parked], [dataclasses.replace(action, status=T.PARKED, occurred_at=self.now, error=reason)])
+        row = dataclasses.replace(action, status=T.PARKED, occurred_at=self.now, error=reason)
+        store.save([parked], [row], parks=[Park(row, reason)])
         self.events.append(Event(e.workflow, e.entity_id, e.step or "", action.kind, "parked", reason))
 
     # -- rendering an effect ------------------------------------------------------------------

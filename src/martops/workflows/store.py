@@ -49,6 +49,15 @@ class Action:
 
 
 @dataclasses.dataclass
+class Park:
+    """A park of one entity, for the append-only ops.workflow_events (its action row is overwritten
+    once the entity is retried and the step succeeds; this row stays)."""
+
+    action: Action
+    reason: str
+
+
+@dataclasses.dataclass
 class Row:
     """A row a step writes into a table of its own (a task, a list membership), replacing any row
     of the same idempotency key."""
@@ -74,8 +83,9 @@ class Store:
         self.wh, self.workflow, self.run_id, self.dry = wh, workflow, run_id, dry
         if not dry:
             for name, schema in ((T.ENTITIES, T.ENTITY_SCHEMA), (T.ACTIONS, T.ACTION_SCHEMA),
-                                 (T.WATERMARKS, T.WATERMARK_SCHEMA)):
+                                 (T.WATERMARKS, T.WATERMARK_SCHEMA), (T.CLOCKS, T.CLOCK_SCHEMA)):
                 wh.ensure_table(name, schema)
+            ensure_events(wh)
         self.has_tables = wh.exists(T.ENTITIES) and wh.exists(T.ACTIONS)
         self.entities: dict[str, Entity] = {}
         """The entities still in play (active, parked), by id."""
@@ -124,11 +134,13 @@ class Store:
                 self._put_action(action)
 
     def save(self, entities: Iterable[Entity] = (), actions: Iterable[Action] = (), rows: Iterable[Row] = (),
-             watermark: tuple[str, str, str] | None = None) -> None:
-        """Write `entities`, `actions`, `rows` and the trigger's (table, column, value) watermark in
-        one transaction: all of them are recorded, or none (a run killed before the commit finds the
-        entity where it was, and the trigger rows unread)."""
-        entities, actions = list(entities), list(actions)
+             watermark: tuple[str, str, str] | None = None, parks: Iterable[Park] = (),
+             clock: dt.datetime | None = None) -> None:
+        """Write `entities`, `actions`, `rows`, `parks` (appended to the event log), the trigger's
+        (table, column, value) watermark and the run's `clock` in one transaction: all of them are
+        recorded, or none (a run killed before the commit finds the entity where it was, and the
+        trigger rows unread)."""
+        entities, actions, parks = list(entities), list(actions), list(parks)
         for e in entities:
             if e.status in (T.ACTIVE, T.PARKED):
                 self.entities[e.entity_id] = e
@@ -146,8 +158,18 @@ class Store:
             for row in rows:
                 self.wh.delete_where(row.table, "idempotency_key = ?", [row.values["idempotency_key"]])
                 self._insert(row.table, row.values)
+            for p in parks:
+                a = p.action
+                insert(self.wh, T.EVENTS, {
+                    "workflow": a.workflow, "entity_id": a.entity_id, "event": T.PARK_EVENT, "step": a.step,
+                    "kind": a.kind, "idempotency_key": a.key, "attempts": a.attempts, "reason": p.reason,
+                    "occurred_at": a.occurred_at, "recorded_at": wall_clock(), "run_id": self.run_id})
             if watermark is not None:
                 self._put_watermark(*watermark)
+            if clock is not None:
+                self.wh.delete_where(T.CLOCKS, "workflow = ?", [self.workflow])
+                insert(self.wh, T.CLOCKS, {"workflow": self.workflow, "clock": clock, "recorded_at": wall_clock(),
+                                           "run_id": self.run_id})
 
     def _put_watermark(self, table: str, column: str, value: str) -> None:
         self.wh.delete_where(T.WATERMARKS, "workflow = ?", [self.workflow])
@@ -169,9 +191,45 @@ class Store:
             "detail": json.dumps(a.detail, sort_keys=True, default=str), "error": a.error, "run_id": self.run_id})
 
     def _insert(self, table: str, values: dict[str, Any]) -> None:
-        cols = ", ".join(self.wh.ident(c) for c in values)
-        marks = ", ".join("?" for _ in values)
-        self.wh.execute(f"INSERT INTO {self.wh.quoted(table)} ({cols}) VALUES ({marks})", list(values.values()))
+        insert(self.wh, table, values)
+
+
+def insert(wh: Warehouse, table: str, values: dict[str, Any]) -> None:
+    """One row of `values` (column -> value) into `table`."""
+    cols = ", ".join(wh.ident(c) for c in values)
+    marks = ", ".join("?" for _ in values)
+    wh.execute(f"INSERT INTO {wh.quoted(table)} ({cols}) VALUES ({marks})", list(values.values()))
+
+
+def ensure_events(wh: Warehouse) -> None:
+    """Create ops.workflow_events (or add the columns a newer martops writes). Made in a warehouse
+    whose workflows ran before it existed, it starts with a park row for each entity parked now,
+    taken from its action row, so their history keeps the park once a retry overwrites that row."""
+    created = not wh.exists(T.EVENTS)
+    wh.ensure_table(T.EVENTS, T.EVENT_SCHEMA)
+    if not created or not (wh.exists(T.ENTITIES) and wh.exists(T.ACTIONS)):
+        return
+    q = wh.quoted
+    with wh.transaction():
+        wh.execute(
+            f"INSERT INTO {q(T.EVENTS)} (workflow, entity_id, event, step, kind, idempotency_key, attempts, reason, "
+            "occurred_at, recorded_at, run_id) SELECT e.workflow, e.entity_id, ?, e.step, a.kind, a.idempotency_key, "
+            f"a.attempts, e.reason, a.occurred_at, a.recorded_at, a.run_id FROM {q(T.ENTITIES)} e JOIN {q(T.ACTIONS)} a "
+            "ON a.workflow = e.workflow AND a.entity_id = e.entity_id AND a.step = e.step WHERE e.status = ? AND "
+            "a.status = ?", [T.PARK_EVENT, T.PARKED, T.PARKED])
+
+
+def last_clock(wh: Warehouse, workflow: str) -> dt.datetime | None:
+    """The clock of `workflow`'s last real run (naive UTC): its row of ops.workflow_clocks, else (a
+    warehouse from before that table) the latest clock its action log recorded; None if it never ran."""
+    q = wh.quoted
+    if wh.exists(T.CLOCKS):
+        rows = wh.execute(f"SELECT clock FROM {q(T.CLOCKS)} WHERE workflow = ?", [workflow])
+        if rows:
+            return rows[0][0]
+    if wh.exists(T.ACTIONS):
+        return wh.execute(f"SELECT max(occurred_at) FROM {q(T.ACTIONS)} WHERE workflow = ?", [workflow])[0][0]
+    return None
 
 
 def wall_clock() -> dt.datetime:

@@ -7,14 +7,16 @@ tries that step again, with the same idempotency key.
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
+import socket
 from typing import Any
 
 from martops.config import ProjectConfig
 from martops.engine import Warehouse
 from martops.errors import ConfigError
 from martops.workflows import tables as T
-from martops.workflows.store import wall_clock
+from martops.workflows.store import ensure_events, insert, wall_clock
 
 STATUSES = (T.ACTIVE, T.PARKED, T.STOPPED, T.COMPLETED)
 
@@ -88,8 +90,11 @@ def attention(wh: Warehouse, cfg: ProjectConfig, only: str | None) -> list[dict[
 
 
 def history(wh: Warehouse, cfg: ProjectConfig, entity: str, only: str | None) -> tuple[list[dict], list[dict]]:
-    """(the entity's rows of ops.workflow_entities, its action log oldest first); ConfigError when no
-    workflow holds it."""
+    """(the entity's rows of ops.workflow_entities, its log in the order it was written): the action
+    log's rows and, from ops.workflow_events, each park (kind of the step, status `parked`, the
+    reason as `error`) and each retry (kind `retry`, status `resumed`, the command and user@host as
+    `detail`). An action row left as its park made it is left out (its park event says the same).
+    ConfigError when no workflow holds the entity."""
     names = _names(cfg, wh, only)
     if not (wh.exists(T.ENTITIES) and wh.exists(T.ACTIONS)):
         raise ConfigError(f"no workflow has run in {wh.location} yet (no {T.ENTITIES}); run `martops workflows run`")
@@ -102,17 +107,36 @@ def history(wh: Warehouse, cfg: ProjectConfig, entity: str, only: str | None) ->
         raise ConfigError(f"entity {entity!r} is in no workflow ({', '.join(names)} hold {counts:,} entities; "
                           "ids are the trigger key as text, e.g. `martops workflows history 1042`)")
     log = wh.records(f"SELECT occurred_at, workflow, step, kind, status, attempts, detail, error, idempotency_key, recorded_at "
-                f"FROM {q(T.ACTIONS)} WHERE entity_id = ? AND workflow IN ({marks}) ORDER BY occurred_at, recorded_at",
-                [entity, *names])
+                f"FROM {q(T.ACTIONS)} WHERE entity_id = ? AND workflow IN ({marks})", [entity, *names])
     for r in log:
         r["detail"] = json.loads(r["detail"] or "{}")
+    events = []
+    if wh.exists(T.EVENTS):  # a warehouse whose workflows have not run since it was added has none
+        events = wh.records(f"SELECT occurred_at, workflow, step, kind, event, attempts, reason, command, requested_by, "
+                            f"idempotency_key, recorded_at FROM {q(T.EVENTS)} WHERE entity_id = ? AND workflow IN "
+                            f"({marks})", [entity, *names])
+    # a parked action row (or the same row a retry relabelled failed) says nothing its park event does not
+    parks = {(e["idempotency_key"], e["reason"]) for e in events if e["event"] == T.PARK_EVENT}
+    log = [r for r in log if not (r["status"] in (T.PARKED, T.FAILED) and (r["idempotency_key"], r["error"]) in parks)]
+    for e in events:
+        park = e["event"] == T.PARK_EVENT
+        by = {"by": e["command"], "as": e["requested_by"]}
+        log.append({"occurred_at": e["occurred_at"], "workflow": e["workflow"], "step": e["step"],
+                    "kind": e["kind"] if park else "retry", "status": T.PARKED if park else "resumed",
+                    "attempts": e["attempts"] if park else None, "detail": {} if park else
+                    {k: v for k, v in by.items() if v}, "error": e["reason"] if park else None,
+                    "idempotency_key": e["idempotency_key"], "recorded_at": e["recorded_at"]})
+    # the order of writing: a run's clock can stand anywhere against the wall clock of a retry
+    log.sort(key=lambda r: (r["recorded_at"], r["occurred_at"]))
     return states, log
 
 
-def retry(wh: Warehouse, cfg: ProjectConfig, entities: list[str], only: str | None, every: bool) -> list[dict]:
+def retry(wh: Warehouse, cfg: ProjectConfig, entities: list[str], only: str | None, every: bool,
+          command: str) -> list[dict]:
     """Put parked entities (`entities`, or every parked one with `every`) back at the step that
-    failed; the next run tries it again with the same idempotency key. ConfigError naming an entity
-    that is not parked (no silent success)."""
+    failed; the next run tries it again with the same idempotency key. Each retry is appended to
+    ops.workflow_events with `command` (the command line as typed, without paths) and user@host.
+    ConfigError naming an entity that is not parked (no silent success)."""
     if bool(entities) == every:
         raise ConfigError("name the entities to retry (martops workflows retry 1042 1043) or pass --all, one of them")
     names = _names(cfg, wh, only)
@@ -132,12 +156,33 @@ def retry(wh: Warehouse, cfg: ProjectConfig, entities: list[str], only: str | No
         parked = [p for p in parked if p["entity_id"] in entities]
     if not parked:
         raise ConfigError(f"no entity is parked in {', '.join(names)}; nothing to retry")
+    ensure_events(wh)  # before the first run of a martops that has it, this is where it starts
+    who, now = requested_by(), wall_clock()
     with wh.transaction():
         for p in parked:
             wh.execute(f"UPDATE {q(T.ENTITIES)} SET status = ?, reason = ?, updated_at = ? WHERE workflow = ? AND "
-                       "entity_id = ?", [T.ACTIVE, f"retry requested after: {p['reason']}", wall_clock(), p["workflow"],
+                       "entity_id = ?", [T.ACTIVE, f"retry requested after: {p['reason']}", now, p["workflow"],
                                          p["entity_id"]])
+            action = wh.records(f"SELECT kind, idempotency_key, attempts FROM {q(T.ACTIONS)} WHERE workflow = ? AND "
+                                "entity_id = ? AND step = ?", [p["workflow"], p["entity_id"], p["step"]])
             wh.execute(f"UPDATE {q(T.ACTIONS)} SET status = ?, recorded_at = ? WHERE workflow = ? AND entity_id = ? "
-                       "AND step = ? AND status = ?", [T.FAILED, wall_clock(), p["workflow"], p["entity_id"], p["step"],
+                       "AND step = ? AND status = ?", [T.FAILED, now, p["workflow"], p["entity_id"], p["step"],
                                                       T.PARKED])
+            insert(wh, T.EVENTS, {
+                "workflow": p["workflow"], "entity_id": p["entity_id"], "event": T.RETRY_EVENT, "step": p["step"],
+                "kind": action[0]["kind"] if action else None,
+                "idempotency_key": action[0]["idempotency_key"] if action else None,
+                "attempts": action[0]["attempts"] if action else None, "reason": p["reason"], "command": command,
+                "requested_by": who, "occurred_at": now, "recorded_at": now, "run_id": None})
     return parked
+
+
+def requested_by() -> str:
+    """user@host of the process (what ops.workflow_events records for a retry); the user's name is
+    left out where the system has none for this uid (a container)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = None
+    host = socket.gethostname()
+    return f"{user}@{host}" if user else host
