@@ -66,6 +66,19 @@ def load(wh, people: list[Customer], extra_events: list[tuple[int, str, dt.datet
         schema={"user_id": "int64", "event_type": "string", "event_at": "timestamp"}))
 
 
+def never_activating(location: str, n: int = 4, seed: int = 3) -> list[Customer]:
+    """`n` customers of whom none activates (every step is due for each), loaded into the warehouse
+    at `location` (a DuckDB path or a PostgreSQL DSN)."""
+    from martops.engine import connect
+
+    people = customers(n, seed=seed)
+    for c in people:
+        c.activated_at = None
+    with connect(path=location) as wh:
+        load(wh, people)
+    return people
+
+
 def project(smtp_port: int, hook_url: str, **workflow: Any) -> dict:
     """The project file as a dict: the onboarding workflow, `workflow` keys replacing its own."""
     onboarding = {

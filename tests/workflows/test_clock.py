@@ -18,15 +18,6 @@ from tests.workflows.receiver import receiver
 DAY3 = P.START + 3 * P.DAY  # every generated customer has signed up
 
 
-def _people(location: str, n: int = 4) -> list[P.Customer]:
-    people = P.customers(n, seed=3)
-    for c in people:
-        c.activated_at = None
-    with connect(path=location) as wh:
-        P.load(wh, people)
-    return people
-
-
 def _state(location: str) -> tuple:
     with connect(path=location, read_only=True) as wh:
         return tuple(sorted(map(repr, wh.execute(f"SELECT * FROM {wh.quoted(t)}"))) for t in (T.ENTITIES, T.ACTIONS))
@@ -38,7 +29,7 @@ def _clock(location: str) -> list[tuple]:
 
 
 def test_an_earlier_now_is_refused_naming_the_last_runs_clock(capsys, tmp_path, warehouse_location):
-    people = _people(warehouse_location)
+    people = P.never_activating(warehouse_location)
     with smtp_server() as (mail, port), receiver() as hooks:
         config = P.write(tmp_path, P.project(port, hooks.url), warehouse_location)
         out = run_cli(capsys, "workflows", "run", "--now", DAY3.isoformat(), "--config", config)
@@ -79,7 +70,7 @@ def test_an_earlier_now_is_refused_naming_the_last_runs_clock(capsys, tmp_path, 
 def test_each_workflow_has_its_own_clock(capsys, tmp_path, warehouse_location):
     """A workflow run alone (--workflow) moves only its own clock: another one may still run at an
     earlier clock, and is refused only against its own last run."""
-    _people(warehouse_location)
+    P.never_activating(warehouse_location)
     with smtp_server() as (mail, port), receiver() as hooks:
         data = P.project(port, hooks.url)
         data["workflows"]["follow-up"] = {**data["workflows"]["onboarding"], "steps": {
@@ -104,7 +95,7 @@ def test_the_graph_step_after_a_future_now_fails_until_it_is_accepted(capsys, tm
     """`martops run workflows` runs on the real clock: after a run with --now in 2100 by mistake it
     fails naming that clock (ops.runs says so), sends nothing, and runs again once `martops
     workflows run --allow-earlier-now` has put the real clock back."""
-    people = _people(warehouse_location)
+    people = P.never_activating(warehouse_location)
     with smtp_server() as (mail, port), receiver() as hooks:
         config = P.write(tmp_path, P.project(port, hooks.url), warehouse_location)
         assert run_cli(capsys, "workflows", "run", "--now", "2100-01-01T00:00", "--config", config).code == 0
@@ -130,7 +121,7 @@ def test_the_graph_step_fails_when_it_parks_and_not_again_for_the_same_parks(cap
     """`martops run workflows` (what a schedule runs) agrees with `martops workflows run`: a run that
     parks anyone fails with one line naming them, in ops.runs too; the next run, with nothing newly
     parked, succeeds."""
-    people = _people(warehouse_location)
+    people = P.never_activating(warehouse_location)
     bad = people[3]
     with smtp_server() as (mail, port), receiver() as hooks:
         config = P.write(tmp_path, P.project(port, hooks.url), warehouse_location)

@@ -20,12 +20,7 @@ NOW = (P.START + 3 * P.DAY).isoformat()  # every generated customer has signed u
 
 @pytest.fixture
 def people(warehouse_location):
-    people = P.customers(4, seed=3)
-    for c in people:
-        c.activated_at = None
-    with connect(path=warehouse_location) as wh:
-        P.load(wh, people)
-    return people
+    return P.never_activating(warehouse_location)
 
 
 def _project(tmp_path, warehouse_location, port, hooks, **workflow):

@@ -17,15 +17,6 @@ from tests.workflows.receiver import receiver
 NOW = P.START + 3 * P.DAY  # every generated customer has signed up
 
 
-def _people(location: str) -> list[P.Customer]:
-    people = P.customers(4, seed=3)
-    for c in people:
-        c.activated_at = None
-    with connect(path=location) as wh:
-        P.load(wh, people)
-    return people
-
-
 def _log(config, location: str, entity: str) -> list[tuple]:
     """The history rows as (step, kind, status, attempts, error or detail) in the order shown."""
     with connect(path=location, read_only=True) as wh:
@@ -34,7 +25,7 @@ def _log(config, location: str, entity: str) -> list[tuple]:
 
 
 def test_history_keeps_each_park_and_retry_after_the_step_succeeds(capsys, tmp_path, warehouse_location):
-    people = _people(warehouse_location)
+    people = P.never_activating(warehouse_location)
     bad = people[1]
     entity = str(bad.user_id)
     with smtp_server() as (mail, port), receiver() as hooks:
@@ -95,7 +86,7 @@ def test_a_warehouse_from_before_the_event_log_keeps_its_parks(capsys, tmp_path,
     """ops.workflow_events and ops.workflow_clocks dropped after a park: the warehouse as a martops
     without them left it. History still shows the park (the action row), `retry` creates the log
     with that park in it, and the clock check falls back to the action log's latest clock."""
-    people = _people(warehouse_location)
+    people = P.never_activating(warehouse_location)
     bad = people[0]
     entity = str(bad.user_id)
     with smtp_server() as (mail, port), receiver() as hooks:

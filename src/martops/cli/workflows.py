@@ -51,7 +51,8 @@ def run(
     every retry, or because a server refuses every message (a login or token refused, a webhook URL
     gone): they are tried again by the next run. Any other permanent failure parks the entity
     (`martops workflows status`, then `martops workflows retry`); a run that parked any entity exits
-    1 too, with one line naming them, even when the others went through: a scheduler must notice.
+    1 too, with one line naming them, even when the others went through: a scheduler must notice
+    (a dry run lists what it would park and exits 0).
     A schedule with `select: [workflows]` runs the same step (workflows.run) every few minutes.
 
     The clock (--now, else the real one) may not go back: a run at a clock earlier than a

@@ -186,7 +186,8 @@ class Run:
                               f"clock, so steps would run out of order; give --now {last:%Y-%m-%dT%H:%M:%S} or "
                               "later, or, if that run's clock was the mistake, run `martops workflows run "
                               "--allow-earlier-now` once")
-        self.notes.append(f"{said} (--allow-earlier-now): this clock is recorded as its last from now on")
+        self.notes.append(f"{said} (--allow-earlier-now): " + ("a real run records this clock as its last" if self.dry
+                                                               else "this clock is recorded as its last from now on"))
 
     def _secret(self, read: Callable[[], object]) -> None:
         try:
