@@ -80,7 +80,9 @@ def test_sigkill_while_a_webhook_is_in_flight(capsys, tmp_path, warehouse_locati
         # parking the one in doubt fails the run: a person must check whether it arrived
         assert again.returncode == (1 if in_doubt == "park" else 0), err
         if in_doubt == "park":
-            assert f"1 entity parked: onboarding {people[2].user_id} (first: notify-sales: in doubt: webhook was started" in " ".join(err.split())
+            said = " ".join(err.split())
+            assert f"1 entity parked: onboarding {people[2].user_id} (first: notify-sales: in doubt: webhook was " \
+                   "started" in said
             assert len(hooks.requests) == 3 + 2  # 4 and 5; 3 is parked, not resent
             out = run_cli(capsys, "workflows", "retry", str(people[2].user_id), "--config", config)
             assert out.code == 0, out.err

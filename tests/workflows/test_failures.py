@@ -60,8 +60,9 @@ def test_a_400_parks_the_entity_and_retry_resumes_at_that_step(capsys, tmp_path,
         assert out.code == 1
         assert "parked" in out.out and "HTTP 400" in out.out
         line = out.err.strip()
-        assert "\n" not in line and line.startswith(f"error: 1 entity parked: onboarding {bad.user_id} (first: "
-                                                     f"notify-sales: POST {hooks.url}/hooks/signup: answered HTTP 400"), line
+        assert "\n" not in line and line.startswith(
+            f"error: 1 entity parked: onboarding {bad.user_id} (first: notify-sales: POST {hooks.url}/hooks/signup: "
+            "answered HTTP 400"), line
         assert "channel_not_found" in line and line.endswith("see `martops workflows status`, then `martops "
                                                              "workflows retry`"), line
         assert len(hooks.effects()) == len(people) and len(mail.received) == len(people)

@@ -214,8 +214,8 @@ def ensure_events(wh: Warehouse) -> None:
         wh.execute(
             f"INSERT INTO {q(T.EVENTS)} (workflow, entity_id, event, step, kind, idempotency_key, attempts, reason, "
             "occurred_at, recorded_at, run_id) SELECT e.workflow, e.entity_id, ?, e.step, a.kind, a.idempotency_key, "
-            f"a.attempts, e.reason, a.occurred_at, a.recorded_at, a.run_id FROM {q(T.ENTITIES)} e JOIN {q(T.ACTIONS)} a "
-            "ON a.workflow = e.workflow AND a.entity_id = e.entity_id AND a.step = e.step WHERE e.status = ? AND "
+            f"a.attempts, e.reason, a.occurred_at, a.recorded_at, a.run_id FROM {q(T.ENTITIES)} e "
+            f"JOIN {q(T.ACTIONS)} a ON a.workflow = e.workflow AND a.entity_id = e.entity_id AND a.step = e.step WHERE e.status = ? AND "
             "a.status = ?", [T.PARK_EVENT, T.PARKED, T.PARKED])
 
 

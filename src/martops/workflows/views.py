@@ -112,8 +112,8 @@ def history(wh: Warehouse, cfg: ProjectConfig, entity: str, only: str | None) ->
         r["detail"] = json.loads(r["detail"] or "{}")
     events = []
     if wh.exists(T.EVENTS):  # a warehouse whose workflows have not run since it was added has none
-        events = wh.records(f"SELECT occurred_at, workflow, step, kind, event, attempts, reason, command, requested_by, "
-                            f"idempotency_key, recorded_at FROM {q(T.EVENTS)} WHERE entity_id = ? AND workflow IN "
+        events = wh.records(f"SELECT occurred_at, workflow, step, kind, event, attempts, reason, command, "
+                            f"requested_by, idempotency_key, recorded_at FROM {q(T.EVENTS)} WHERE entity_id = ? AND workflow IN "
                             f"({marks})", [entity, *names])
     # a parked action row (or the same row a retry relabelled failed) says nothing its park event does not
     parks = {(e["idempotency_key"], e["reason"]) for e in events if e["event"] == T.PARK_EVENT}
