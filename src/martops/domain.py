@@ -89,6 +89,9 @@ class Step:
     ranged: bool = False
     """Takes --since/--until (attribution's conversion dates); a delivery step loads all it is given."""
     skip_reason: Callable[[StepContext], str | None] | None = None
+    in_project_run: bool = True
+    """False: a bare `martops run` leaves the step out even when it runs its domain (the step mails
+    people, `report.send`); it runs when named, with its domain (`martops run report`) or on a schedule."""
 
     @property
     def domain(self) -> str:
