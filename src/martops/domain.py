@@ -90,8 +90,9 @@ class Step:
     """Takes --since/--until (attribution's conversion dates); a delivery step loads all it is given."""
     skip_reason: Callable[[StepContext], str | None] | None = None
     in_project_run: bool = True
-    """False: a bare `martops run` leaves the step out even when it runs its domain (the step mails
-    people, `report.send`); it runs when named, with its domain (`martops run report`) or on a schedule."""
+    """False: the step mails people (`report.send`), so it runs only when a selector names it (its
+    name, a glob, its domain: `martops run report`, a schedule's `select`), never in a bare `martops
+    run` nor as a step downstream of another (`kpis.load+`)."""
 
     @property
     def domain(self) -> str:

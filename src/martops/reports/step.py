@@ -10,10 +10,12 @@ nothing here imports a domain. The steps take a range like attribution's steps (
 fails its health gate fails the step (and the run), leaves the last good files in place, and
 `report.send` after it does not run. Each step checks the files and folders it writes, and the
 mail settings it needs, before it builds anything: a wrong path is said in a second, not after
-the report was built.
+the report was built; a run that selects them checks all of it before its first step
+(`Domain.preflight`).
 
-`report.send` is never part of a bare `martops run` (it mails people; `Step.in_project_run`):
-name it (`martops run report`, `martops run report.send`) or schedule it.
+`report.send` mails people, so it runs only when a selector names it (`martops run report`,
+`martops run report.send`, a schedule's `select: [report]`), never in a bare `martops run` nor as
+the downstream of a domain's step (`kpis.load+`): `Step.in_project_run`.
 """
 
 from __future__ import annotations
@@ -84,6 +86,15 @@ def domain(providers: list[ReportSection], catalog: Callable[[], Catalog], sourc
                     "delivered)")
         return None
 
+    def preflight(ctx: StepContext, names: list[str]) -> None:
+        """Before any step of the run writes: the files and folders the selected report steps write
+        and the mail settings they need (a run asking for the report must not load for minutes and
+        then find report.out's folder missing). Each step checks again when it starts."""
+        if STEP in names and skip_reason(ctx) is None:
+            check_outputs(ctx.project.report)
+        if SEND_STEP in names and skip_send(ctx) is None:
+            check_delivery(ctx.project.report, ctx.project.smtp)
+
     def build(ctx: StepContext) -> weekly.Built:
         return weekly.build(ctx.wh, ctx.project, providers, catalog(), sources(), since=ctx.since, until=ctx.until)
 
@@ -140,6 +151,7 @@ def domain(providers: list[ReportSection], catalog: Callable[[], Catalog], sourc
                     run_send, inputs=(*reads, OUTPUT), outputs=(SENT,), ranged=True, skip_reason=skip_send,
                     in_project_run=False)),
         default_range=default_range,
+        preflight=preflight,
         in_project_run=lambda cfg: cfg.report.out is not None,
         build_hint="run the domains first (martops run), then martops run report",
     )
