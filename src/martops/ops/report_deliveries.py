@@ -3,6 +3,9 @@
 One row per attempt to deliver one period's report (`period_since`..`period_until`, inclusive
 days) to one destination: a mailbox (`kind` mail, `destination` the address lower-cased, without
 its display name) or a file in a folder (`kind` folder, `destination` the file's absolute path).
+`report` names the report (`weekly`); `attempt` counts a mailbox's earlier `sent` deliveries of the
+period (0 for the first, 1 for the first deliberate resend; always 0 for a folder); `via` is who
+delivered (the step `report.send` or `martops report send`), `run_id` the run (`ops.runs`).
 
 A mail's row is committed as `sending` before the message leaves and becomes `sent` (with its
 Message-ID and size) or `failed` (with the error) after the server answered. A mailbox with a
