@@ -89,6 +89,10 @@ class Step:
     ranged: bool = False
     """Takes --since/--until (attribution's conversion dates); a delivery step loads all it is given."""
     skip_reason: Callable[[StepContext], str | None] | None = None
+    in_project_run: bool = True
+    """False: the step mails people (`report.send`), so it runs only when a selector names it (its
+    name, a glob, its domain: `martops run report`, a schedule's `select`), never in a bare `martops
+    run` nor as a step downstream of another (`kpis.load+`)."""
 
     @property
     def domain(self) -> str:

@@ -6,6 +6,8 @@ A step depends on every step that writes one of its inputs. Selectors (as dbt's)
   `marts.channel_reporting`   the step that writes this table
   `+X` / `X+` / `+X+`         X with everything upstream / downstream / both (one '+' a side;
                               `X++`, `++X` and dbt's depths `2+X`, `X+1` are errors)
+A step that delivers to people (`Step.in_project_run` False: `report.send`) is selected only by a
+selector that names it (its name, a glob, its domain), never as a step downstream (`kpis.load+`).
 Exclusions use the same grammar. The order is topological, ties broken by the registry's order
 (domains in data-flow order, each domain's steps as declared), so a run is reproducible.
 """
@@ -117,8 +119,8 @@ class Graph:
         for name in base:
             if up:
                 out |= self.ancestors(name)
-            if down:
-                out |= self.descendants(name)
+            if down:  # a step that mails people (report.send) is never someone's downstream: name it
+                out |= {d for d in self.descendants(name) if self.step(d).in_project_run}
         return out
 
     def _match(self, core: str, selector: str) -> set[str]:

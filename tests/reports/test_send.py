@@ -1,7 +1,8 @@
 """`martops report send` against a real SMTP server on 127.0.0.1 (aiosmtpd): the message, its
-inline chart images, its attachments and its recipients; STARTTLS with a login; a failing check
-or a refusing server; and the folder delivery. The mail's HTML body, with its images, is
-screenshotted in Chromium to look at ($MARTOPS_SCREENSHOTS)."""
+inline chart images, its attachments and its recipients (one message each); STARTTLS with a
+login; a failing check or a refusing server; the folder delivery; and the record of deliveries
+(ops.report_deliveries) that keeps a second send of a week from mailing anyone twice. The mail's
+HTML body, with its images, is screenshotted in Chromium to look at ($MARTOPS_SCREENSHOTS)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from martops.engine import connect
 from martops.reports.blocks import fmt
 from tests.cli_runner import run_cli
 from tests.reports.conftest import WEEK
@@ -34,6 +36,21 @@ def project(tmp_path: Path, port: int, extra: str = "", smtp: str = "") -> Path:
     f.write_text(f"smtp:\n  host: 127.0.0.1\n  port: {port}\n  tls: none\n  from: Reports <reports@example.com>\n"
                  f"  timeout_seconds: 10\n{smtp}{extra}")
     return f
+
+
+@pytest.fixture
+def wh(demo_warehouse, tmp_path) -> Path:
+    """A copy of the demo warehouse: sending records its deliveries there."""
+    copy = tmp_path / "wh.duckdb"
+    shutil.copy(demo_warehouse, copy)
+    return copy
+
+
+def deliveries(wh: Path) -> list[tuple]:
+    """(kind, destination, status, message_id) of every recorded delivery, oldest first."""
+    with connect(path=wh, read_only=True) as w:
+        return [tuple(r) for r in w.execute("SELECT kind, destination, status, message_id FROM ops.report_deliveries "
+                                            "ORDER BY started_at, delivery_id")]
 
 
 def send(capsys, wh, cfg, *extra):
@@ -67,16 +84,18 @@ def look(html: str, images: dict[str, bytes], tmp_path: Path, name: str) -> None
                     (tmp_path / f"{name}.html").as_uri()], capture_output=True, timeout=120, check=True)
 
 
-def test_the_mail_holds_the_figures_the_images_and_the_report(capsys, demo_warehouse, page_html, tmp_path):
+def test_the_mail_holds_the_figures_the_images_and_the_report(capsys, wh, page_html, tmp_path):
     with smtp_server() as (server, port):
-        res = send(capsys, demo_warehouse, project(tmp_path, port), "--to", "a@example.com", "--to",
+        res = send(capsys, wh, project(tmp_path, port), "--to", "a@example.com", "--to",
                    "Team B <b@example.com>", "--pdf")
     assert res.code == 0, res.err
-    got, = server.received
-    assert got.recipients == ["a@example.com", "b@example.com"] and got.sender == "reports@example.com"
+    got, other = server.received  # a message of its own for each recipient
+    assert got.recipients == ["a@example.com"] and other.recipients == ["b@example.com"]
+    assert got.sender == other.sender == "reports@example.com"
     msg = got.message
-    assert msg["Subject"] == "Weekly marketing report 2023-09-01 to 2023-09-07"
-    assert msg["To"] == "a@example.com, Team B <b@example.com>" and msg["Message-ID"].endswith("@example.com>")
+    assert msg["Subject"] == other.message["Subject"] == "Weekly marketing report 2023-09-01 to 2023-09-07"
+    assert msg["To"] == "a@example.com" and other.message["To"] == "Team B <b@example.com>"
+    assert msg["Message-ID"].endswith("@example.com>") and msg["Message-ID"] != other.message["Message-ID"]
     assert msg.get_content_type() == "multipart/mixed"
     text, html, images, files = parts(msg)
     # the body survives mail clients: no script, no style block, every image inline by cid
@@ -97,14 +116,40 @@ def test_the_mail_holds_the_figures_the_images_and_the_report(capsys, demo_wareh
     attached = read(report.decode("utf-8"))
     assert attached.metrics == m and attached.charts == charts and report.count(b"plotly.js v") == 1
     assert (pdf_name, pdf_kind) == ("weekly-report-2023-09-01_2023-09-07.pdf", "application/pdf") and pdf.startswith(b"%PDF")
+    assert parts(other.message)[3] == files  # the same report for everyone
     out = " ".join(res.out.split())
-    assert "mailed the weekly report for 2023-09-01 to 2023-09-07 to a@example.com, b@example.com via 127.0.0.1:" in out
+    assert "mailed the weekly report for 2023-09-01 to 2023-09-07 to a@example.com via 127.0.0.1:" in out
+    assert "mailed the weekly report for 2023-09-01 to 2023-09-07 to Team B <b@example.com> via 127.0.0.1:" in out
     said = float(re.search(r"([\d.]+) MiB, message id", out).group(1))
     assert said == pytest.approx(len(got.data) / 2**20, abs=0.06)
+    assert deliveries(wh) == [("mail", "a@example.com", "sent", msg["Message-ID"]),
+                              ("mail", "b@example.com", "sent", other.message["Message-ID"])]
     look(html, images, tmp_path, "report-mail")
 
 
-def test_starttls_and_login_with_the_password_from_the_environment(capsys, demo_warehouse, tmp_path, monkeypatch):
+def test_a_second_send_of_the_week_mails_no_one_twice_unless_resent(capsys, wh, tmp_path):
+    with smtp_server() as (server, port):
+        cfg = project(tmp_path, port)
+        assert send(capsys, wh, cfg, "--to", "a@example.com").code == 0
+        first = server.received[0].message["Message-ID"]
+        res = send(capsys, wh, cfg, "--to", "A <A@example.com>", "--to", "b@example.com")
+        assert res.code == 0, res.err
+        assert [r.recipients for r in server.received] == [["a@example.com"], ["b@example.com"]]
+        out = " ".join(res.out.split())
+        assert "A <A@example.com> already received it on " in out and f"(message id {first}); not mailed again" in out
+        res = send(capsys, wh, cfg, "--to", "a@example.com", "--to", "b@example.com")
+        assert res.code == 0 and "nothing to send for 2023-09-01 to 2023-09-07: every recipient already received it" \
+            in " ".join(res.out.split())
+        assert len(server.received) == 2
+        res = send(capsys, wh, cfg, "--to", "a@example.com", "--resend")
+        assert res.code == 0, res.err
+        again = server.received[2].message["Message-ID"]
+        assert server.received[2].recipients == ["a@example.com"] and again != first  # a deliberate resend is new mail
+    assert [(d[1], d[2]) for d in deliveries(wh)] == [("a@example.com", "sent"), ("b@example.com", "sent"),
+                                                       ("a@example.com", "sent")]
+
+
+def test_starttls_and_login_with_the_password_from_the_environment(capsys, wh, tmp_path, monkeypatch):
     cert = self_signed(tmp_path)
     if cert is None:
         pytest.skip("openssl is not installed (needed for the test server's certificate)")
@@ -112,31 +157,31 @@ def test_starttls_and_login_with_the_password_from_the_environment(capsys, demo_
     with smtp_server(login=True, tls="starttls", cert=cert) as (server, port):
         cfg = project(tmp_path, port, smtp=f"  user: {USER}\n  password_env: {ENV}\n  ca_file: {cert[0]}\n")
         cfg.write_text(cfg.read_text().replace("tls: none", "tls: starttls"))
-        res = run_cli(capsys, "-vv", "report", "send", "--warehouse", demo_warehouse, "--config", cfg, *PERIOD,
+        res = run_cli(capsys, "-vv", "report", "send", "--warehouse", wh, "--config", cfg, *PERIOD,
                       "--to", "a@example.com")
     assert res.code == 0, res.err
     assert server.logins == [USER] and len(server.received) == 1
     assert PASSWORD not in res.out + res.err
 
 
-def test_an_unset_password_variable_is_said_before_any_work(capsys, demo_warehouse, tmp_path, monkeypatch):
+def test_an_unset_password_variable_is_said_before_any_work(capsys, wh, tmp_path, monkeypatch):
     monkeypatch.delenv(ENV, raising=False)
     with smtp_server() as (server, port):
         cfg = project(tmp_path, port, smtp=f"  user: {USER}\n  password_env: {ENV}\n")
-        res = send(capsys, demo_warehouse, cfg, "--to", "a@example.com")
+        res = send(capsys, wh, cfg, "--to", "a@example.com")
     assert res.code == 1 and f"environment variable {ENV} is not set" in res.err and server.received == []
     assert len(res.err.strip().splitlines()) == 1
 
 
-def test_a_failing_check_sends_nothing_unless_allowed_stale(capsys, demo_warehouse, tmp_path):
+def test_a_failing_check_sends_nothing_unless_allowed_stale(capsys, wh, tmp_path):
     failing = "checks:\n  staging.sessions:\n    - row_count: {min: 100000000}\n"
     (tmp_path / "share").mkdir()
     with smtp_server() as (server, port):
         cfg = project(tmp_path, port, failing)
-        res = send(capsys, demo_warehouse, cfg, "--to", "a@example.com", "--folder", tmp_path / "share")
+        res = send(capsys, wh, cfg, "--to", "a@example.com", "--folder", tmp_path / "share")
         assert res.code == 1 and "report not published" in res.err
         assert server.received == [] and list((tmp_path / "share").iterdir()) == []
-        res = send(capsys, demo_warehouse, cfg, "--to", "a@example.com", "--allow-stale")
+        res = send(capsys, wh, cfg, "--to", "a@example.com", "--allow-stale")
     assert res.code == 0 and "published with 1 failed check" in res.err
     msg = server.received[0].message
     assert msg["Subject"].endswith("(published despite 1 failed check(s))")
@@ -149,41 +194,46 @@ def test_a_failing_check_sends_nothing_unless_allowed_stale(capsys, demo_warehou
     (lambda s: setattr(s, "data_reply", "451 4.3.0 Mail server busy"), "temporary failure, try again later (451 4.3.0"),
     (lambda s: s.refuse_rcpt.update({"a@example.com": "550 5.1.1 No such user"}), "a@example.com: 550 5.1.1 No such user"),
 ])
-def test_a_refusing_server_is_a_clear_error(capsys, demo_warehouse, tmp_path, setup, expected):
+def test_a_refusing_server_is_a_clear_error(capsys, wh, tmp_path, setup, expected):
     with smtp_server() as (server, port):
         setup(server)
-        res = send(capsys, demo_warehouse, project(tmp_path, port), "--to", "a@example.com")
+        res = send(capsys, wh, project(tmp_path, port), "--to", "a@example.com")
     assert res.code == 1 and expected in " ".join(res.err.split()) and "Traceback" not in res.err
-    assert server.received == []
+    assert len(res.err.strip().splitlines()) == 1
+    assert server.received == [] and [d[2] for d in deliveries(wh)] == ["failed"]  # tried again next time
 
 
-def test_the_folder_delivery_names_files_by_period_and_replaces_its_own(capsys, demo_warehouse, tmp_path):
+def test_the_folder_delivery_names_files_by_period_and_replaces_its_own(capsys, wh, tmp_path):
     share = tmp_path / "share"
     share.mkdir()
     cfg = tmp_path / "martops.yml"
     cfg.write_text(f"report:\n  folder: {share}\n")  # no --to/--folder: the project file's destination
-    res = run_cli(capsys, "report", "send", "--warehouse", demo_warehouse, "--config", cfg, "--week", "2023-W35")
+    res = run_cli(capsys, "report", "send", "--warehouse", wh, "--config", cfg, "--week", "2023-W35")
     assert res.code == 0, res.err
     page = share / "weekly-report-2023-W35.html"
     assert sorted(p.name for p in share.iterdir()) == [page.name]
     first = page.read_bytes()
-    res = run_cli(capsys, "report", "send", "--warehouse", demo_warehouse, "--config", cfg, "--week", "2023-W35", "--pdf")
+    res = run_cli(capsys, "report", "send", "--warehouse", wh, "--config", cfg, "--week", "2023-W35", "--pdf")
     assert res.code == 0, res.err
     assert sorted(p.name for p in share.iterdir()) == ["weekly-report-2023-W35.html", "weekly-report-2023-W35.pdf"]
     assert read(page.read_text("utf-8")).metrics == read(first.decode("utf-8")).metrics
     pdf = share / "weekly-report-2023-W35.pdf"
     made = pdf.stat().st_mtime_ns
-    res = run_cli(capsys, "report", "send", "--warehouse", demo_warehouse, "--config", cfg, "--week", "2023-W35", "--pdf")
+    res = run_cli(capsys, "report", "send", "--warehouse", wh, "--config", cfg, "--week", "2023-W35", "--pdf")
     assert res.code == 0 and pdf.stat().st_mtime_ns > made  # its own PDF is recognised and replaced
+    # every write is recorded, and none is skipped: the file of a week is replaced whole
+    assert [(d[0], Path(d[1]).name, d[2]) for d in deliveries(wh)] == [
+        ("folder", "weekly-report-2023-W35.html", "sent")] + 2 * [
+        ("folder", "weekly-report-2023-W35.html", "sent"), ("folder", "weekly-report-2023-W35.pdf", "sent")]
 
 
-def test_a_mailbox_named_twice_gets_the_mail_once(capsys, demo_warehouse, tmp_path):
+def test_a_mailbox_named_twice_gets_the_mail_once(capsys, wh, tmp_path):
     with smtp_server() as (server, port):
-        res = send(capsys, demo_warehouse, project(tmp_path, port), "--to", "a@example.com", "--to",
+        res = send(capsys, wh, project(tmp_path, port), "--to", "a@example.com", "--to",
                    "Anna <A@Example.com>", "--to", "b@example.com")
     assert res.code == 0, res.err
-    got, = server.received
-    assert got.recipients == ["a@example.com", "b@example.com"] and got.message["To"] == "a@example.com, b@example.com"
+    assert [(r.recipients, r.message["To"]) for r in server.received] == [
+        (["a@example.com"], "a@example.com"), (["b@example.com"], "b@example.com")]
 
 
 @pytest.mark.parametrize("args, yml, expected", [

@@ -8,6 +8,8 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
+import pytest
+
 from martops import domains
 from martops.engine import connect
 from martops.reports.period import iso_week_label
@@ -96,3 +98,38 @@ def test_the_demo_project_schedules_the_report_every_monday(capsys):
     assert "weekly-report: cron '0 7 * * 1' in Europe/Berlin; runs report" in out
     assert "2023-09-11 07:00 CEST 2023-09-11 05:00 UTC 2023-09-18 07:00 CEST" in out
     assert Path(project).read_text().count("out: weekly-report.html") == 1
+
+
+@pytest.mark.parametrize("report, expected", [
+    ("{out: missing/weekly.html}", "report.out missing/weekly.html: folder missing does not exist"),
+    ("{out: weekly.html, pdf: missing/weekly.pdf}", "report.pdf missing/weekly.pdf: folder missing does not exist"),
+    ("{out: notes.html}", "report.out notes.html exists and is not a martops report; point it elsewhere"),
+    ("{out: weekly.html, folder: missing}", "report.folder missing: does not exist; create it first"),
+])
+def test_the_steps_check_their_files_and_folders_before_building(capsys, tmp_path, monkeypatch, report, expected):
+    """On a warehouse with nothing to report, building would fail ("no domain has built its tables"):
+    the error naming the key shows the check came first."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.html").write_text("<p>someone's notes</p>")
+    wh = tmp_path / "empty.duckdb"
+    connect(path=wh, create=True).close()
+    (tmp_path / "martops.yml").write_text(f"report: {report}\n")
+    res = run_cli(capsys, "run", "report", "--since", WEEK[0], "--until", WEEK[1], "--warehouse", wh)
+    err = " ".join(res.err.split())
+    assert res.code == 1 and expected in err and "no domain has built" not in err, res.err
+    assert "Traceback" not in res.err and len(res.err.strip().splitlines()) == 1
+    assert not (tmp_path / "weekly.html").exists()
+
+
+def test_the_step_checks_its_file_itself_when_no_preflight_ran(tmp_path):
+    """An orchestrator calling the step through the runner (the preflight already done, or skipped)
+    still learns of a missing folder before a report is built."""
+    from martops.config import ProjectConfig
+    from martops.domain import StepContext
+
+    cfg = ProjectConfig.model_validate({"report": {"out": str(tmp_path / "missing" / "weekly.html")}})
+    with connect(path=tmp_path / "empty.duckdb", create=True) as wh:
+        ctx = StepContext(wh, cfg, dt.date.fromisoformat(WEEK[0]), dt.date.fromisoformat(WEEK[1]))
+        report = domains.run(ctx, ["report.weekly"], checked=True)
+    outcome, = report.outcomes
+    assert outcome.status == "failed" and outcome.reason.startswith("report.out ") and "folder" in outcome.reason

@@ -102,7 +102,8 @@ def refuse_unused_flags(names: list[str], params: dict, ranged: bool) -> None:
 
 def selection(cfg: ProjectConfig, selectors: list[str], exclude: list[str], sources: list[str],
               db: Optional[Path]) -> list[str]:
-    """The step names to run; no selector means the domains whose delivery is declared."""
+    """The step names to run; no selector means the domains whose delivery is declared (without
+    the steps that deliver to people, `Step.in_project_run`)."""
     graph = domains.graph()
     if not selectors:
         chosen = [d.name for d in domains.configured(cfg)]
@@ -113,7 +114,8 @@ def selection(cfg: ProjectConfig, selectors: list[str], exclude: list[str], sour
                               "sources.campaigns.path, sources.crm.path, sources.loyalty.path, sources.usage.path, sources.leads.path) and no API pipeline to run "
                               "(ingest.fx.in_project_run); name a selection, e.g. "
                               "`martops run kpis --source exports/` (see `martops steps`)")
-        selectors = chosen
+        # a step that mails people (report.send) runs when asked for, never as part of the pipeline
+        return [n for n in graph.select(chosen, exclude) if graph.step(n).in_project_run]
     return graph.select(selectors, exclude)
 
 

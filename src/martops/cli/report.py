@@ -98,17 +98,23 @@ def send_report(
     folder: Optional[Path] = typer.Option(None, "--folder", help="Write the report into this existing folder (a "
                                           "shared drive), named by period, instead of (or, with --to, besides) mailing it."),
     pdf: bool = typer.Option(False, "--pdf", help="Attach (and write to --folder) a PDF of the report too."),
+    resend: bool = typer.Option(False, "--resend", "--force", help="Mail recipients who already received the "
+                                "report for this period again (as a new message, with a new message id)."),
     allow_stale: bool = ALLOW_STALE,
     warehouse: Optional[str] = WAREHOUSE, config: Optional[Path] = CONFIG,
 ) -> None:
     """Build the weekly report and deliver it: by e-mail through martops.yml's smtp: server (the
     password from the environment variable smtp.password_env names), and/or into a folder.
 
-    The mail's body holds each section's figures as simple tables and each chart as an image (no
-    script: it survives mail clients), with a plain-text alternative; the full self-contained report
-    is attached (and its PDF with --pdf). The report is always built from the warehouse when sent,
-    so the checks and the mail agree. With no --to and no --folder, martops.yml's report.to and
-    report.folder are used.
+    Each recipient gets a message of their own. The mail's body holds each section's figures as
+    simple tables and each chart as an image (no script: it survives mail clients), with a
+    plain-text alternative; the full self-contained report is attached (and its PDF with --pdf).
+    The report is always built from the warehouse when sent, so the checks and the mail agree.
+    With no --to and no --folder, martops.yml's report.to and report.folder are used.
+
+    Every delivery is recorded in the warehouse (ops.report_deliveries, as the step report.send
+    does): a recipient who already received the report for the period is not mailed again (said,
+    exit 0) unless --resend. A folder's file, named by period, is written again every time.
 
     Nothing is sent or written when an error-severity check fails (exit 1), unless --allow-stale
     (then the mail and the report carry a banner naming each failure). A server that refuses says
@@ -119,8 +125,13 @@ def send_report(
       martops report send --week 2023-W36 --to marketing@example.com --to cmo@example.com --pdf
 
       martops report send --since 2023-09-01 --until 2023-09-07 --folder /mnt/share/reports
+
+      martops report send --week 2023-W36 --to cmo@example.com --resend
     """
-    from martops.reports import chromium, send
+    from martops.ops import runlog
+    from martops.reports import chromium, deliver, send
+    from martops.reports import weekly as W
+    from martops.reports.period import resolve
 
     cfg = load_config(config)
     recipients, where = _destinations(cfg, to, folder)
@@ -135,25 +146,49 @@ def send_report(
         send.check_folder(where, "--folder" if folder is not None else "report.folder (martops.yml)")
     if recipients or pdf:
         chromium.find()
-    with connect_warehouse(cfg, warehouse, read_only=True) as wh:
-        built = _build(cfg, wh, week, since, until, allow_stale)
-    timeout = cfg.report.chromium_timeout_seconds
-    pdf_data = chromium.print_pdf(built.html, timeout) if pdf else None
-    if where is not None:
-        files = send.to_folder(built, where, pdf, timeout, pdf_data)
-        console.print(f"weekly report for {built.period.text} written to "
-                      + ", ".join(f"{f.path} ({_kib(len(f.data))})" for f in files), highlight=False, soft_wrap=True)
-    if recipients:
-        sent, size = send.send(built, settings, recipients, pdf_data, timeout)
-        console.print(f"mailed the weekly report for {built.period.text} to {', '.join(sent.recipients)} via "
-                      f"{sent.server}: {_kib(size)}, message id {sent.message_id}", highlight=False, soft_wrap=True)
+    s, u = parse_range(since, until)
+    # read-write: the deliveries are recorded (this waits while a pipeline holds the warehouse's write lock)
+    with connect_warehouse(cfg, warehouse) as wh, runlog.invocation() as run_id:
+        period = resolve(week, s, u, None if week or s or u else W.newest(wh, domains.report_sections()))
+        todo, skipped = deliver.pending(wh, period, recipients, resend=resend)
+        for d in skipped:
+            console.print(f"{d.destination} {d.note}; not mailed again (--resend sends it again)",
+                          highlight=False, soft_wrap=True)
+        if not todo and where is None:
+            console.print(f"nothing to send for {period.text}: every recipient already received it",
+                          highlight=False, soft_wrap=True)
+            return
+        built = W.build(wh, cfg, domains.report_sections(), domains.catalog(), domains.status_sources(),
+                        since=period.since, until=period.until, allow_stale=allow_stale)
+        timeout = cfg.report.chromium_timeout_seconds
+        pdf_data = chromium.print_pdf(built.html, timeout) if pdf else None
+        via = "martops report send"
+        if where is not None:
+            files = deliver.to_folder(wh, built, where, pdf, timeout, pdf_data, run_id=run_id, via=via)
+            console.print(f"weekly report for {built.period.text} written to "
+                          + ", ".join(f"{f.destination} ({_kib(f.size)})" for f in files), highlight=False,
+                          soft_wrap=True)
+        try:
+            sent = deliver.by_mail(wh, built, settings, todo, pdf_data, timeout, run_id=run_id, via=via)
+        except deliver.NotDelivered as exc:
+            _mailed(built, exc.delivered, settings)
+            raise
+        _mailed(built, sent, settings)
     _banner(built)
+
+
+def _mailed(built, sent, settings) -> None:
+    for d in sent:
+        console.print(f"mailed the weekly report for {built.period.text} to {d.destination} via {settings.server}: "
+                      f"{_kib(d.size)}, message id {d.message_id}" + (f" ({d.note})" if d.note else ""),
+                      highlight=False, soft_wrap=True)
 
 
 def _destinations(cfg, to: Optional[list[str]], folder: Optional[Path]) -> tuple[list[str], Optional[Path]]:
     """(recipients, folder): the flags when any is given, else martops.yml's report.to / report.folder.
     A mailbox named twice (`--to a@x.com --to A@x.com`) gets the mail once."""
     from martops.delivery.smtp import address
+    from martops.reports.deliver import unique
 
     if to or folder is not None:
         recipients = []
@@ -162,22 +197,9 @@ def _destinations(cfg, to: Optional[list[str]], folder: Optional[Path]) -> tuple
                 recipients.append(address(value))
             except ValueError as exc:
                 raise ConfigError(f"--to: {exc}") from None
-        return _once(recipients), folder
+        return unique(recipients), folder
     settings = cfg.report
     if not settings.to and settings.folder is None:
         raise ConfigError("nothing to deliver to: give --to ADDRESS (repeatable) or --folder DIR, or set report.to / "
                           "report.folder in martops.yml")
-    return _once(settings.to), Path(settings.folder) if settings.folder else None
-
-
-def _once(recipients: list[str]) -> list[str]:
-    """The first of each mailbox (compared without its display name, case-insensitively)."""
-    import email.utils
-
-    seen: set[str] = set()
-    kept = []
-    for r in recipients:
-        if (mailbox := email.utils.parseaddr(r)[1].lower()) not in seen:
-            seen.add(mailbox)
-            kept.append(r)
-    return kept
+    return unique(settings.to), Path(settings.folder) if settings.folder else None

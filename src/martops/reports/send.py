@@ -1,4 +1,5 @@
-"""Delivering a built report: as files (`--out`/`--pdf`, a folder named by period) or by e-mail.
+"""Writing a built report: as files (`--out`/`--pdf`) or into a folder, named by period (the e-mail
+and the record of every delivery: `martops.reports.deliver`).
 
 Every delivery starts from a `weekly.Built`, which exists only when the report passed its health
 gate (or was allowed through with a banner), so a blocked report writes and sends nothing. The
@@ -11,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from martops.delivery import smtp
 from martops.errors import ConfigError
 from martops.reports import chromium, mail
 from martops.reports.publish import Target, check, publish
@@ -65,20 +65,3 @@ def to_folder(built: Built, folder: Path, pdf: bool, timeout: float, pdf_data: b
         files[1] = dataclasses.replace(files[1], data=chromium.print_pdf(built.html, timeout))
     publish(files)
     return files
-
-
-def compose(built: Built, settings: smtp.SmtpSettings, to: list[str], pdf: bytes | None, timeout: float):
-    """The e-mail (`mail.message`) with its chart images drawn by Chromium."""
-    domain = settings.sender.rpartition("@")[2].rstrip(">") or "martops.invalid"
-    pictures = mail.images(built, lambda figures: chromium.chart_pngs(
-        figures, width=mail.IMAGE_WIDTH, height=mail.IMAGE_HEIGHT, timeout=timeout), domain)
-    return mail.message(built, pictures, to, settings.sender, pdf)
-
-
-def send(built: Built, settings: smtp.SmtpSettings, to: list[str], pdf: bytes | None, timeout: float) -> tuple[smtp.Sent, int]:
-    """Compose and send; (what the server accepted, the message's size in bytes). The Message-ID
-    is the same for one build of one period, so a resend of this build is recognisable."""
-    msg = compose(built, settings, to, pdf, timeout)
-    key = f"weekly-report/{built.period.since}/{built.period.until}/{built.health.checked_at.isoformat()}"
-    sent = smtp.send(msg, settings, message_id=smtp.message_id_for(key, settings.sender))
-    return sent, len(msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))  # as it went over the wire

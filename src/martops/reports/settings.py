@@ -1,11 +1,11 @@
-"""martops.yml's `report:` block: where the `report.weekly` step writes, and where
-`martops report send` delivers when no --to/--folder is given.
+"""martops.yml's `report:` block: where the `report.weekly` step writes, and where the
+`report.send` step (and `martops report send` when no --to/--folder is given) delivers.
 
     report:
       out: weekly-report.html        # the report.weekly step writes it (relative to the working folder)
-      pdf: weekly-report.pdf         # and prints it to this PDF (optional)
-      to: [marketing@example.com]    # report send: recipients (the mail server is the smtp: block)
-      folder: /mnt/share/reports     # report send: also written here, named by period
+      pdf: weekly-report.pdf         # and prints it to this PDF (optional; report.send delivers it too)
+      to: [marketing@example.com]    # report.send: recipients, once per period (the mail server is the smtp: block)
+      folder: /mnt/share/reports     # report.send: also written here, named by period
       chromium_timeout_seconds: 120
 
 Strict as every block of the project file: an unknown key or a malformed address is an error
@@ -28,11 +28,15 @@ class ReportSettings(BaseModel):
     """The HTML file the `report.weekly` step writes (replaced only by a report that passed its
     checks). None: the step has nothing to do and a bare `martops run` leaves it out."""
     pdf: str | None = None
-    """A PDF the step prints beside `out` (headless Chromium); None: none."""
+    """A PDF the step prints beside `out` (headless Chromium), also attached and written to the
+    folder by `report.send`; None: none."""
     to: list[str] = []
-    """`martops report send`'s recipients when no --to is given."""
+    """Who the `report.send` step mails the report to, each once per period (`ops.report_deliveries`),
+    and `martops report send`'s recipients when no --to/--folder is given."""
     folder: str | None = None
-    """`martops report send` writes the report there (named by period) when no --to/--folder is given."""
+    """An existing folder the `report.send` step (and `martops report send` when no --to/--folder is
+    given) writes the report into, named by period (`weekly-report-2023-W36.html`), replacing that
+    week's file."""
     chromium_timeout_seconds: Annotated[float, Strict()] = Field(120.0, gt=0, le=3600)
     """How long Chromium may take to print the PDF or draw the e-mail's chart images."""
 
