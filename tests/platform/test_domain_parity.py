@@ -130,3 +130,78 @@ def test_attribution_dirty_challenge_on_spark(monkeypatch, tmp_path, spark_locat
 
     (tmp_path / "project").mkdir()
     attribution_parity(monkeypatch, tmp_path / "project", spark_location, [*MODELS, "markov", "shapley"])
+
+
+def _on_spark(monkeypatch, folder: Path, *commands: tuple[str, ...]) -> tuple[str, str]:
+    """`_build_both` with a DuckDB file and a Spark warehouse of their own in `folder`: several
+    builds of one test (one Spark session), each compared on its own. (DuckDB's, Spark's location)"""
+    folder.mkdir(parents=True, exist_ok=True)
+    spark = f"spark:{folder / 'spark-warehouse'}"
+    return _build_both(monkeypatch, folder, spark, *commands), spark
+
+
+@pytest.mark.spark
+def test_usage_hand_made_month_grain_generated_and_real_on_spark(monkeypatch, tmp_path, spark_session):
+    from tests.usage.handmade import PROJECT, write_csv_folder, write_db
+    from tests.usage.test_real import MAPPING
+
+    hand = tmp_path / "hand"
+    hand.mkdir()
+    write_db(hand / "data.db")
+    (hand / "martops.yml").write_text(PROJECT)
+    duck, spark = _on_spark(monkeypatch, hand, ("usage", "build", "--source", "data.db"),)
+    _same(duck, spark, "marts.usage_customers", "marts.usage_companies", "marts.usage_retention", "ops.quarantine")
+
+    monthly = tmp_path / "monthly"
+    write_csv_folder(monthly / "csv", {
+        "registrations": ["id;registration_month;region", "a;1.0;EMEA", "b;1.0;ROW", "c;2.0;ROW", "d;3;ROW"],
+        "activity": ["id;activity_month", "a;1.0", "a;2.0", "a;3.0", "b;1.0", "c;2.0", "c;3.0", "d;3.0", "a;3.0",
+                     "e;2.0", "c;2.5"]})
+    (monthly / "martops.yml").write_text(MAPPING + "usage: {trend_months: 1}\n")
+    duck, spark = _on_spark(monkeypatch, monthly, ("usage", "build", "--source", "csv"))
+    _same(duck, spark, "marts.usage_customers", "marts.usage_retention", "ops.quarantine")
+
+    generated = tmp_path / "generated"
+    generated.mkdir()
+    _ok("usage", "generate", "--out", generated / "data.db", "--users", "300", "--seed", "2")
+    duck, spark = _on_spark(monkeypatch, generated, ("usage", "build", "--source", "data.db"))
+    _same(duck, spark, "marts.usage_customers", "marts.usage_companies", "marts.usage_retention")
+
+    real = DATASETS / "product-usage"
+    if real.is_dir():
+        (tmp_path / "real").mkdir()
+        (tmp_path / "real" / "martops.yml").write_text(MAPPING)
+        duck, spark = _on_spark(monkeypatch, tmp_path / "real", ("usage", "build", "--source", str(real)))
+        _same(duck, spark, "marts.usage_customers", "marts.usage_retention")
+
+
+@pytest.mark.spark
+def test_leads_train_and_score_on_spark(monkeypatch, tmp_path, spark_session):
+    from tests.leads import data
+
+    tmp_path.joinpath("martops.yml").write_text(data.CONFIG)
+    data.write(tmp_path / "leads.csv", data.rows(400))
+    duck, spark = _on_spark(monkeypatch, tmp_path,
+                           ("leads", "train", "--input", "leads.csv", "--as-of", "2024-06-30"),
+                           ("leads", "score", "--input", "leads.csv", "--as-of", "2024-06-30"))
+    _same(duck, spark, "marts.lead_scores", "leads.model_metrics")
+
+
+@pytest.mark.spark
+def test_fx_ingest_and_the_kpis_it_converts_on_spark(monkeypatch, tmp_path, spark_session):
+    from tests.campaigns.exports import channel, lead, write_exports
+    from tests.ingest.conftest import write_project
+    from tests.ingest.server import TestServer
+
+    leads = [lead("2022-01-05", currency="GBP", country="GB", spend="100"),
+             lead("2022-01-08", currency="GBP", country="GB", spend="100"),   # a Saturday: Friday's rate
+             lead("2021-12-20", currency="GBP", country="GB", spend="100"),   # before the table: configured
+             lead("2022-03-10", currency="GBP", country="GB", spend="100"),   # no rate: quarantined
+             lead("2022-01-05", spend="50")]
+    write_exports(tmp_path / "exports", [channel()], leads)
+    with TestServer() as server:
+        write_project(tmp_path, server)
+        duck, spark = _on_spark(monkeypatch, tmp_path,
+                               ("ingest", "fx", "--since", "2022-01-03", "--until", "2022-02-28"),
+                               ("kpis", "build", "--source", "exports"))
+    _same(duck, spark, "staging.fx_rates", "ops.fx_reconciliation", "marts.campaign_kpis_daily", "ops.quarantine")
