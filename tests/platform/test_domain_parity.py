@@ -18,7 +18,7 @@ from tests.cli_runner import run_cli_unfixtured
 from tests.conftest import DATASETS
 from tests.crm.folders import write_folder
 
-from ..parity import VOLATILE, assert_same
+from ..parity import VOLATILE, assert_same, relations
 
 ENGINES = [pytest.param("postgres", marks=pytest.mark.postgres), pytest.param("spark", marks=pytest.mark.spark)]
 
@@ -48,9 +48,16 @@ def _build_both(monkeypatch, folder: Path, other: str, *commands: tuple[str, ...
     return duck
 
 
-def _same(duck: str, other: str, *must_hold: str) -> None:
+def _same(duck: str, other: str, *must_hold: str, duckdb_only: str | None = None) -> None:
+    """`duckdb_only`: a schema only the DuckDB warehouse holds, by design (dlt's raw FX answers stay
+    in the loader's in-memory DuckDB on the other engines, see martops.ingest.fx_load)."""
     with connect(path=duck, read_only=True) as a, connect(path=other, read_only=True) as b:
-        assert_same(a, b, ignore=IGNORE)
+        if duckdb_only is None:
+            assert_same(a, b, ignore=IGNORE)
+        else:
+            ours = {t for t in relations(a) if not t.startswith(f"{duckdb_only}.")}
+            assert ours == relations(b) and len(ours) < len(relations(a))
+            assert_same(a, b, ignore=IGNORE, tables=sorted(ours))
         for table in must_hold:  # what was compared is not empty
             assert a.count(table) > 0, table
 
@@ -204,4 +211,5 @@ def test_fx_ingest_and_the_kpis_it_converts_on_spark(monkeypatch, tmp_path, spar
         duck, spark = _on_spark(monkeypatch, tmp_path,
                                ("ingest", "fx", "--since", "2022-01-03", "--until", "2022-02-28"),
                                ("kpis", "build", "--source", "exports"))
-    _same(duck, spark, "staging.fx_rates", "ops.fx_reconciliation", "marts.campaign_kpis_daily", "ops.quarantine")
+    _same(duck, spark, "staging.fx_rates", "ops.fx_reconciliation", "marts.campaign_kpis_daily", "ops.quarantine",
+          duckdb_only="raw_fx")
