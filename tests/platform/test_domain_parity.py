@@ -192,6 +192,9 @@ def test_leads_train_and_score_on_spark(monkeypatch, tmp_path, spark_session):
                            ("leads", "train", "--input", "leads.csv", "--as-of", "2024-06-30"),
                            ("leads", "score", "--input", "leads.csv", "--as-of", "2024-06-30"))
     _same(duck, spark, "marts.lead_scores", "leads.model_metrics")
+    # each warehouse keeps its own models (Warehouse.files_folder): scoring one never reads the other's
+    assert (tmp_path / "warehouse.lead-models" / "v1" / "model.joblib").is_file()
+    assert (tmp_path / "spark-warehouse" / "lead-models" / "v1" / "model.joblib").is_file()
 
 
 @pytest.mark.spark
