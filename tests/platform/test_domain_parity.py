@@ -156,7 +156,9 @@ def test_usage_hand_made_month_grain_generated_and_real_on_spark(monkeypatch, tm
     hand.mkdir()
     write_db(hand / "data.db")
     (hand / "martops.yml").write_text(PROJECT)
-    duck, spark = _on_spark(monkeypatch, hand, ("usage", "build", "--source", "data.db"),)
+    # a build as of an earlier day, then the rebuild that replaces it
+    duck, spark = _on_spark(monkeypatch, hand, ("usage", "build", "--source", "data.db", "--as-of", "2024-03-24"),
+                            ("usage", "build", "--source", "data.db"))
     _same(duck, spark, "marts.usage_customers", "marts.usage_companies", "marts.usage_retention", "ops.quarantine")
 
     monthly = tmp_path / "monthly"
@@ -213,6 +215,7 @@ def test_fx_ingest_and_the_kpis_it_converts_on_spark(monkeypatch, tmp_path, spar
         write_project(tmp_path, server)
         duck, spark = _on_spark(monkeypatch, tmp_path,
                                ("ingest", "fx", "--since", "2022-01-03", "--until", "2022-02-28"),
+                               ("ingest", "fx", "--since", "2022-02-01", "--until", "2022-02-28"),  # replaced
                                ("kpis", "build", "--source", "exports"))
     _same(duck, spark, "staging.fx_rates", "ops.fx_reconciliation", "marts.campaign_kpis_daily", "ops.quarantine",
           duckdb_only="raw_fx")
