@@ -8,6 +8,7 @@ DuckDB and on a Spark warehouse; so does attribution's (the PostgreSQL one's bod
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -48,16 +49,17 @@ def _build_both(monkeypatch, folder: Path, other: str, *commands: tuple[str, ...
     return duck
 
 
-def _same(duck: str, other: str, *must_hold: str, duckdb_only: str | None = None) -> None:
+def _same(duck: str, other: str, *must_hold: str, duckdb_only: str | None = None,
+          ignore: frozenset[str] = IGNORE) -> None:
     """`duckdb_only`: a schema only the DuckDB warehouse holds, by design (dlt's raw FX answers stay
     in the loader's in-memory DuckDB on the other engines, see martops.ingest.fx_load)."""
     with connect(path=duck, read_only=True) as a, connect(path=other, read_only=True) as b:
         if duckdb_only is None:
-            assert_same(a, b, ignore=IGNORE)
+            assert_same(a, b, ignore=ignore)
         else:
             ours = {t for t in relations(a) if not t.startswith(f"{duckdb_only}.")}
             assert ours == relations(b) and len(ours) < len(relations(a))
-            assert_same(a, b, ignore=IGNORE, tables=sorted(ours))
+            assert_same(a, b, ignore=ignore, tables=sorted(ours))
         for table in must_hold:  # what was compared is not empty
             assert a.count(table) > 0, table
 
@@ -219,3 +221,41 @@ def test_fx_ingest_and_the_kpis_it_converts_on_spark(monkeypatch, tmp_path, spar
                                ("kpis", "build", "--source", "exports"))
     _same(duck, spark, "staging.fx_rates", "ops.fx_reconciliation", "marts.campaign_kpis_daily", "ops.quarantine",
           duckdb_only="raw_fx")
+
+
+@pytest.mark.spark
+def test_ihc_api_with_a_partial_answer_and_its_retry_on_spark(monkeypatch, tmp_path, spark_session):
+    from tests.attribution.ihc_api_server import IhcApiServer
+
+    _ok("attribution", "generate", "--out", tmp_path / "challenge.db", "--conversions", "150", "--sessions", "3000",
+        "--seed", "5")
+    (tmp_path / "martops.yml").write_text("ihc_api:\n  conv_type_id: all_markets\n  max_journeys_per_request: 25\n"
+                                          "  max_sessions_per_request: 60\n  backoff_seconds: 0.01\n"
+                                          "  requests_per_second: 1000\n")
+    monkeypatch.chdir(tmp_path)
+    duck, spark = str(tmp_path / "warehouse.duckdb"), f"spark:{tmp_path / 'spark-warehouse'}"
+    run = ["attribution", "run", "--db", "challenge.db", "--since", "2023-09-01", "--until", "2023-09-03",
+           "--model", "ihc_api", "--export", "out.csv", "--force"]
+    with IhcApiServer() as server:
+        monkeypatch.setenv("IHC_API_URL", server.url)
+        monkeypatch.setenv("IHC_API_KEY", server.key)
+        for location, engine in ((duck, "duckdb"), (spark, "spark")):
+            server.faults = ["206"]  # the first journey of the first request fails: exit 1, the others stored
+            res = run_cli_unfixtured(*run, "--warehouse", location)
+            assert res.code == 1 and "could not be attributed" in res.err, (engine, res.out[-2000:], res.err)
+            failed = {min(s.journeys) for s in server.answered_requests() if s.fault == "206"}  # as it answers
+            assert len(failed) == 1
+            server.seen.clear()
+            _ok(*run, "--warehouse", location)
+            assert {c for s in server.answered_requests() for c in s.journeys} == failed  # it alone is sent again
+            (tmp_path / "out.csv").rename(tmp_path / f"out-{engine}.csv")
+            server.seen.clear()
+    # a request's time and duration; a failed run's message names its run id (compared without it below)
+    _same(duck, spark, "attribution.ihc_api_answers", "ops.ihc_api_failures", "ops.ihc_api_requests",
+          "marts.channel_reporting", ignore=IGNORE | {"ops.ihc_api_requests.at", "ops.ihc_api_requests.seconds",
+                                                      "ops.runs.error"})
+    with connect(path=duck, read_only=True) as a, connect(path=spark, read_only=True) as b:
+        errors = [sorted((step, re.sub(r"run \w+\)", "run ...)", error)) for step, error in
+                         wh.execute("SELECT step, error FROM ops.runs WHERE error IS NOT NULL")) for wh in (a, b)]
+    assert errors[0] == errors[1] and [step for step, _ in errors[0]] == ["attribution.attribute"]
+    assert (tmp_path / "out-duckdb.csv").read_text() == (tmp_path / "out-spark.csv").read_text()
