@@ -1,10 +1,13 @@
-"""Campaigns, CRM and loyalty give the same tables on DuckDB and on PostgreSQL, from the same inputs: generated
-exports with planted dirt and two deliveries (the SCD2 snapshot's history), and the real datasets
-where ../shared/datasets holds them. Attribution's parity is in test_postgres_warehouse.py.
+"""Every domain gives the same tables on DuckDB as on PostgreSQL and on Spark, from the same inputs:
+generated exports with planted dirt and two deliveries (the SCD2 snapshot's history), and the real
+datasets where ../shared/datasets holds them.
 
-The campaigns and CRM tests also run on Spark (`other` = spark, marker spark): the same tables on
-DuckDB and on a Spark warehouse; so does attribution's (the PostgreSQL one's body,
-`attribution_parity`). Loyalty is compared on PostgreSQL only so far."""
+Campaigns, CRM and loyalty are compared on both (`other` = postgres, marker postgres, or spark,
+marker spark); attribution on PostgreSQL in test_postgres_warehouse.py and on Spark here (the same
+body, `attribution_parity`); usage on PostgreSQL in tests/usage/test_parity.py. On Spark only, so
+far: usage (hand-made, month grain, generated, real), leads train and score, `ingest fx` with the
+KPI mart converting at its rates, and the IHC API model (a local server speaking its contract).
+"""
 
 from __future__ import annotations
 
