@@ -20,10 +20,10 @@ from typing import Any, Iterable
 
 VOLATILE = frozenset({
     # the invocation that wrote a row: a fresh id per run
-    "run_id", "_run_id",
+    "run_id", "_run_id", "_load_id",
     # wall-clock times of a run (snapshots' valid_from/valid_to are load times too: ignore them per test)
     "_loaded_at", "_etl_loaded_at", "loaded_at", "started_at", "ended_at", "logged_at", "checked_at", "quarantined_at",
-    "built_at", "created_at", "updated_at", "snapshot_at",
+    "built_at", "created_at", "updated_at", "snapshot_at", "scored_at", "answered_at", "recorded_at",
     # the process that ran a step (ops.runs)
     "pid", "host",
 })

@@ -86,7 +86,8 @@ def _log_funnel(log: CleaningLog, wh: Warehouse, file: str, staged: ir.Table, na
     log.add(file, f"rows breaking the funnel order {' >= '.join(steps)} (kept; a warning)", s["broken"] or 0,
             always=True)
     if file == "leads_funnel":
-        rates = wh.to_pyarrow(staged.filter(staged.currency != "EUR").select("currency", "fx_source").distinct()).to_pylist()
+        rates = wh.to_pyarrow(staged.filter(staged.currency != "EUR").select("currency", "fx_source").distinct()
+                           .order_by(["currency", "fx_source"])).to_pylist()
         log.add(file, "rows in another currency (spend converted to EUR)", s["foreign"],
                 "; ".join(f"{r['currency']}: {r['fx_source']}" for r in rates) + f"; {s['foreign_spend']} with spend")
         log.add(file, "rows without impressions, clicks or spend (kept; MAX() skips them)", s["missing_spend"])

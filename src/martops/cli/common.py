@@ -15,7 +15,7 @@ from martops.engine import Warehouse, connect
 from martops.engines.location import resolve
 from martops.errors import ConfigError
 
-WAREHOUSE = typer.Option(None, "--warehouse", "-w", help="A DuckDB file, or postgresql://user@host:port/database (password from PGPASSWORD or ~/.pgpass) (default: martops.yml's, else ./warehouse.duckdb).")
+WAREHOUSE = typer.Option(None, "--warehouse", "-w", help="A DuckDB file, postgresql://user@host:port/database (password from PGPASSWORD or ~/.pgpass), or spark:DIR (a Spark warehouse folder) (default: martops.yml's, else ./warehouse.duckdb).")
 CONFIG = typer.Option(None, "--config", "-c", help="Project file (default: ./martops.yml if present).")
 FORCE = typer.Option(False, "--force", help="Overwrite output files that already exist.")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import ibis
@@ -112,6 +113,12 @@ class Warehouse:
     def _interrupted(self, exc: BaseException) -> bool:
         """Whether `exc` is the engine's "the query was cancelled" (Ctrl-C) error."""
         return False
+
+    def files_folder(self, kind: str) -> Path | None:
+        """Where files a domain keeps with this warehouse's tables go (`kind`: e.g. 'lead-models'),
+        so two warehouses never share them; None when the warehouse lives on a server or in memory
+        (the caller picks a folder of the project then) (hook)."""
+        return None
 
     # -- naming -----------------------------------------------------------------------------
     @staticmethod

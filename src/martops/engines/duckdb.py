@@ -63,6 +63,13 @@ class DuckDBWarehouse(SourceAttachments, Warehouse):
     def _interrupted(self, exc: BaseException) -> bool:
         return isinstance(exc, duckdb.InterruptException)
 
+    def files_folder(self, kind: str) -> Path | None:
+        """`<stem>.<kind>/` beside the file (`crm.duckdb` -> `crm.lead-models/`)."""
+        if self.location == ":memory:":
+            return None
+        path = Path(self.location).resolve()
+        return path.parent / f"{path.stem}.{kind}"
+
     def relations(self) -> list[tuple[str, str, int]]:
         rows = self.execute(
             "SELECT schema_name || '.' || table_name, 'table', column_count FROM duckdb_tables() "

@@ -191,6 +191,10 @@ class SparkWarehouse(PrivateLoader, SourceAttachments, Warehouse):
     def _interrupted(self, exc: BaseException) -> bool:
         return "cancel" in str(exc).lower()
 
+    def files_folder(self, kind: str) -> Path | None:
+        """`<kind>/` in the warehouse's folder (beside the schemas' folders)."""
+        return self.store.root / kind
+
     # -- Spark data frames --------------------------------------------------------------------------
     def _frame(self, expr: ir.Table) -> Any:
         """`expr`'s rows as a Spark DataFrame: compiled to Spark SQL when it reads warehouse tables,

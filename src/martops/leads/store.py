@@ -34,12 +34,8 @@ VERSION = re.compile(r"^v(\d+)$")
 def folder(project: ProjectConfig, wh: Warehouse | None) -> Path:
     if project.leads.model.store:
         return Path(project.leads.model.store)
-    if wh is not None and wh.engine == "duckdb" and wh.location != ":memory:":
-        path = Path(wh.location).resolve()
-        return path.parent / f"{path.stem}.lead-models"
-    if wh is not None and wh.engine == "spark":
-        return Path(wh.location.removeprefix("spark:")).expanduser().resolve() / "lead-models"
-    return Path("lead-models")
+    beside = wh.files_folder("lead-models") if wh is not None else None
+    return beside if beside is not None else Path("lead-models")
 
 
 def versions(store: Path) -> list[int]:
