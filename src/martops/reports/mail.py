@@ -22,6 +22,8 @@ from __future__ import annotations
 import dataclasses
 import email.utils
 import re
+from email import policy as email_policy
+from email.headerregistry import HeaderRegistry, MessageIDHeader
 from email.message import EmailMessage
 from typing import Callable
 
@@ -32,6 +34,18 @@ from martops.reports.weekly import TITLE, Built
 MAX_ROWS = 15
 IMAGE_WIDTH, IMAGE_HEIGHT = 680, 360
 """CSS px of a chart in the mail (the PNGs are drawn at twice that, sharp on dense screens)."""
+
+
+def _policy() -> email_policy.EmailPolicy:
+    """The default policy, but a Content-ID is a msg-id, as Message-ID is: folded, never RFC 2047
+    encoded. Python's default treats it as free text, so an id longer than a line (a long sender
+    domain) became `=?utf-8?q?=3C...?=`, which no mail client decodes: its `cid:` image broke."""
+    registry = HeaderRegistry()
+    registry.map_to_type("content-id", MessageIDHeader)
+    return email_policy.default.clone(header_factory=registry)
+
+
+POLICY = _policy()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,7 +136,7 @@ def message(built: Built, pictures: dict[str, Image], to: list[str], sender: str
     """The whole message (see the module docstring); Message-ID and Date are set when it is sent."""
     stem = file_stem(built)
     files = [f"{stem}.html"] + ([f"{stem}.pdf"] if pdf is not None else [])
-    msg = EmailMessage()
+    msg = EmailMessage(policy=POLICY)
     msg["Subject"] = subject(built)
     msg["From"] = sender
     msg["To"] = ", ".join(to)
