@@ -255,3 +255,28 @@ def test_a_webhook_endpoint_refusing_everything_parks_no_one(capsys, tmp_path, w
         out = run_cli(capsys, "workflows", "run", "--now", NOW, "--config", config)
         assert out.code == 0, out.err
         assert len(hooks.effects()) == len(people) and len(mail.received) == len(people)
+
+
+def test_one_mailbox_refused_for_now_holds_back_no_one_else(capsys, tmp_path, warehouse_location, people):
+    """A 4xx refusing one recipient (a full mailbox, greylisting) is that entity's: it stays at the
+    step for the next run, and the server, which takes everyone else's mail, is not treated as down
+    (it was: the first entity's full mailbox deferred every e-mail after it, run after run)."""
+    first = min(people, key=lambda c: str(c.user_id))  # due entities run in id order: this one goes first
+    with smtp_server() as (mail, port), receiver() as hooks:
+        config = _project(tmp_path, warehouse_location, port, hooks)
+        mail.refuse_rcpt[first.email] = "452 4.2.2 mailbox full"
+        out = run_cli(capsys, "workflows", "run", "--now", NOW, "--config", config)
+        assert out.code == 1 and "1 action(s) failed and are left for the next run" in out.err, out.err
+        assert f"onboarding {first.user_id} welcome" in out.err and "mailbox full" in out.err
+        assert "deferred" not in out.out and "not tried" not in out.out
+        others = {c.email for c in people} - {first.email}
+        assert {m.message["To"] for m in mail.received} == others  # everyone else was mailed this run
+        assert len(hooks.effects()) == len(people) - 1
+        status, attempts, error = _log(warehouse_location, first.user_id, "welcome")[0]
+        assert status == "failed" and attempts == 3 and "452" in error  # retried within the run, not parked
+        del mail.refuse_rcpt[first.email]  # the mailbox has room again
+        out = run_cli(capsys, "workflows", "run", "--now", NOW, "--config", config)
+        assert out.code == 0, out.err
+        assert [m.message["To"] for m in mail.received].count(first.email) == 1
+        assert len(mail.received) == len(people) and len(hooks.effects()) == len(people)
+    assert _log(warehouse_location, first.user_id, "welcome")[0][:2] == ("done", 4)

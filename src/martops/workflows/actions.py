@@ -2,7 +2,8 @@
 
 Temporary: an HTTP 5xx, 408, 425 or 429, a timeout, a dropped or refused connection, an SMTP 4xx
 reply: trying again unchanged may work, so the action is tried `retry.max_attempts` times with
-exponential backoff and jitter (tenacity), then left for the next run. Permanent: any other refusal
+exponential backoff and jitter (tenacity), then left for the next run, and the run stops using that
+server or endpoint, unless only this action's recipient was refused (`own`). Permanent: any other refusal
 (an HTTP 4xx, an SMTP 5xx, an address that is no address): trying again cannot help until
 something changes, so the entity is parked with the reason. Blocking: a refusal of the endpoint or
 server itself, the same for every entity (a login or token refused, a webhook URL that is gone):
@@ -23,11 +24,14 @@ from martops.errors import MartopsError
 
 class ActionFailed(MartopsError):
     """An effect did not happen (as far as martops can tell): `temporary` says whether to try again,
-    `blocking` whether the channel refuses every action alike (see the module docstring)."""
+    `blocking` whether the channel refuses every action alike (see the module docstring), `own`
+    whether the refusal concerns this action's recipient alone (an SMTP server refusing one mailbox
+    with a 4xx: full, greylisted), so the channel still serves the other entities."""
 
-    def __init__(self, message: str, *, temporary: bool, blocking: bool = False):
+    def __init__(self, message: str, *, temporary: bool, blocking: bool = False, own: bool = False):
         super().__init__(message)
         self.temporary, self.blocking = temporary, blocking and not temporary
+        self.own = own and not self.blocking
         self.attempts = 1
 
 

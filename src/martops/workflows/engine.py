@@ -399,7 +399,8 @@ class Run:
         except actions.ActionFailed as exc:
             tried = dataclasses.replace(started, attempts=started.attempts + exc.attempts)
             if exc.temporary or exc.blocking:
-                self.down[prepared.channel] = f"{prepared.channel} failed earlier in this run ({exc})"
+                if not exc.own:  # one mailbox refused for now (full, greylisted) holds back no one else
+                    self.down[prepared.channel] = f"{prepared.channel} failed earlier in this run ({exc})"
                 store.save([], [dataclasses.replace(tried, status=T.FAILED, error=str(exc))])
                 self.events.append(Event(name, e.entity_id, step_name, step.kind, "failed", f"{exc} " + (
                     f"(after {exc.attempts} attempt(s); the next run tries again)" if exc.temporary else

@@ -39,5 +39,6 @@ def send(msg: EmailMessage, message_id: str, settings: Any) -> dict[str, Any]:
     try:
         sent = smtp.send(msg, settings, message_id=message_id)
     except DeliveryError as exc:
-        raise ActionFailed(str(exc), temporary=exc.temporary, blocking=exc.setup) from None
+        # a refused recipient is this entity's matter; the server still takes the others' mail
+        raise ActionFailed(str(exc), temporary=exc.temporary, blocking=exc.setup, own=bool(exc.refused)) from None
     return {"message_id": sent.message_id, "server": sent.server, "accepted": sent.recipients}
