@@ -109,6 +109,9 @@ def test_a_permanent_smtp_failure_fails_the_step_and_records_nothing_as_delivere
         err = " ".join(res.err.split())
         assert res.code == 1 and "Traceback" not in res.err and len(res.err.strip().splitlines()) == 1, res.err
         assert "refused (554 5.7.1 Message rejected as spam); not tried: b@example.com" in err
+        # a schedule's next run is next week's: the error names the command that delivers this week again
+        assert err.endswith("`martops report send --week 2023-W35` (with the same recipients) mails only those "
+                            "not mailed yet"), err
         assert server.received == []
         assert [(r["destination"], r["status"]) for r in records(wh)] == [("a@example.com", "failed")]
         assert "554 5.7.1" in records(wh)[0]["error"]

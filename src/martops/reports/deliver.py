@@ -19,7 +19,9 @@ whoever sends, unless a resend is asked for (`resend=True`, `report send --resen
 - **Failures**: a recipient the server refuses is recorded `failed` and the others are still
   tried; a failure of the server or the connection (a 5xx to the message, a login refused, no
   answer) stops at once, since every other message would meet it too. Either way the caller gets
-  `NotDelivered`, naming who got the mail and who did not; the next run tries those again.
+  `NotDelivered`, naming who got the mail and who did not, and the command that delivers that
+  period again (mailing only those not yet mailed): a scheduled `report.send` moves on to the next
+  week, so "the next run" would not.
 - **Folders** are written every time (the file is named by period and replaced whole, atomically),
   and each write is recorded `sent`.
 
@@ -155,7 +157,7 @@ def by_mail(wh: Warehouse, built: Built, settings: smtp.SmtpSettings, todo: list
             failed.append((recipient, exc))
             if not exc.refused:  # the server or the connection, not this mailbox: the rest would fail alike
                 left = [r for r, _ in todo[i + 1:]]
-                raise _not_delivered(done, failed, left) from None
+                raise _not_delivered(p, done, failed, left) from None
             continue
         faults.pause_point("report.send.after_smtp")  # the window: a test kills the process here
         size = len(msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))  # as it went over the wire
@@ -164,16 +166,19 @@ def by_mail(wh: Warehouse, built: Built, settings: smtp.SmtpSettings, todo: list
                  "UTC) ended before its outcome was recorded, so it may have arrived") if doubtful else ""
         done.append(Delivered(R.MAIL, recipient, "sent", sent.message_id, size, again))
     if failed:
-        raise _not_delivered(done, failed, [])
+        raise _not_delivered(p, done, failed, [])
     return done
 
 
-def _not_delivered(done: list[Delivered], failed: list[tuple[str, DeliveryError]], left: list[str]) -> NotDelivered:
+def _not_delivered(period: Period, done: list[Delivered], failed: list[tuple[str, DeliveryError]],
+                   left: list[str]) -> NotDelivered:
     first = failed[0][1]
     said = [str(first)] + [f"{r}: {e}" for r, e in failed[1:]]
     if done:
         said.append(f"mailed: {', '.join(d.destination for d in done)}")
     if left:
         said.append(f"not tried: {', '.join(left)}")
-    said.append("no failed recipient is recorded as delivered; the next run tries them again")
+    again = f"--week {period.label}" if period.label else f"--since {period.since} --until {period.until}"
+    said.append(f"no failed recipient is recorded as delivered; `martops report send {again}` (with the same "
+                "recipients) mails only those not mailed yet")
     return NotDelivered("; ".join(said), done, temporary=all(e.temporary for _, e in failed))
