@@ -56,7 +56,11 @@ def test_an_earlier_now_is_refused_naming_the_last_runs_clock(capsys, tmp_path, 
         out = run_cli(capsys, "workflows", "run", "--now", earlier.isoformat(), "--allow-earlier-now", "--config",
                       config)
         assert out.code == 0, out.err
-        assert "(--allow-earlier-now): this clock is recorded as its last from now on" in " ".join(out.out.split())
+        said = " ".join(out.out.split())
+        assert "(--allow-earlier-now): this clock is recorded as its last from now on" in said
+        # nothing is undone, and the note says so: the waits the later run set still end when it said
+        assert (f"what the later run did stays (what it sent went out; {len(people)} entities wait until times it "
+                f"set, the latest {DAY3 + 2 * P.DAY:%Y-%m-%d %H:%M} UTC; the trigger reads on from its watermark)") in said
         assert _clock(warehouse_location) == [("onboarding", earlier)]
         out = run_cli(capsys, "workflows", "run", "--now", (earlier + dt.timedelta(hours=1)).isoformat(), "--config",
                       config)

@@ -40,7 +40,7 @@ from martops.engine import Warehouse
 from martops.errors import ConfigError
 from martops.workflows import actions, render, triggers, webhook
 from martops.workflows import tables as T
-from martops.workflows.store import Action, Entity, Park, Row, Store, last_clock
+from martops.workflows.store import Action, Entity, Park, Row, Store, last_clock, set_after
 
 log = logging.getLogger(__name__)
 
@@ -186,8 +186,13 @@ class Run:
                               f"clock, so steps would run out of order; give --now {last:%Y-%m-%dT%H:%M:%S} or "
                               "later, or, if that run's clock was the mistake, run `martops workflows run "
                               "--allow-earlier-now` once")
+        waiting, latest = set_after(self.wh, name, self.now)
+        kept = (f"; what the later run did stays (what it sent went out; {waiting} entit"
+                f"{'y waits' if waiting == 1 else 'ies wait'} until times it set, the latest {latest:%Y-%m-%d %H:%M} "
+                "UTC; the trigger reads on from its watermark)") if waiting else ""
         self.notes.append(f"{said} (--allow-earlier-now): " + ("a real run records this clock as its last" if self.dry
-                                                               else "this clock is recorded as its last from now on"))
+                                                               else "this clock is recorded as its last from now on")
+                          + kept)
 
     def _secret(self, read: Callable[[], object]) -> None:
         try:

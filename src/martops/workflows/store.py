@@ -232,6 +232,19 @@ def last_clock(wh: Warehouse, workflow: str) -> dt.datetime | None:
     return None
 
 
+def set_after(wh: Warehouse, workflow: str, clock: dt.datetime) -> tuple[int, dt.datetime | None]:
+    """(how many active entities of `workflow` wait on a time a run after `clock` set, the latest
+    such time): what a run at a clock put back (`--allow-earlier-now`) leaves as it was."""
+    if not (wh.exists(T.ENTITIES) and wh.exists(T.ACTIONS)):
+        return 0, None
+    q = wh.quoted
+    rows = wh.execute(
+        f"SELECT count(*), max(due_at) FROM {q(T.ENTITIES)} WHERE workflow = ? AND status = ? AND due_at > ? "
+        f"AND entity_id IN (SELECT entity_id FROM {q(T.ACTIONS)} WHERE workflow = ? AND occurred_at > ?)",
+        [workflow, T.ACTIVE, clock, workflow, clock])
+    return int(rows[0][0] or 0), rows[0][1]
+
+
 def wall_clock() -> dt.datetime:
     """The wall clock, naive UTC (`recorded_at`, `updated_at`: when a row was really written)."""
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
