@@ -27,7 +27,7 @@ $(2)/bin/python -m pip install --quiet --disable-pip-version-check -r requiremen
 $(2)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 endef
 
-.PHONY: demo notebook test bench bench-attribution bench-dedupe bench-engines bench-markov setup lock clean help check-python test-pythons airflow-env dagster-env
+.PHONY: demo notebook test bench bench-attribution bench-dedupe bench-engines bench-markov bench-spark setup lock clean help check-python test-pythons airflow-env dagster-env
 .PRECIOUS: .venv-%/.installed
 
 help:
@@ -35,6 +35,7 @@ help:
 	@echo "make test   - set up and run the test suite"
 	@echo "make notebook - render notebooks/data-analysis.ipynb to HTML ($(DEMO)/data-analysis.html) on USAGE_WAREHOUSE, else on a demo usage warehouse built from the generator"
 	@echo "make bench  - set up and run the benchmarks (1M and 10M sessions; takes minutes)"
+	@echo "make bench-spark - the 10M-session attribution run and 1M-person dedupe on DuckDB and on Spark local[2] (tens of minutes)"
 	@echo "make bench-markov - Markov/Shapley on 1M path rows and 500 channels beside ChannelAttribution (its own venv .venv-bench-ca; about an hour, mostly ChannelAttribution)"
 	@echo "make airflow-env / dagster-env - Airflow's / Dagster's own venv (.venv-airflow, .venv-dagster) for the adapters"
 	@echo "make test-pythons - smoke-test the other supported Pythons found ($(SUPPORTED_PYTHONS)) in .venv-X.Y"
@@ -133,6 +134,10 @@ $(CA_VENV)/.installed-ca: requirements/bench-ca.txt | check-python
 	touch $@
 
 # DuckDB beside PostgreSQL 15 (a server started for it): attribution 1M, the real campaign and CRM builds
+# SPARK_BENCH_ARGS: see `python benchmarks/bench_spark.py --help` (e.g. --attribution 1M --people 100k).
+bench-spark: $(STAMP)
+	$(BIN)/python benchmarks/bench_spark.py $(SPARK_BENCH_ARGS)
+
 bench-engines: $(STAMP)
 	$(BIN)/python benchmarks/bench_engines.py $(ENGINES_BENCH_ARGS)
 
