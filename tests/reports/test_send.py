@@ -244,6 +244,7 @@ def test_a_mailbox_named_twice_gets_the_mail_once(capsys, wh, tmp_path):
     (["--folder", "martops.yml"], "", "--folder martops.yml: is a file, not a folder"),
     ([], "report:\n  folder: missing\n", "report.folder (martops.yml) missing: does not exist"),
     ([], "report:\n  to: [a@example]\n", "report.to: 'a@example' is not one mail address"),
+    ([], "report:\n  to: a@example.com\n", "mailing needs the mail server: add an smtp: block"),  # one, unlisted
 ])
 def test_delivery_mistakes_are_one_line_errors(capsys, demo_warehouse, tmp_path, monkeypatch, args, yml, expected):
     monkeypatch.chdir(tmp_path)

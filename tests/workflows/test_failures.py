@@ -205,7 +205,7 @@ def test_an_empty_value_prints_as_nothing_and_an_empty_address_parks(capsys, tmp
         tasks = dict(wh.execute("SELECT entity_id, assignee FROM marts.workflow_tasks"))
         parked = wh.execute(f"SELECT entity_id, reason FROM {wh.quoted(T.ENTITIES)} WHERE status = 'parked'")
     assert tasks[str(people[0].user_id)] == " account owner" and tasks[str(people[1].user_id)] == "Northwind account owner"
-    assert parked == [(str(people[2].user_id), "welcome: to: expected a mail address such as reports@example.com, "
+    assert parked == [(str(people[2].user_id), "welcome: to: expected a mail address such as someone@example.com, "
                                                "got nothing")]
 
 

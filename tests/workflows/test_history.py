@@ -45,6 +45,11 @@ def test_history_keeps_each_park_and_retry_after_the_step_succeeds(capsys, tmp_p
         out = run_cli(capsys, "workflows", "run", "--now", day.isoformat(), "--config", config)
         assert out.code == 0, out.err
         assert sum(1 for r in hooks.effects() if bad.email in r.body["text"]) == 1
+    # an id no workflow holds: the count and an example are the warehouse's own
+    res = run_cli(capsys, "workflows", "history", "no-such-id", "--config", config)
+    first = min(str(p.user_id) for p in people)
+    assert res.code == 1 and "entity 'no-such-id' is in no workflow (onboarding: " in res.err, res.err
+    assert f"e.g. `martops workflows history {first}`" in res.err, res.err
     log = _log(config, warehouse_location, entity)
     reason = log[2][4]
     assert reason.startswith("notify-sales: POST ") and "HTTP 400" in reason and "channel_not_found" in reason

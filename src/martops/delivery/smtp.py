@@ -50,12 +50,12 @@ def address(text: str) -> str:
     """`text` as one mail address (`a@example.com` or `Name <a@example.com>`), trimmed; ValueError
     saying what is wrong (no @, two addresses in one, a space in it)."""
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("expected a mail address such as reports@example.com, got nothing")
+        raise ValueError("expected a mail address such as someone@example.com, got nothing")
     text = text.strip()
     name, addr = email.utils.parseaddr(text)
     if not _ADDR.fullmatch(addr or "") or text.count("@") != 1:
-        raise ValueError(f"{text!r} is not one mail address such as reports@example.com "
-                         "(one address per entry)")
+        raise ValueError(f"{text!r} is not one mail address such as someone@example.com "
+                         "(one address per entry; quote a display name with a comma: \"Doe, John\" <john@example.com>)")
     return text if name else addr
 
 

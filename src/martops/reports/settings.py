@@ -54,6 +54,12 @@ class ReportSettings(BaseModel):
             raise ValueError(f"name the file .pdf, e.g. weekly-report.pdf (got {v!r})")
         return v
 
+    @field_validator("to", mode="before")
+    @classmethod
+    def _one(cls, v):
+        """`to: cmo@example.com` is one recipient, as a user writes it (a list is not required)."""
+        return [v] if isinstance(v, str) else v
+
     @field_validator("to")
     @classmethod
     def _addresses(cls, v: list[str]) -> list[str]:

@@ -104,8 +104,10 @@ def history(wh: Warehouse, cfg: ProjectConfig, entity: str, only: str | None) ->
                    f"WHERE entity_id = ? AND workflow IN ({marks}) ORDER BY workflow", [entity, *names])
     if not states:
         counts = wh.execute(f"SELECT count(*) FROM {q(T.ENTITIES)} WHERE workflow IN ({marks})", names)[0][0]
-        raise ConfigError(f"entity {entity!r} is in no workflow ({', '.join(names)} hold {counts:,} entities; "
-                          "ids are the trigger key as text, e.g. `martops workflows history 1042`)")
+        example = wh.execute(f"SELECT min(entity_id) FROM {q(T.ENTITIES)} WHERE workflow IN ({marks})", names)[0][0]
+        held = f"{counts:,} {'entity' if counts == 1 else 'entities'}"
+        raise ConfigError(f"entity {entity!r} is in no workflow ({', '.join(names)}: {held} in all; ids are the "
+                          "trigger key as text" + (f", e.g. `martops workflows history {example}`)" if example else ")"))
     log = wh.records(f"SELECT occurred_at, workflow, step, kind, status, attempts, detail, error, idempotency_key, recorded_at "
                 f"FROM {q(T.ACTIONS)} WHERE entity_id = ? AND workflow IN ({marks})", [entity, *names])
     for r in log:
