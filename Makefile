@@ -107,11 +107,13 @@ dagster-env: .venv-dagster/$(ORCH_STAMP)
 	echo "$(CURDIR)/src" > "$$(.venv-$*/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/martops-src.pth"
 	touch $@
 
-# Two pytest-xdist workers by default (a module stays on one worker and the spark-marked tests share
-# one: tests/conftest.py, which also fixes the table width). TEST_WORKERS=0 runs in one process.
+# Two pytest-xdist workers by default, tests spread test by test (--dist load): a module-scoped
+# fixture may be built on both workers and each may start a Spark session. --dist loadgroup would keep
+# groups together, but pytest-xdist 3.8 cannot group under pytest 9.2 (it renames item._nodeid, which
+# pytest 9 no longer reads). tests/conftest.py fixes the table width. TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist load) $(PYTEST_ARGS)
 
 bench: bench-attribution bench-dedupe bench-engines bench-markov
 

@@ -173,11 +173,3 @@ def warehouse_location(request, tmp_path) -> str:
         return request.getfixturevalue("pg_dsn")
     return str(tmp_path / "warehouse.duckdb")
 
-
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (`make test` runs two workers with --dist loadgroup): a module's tests stay
-    on one worker, so its module-scoped fixtures (demo warehouses) are built once, and every
-    spark-marked test runs on the same worker, so one JVM is started, not one per worker."""
-    for item in items:
-        group = "spark" if item.get_closest_marker("spark") else item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(group))
