@@ -164,9 +164,14 @@ def main() -> None:
             raise SystemExit(f"{flag} {value!r}: give one of {', '.join(SIZES)} (or an empty value to skip)")
     if not (args.attribution or args.people):
         raise SystemExit("nothing to run: --attribution and --people are both empty")
+    if args.repeat < 1:
+        raise SystemExit(f"--repeat {args.repeat}: give a whole number of runs, 1 or more")
     console = Console(width=160)
     workdir = Path(args.dir).resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SystemExit(f"--dir {args.dir}: could not be created ({exc.strerror or exc})") from None
     cases: list[tuple[str, str, Path]] = []
     if args.attribution:
         from martops.demo.attribution import generate_challenge_db
